@@ -74,7 +74,9 @@ pub fn parse_length<'a>(i: &'a [u8], ctx: &'static str) -> PResult<'a, (usize, u
         return too_large(i, ctx, 4, n);
     }
     let (rest, bytes) = take(rest, n, ctx)?;
-    let value = bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+    let value = bytes
+        .iter()
+        .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
     if value > MAX_LEN {
         return too_large(i, ctx, MAX_LEN, value);
     }
@@ -110,7 +112,9 @@ fn parse_uint_tagged<'a>(i: &'a [u8], tag: u8, ctx: &'static str) -> PResult<'a,
     if content.is_empty() || significant.len() > 4 {
         return invalid(i, ctx, "integer does not fit 32 bits");
     }
-    let value = significant.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
+    let value = significant
+        .iter()
+        .fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
     Ok((rest, (value, crate::codec::len_u8(content.len()))))
 }
 

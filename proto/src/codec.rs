@@ -13,19 +13,28 @@ pub(crate) fn take<'a>(i: &'a [u8], n: usize, ctx: &'static str) -> PResult<'a, 
         None => Err(nom::Err::Error(ParseError::new(
             i,
             ctx,
-            DecodeErrorKind::NotEnoughBytes { needed: n, available: i.len() },
+            DecodeErrorKind::NotEnoughBytes {
+                needed: n,
+                available: i.len(),
+            },
         ))),
     }
 }
 
 #[inline]
-pub(crate) fn array<'a, const N: usize>(i: &'a [u8], ctx: &'static str) -> PResult<'a, &'a [u8; N]> {
+pub(crate) fn array<'a, const N: usize>(
+    i: &'a [u8],
+    ctx: &'static str,
+) -> PResult<'a, &'a [u8; N]> {
     match i.split_first_chunk::<N>() {
         Some((head, rest)) => Ok((rest, head)),
         None => Err(nom::Err::Error(ParseError::new(
             i,
             ctx,
-            DecodeErrorKind::NotEnoughBytes { needed: N, available: i.len() },
+            DecodeErrorKind::NotEnoughBytes {
+                needed: N,
+                available: i.len(),
+            },
         ))),
     }
 }
@@ -48,8 +57,6 @@ macro_rules! int_reader {
 int_reader!(le_u16, u16, from_le_bytes);
 int_reader!(le_u32, u32, from_le_bytes);
 int_reader!(be_u16, u16, from_be_bytes);
-int_reader!(be_u32, u32, from_be_bytes);
-int_reader!(le_i32, i32, from_le_bytes);
 
 /// A big-endian 24-bit integer (TLS handshake lengths).
 #[inline]
@@ -59,20 +66,37 @@ pub(crate) fn be_u24<'a>(ctx: &'static str) -> impl Fn(&'a [u8]) -> PResult<'a, 
 
 /// Fails with an `InvalidField` error at `i`.
 #[inline]
-pub(crate) fn invalid<'a, T>(i: &'a [u8], ctx: &'static str, reason: &'static str) -> PResult<'a, T> {
+pub(crate) fn invalid<'a, T>(
+    i: &'a [u8],
+    ctx: &'static str,
+    reason: &'static str,
+) -> PResult<'a, T> {
     Err(nom::Err::Error(ParseError::invalid(i, ctx, reason)))
 }
 
 /// Fails with `UnexpectedType` at `i`.
 #[inline]
 pub(crate) fn unexpected<'a, T>(i: &'a [u8], ctx: &'static str, got: u32) -> PResult<'a, T> {
-    Err(nom::Err::Error(ParseError::new(i, ctx, DecodeErrorKind::UnexpectedType { got })))
+    Err(nom::Err::Error(ParseError::new(
+        i,
+        ctx,
+        DecodeErrorKind::UnexpectedType { got },
+    )))
 }
 
 /// Fails with `TooLarge` at `i`.
 #[inline]
-pub(crate) fn too_large<'a, T>(i: &'a [u8], ctx: &'static str, limit: usize, got: usize) -> PResult<'a, T> {
-    Err(nom::Err::Error(ParseError::new(i, ctx, DecodeErrorKind::TooLarge { limit, got })))
+pub(crate) fn too_large<'a, T>(
+    i: &'a [u8],
+    ctx: &'static str,
+    limit: usize,
+    got: usize,
+) -> PResult<'a, T> {
+    Err(nom::Err::Error(ParseError::new(
+        i,
+        ctx,
+        DecodeErrorKind::TooLarge { limit, got },
+    )))
 }
 
 /// Checks that `value` fits a field of at most `max`, for encoders.
@@ -84,7 +108,12 @@ pub(crate) fn fit(
     max: usize,
 ) -> Result<(), EncodeError> {
     if value > max {
-        Err(EncodeError::Overflow { pdu, field, value, max })
+        Err(EncodeError::Overflow {
+            pdu,
+            field,
+            value,
+            max,
+        })
     } else {
         Ok(())
     }
@@ -114,18 +143,28 @@ pub fn utf16le_until_nul(bytes: &[u8]) -> String {
         .chunks_exact(2)
         .map(|c| u16::from_le_bytes([c[0], c[1]]))
         .take_while(|u| *u != 0);
-    char::decode_utf16(units).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)).collect()
+    char::decode_utf16(units)
+        .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect()
 }
 
 /// Decodes UTF-16LE completely (lossy), for NTLM and AV pair strings.
 pub fn utf16le(bytes: &[u8]) -> String {
-    let units = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
-    char::decode_utf16(units).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)).collect()
+    let units = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]));
+    char::decode_utf16(units)
+        .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect()
 }
 
 /// Decodes bytes up to the first NUL as Latin-1-ish ASCII (channel names).
 pub fn ascii_until_nul(bytes: &[u8]) -> String {
-    bytes.iter().take_while(|b| **b != 0).map(|b| char::from(*b)).collect()
+    bytes
+        .iter()
+        .take_while(|b| **b != 0)
+        .map(|b| char::from(*b))
+        .collect()
 }
 
 /// Defines an open value set: a newtype over an integer with named constants, whose `Debug`

@@ -97,7 +97,11 @@ pub struct ParseError<'a> {
 
 impl<'a> ParseError<'a> {
     pub fn new(input: &'a [u8], context: &'static str, kind: DecodeErrorKind) -> Self {
-        Self { input, context, kind }
+        Self {
+            input,
+            context,
+            kind,
+        }
     }
 
     pub fn invalid(input: &'a [u8], context: &'static str, reason: &'static str) -> Self {
@@ -109,7 +113,12 @@ impl<'a> ParseError<'a> {
     /// Parsers hand sub-slices of `start` around (length-bounded parts), so the offset is the
     /// distance between the two slices' addresses, clamped to the input.
     pub fn into_decode_error(self, layer: Layer, start: &[u8]) -> DecodeError {
-        DecodeError { layer, context: self.context, offset: offset_in(start, self.input), kind: self.kind }
+        DecodeError {
+            layer,
+            context: self.context,
+            offset: offset_in(start, self.input),
+            kind: self.kind,
+        }
     }
 }
 
@@ -120,9 +129,15 @@ impl<'a> nom::error::ParseError<&'a [u8]> for ParseError<'a> {
                 needed: input.len() + 1,
                 available: input.len(),
             },
-            _ => DecodeErrorKind::InvalidField { reason: "malformed" },
+            _ => DecodeErrorKind::InvalidField {
+                reason: "malformed",
+            },
         };
-        Self { input, context: "", kind }
+        Self {
+            input,
+            context: "",
+            kind,
+        }
     }
 
     fn append(_: &'a [u8], _: nom::error::ErrorKind, other: Self) -> Self {
@@ -147,7 +162,16 @@ pub type PResult<'a, T> = nom::IResult<&'a [u8], T, ParseError<'a>>;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
     #[error("{pdu} {field}: value {value} does not fit in {max}")]
-    Overflow { pdu: &'static str, field: &'static str, value: usize, max: usize },
+    Overflow {
+        pdu: &'static str,
+        field: &'static str,
+        value: usize,
+        max: usize,
+    },
     #[error("{pdu} {field}: {reason}")]
-    Invalid { pdu: &'static str, field: &'static str, reason: &'static str },
+    Invalid {
+        pdu: &'static str,
+        field: &'static str,
+        reason: &'static str,
+    },
 }

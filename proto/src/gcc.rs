@@ -304,7 +304,9 @@ impl<'a> ClientCoreData<'a> {
 
     /// clientDigProductId as text.
     pub fn dig_product_id(&self) -> Option<String> {
-        self.optional.client_dig_product_id.map(|b| crate::utf16le_until_nul(b))
+        self.optional
+            .client_dig_product_id
+            .map(|b| crate::utf16le_until_nul(b))
     }
 }
 
@@ -396,10 +398,14 @@ pub enum ClientBlock<'a> {
     Cluster(ClientClusterData),
     Monitor(ClientMonitorData<'a>),
     /// [2.2.1.3.7] Client Message Channel Data: flags.
-    MessageChannel { flags: u32 },
+    MessageChannel {
+        flags: u32,
+    },
     MonitorEx(ClientMonitorExData<'a>),
     /// [2.2.1.3.8] Client Multitransport Channel Data: flags.
-    Multitransport { flags: u32 },
+    Multitransport {
+        flags: u32,
+    },
     Unknown(UnknownBlock<'a>),
 }
 
@@ -430,7 +436,10 @@ impl<'a> ClientBlock<'a> {
         }
     }
 
-    fn parse_data(block_type: BlockType, data: &'a [u8]) -> Result<Self, nom::Err<crate::ParseError<'a>>> {
+    fn parse_data(
+        block_type: BlockType,
+        data: &'a [u8],
+    ) -> Result<Self, nom::Err<crate::ParseError<'a>>> {
         Ok(match block_type {
             BlockType::CS_CORE => Self::Core(ClientCoreData::parse(data)?.1),
             BlockType::CS_SECURITY => {
@@ -456,21 +465,31 @@ impl<'a> ClientBlock<'a> {
             BlockType::CS_CLUSTER => {
                 let (d, flags) = le_u32("Flags")(data)?;
                 let (_, redirected_session_id) = le_u32("RedirectedSessionID")(d)?;
-                Self::Cluster(ClientClusterData { flags, redirected_session_id })
+                Self::Cluster(ClientClusterData {
+                    flags,
+                    redirected_session_id,
+                })
             }
             BlockType::CS_MONITOR => {
                 let (d, flags) = le_u32("flags")(data)?;
                 let (d, monitor_count) = le_u32("monitorCount")(d)?;
                 let (_, monitors) = sized_array(d, monitor_count, 20, "monitorDefArray")?;
-                Self::Monitor(ClientMonitorData { flags, monitor_count, monitors })
+                Self::Monitor(ClientMonitorData {
+                    flags,
+                    monitor_count,
+                    monitors,
+                })
             }
-            BlockType::CS_MCS_MSGCHANNEL => Self::MessageChannel { flags: flags_only(data, "flags")?.1 },
+            BlockType::CS_MCS_MSGCHANNEL => Self::MessageChannel {
+                flags: flags_only(data, "flags")?.1,
+            },
             BlockType::CS_MONITOR_EX => {
                 let (d, flags) = le_u32("flags")(data)?;
                 let (d, size) = le_u32("monitorAttributeSize")(d)?;
                 let (d, monitor_count) = le_u32("monitorCount")(d)?;
                 let size = usize::try_from(size).unwrap_or(usize::MAX);
-                let (_, attributes) = sized_array(d, monitor_count, size, "monitorAttributesArray")?;
+                let (_, attributes) =
+                    sized_array(d, monitor_count, size, "monitorAttributesArray")?;
                 Self::MonitorEx(ClientMonitorExData {
                     flags,
                     monitor_attribute_size: crate::codec::len_u32(size),
@@ -478,7 +497,9 @@ impl<'a> ClientBlock<'a> {
                     attributes,
                 })
             }
-            BlockType::CS_MULTITRANSPORT => Self::Multitransport { flags: flags_only(data, "flags")?.1 },
+            BlockType::CS_MULTITRANSPORT => Self::Multitransport {
+                flags: flags_only(data, "flags")?.1,
+            },
             _ => Self::Unknown(UnknownBlock { block_type, data }),
         })
     }
@@ -610,7 +631,10 @@ pub enum ServerCertificate<'a> {
     Proprietary(ProprietaryCertificate<'a>),
     /// CERT_CHAIN_VERSION_2: [2.2.1.4.3.1.2] X.509 Certificate Chain; DER certificates, the
     /// server's last, then padding (8 + 4 × NumCertBlobs bytes).
-    X509 { certificates: Vec<&'a [u8]>, padding: &'a [u8] },
+    X509 {
+        certificates: Vec<&'a [u8]>,
+        padding: &'a [u8],
+    },
     /// Another `dwVersion`, raw after it.
     Unknown { data: &'a [u8] },
 }
@@ -665,7 +689,10 @@ impl<'a> ServerSecurityData<'a> {
                 layer: Layer::Gcc,
                 context: "serverCertificate",
                 offset: raw.len(),
-                kind: crate::DecodeErrorKind::NotEnoughBytes { needed: 1, available: 0 },
+                kind: crate::DecodeErrorKind::NotEnoughBytes {
+                    needed: 1,
+                    available: 0,
+                },
             }),
         })
     }
@@ -692,7 +719,14 @@ fn parse_server_certificate(i: &[u8]) -> PResult<'_, ServerCertificateBlob<'_>> 
                 sig_alg_id,
                 key_alg_id,
                 public_key_blob_type,
-                public_key: RsaPublicKey { magic, keylen, bitlen, datalen, pub_exp, modulus },
+                public_key: RsaPublicKey {
+                    magic,
+                    keylen,
+                    bitlen,
+                    datalen,
+                    pub_exp,
+                    modulus,
+                },
                 signature_blob_type,
                 signature,
                 trailing: i,
@@ -701,7 +735,12 @@ fn parse_server_certificate(i: &[u8]) -> PResult<'_, ServerCertificateBlob<'_>> 
         2 => {
             let (mut i, count) = le_u32("NumCertBlobs")(i)?;
             if count > MAX_CERT_BLOBS {
-                return crate::codec::too_large(i, "NumCertBlobs", MAX_CERT_BLOBS as usize, count as usize);
+                return crate::codec::too_large(
+                    i,
+                    "NumCertBlobs",
+                    MAX_CERT_BLOBS as usize,
+                    count as usize,
+                );
             }
             let mut certificates = Vec::with_capacity(count as usize);
             for _ in 0..count {
@@ -710,11 +749,20 @@ fn parse_server_certificate(i: &[u8]) -> PResult<'_, ServerCertificateBlob<'_>> 
                 certificates.push(der);
                 i = r;
             }
-            ServerCertificate::X509 { certificates, padding: i }
+            ServerCertificate::X509 {
+                certificates,
+                padding: i,
+            }
         }
         _ => ServerCertificate::Unknown { data: i },
     };
-    Ok((&[], ServerCertificateBlob { dw_version, certificate }))
+    Ok((
+        &[],
+        ServerCertificateBlob {
+            dw_version,
+            certificate,
+        },
+    ))
 }
 
 /// [2.2.1.4.4] Server Network Data (TS_UD_SC_NET).
@@ -731,7 +779,12 @@ pub struct ServerNetworkData<'a> {
 impl ServerNetworkData<'_> {
     /// The channel ids assigned to the client's channels, in order.
     pub fn channel_ids(&self) -> impl Iterator<Item = u16> + '_ {
-        self.channel_ids.chunks_exact(2).map(|c| u16::from_le_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0)]))
+        self.channel_ids.chunks_exact(2).map(|c| {
+            u16::from_le_bytes([
+                c.first().copied().unwrap_or(0),
+                c.get(1).copied().unwrap_or(0),
+            ])
+        })
     }
 }
 
@@ -742,9 +795,13 @@ pub enum ServerBlock<'a> {
     Security(ServerSecurityData<'a>),
     Network(ServerNetworkData<'a>),
     /// [2.2.1.4.5] Server Message Channel Data: MCSChannelID.
-    MessageChannel { mcs_channel_id: u16 },
+    MessageChannel {
+        mcs_channel_id: u16,
+    },
     /// [2.2.1.4.6] Server Multitransport Channel Data: flags.
-    Multitransport { flags: u32 },
+    Multitransport {
+        flags: u32,
+    },
     Unknown(UnknownBlock<'a>),
 }
 
@@ -760,7 +817,10 @@ impl<'a> ServerBlock<'a> {
         }
     }
 
-    fn parse_data(block_type: BlockType, data: &'a [u8]) -> Result<Self, nom::Err<crate::ParseError<'a>>> {
+    fn parse_data(
+        block_type: BlockType,
+        data: &'a [u8],
+    ) -> Result<Self, nom::Err<crate::ParseError<'a>>> {
         Ok(match block_type {
             BlockType::SC_CORE => {
                 let (d, version) = le_u32("version")(data)?;
@@ -797,12 +857,18 @@ impl<'a> ServerBlock<'a> {
                 let (d, mcs_channel_id) = le_u16("MCSChannelId")(data)?;
                 let (d, count) = le_u16("channelCount")(d)?;
                 let (trailing, channel_ids) = take(d, usize::from(count) * 2, "channelIdArray")?;
-                Self::Network(ServerNetworkData { mcs_channel_id, channel_ids, trailing })
+                Self::Network(ServerNetworkData {
+                    mcs_channel_id,
+                    channel_ids,
+                    trailing,
+                })
             }
-            BlockType::SC_MCS_MSGCHANNEL => {
-                Self::MessageChannel { mcs_channel_id: le_u16("MCSChannelID")(data)?.1 }
-            }
-            BlockType::SC_MULTITRANSPORT => Self::Multitransport { flags: flags_only(data, "flags")?.1 },
+            BlockType::SC_MCS_MSGCHANNEL => Self::MessageChannel {
+                mcs_channel_id: le_u16("MCSChannelID")(data)?.1,
+            },
+            BlockType::SC_MULTITRANSPORT => Self::Multitransport {
+                flags: flags_only(data, "flags")?.1,
+            },
             _ => Self::Unknown(UnknownBlock { block_type, data }),
         })
     }
@@ -854,7 +920,9 @@ impl<'a> ServerBlock<'a> {
                 dst.extend_from_slice(n.channel_ids);
                 dst.extend_from_slice(n.trailing);
             }
-            Self::MessageChannel { mcs_channel_id } => dst.extend_from_slice(&mcs_channel_id.to_le_bytes()),
+            Self::MessageChannel { mcs_channel_id } => {
+                dst.extend_from_slice(&mcs_channel_id.to_le_bytes())
+            }
             Self::Multitransport { flags } => dst.extend_from_slice(&flags.to_le_bytes()),
             Self::Unknown(u) => dst.extend_from_slice(u.data),
         }
@@ -903,6 +971,10 @@ fn write_block(dst: &mut Vec<u8>, ty: BlockType, data_len: usize) -> Result<(), 
 pub struct PerForms {
     /// connectPDU length used two octets.
     pub connect_pdu_long: bool,
+    /// The connectPDU length as declared, when it is not the real length. Windows servers
+    /// write 0x2A whatever the response's size; readers (FreeRDP, mstsc) ignore it, and so do
+    /// we: the connectPDU runs to the end of the MCS userData.
+    pub connect_pdu_declared: Option<u16>,
     /// The user data length used two octets.
     pub user_data_long: bool,
 }
@@ -951,14 +1023,40 @@ pub struct ConferenceCreateResponse<'a> {
     pub forms: PerForms,
 }
 
-fn parse_connect_data<'a>(i: &'a [u8]) -> PResult<'a, (&'a [u8], bool)> {
+/// Reads ConnectData up to the connectPDU, which runs to the end of the input.
+fn parse_connect_data<'a>(i: &'a [u8]) -> PResult<'a, (&'a [u8], PerForms)> {
     let (i, oid) = array::<7>(i, "t124Identifier")?;
     if *oid != T124_OBJECT_ID {
-        return invalid(i, "t124Identifier", "not the T.124 object identifier 0.0.20.124.0.1");
+        return invalid(
+            i,
+            "t124Identifier",
+            "not the T.124 object identifier 0.0.20.124.0.1",
+        );
     }
-    let (i, len) = per::parse_length(i, "connectPDU length")?;
-    let (i, pdu) = take(i, len.value.into(), "connectPDU")?;
-    Ok((i, (pdu, len.long)))
+    let (pdu, len) = per::parse_length(i, "connectPDU length")?;
+    let declared = (usize::from(len.value) != pdu.len()).then_some(len.value);
+    let forms = PerForms {
+        connect_pdu_long: len.long,
+        connect_pdu_declared: declared,
+        user_data_long: false,
+    };
+    Ok((&[], (pdu, forms)))
+}
+
+fn write_connect_pdu_len(
+    dst: &mut Vec<u8>,
+    forms: &PerForms,
+    real: usize,
+) -> Result<(), EncodeError> {
+    let len = forms.connect_pdu_declared.map_or(real, usize::from);
+    per::write_length(dst, len, forms.connect_pdu_long)
+}
+
+fn connect_pdu_len_len(forms: &PerForms, real: usize) -> usize {
+    per::length_len(
+        forms.connect_pdu_declared.map_or(real, usize::from),
+        forms.connect_pdu_long,
+    )
 }
 
 /// Reads the h221NonStandard key (length - 4, then the key) and the user data length.
@@ -975,7 +1073,7 @@ impl<'a> Pdu<'a> for ConferenceCreateRequest<'a> {
     const LAYER: Layer = Layer::Gcc;
 
     fn parse(i: &'a [u8]) -> PResult<'a, Self> {
-        let (rest, (pdu, connect_pdu_long)) = parse_connect_data(i)?;
+        let (rest, (pdu, mut forms)) = parse_connect_data(i)?;
         let start = pdu;
         let (p, choice) = u8("ConnectGCCPDU")(pdu)?;
         if choice >> 2 != 0 {
@@ -983,7 +1081,11 @@ impl<'a> Pdu<'a> for ConferenceCreateRequest<'a> {
         }
         let (p, optional) = u8("optional fields")(p)?;
         let (p, name_len) = u8("conferenceName length")(p)?;
-        let (p, conference_name) = take(p, usize::from(name_len).div_ceil(2).max(1), "conferenceName")?;
+        let (p, conference_name) = take(
+            p,
+            usize::from(name_len).div_ceil(2).max(1),
+            "conferenceName",
+        )?;
         let (p, options) = u8("conference options")(p)?;
         let (p, user_data_count) = u8("userData count")(p)?;
         let (p, key_choice) = u8("UserData value")(p)?;
@@ -992,6 +1094,7 @@ impl<'a> Pdu<'a> for ConferenceCreateRequest<'a> {
             return invalid(p, "connectPDU", "trailing bytes");
         }
         let (_, blocks) = parse_blocks(data, ClientBlock::parse_data)?;
+        forms.user_data_long = user_data_long;
         Ok((
             rest,
             Self {
@@ -1003,7 +1106,7 @@ impl<'a> Pdu<'a> for ConferenceCreateRequest<'a> {
                 key_choice,
                 h221_key,
                 blocks,
-                forms: PerForms { connect_pdu_long, user_data_long },
+                forms,
             },
         ))
     }
@@ -1011,13 +1114,13 @@ impl<'a> Pdu<'a> for ConferenceCreateRequest<'a> {
     fn encoded_len(&self) -> usize {
         let data = self.blocks_len();
         let pdu = self.pdu_len(data);
-        7 + per::length_len(pdu, self.forms.connect_pdu_long) + pdu
+        7 + connect_pdu_len_len(&self.forms, pdu) + pdu
     }
 
     fn encode(&self, dst: &mut Vec<u8>) -> Result<(), EncodeError> {
         let data = self.blocks_len();
         dst.extend_from_slice(&T124_OBJECT_ID);
-        per::write_length(dst, self.pdu_len(data), self.forms.connect_pdu_long)?;
+        write_connect_pdu_len(dst, &self.forms, self.pdu_len(data))?;
         dst.extend_from_slice(&self.preamble);
         dst.push(self.conference_name_len);
         dst.extend_from_slice(self.conference_name);
@@ -1034,7 +1137,11 @@ impl<'a> Pdu<'a> for ConferenceCreateRequest<'a> {
 
 fn write_key(dst: &mut Vec<u8>, key: &[u8]) -> Result<(), EncodeError> {
     let Some(n) = key.len().checked_sub(4) else {
-        return Err(EncodeError::Invalid { pdu: "GCC", field: "h221NonStandard", reason: "shorter than 4 bytes" });
+        return Err(EncodeError::Invalid {
+            pdu: "GCC",
+            field: "h221NonStandard",
+            reason: "shorter than 4 bytes",
+        });
     };
     fit("GCC", "h221NonStandard", n, 255)?;
     dst.push(len_u8(n));
@@ -1048,7 +1155,11 @@ impl ConferenceCreateRequest<'_> {
     }
 
     fn pdu_len(&self, data: usize) -> usize {
-        2 + 1 + self.conference_name.len() + 3 + 1 + self.h221_key.len()
+        2 + 1
+            + self.conference_name.len()
+            + 3
+            + 1
+            + self.h221_key.len()
             + per::length_len(data, self.forms.user_data_long)
             + data
     }
@@ -1083,7 +1194,7 @@ impl<'a> Pdu<'a> for ConferenceCreateResponse<'a> {
     const LAYER: Layer = Layer::Gcc;
 
     fn parse(i: &'a [u8]) -> PResult<'a, Self> {
-        let (rest, (pdu, connect_pdu_long)) = parse_connect_data(i)?;
+        let (rest, (pdu, mut forms)) = parse_connect_data(i)?;
         let start = pdu;
         let (p, choice) = u8("ConnectGCCPDU")(pdu)?;
         if choice >> 2 != 5 {
@@ -1099,6 +1210,7 @@ impl<'a> Pdu<'a> for ConferenceCreateResponse<'a> {
             return invalid(p, "connectPDU", "trailing bytes");
         }
         let (_, blocks) = parse_blocks(data, ServerBlock::parse_data)?;
+        forms.user_data_long = user_data_long;
         Ok((
             rest,
             Self {
@@ -1111,7 +1223,7 @@ impl<'a> Pdu<'a> for ConferenceCreateResponse<'a> {
                 key_choice,
                 h221_key,
                 blocks,
-                forms: PerForms { connect_pdu_long, user_data_long },
+                forms,
             },
         ))
     }
@@ -1119,13 +1231,13 @@ impl<'a> Pdu<'a> for ConferenceCreateResponse<'a> {
     fn encoded_len(&self) -> usize {
         let data = self.blocks_len();
         let pdu = self.pdu_len(data);
-        7 + per::length_len(pdu, self.forms.connect_pdu_long) + pdu
+        7 + connect_pdu_len_len(&self.forms, pdu) + pdu
     }
 
     fn encode(&self, dst: &mut Vec<u8>) -> Result<(), EncodeError> {
         let data = self.blocks_len();
         dst.extend_from_slice(&T124_OBJECT_ID);
-        per::write_length(dst, self.pdu_len(data), self.forms.connect_pdu_long)?;
+        write_connect_pdu_len(dst, &self.forms, self.pdu_len(data))?;
         dst.push(self.choice);
         per::write_u16_min(dst, self.node_id, 1001);
         per::write_integer(dst, self.tag, self.tag_octets);
@@ -1146,7 +1258,12 @@ impl ConferenceCreateResponse<'_> {
     }
 
     fn pdu_len(&self, data: usize) -> usize {
-        1 + 2 + 1 + per::integer_octets(self.tag, self.tag_octets) + 3 + 1 + self.h221_key.len()
+        1 + 2
+            + 1
+            + per::integer_octets(self.tag, self.tag_octets)
+            + 3
+            + 1
+            + self.h221_key.len()
             + per::length_len(data, self.forms.user_data_long)
             + data
     }

@@ -22,7 +22,12 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
 )]
 
 pub mod ber;
@@ -94,7 +99,10 @@ pub fn decode_prefix<'a, T: Pdu<'a>>(bytes: &'a [u8]) -> Result<(&'a [u8], T), D
             layer: T::LAYER,
             context: T::NAME,
             offset: bytes.len(),
-            kind: DecodeErrorKind::NotEnoughBytes { needed: bytes.len() + 1, available: bytes.len() },
+            kind: DecodeErrorKind::NotEnoughBytes {
+                needed: bytes.len() + 1,
+                available: bytes.len(),
+            },
         }),
     }
 }

@@ -46,7 +46,11 @@ impl DomainParameters {
     }
 
     fn content_len(&self) -> usize {
-        self.values().iter().enumerate().map(|(k, v)| ber::uint_len(*v, self.layout.get(k + 1))).sum()
+        self.values()
+            .iter()
+            .enumerate()
+            .map(|(k, v)| ber::uint_len(*v, self.layout.get(k + 1)))
+            .sum()
     }
 
     fn parse<'a>(i: &'a [u8], ctx: &'static str) -> PResult<'a, Self> {
@@ -191,13 +195,28 @@ impl<'a> Pdu<'a> for ConnectInitial<'a> {
     fn encode(&self, dst: &mut Vec<u8>) -> Result<(), EncodeError> {
         dst.extend_from_slice(&TAG_CONNECT_INITIAL);
         ber::write_length(dst, self.content_len(), self.layout.get(0))?;
-        ber::write_tlv(dst, ber::TAG_OCTET_STRING, self.calling_domain_selector, self.layout.get(1))?;
-        ber::write_tlv(dst, ber::TAG_OCTET_STRING, self.called_domain_selector, self.layout.get(2))?;
+        ber::write_tlv(
+            dst,
+            ber::TAG_OCTET_STRING,
+            self.calling_domain_selector,
+            self.layout.get(1),
+        )?;
+        ber::write_tlv(
+            dst,
+            ber::TAG_OCTET_STRING,
+            self.called_domain_selector,
+            self.layout.get(2),
+        )?;
         dst.extend_from_slice(&[ber::TAG_BOOLEAN, 1, if self.upward_flag { 0xFF } else { 0 }]);
         self.target_parameters.encode(dst)?;
         self.minimum_parameters.encode(dst)?;
         self.maximum_parameters.encode(dst)?;
-        ber::write_tlv(dst, ber::TAG_OCTET_STRING, self.user_data, self.layout.get(3))
+        ber::write_tlv(
+            dst,
+            ber::TAG_OCTET_STRING,
+            self.user_data,
+            self.layout.get(3),
+        )
     }
 }
 
@@ -268,7 +287,13 @@ impl<'a> Pdu<'a> for ConnectResponse<'a> {
         }
         Ok((
             rest,
-            Self { result: McsResult(result), called_connect_id, domain_parameters, user_data, layout },
+            Self {
+                result: McsResult(result),
+                called_connect_id,
+                domain_parameters,
+                user_data,
+                layout,
+            },
         ))
     }
 
@@ -280,9 +305,19 @@ impl<'a> Pdu<'a> for ConnectResponse<'a> {
         dst.extend_from_slice(&TAG_CONNECT_RESPONSE);
         ber::write_length(dst, self.content_len(), self.layout.get(0))?;
         ber::write_uint(dst, ber::TAG_ENUMERATED, self.result.0, self.layout.get(1))?;
-        ber::write_uint(dst, ber::TAG_INTEGER, self.called_connect_id, self.layout.get(2))?;
+        ber::write_uint(
+            dst,
+            ber::TAG_INTEGER,
+            self.called_connect_id,
+            self.layout.get(2),
+        )?;
         self.domain_parameters.encode(dst)?;
-        ber::write_tlv(dst, ber::TAG_OCTET_STRING, self.user_data, self.layout.get(3))
+        ber::write_tlv(
+            dst,
+            ber::TAG_OCTET_STRING,
+            self.user_data,
+            self.layout.get(3),
+        )
     }
 }
 
@@ -334,17 +369,29 @@ pub struct SendData<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DomainPdu<'a> {
     /// [2.2.1.5] erectDomainRequest: subHeight, subInterval (INTEGER), with their octets.
-    ErectDomainRequest { sub_height: u32, sub_interval: u32, widths: [u8; 2] },
+    ErectDomainRequest {
+        sub_height: u32,
+        sub_interval: u32,
+        widths: [u8; 2],
+    },
     /// [2.2.2.3] disconnectProviderUltimatum
     DisconnectProviderUltimatum { reason: DisconnectReason },
     /// [2.2.1.6] attachUserRequest
     AttachUserRequest,
     /// [2.2.1.7] attachUserConfirm: result and initiator (the user id, when present).
-    AttachUserConfirm { result: McsResult, initiator: Option<u16> },
+    AttachUserConfirm {
+        result: McsResult,
+        initiator: Option<u16>,
+    },
     /// [2.2.1.8] channelJoinRequest
     ChannelJoinRequest { initiator: u16, channel_id: u16 },
     /// [2.2.1.9] channelJoinConfirm
-    ChannelJoinConfirm { result: McsResult, initiator: u16, requested: u16, channel_id: Option<u16> },
+    ChannelJoinConfirm {
+        result: McsResult,
+        initiator: u16,
+        requested: u16,
+        channel_id: Option<u16>,
+    },
     /// sendDataRequest (client to server)
     SendDataRequest(SendData<'a>),
     /// sendDataIndication (server to client)
@@ -376,7 +423,16 @@ fn parse_send_data(i: &[u8]) -> PResult<'_, SendData<'_>> {
     let (i, priority_segmentation) = u8("dataPriority")(i)?;
     let (i, len) = per::parse_length(i, "userData length")?;
     let (i, data) = take(i, len.value.into(), "userData")?;
-    Ok((i, SendData { initiator, channel_id, priority_segmentation, data, long_length: len.long }))
+    Ok((
+        i,
+        SendData {
+            initiator,
+            channel_id,
+            priority_segmentation,
+            data,
+            long_length: len.long,
+        },
+    ))
 }
 
 fn write_send_data(dst: &mut Vec<u8>, first: u8, sd: &SendData<'_>) -> Result<(), EncodeError> {
@@ -399,7 +455,11 @@ impl<'a> Pdu<'a> for DomainPdu<'a> {
             1 => {
                 let (i, (sub_height, w0)) = per::parse_integer(i, "subHeight")?;
                 let (i, (sub_interval, w1)) = per::parse_integer(i, "subInterval")?;
-                let pdu = Self::ErectDomainRequest { sub_height, sub_interval, widths: [w0, w1] };
+                let pdu = Self::ErectDomainRequest {
+                    sub_height,
+                    sub_interval,
+                    widths: [w0, w1],
+                };
                 return Ok((i, pdu));
             }
             8 => {
@@ -416,12 +476,24 @@ impl<'a> Pdu<'a> for DomainPdu<'a> {
                 } else {
                     (i, None)
                 };
-                return Ok((i, Self::AttachUserConfirm { result: McsResult(result.into()), initiator }));
+                return Ok((
+                    i,
+                    Self::AttachUserConfirm {
+                        result: McsResult(result.into()),
+                        initiator,
+                    },
+                ));
             }
             14 => {
                 let (i, initiator) = per::parse_u16_min(i, BASE_CHANNEL_ID, "initiator")?;
                 let (i, channel_id) = per::parse_u16_min(i, 0, "channelId")?;
-                return Ok((i, Self::ChannelJoinRequest { initiator, channel_id }));
+                return Ok((
+                    i,
+                    Self::ChannelJoinRequest {
+                        initiator,
+                        channel_id,
+                    },
+                ));
             }
             15 => {
                 let (i, result) = u8("result")(i)?;
@@ -434,7 +506,15 @@ impl<'a> Pdu<'a> for DomainPdu<'a> {
                     (i, None)
                 };
                 let result = McsResult(result.into());
-                return Ok((i, Self::ChannelJoinConfirm { result, initiator, requested, channel_id }));
+                return Ok((
+                    i,
+                    Self::ChannelJoinConfirm {
+                        result,
+                        initiator,
+                        requested,
+                        channel_id,
+                    },
+                ));
             }
             25 => {
                 let (i, sd) = parse_send_data(i)?;
@@ -451,7 +531,11 @@ impl<'a> Pdu<'a> for DomainPdu<'a> {
 
     fn encoded_len(&self) -> usize {
         match self {
-            Self::ErectDomainRequest { sub_height, sub_interval, widths } => {
+            Self::ErectDomainRequest {
+                sub_height,
+                sub_interval,
+                widths,
+            } => {
                 3 + per::integer_octets(*sub_height, widths[0])
                     + per::integer_octets(*sub_interval, widths[1])
             }
@@ -469,7 +553,11 @@ impl<'a> Pdu<'a> for DomainPdu<'a> {
 
     fn encode(&self, dst: &mut Vec<u8>) -> Result<(), EncodeError> {
         match self {
-            Self::ErectDomainRequest { sub_height, sub_interval, widths } => {
+            Self::ErectDomainRequest {
+                sub_height,
+                sub_interval,
+                widths,
+            } => {
                 dst.push(1 << 2);
                 per::write_integer(dst, *sub_height, widths[0]);
                 per::write_integer(dst, *sub_interval, widths[1]);
@@ -486,12 +574,20 @@ impl<'a> Pdu<'a> for DomainPdu<'a> {
                     per::write_u16_min(dst, *id, BASE_CHANNEL_ID);
                 }
             }
-            Self::ChannelJoinRequest { initiator, channel_id } => {
+            Self::ChannelJoinRequest {
+                initiator,
+                channel_id,
+            } => {
                 dst.push(14 << 2);
                 per::write_u16_min(dst, *initiator, BASE_CHANNEL_ID);
                 per::write_u16_min(dst, *channel_id, 0);
             }
-            Self::ChannelJoinConfirm { result, initiator, requested, channel_id } => {
+            Self::ChannelJoinConfirm {
+                result,
+                initiator,
+                requested,
+                channel_id,
+            } => {
                 dst.push((15 << 2) | if channel_id.is_some() { 2 } else { 0 });
                 dst.push(crate::codec::len_u8(result.0 as usize));
                 per::write_u16_min(dst, *initiator, BASE_CHANNEL_ID);

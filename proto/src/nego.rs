@@ -153,7 +153,11 @@ pub struct NegotiationRequest {
 
 impl NegotiationRequest {
     pub fn new(requested_protocols: SecurityProtocol) -> Self {
-        Self { flags: NegRequestFlags::empty(), length: NEG_LEN, requested_protocols }
+        Self {
+            flags: NegRequestFlags::empty(),
+            length: NEG_LEN,
+            requested_protocols,
+        }
     }
 }
 
@@ -198,7 +202,11 @@ pub struct NegotiationResponse {
 
 impl NegotiationResponse {
     pub fn new(flags: NegResponseFlags, selected_protocol: SecurityProtocol) -> Self {
-        Self { flags, length: NEG_LEN, selected_protocol }
+        Self {
+            flags,
+            length: NEG_LEN,
+            selected_protocol,
+        }
     }
 }
 
@@ -243,7 +251,11 @@ pub struct NegotiationFailure {
 
 impl NegotiationFailure {
     pub fn new(code: FailureCode) -> Self {
-        Self { flags: 0, length: NEG_LEN, code }
+        Self {
+            flags: 0,
+            length: NEG_LEN,
+            code,
+        }
     }
 }
 
@@ -254,7 +266,14 @@ impl<'a> Pdu<'a> for NegotiationFailure {
     fn parse(i: &'a [u8]) -> PResult<'a, Self> {
         let (i, (flags, length)) = header(i, TYPE_RDP_NEG_FAILURE)?;
         let (i, code) = le_u32("failureCode")(i)?;
-        Ok((i, Self { flags, length, code: FailureCode(code) }))
+        Ok((
+            i,
+            Self {
+                flags,
+                length,
+                code: FailureCode(code),
+            },
+        ))
     }
 
     fn encoded_len(&self) -> usize {
@@ -290,7 +309,15 @@ impl<'a> Pdu<'a> for CorrelationInfo {
         let (i, (flags, length)) = header(i, TYPE_RDP_CORRELATION_INFO)?;
         let (i, id) = array::<16>(i, "correlationId")?;
         let (i, reserved) = array::<16>(i, "reserved")?;
-        Ok((i, Self { flags, length, correlation_id: *id, reserved: *reserved }))
+        Ok((
+            i,
+            Self {
+                flags,
+                length,
+                correlation_id: *id,
+                reserved: *reserved,
+            },
+        ))
     }
 
     fn encoded_len(&self) -> usize {

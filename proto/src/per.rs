@@ -16,7 +16,13 @@ pub struct Length {
 pub fn parse_length<'a>(i: &'a [u8], ctx: &'static str) -> PResult<'a, Length> {
     let (rest, first) = u8(ctx)(i)?;
     if first & 0x80 == 0 {
-        return Ok((rest, Length { value: first.into(), long: false }));
+        return Ok((
+            rest,
+            Length {
+                value: first.into(),
+                long: false,
+            },
+        ));
     }
     let (rest, second) = u8(ctx)(rest)?;
     let value = (u16::from(first & 0x3F) << 8) | u16::from(second);

@@ -252,7 +252,10 @@ fn starts_structure(h: &[u8], ty: u8) -> bool {
 }
 
 fn find_crlf(h: &[u8]) -> Option<usize> {
-    h.iter().take(MAX_TOKEN).zip(h.iter().skip(1)).position(|(a, b)| *a == b'\r' && *b == b'\n')
+    h.iter()
+        .take(MAX_TOKEN)
+        .zip(h.iter().skip(1))
+        .position(|(a, b)| *a == b'\r' && *b == b'\n')
 }
 
 impl<'a> ConnectionConfirm<'a> {
@@ -345,13 +348,22 @@ impl<'a> Pdu<'a> for Tpdu<'a> {
             TPDU_DATA => {
                 check_li(start, h, 1)?;
                 let (h, eot) = u8("EOT")(h)?;
-                Tpdu::Data(Data { eot, variable: h, payload: user_data })
+                Tpdu::Data(Data {
+                    eot,
+                    variable: h,
+                    payload: user_data,
+                })
             }
             TPDU_ERROR => {
                 check_li(start, h, 3)?;
                 let (h, dst_ref) = be_u16("DST-REF")(h)?;
                 let (h, cause) = u8("reject cause")(h)?;
-                Tpdu::Error(ErrorTpdu { dst_ref, cause, variable: h, user_data })
+                Tpdu::Error(ErrorTpdu {
+                    dst_ref,
+                    cause,
+                    variable: h,
+                    user_data,
+                })
             }
             _ => {
                 let code_at = start.get(1..).unwrap_or_default();
@@ -404,7 +416,14 @@ impl<'a> Pdu<'a> for Tpdu<'a> {
             Self::DisconnectRequest(dr) => {
                 let li = 6 + dr.variable.len();
                 let refs = [dr.dst_ref, dr.src_ref];
-                encode_fixed(dst, "X.224 DR", li, TPDU_DISCONNECT_REQUEST, &refs, dr.reason)?;
+                encode_fixed(
+                    dst,
+                    "X.224 DR",
+                    li,
+                    TPDU_DISCONNECT_REQUEST,
+                    &refs,
+                    dr.reason,
+                )?;
                 dst.extend_from_slice(dr.variable);
                 dst.extend_from_slice(dr.user_data);
             }
@@ -426,9 +445,17 @@ impl<'a> Pdu<'a> for Tpdu<'a> {
 }
 
 /// The fixed part after the code byte must be at least `min` bytes.
-fn check_li<'a>(start: &'a [u8], h: &'a [u8], min: usize) -> Result<(), nom::Err<crate::ParseError<'a>>> {
+fn check_li<'a>(
+    start: &'a [u8],
+    h: &'a [u8],
+    min: usize,
+) -> Result<(), nom::Err<crate::ParseError<'a>>> {
     if h.len() < min {
-        invalid::<()>(start, "LI", "length indicator shorter than the TPDU's fixed part")?;
+        invalid::<()>(
+            start,
+            "LI",
+            "length indicator shorter than the TPDU's fixed part",
+        )?;
     }
     Ok(())
 }

@@ -1,1 +1,3 @@
+//! The integration test binary: one binary for all integration tests (link time on 2 cores).
 
+mod real_pdus;
