@@ -1,3 +1,4 @@
 //! The integration test binary: one binary for all integration tests (link time on 2 cores).
 
+mod expected;
 mod real_pdus;
