@@ -288,8 +288,9 @@ impl Negotiate<'_> {
         32 + self.version.map_or(0, |_| 8)
     }
 
-    /// The NEGOTIATE a probe sends: NTLMv2 with extended session security, key exchange,
-    /// 128/56-bit, sign/seal, Unicode, request target, and a version.
+    /// The NEGOTIATE a probe sends: the flags xfreerdp 2.11 sends (0xE20882B7: NTLMv2 with
+    /// extended session security, key exchange, 128/56-bit, sign/seal, Unicode and OEM,
+    /// request target) and a version.
     pub fn probe(version: Version) -> Self {
         let flags = NegotiateFlags::NTLMSSP_NEGOTIATE_56
             | NegotiateFlags::NTLMSSP_NEGOTIATE_KEY_EXCH
@@ -302,6 +303,7 @@ impl Negotiate<'_> {
             | NegotiateFlags::NTLMSSP_NEGOTIATE_SEAL
             | NegotiateFlags::NTLMSSP_NEGOTIATE_SIGN
             | NegotiateFlags::NTLMSSP_REQUEST_TARGET
+            | NegotiateFlags::NTLM_NEGOTIATE_OEM
             | NegotiateFlags::NTLMSSP_NEGOTIATE_UNICODE;
         let empty = Field {
             data: &[],
