@@ -83,17 +83,36 @@ pub fn parse_length<'a>(i: &'a [u8], ctx: &'static str) -> PResult<'a, (usize, u
     Ok((rest, (value, crate::codec::len_u8(n + 1))))
 }
 
-/// Reads `tag`, a length, and that many content bytes.
+/// The layout slot value for a length seen in `octets` octets: 0 when that is minimal.
+pub fn len_slot(len: usize, octets: u8) -> u8 {
+    if length_octets(len, 0) == usize::from(octets) {
+        0
+    } else {
+        octets
+    }
+}
+
+/// The layout slot value for an integer seen in `width` content octets: 0 when minimal.
+pub fn uint_slot(value: u32, width: u8) -> u8 {
+    if uint_octets(value, 0) == usize::from(width) {
+        0
+    } else {
+        width
+    }
+}
+
+/// Reads `tag`, a length, and that many content bytes; returns the content and the length's
+/// layout slot (0 when minimal).
 pub fn parse_tlv<'a>(i: &'a [u8], tag: u8, ctx: &'static str) -> PResult<'a, (&'a [u8], u8)> {
     let (i, ()) = expect_tag(i, tag, ctx)?;
     let (i, (len, octets)) = parse_length(i, ctx)?;
     let (i, content) = take(i, len, ctx)?;
-    Ok((i, (content, octets)))
+    Ok((i, (content, len_slot(len, octets))))
 }
 
 /// Reads an INTEGER that must be non-negative and fit 32 bits (a leading 0x00 is allowed; a
 /// 4-octet value with the high bit set is read as its unsigned bit pattern, as RDP encoders
-/// write them). Returns the value and its content octets.
+/// write them). Returns the value and its layout slot (content octets, 0 when minimal).
 pub fn parse_u32<'a>(i: &'a [u8], ctx: &'static str) -> PResult<'a, (u32, u8)> {
     parse_uint_tagged(i, TAG_INTEGER, ctx)
 }
@@ -115,7 +134,10 @@ fn parse_uint_tagged<'a>(i: &'a [u8], tag: u8, ctx: &'static str) -> PResult<'a,
     let value = significant
         .iter()
         .fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
-    Ok((rest, (value, crate::codec::len_u8(content.len()))))
+    Ok((
+        rest,
+        (value, uint_slot(value, crate::codec::len_u8(content.len()))),
+    ))
 }
 
 /// Reads a BOOLEAN.

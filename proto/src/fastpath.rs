@@ -30,7 +30,7 @@ pub struct FastPathPdu<'a> {
     /// fpOutputHeader / fpInputHeader: action (bits 0..1), numEvents or reserved (2..5),
     /// flags (6..7).
     pub header: u8,
-    /// The length used two bytes (length1 with the high bit set).
+    /// The length used two bytes (length1 with the high bit set) where one would have done.
     pub long_length: bool,
     /// Everything after the length: fipsInformation, dataSignature, the updates or events.
     pub body: &'a [u8],
@@ -54,7 +54,8 @@ pub fn parse_length(i: &[u8]) -> PResult<'_, (usize, bool)> {
         return Ok((i, (usize::from(l1), false)));
     }
     let (i, l2) = u8("length2")(i)?;
-    Ok((i, ((usize::from(l1 & 0x7F) << 8) | usize::from(l2), true)))
+    let len = (usize::from(l1 & 0x7F) << 8) | usize::from(l2);
+    Ok((i, (len, true)))
 }
 
 impl<'a> Pdu<'a> for FastPathPdu<'a> {
@@ -73,6 +74,8 @@ impl<'a> Pdu<'a> for FastPathPdu<'a> {
             return invalid(start, "length", "shorter than the header");
         };
         let (i, body) = take(i, body_len, "fast-path body")?;
+        // Record the two-byte form only where one byte would have done.
+        let long_length = long_length && total - 1 <= 0x7F;
         Ok((
             i,
             Self {

@@ -115,7 +115,7 @@ fn parse_app_tag<'a>(i: &'a [u8], tag: [u8; 2], ctx: &'static str) -> PResult<'a
     }
     let (rest, (len, octets)) = ber::parse_length(rest, ctx)?;
     let (rest, content) = take(rest, len, ctx)?;
-    Ok((rest, (content, octets)))
+    Ok((rest, (content, ber::len_slot(len, octets))))
 }
 
 /// [T.125 11.1] Connect-Initial, as [MS-RDPBCGR 2.2.1.3] uses it: the client's GCC Conference

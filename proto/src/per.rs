@@ -5,7 +5,8 @@
 use crate::codec::{be_u16, fit, take, u8};
 use crate::{EncodeError, PResult};
 
-/// A length determinant; `long` records whether the two-octet form was used.
+/// A length determinant; `long` records that the two-octet form was used where one octet
+/// would have done (so re-encoding reproduces it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Length {
     pub value: u16,
@@ -26,7 +27,13 @@ pub fn parse_length<'a>(i: &'a [u8], ctx: &'static str) -> PResult<'a, Length> {
     }
     let (rest, second) = u8(ctx)(rest)?;
     let value = (u16::from(first & 0x3F) << 8) | u16::from(second);
-    Ok((rest, Length { value, long: true }))
+    Ok((
+        rest,
+        Length {
+            value,
+            long: value < 0x80,
+        },
+    ))
 }
 
 /// Writes a length determinant in the form `long` asks for (short only when it fits).
@@ -61,6 +68,7 @@ pub fn write_u16_min(dst: &mut Vec<u8>, value: u16, min: u16) {
 }
 
 /// Reads an unconstrained INTEGER: a one-octet length then that many octets (at most 4).
+/// Returns the value and its width when not minimal (else 0).
 pub fn parse_integer<'a>(i: &'a [u8], ctx: &'static str) -> PResult<'a, (u32, u8)> {
     let (rest, n) = u8(ctx)(i)?;
     if n == 0 || n > 4 {
@@ -68,7 +76,12 @@ pub fn parse_integer<'a>(i: &'a [u8], ctx: &'static str) -> PResult<'a, (u32, u8
     }
     let (rest, bytes) = take(rest, n.into(), ctx)?;
     let value = bytes.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
-    Ok((rest, (value, n)))
+    let width = if integer_octets(value, 0) == usize::from(n) {
+        0
+    } else {
+        n
+    };
+    Ok((rest, (value, width)))
 }
 
 /// Writes an unconstrained INTEGER in `width` octets (0 = minimal unsigned).

@@ -3,3 +3,4 @@
 mod expected;
 mod peers;
 mod real_pdus;
+mod roundtrip;
