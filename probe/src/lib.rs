@@ -1,1 +1,8 @@
+//! rdprobe: finds out why a Remote Desktop connection fails.
+//!
+//! This crate holds everything that touches the world (sockets, files, the terminal); the
+//! wire formats live in `rdp-proto`.
 
+pub mod dissect;
+pub mod escape;
+pub mod time;
