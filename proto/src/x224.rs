@@ -319,7 +319,16 @@ impl<'a> Pdu<'a> for Tpdu<'a> {
         let start = i;
         let (user_data, (code, h)) = split_li(i, 1)?;
         let end: &[u8] = &[];
-        let tpdu = match code & 0xF0 {
+        // CR and CC carry the credit (CDT) in the low nibble; the other codes are exact.
+        let kind = if matches!(
+            code & 0xF0,
+            TPDU_CONNECTION_REQUEST | TPDU_CONNECTION_CONFIRM
+        ) {
+            code & 0xF0
+        } else {
+            code
+        };
+        let tpdu = match kind {
             TPDU_CONNECTION_REQUEST => {
                 check_li(start, h, 5)?;
                 let (_, mut cr) = ConnectionRequest::parse_header(code, h)?;

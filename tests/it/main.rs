@@ -1,6 +1,8 @@
 //! The integration test binary: one binary for all integration tests (link time on 2 cores).
 
+mod deframer;
 mod expected;
+mod fuzz_regression;
 mod peers;
 mod real_pdus;
 mod roundtrip;
