@@ -141,7 +141,8 @@ pub(crate) fn len_u8(n: usize) -> u8 {
 pub fn utf16le_until_nul(bytes: &[u8]) -> String {
     let units = bytes
         .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .filter_map(|c| <[u8; 2]>::try_from(c).ok())
+        .map(u16::from_le_bytes)
         .take_while(|u| *u != 0);
     char::decode_utf16(units)
         .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
@@ -152,7 +153,8 @@ pub fn utf16le_until_nul(bytes: &[u8]) -> String {
 pub fn utf16le(bytes: &[u8]) -> String {
     let units = bytes
         .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]));
+        .filter_map(|c| <[u8; 2]>::try_from(c).ok())
+        .map(u16::from_le_bytes);
     char::decode_utf16(units)
         .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
         .collect()

@@ -85,10 +85,8 @@ impl TsRequest<'_> {
         if !self.nego_tokens.is_empty() {
             n += ber::tlv_len(ber::tlv_len(self.nego_data_len(), 0), 0);
         }
-        for o in [self.auth_info, self.pub_key_auth] {
-            if let Some(o) = o {
-                n += ber::tlv_len(ber::tlv_len(o.len(), 0), 0);
-            }
+        for o in [self.auth_info, self.pub_key_auth].into_iter().flatten() {
+            n += ber::tlv_len(ber::tlv_len(o.len(), 0), 0);
         }
         if let Some(e) = self.error_code {
             n += ber::tlv_len(int_len(e.0), 0);

@@ -131,11 +131,9 @@ pub fn credssp_ntlm(data: &[u8]) {
 }
 
 fn ntlm_message(data: &[u8]) {
-    if let Some(m) = check!(ntlm::Message<'_>, data, false) {
-        if let ntlm::Message::Challenge(c) = &m {
-            for p in c.av_pairs() {
-                let _ = (p.text(), p.filetime());
-            }
+    if let Some(ntlm::Message::Challenge(c)) = check!(ntlm::Message<'_>, data, false) {
+        for p in c.av_pairs() {
+            let _ = (p.text(), p.filetime());
         }
     }
 }

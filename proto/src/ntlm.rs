@@ -566,8 +566,8 @@ impl<'a> Pdu<'a> for Authenticate<'a> {
         };
         let first = lowest_offset(&pdu.fields()).map_or(i.len() + 64, |o| o as usize);
         let mut i = i;
-        if (flags.contains(NegotiateFlags::NTLMSSP_NEGOTIATE_VERSION) || first >= 72) && first >= 72
-        {
+        // Version (and then the MIC) are there when the payload starts after them.
+        if first >= 72 {
             let (r, v) = array::<8>(i, "Version")?;
             pdu.version = Some(Version::from_bytes(v));
             i = r;

@@ -494,3 +494,111 @@ impl<'a> Tpdu<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nego::{FailureCode, NegRequestFlags, SecurityProtocol};
+    use crate::{decode, encode_vec, DecodeErrorKind};
+
+    /// [MS-RDPBCGR 4.1.1] Client X.224 Connection Request PDU, with this cookie and
+    /// PROTOCOL_SSL|PROTOCOL_HYBRID requested.
+    const CR: &[u8] = &[
+        0x03, 0x00, 0x00, 0x2C, // TPKT: version 3, length 44
+        0x27, // LI 39
+        0xE0, // CR, CDT 0
+        0x00, 0x00, // DST-REF
+        0x00, 0x00, // SRC-REF
+        0x00, // class 0
+        b'C', b'o', b'o', b'k', b'i', b'e', b':', b' ', b'm', b's', b't', b's', b'h', b'a', b's',
+        b'h', b'=', b'e', b'l', b't', b'o', b'n', b's', 0x0D, 0x0A, // cookie
+        0x01, // RDP_NEG_REQ
+        0x00, // flags
+        0x08, 0x00, // length 8
+        0x03, 0x00, 0x00, 0x00, // requestedProtocols: SSL | HYBRID
+    ];
+
+    /// [MS-RDPBCGR 2.2.1.2.2] Server X.224 Connection Confirm carrying RDP_NEG_FAILURE.
+    const CC_FAILURE: &[u8] = &[
+        0x03, 0x00, 0x00, 0x13, // TPKT: length 19
+        0x0E, // LI 14
+        0xD0, // CC
+        0x00, 0x00, 0x12, 0x34, 0x00, // DST-REF, SRC-REF, class
+        0x03, 0x00, 0x08, 0x00, // RDP_NEG_FAILURE, flags 0, length 8
+        0x05, 0x00, 0x00, 0x00, // HYBRID_REQUIRED_BY_SERVER
+    ];
+
+    #[test]
+    fn connection_request_decode_and_encode() {
+        let (_, (_, tpdu)) = Tpdu::parse_tpkt(CR).unwrap();
+        let Tpdu::ConnectionRequest(cr) = &tpdu else {
+            panic!("not a CR")
+        };
+        assert_eq!(cr.cookie(), Some(&b"eltons"[..]));
+        let neg = cr.negotiation.unwrap();
+        assert_eq!(neg.flags, NegRequestFlags::empty());
+        assert_eq!(
+            neg.requested_protocols,
+            SecurityProtocol::SSL | SecurityProtocol::HYBRID
+        );
+        let mut out = Vec::new();
+        tpdu.encode_tpkt(&mut out).unwrap();
+        assert_eq!(out, CR);
+        assert_eq!(tpdu.encoded_len() + 4, CR.len());
+    }
+
+    #[test]
+    fn connection_confirm_failure() {
+        let (_, (_, tpdu)) = Tpdu::parse_tpkt(CC_FAILURE).unwrap();
+        let Tpdu::ConnectionConfirm(cc) = &tpdu else {
+            panic!("not a CC")
+        };
+        let Some(NegotiationResult::Failure(f)) = cc.negotiation else {
+            panic!("no failure")
+        };
+        assert_eq!(f.code, FailureCode::HYBRID_REQUIRED_BY_SERVER);
+        assert_eq!(
+            format!("{:?}", FailureCode(7)),
+            "FailureCode(0x7)",
+            "unknown codes survive"
+        );
+        assert_eq!(encode_vec(&tpdu).unwrap(), &CC_FAILURE[4..]);
+    }
+
+    #[test]
+    fn errors_name_field_and_offset() {
+        // LI says 14 but only 10 bytes follow.
+        let e = decode::<Tpdu>(&CC_FAILURE[4..15]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "X.224 TPDU header: not enough bytes: need 14, have 10 at offset 1"
+        );
+        // An RDP_NEG_FAILURE cut after its type byte: the field and its offset are named.
+        let e = decode::<crate::nego::NegotiationFailure>(&CC_FAILURE[11..13]).unwrap_err();
+        assert_eq!((e.context, e.offset), ("length", 2));
+        assert_eq!(
+            e.kind,
+            DecodeErrorKind::NotEnoughBytes {
+                needed: 2,
+                available: 0
+            }
+        );
+        // A CR whose LI is too small for the fixed part.
+        let e = decode::<Tpdu>(&[0x02, 0xE0, 0x00]).unwrap_err();
+        assert_eq!((e.context, e.offset), ("LI", 0));
+    }
+
+    #[test]
+    fn li_overflow_is_an_encode_error() {
+        let long = [b'x'; 300];
+        let cr = ConnectionRequest {
+            token: Some(Token::RoutingToken(&long)),
+            ..Default::default()
+        };
+        let err = encode_vec(&Tpdu::ConnectionRequest(cr)).unwrap_err();
+        assert!(
+            matches!(err, EncodeError::Overflow { field: "LI", .. }),
+            "{err}"
+        );
+    }
+}
