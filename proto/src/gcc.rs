@@ -409,6 +409,35 @@ pub enum ClientBlock<'a> {
     Unknown(UnknownBlock<'a>),
 }
 
+/// A known fixed-layout block whose size does not match its layout is kept raw as
+/// [`UnknownBlock`] rather than decoded with bytes dropped (parsing stays lossless).
+fn client_block_size_fits(ty: BlockType, data: &[u8]) -> bool {
+    let word = |at: usize| {
+        data.get(at..at + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(|b| u64::from(u32::from_le_bytes(b)))
+    };
+    let len = data.len() as u64;
+    match ty {
+        BlockType::CS_SECURITY | BlockType::CS_CLUSTER => len == 8,
+        BlockType::CS_MCS_MSGCHANNEL | BlockType::CS_MULTITRANSPORT => len == 4,
+        BlockType::CS_MONITOR => word(4).is_some_and(|n| len == 8 + 20 * n),
+        BlockType::CS_MONITOR_EX => {
+            matches!((word(4), word(8)), (Some(size), Some(n)) if len == 12 + size * n)
+        }
+        _ => true,
+    }
+}
+
+fn server_block_size_fits(ty: BlockType, data: &[u8]) -> bool {
+    match ty {
+        BlockType::SC_CORE => matches!(data.len(), 4 | 8 | 12),
+        BlockType::SC_MCS_MSGCHANNEL => data.len() == 2,
+        BlockType::SC_MULTITRANSPORT => data.len() == 4,
+        _ => true,
+    }
+}
+
 /// Parses `n` × `size` bytes after checking the input holds them (no allocation from `n`).
 fn sized_array<'a>(i: &'a [u8], n: u32, size: usize, ctx: &'static str) -> PResult<'a, &'a [u8]> {
     let Some(total) = usize::try_from(n).ok().and_then(|n| n.checked_mul(size)) else {
@@ -440,6 +469,9 @@ impl<'a> ClientBlock<'a> {
         block_type: BlockType,
         data: &'a [u8],
     ) -> Result<Self, nom::Err<crate::ParseError<'a>>> {
+        if !client_block_size_fits(block_type, data) {
+            return Ok(Self::Unknown(UnknownBlock { block_type, data }));
+        }
         Ok(match block_type {
             BlockType::CS_CORE => Self::Core(ClientCoreData::parse(data)?.1),
             BlockType::CS_SECURITY => {
@@ -821,6 +853,9 @@ impl<'a> ServerBlock<'a> {
         block_type: BlockType,
         data: &'a [u8],
     ) -> Result<Self, nom::Err<crate::ParseError<'a>>> {
+        if !server_block_size_fits(block_type, data) {
+            return Ok(Self::Unknown(UnknownBlock { block_type, data }));
+        }
         Ok(match block_type {
             BlockType::SC_CORE => {
                 let (d, version) = le_u32("version")(data)?;
