@@ -813,7 +813,8 @@ pub fn x509_node(input: &[u8], der: &[u8]) -> Node {
     n
 }
 
-fn oid_name(oid: &str) -> String {
+/// The name of a signature or key algorithm OID.
+pub fn oid_name(oid: &str) -> String {
     match oid {
         "1.2.840.113549.1.1.1" => "rsaEncryption".into(),
         "1.2.840.10045.2.1" => "id-ecPublicKey".into(),

@@ -3,6 +3,10 @@
 //! This crate holds everything that touches the world (sockets, files, the terminal); the
 //! wire formats live in `rdp-proto`.
 
+pub mod capture;
+pub mod diagnose;
 pub mod dissect;
 pub mod escape;
+pub mod report;
+pub mod session;
 pub mod time;

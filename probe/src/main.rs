@@ -19,6 +19,23 @@ const EXIT_CODES: &str = "Exit codes:\n  0  success\n  1  a verdict is `warning`
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Analyze capture files: every RDP connection, how far its handshake got, who ended it,
+    /// how lossy the path was, and the findings that name the cause.
+    ///
+    /// Reads pcap and pcapng (Ethernet, VLAN, Linux SLL/SLL2, raw IP, BSD loopback). RDP is
+    /// found by content on any port; connections to port 3389 (and to each --port) are reported
+    /// even when they never carried RDP (refused, unanswered, non-RDP answers).
+    #[command(after_help = EXIT_CODES)]
+    Pcap {
+        /// Capture files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// More ports to treat as RDP (3389 always is).
+        #[arg(long = "port", value_name = "N")]
+        ports: Vec<u16>,
+        #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+        format: OutFormat,
+    },
     /// Decode one PDU or a run of frames given as hex, and print every layer and field.
     ///
     /// Accepts TPKT frames (X.224 / MCS / GCC / slow-path / licensing), TLS records, fast-path
@@ -31,6 +48,16 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OutFormat {
+    /// Human-readable report.
+    Text,
+    /// One JSON document.
+    Json,
+    /// JSON Lines: one {"type", "data"} object per connection, then one summary per file.
+    Jsonl,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -55,7 +82,98 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Decode { hex, format } => decode(&hex, format),
+        Command::Pcap {
+            files,
+            ports,
+            format,
+        } => pcap(&files, ports, format),
     }
+}
+
+fn pcap(
+    files: &[std::path::PathBuf],
+    ports: Vec<u16>,
+    format: OutFormat,
+) -> anyhow::Result<ExitCode> {
+    use rdprobe::capture::analyzer::Config;
+    use std::io::IsTerminal;
+    let mut out = std::io::stdout().lock();
+    let mut reports = Vec::new();
+    let mut input_error = false;
+    let mut worst = "ok";
+    let show_progress = std::io::stderr().is_terminal();
+    for file in files {
+        let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+        let cfg = Config {
+            ports: ports.clone(),
+            ..Config::default()
+        };
+        let progress = |done: u64| {
+            if show_progress && size > 64 * 1024 * 1024 {
+                eprint!("\r{}: {:>3}%", file.display(), done * 100 / size.max(1));
+            }
+        };
+        let mut jsonl_err = None;
+        let result = rdprobe::capture::run::analyze_file(file, cfg, progress, |c| {
+            if format == OutFormat::Jsonl {
+                let line = serde_json::json!({"type": "connection", "file": file.display().to_string(), "data": c});
+                if let Err(e) = writeln!(out, "{line}") {
+                    jsonl_err = Some(e);
+                }
+            }
+        });
+        if show_progress && size > 64 * 1024 * 1024 {
+            eprintln!();
+        }
+        if let Some(e) = jsonl_err {
+            return Err(e.into());
+        }
+        match result {
+            Ok(r) => {
+                for c in &r.connections {
+                    worst = match (worst, c.verdict) {
+                        (_, "error") | ("error", _) => "error",
+                        (_, "warning") | ("warning", _) => "warning",
+                        _ => "ok",
+                    };
+                }
+                match format {
+                    OutFormat::Text => {
+                        let mut s = String::new();
+                        rdprobe::report::text::capture(&r, &mut s);
+                        out.write_all(s.as_bytes())?;
+                    }
+                    OutFormat::Jsonl => {
+                        let line = serde_json::json!({"type": "summary", "data": {
+                            "file": r.file, "packets": r.packets, "bytes": r.bytes,
+                            "udp": r.udp, "notices": r.notices, "summary": r.summary}});
+                        writeln!(out, "{line}")?;
+                    }
+                    OutFormat::Json => reports.push(r),
+                }
+            }
+            Err(e) => {
+                input_error = true;
+                eprintln!("rdprobe: {}: {e}", file.display());
+            }
+        }
+    }
+    if format == OutFormat::Json {
+        if reports.len() == 1 && files.len() == 1 {
+            serde_json::to_writer_pretty(&mut out, &reports[0])?;
+        } else {
+            serde_json::to_writer_pretty(&mut out, &reports)?;
+        }
+        writeln!(out)?;
+    }
+    out.flush()?;
+    Ok(if input_error {
+        ExitCode::from(2)
+    } else if worst == "ok" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Parses hex with whitespace, `:` separators and `0x` prefixes allowed.

@@ -1,0 +1,1040 @@
+//! The capture pipeline after link decoding: a bounded flow table of TCP connections, each
+//! with TCP analysis, bounded reassembly feeding the RDP [`Session`], and at the end a verdict
+//! with findings. Memory is bounded by live flows: finished connections are handed out as soon
+//! as they are evicted.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::capture::cert;
+use crate::capture::link::{Decoded, TcpSegment, Transport};
+use crate::capture::tcp::{analyze, flags, History, Reassembler, Segment, SeqState};
+use crate::diagnose::{self, finding, finding_with, Finding, Severity};
+use crate::report::capture::{Connection, Stage, Summary, TcpReport, UdpFlow};
+use crate::session::{stage, stage_index, Dir, Session};
+use crate::time::rfc3339;
+
+/// Analyzer settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Ports treated as RDP even when no RDP byte is seen (3389 is always one).
+    pub ports: Vec<u16>,
+    /// Most connections tracked at once; beyond it the longest idle is finished early.
+    pub max_flows: usize,
+    /// A connection idle this long is finished (nanoseconds).
+    pub idle_timeout_ns: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            ports: vec![3389],
+            max_flows: 100_000,
+            idle_timeout_ns: 300 * 1_000_000_000,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Endpoint {
+    ip: IpAddr,
+    port: u16,
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.ip {
+            IpAddr::V4(ip) => write!(f, "{ip}:{}", self.port),
+            IpAddr::V6(ip) => write!(f, "[{ip}]:{}", self.port),
+        }
+    }
+}
+
+type Key = (Endpoint, Endpoint);
+
+fn key(a: Endpoint, b: Endpoint) -> Key {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+#[derive(Debug, Default)]
+struct DirInfo {
+    syn: bool,
+    synack: bool,
+    fin: bool,
+    rst: bool,
+    isn: Option<u32>,
+    ttl_min: Option<u8>,
+    ttl_max: Option<u8>,
+    packets_before_rst: u64,
+}
+
+#[derive(Debug)]
+struct Conn {
+    client: Endpoint,
+    server: Endpoint,
+    role_guessed: bool,
+    first_packet: u64,
+    first_ts: i64,
+    last_ts: i64,
+    syn_ts: Option<i64>,
+    synack_ts: Option<i64>,
+    established_ts: Option<i64>,
+    seq: [SeqState; 2],
+    reasm: [Reassembler; 2],
+    dirs: [DirInfo; 2],
+    history: History,
+    session: Session,
+    /// (direction, timestamp, stage) of the first RST.
+    first_rst: Option<(usize, i64, &'static str)>,
+    first_fin: Option<usize>,
+    first_fin_ts: i64,
+    injected_resets: u64,
+    injected_detail: Option<String>,
+    payload_seen: [bool; 2],
+}
+
+#[derive(Debug)]
+struct Udp {
+    client: Endpoint,
+    server: Endpoint,
+    start: i64,
+    last: i64,
+    datagrams: u64,
+    bytes: u64,
+    syn: u64,
+    syn_ack: u64,
+}
+
+/// The analyzer: feed it decoded packets, take finished connections.
+#[derive(Debug)]
+pub struct Analyzer {
+    cfg: Config,
+    flows: HashMap<Key, Conn>,
+    udp: HashMap<Key, Udp>,
+    finished: Vec<Connection>,
+    pub summary: Summary,
+    last_sweep_ns: i64,
+}
+
+impl Analyzer {
+    pub fn new(mut cfg: Config) -> Self {
+        if !cfg.ports.contains(&3389) {
+            cfg.ports.push(3389);
+        }
+        Self {
+            cfg,
+            flows: HashMap::new(),
+            udp: HashMap::new(),
+            finished: Vec::new(),
+            summary: Summary::default(),
+            last_sweep_ns: 0,
+        }
+    }
+
+    /// Connections finished since the last call.
+    pub fn take_finished(&mut self) -> Vec<Connection> {
+        std::mem::take(&mut self.finished)
+    }
+
+    /// Live TCP flows.
+    pub fn live_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// One decoded packet.
+    pub fn packet(&mut self, number: u64, ts_ns: i64, d: &Decoded<'_>) {
+        match &d.transport {
+            Transport::Tcp(t) => self.tcp(number, ts_ns, d, t),
+            Transport::Udp {
+                src_port,
+                dst_port,
+                payload,
+            } => self.udp(ts_ns, d, *src_port, *dst_port, payload),
+            Transport::Other { .. } => {}
+        }
+        if ts_ns - self.last_sweep_ns > 1_000_000_000 {
+            self.sweep(ts_ns);
+            self.last_sweep_ns = ts_ns;
+        }
+    }
+
+    fn is_rdp_port(&self, p: u16) -> bool {
+        self.cfg.ports.contains(&p)
+    }
+
+    fn tcp(&mut self, number: u64, ts: i64, d: &Decoded<'_>, t: &TcpSegment<'_>) {
+        let src = Endpoint {
+            ip: d.src,
+            port: t.src_port,
+        };
+        let dst = Endpoint {
+            ip: d.dst,
+            port: t.dst_port,
+        };
+        let k = key(src, dst);
+        if !self.flows.contains_key(&k) {
+            if self.flows.len() >= self.cfg.max_flows {
+                self.evict_oldest();
+            }
+            let syn = t.flags & flags::SYN != 0;
+            let ack = t.flags & flags::ACK != 0;
+            let (client, server, guessed) = if syn && !ack {
+                (src, dst, false)
+            } else if syn && ack {
+                (dst, src, false)
+            } else if self.is_rdp_port(dst.port) && !self.is_rdp_port(src.port) {
+                (src, dst, true)
+            } else if self.is_rdp_port(src.port) && !self.is_rdp_port(dst.port) {
+                (dst, src, true)
+            } else if src.port > dst.port {
+                (src, dst, true)
+            } else {
+                (dst, src, true)
+            };
+            self.flows.insert(
+                k,
+                Conn {
+                    client,
+                    server,
+                    role_guessed: guessed,
+                    first_packet: number,
+                    first_ts: ts,
+                    last_ts: ts,
+                    syn_ts: None,
+                    synack_ts: None,
+                    established_ts: None,
+                    seq: Default::default(),
+                    reasm: Default::default(),
+                    dirs: Default::default(),
+                    history: History::default(),
+                    session: Session::new(),
+                    first_rst: None,
+                    first_fin: None,
+                    first_fin_ts: 0,
+                    injected_resets: 0,
+                    injected_detail: None,
+                    payload_seen: [false; 2],
+                },
+            );
+        }
+        let Some(c) = self.flows.get_mut(&k) else {
+            return;
+        };
+        c.last_ts = ts;
+        let di = usize::from(src != c.client);
+        let dir = if di == 0 {
+            Dir::ClientToServer
+        } else {
+            Dir::ServerToClient
+        };
+        let f = t.flags;
+
+        // Handshake timing.
+        if f & flags::SYN != 0 {
+            if f & flags::ACK == 0 {
+                c.syn_ts.get_or_insert(ts);
+                c.dirs[di].syn = true;
+            } else {
+                c.synack_ts.get_or_insert(ts);
+                c.dirs[di].synack = true;
+            }
+            c.dirs[di].isn.get_or_insert(t.seq);
+            c.reasm[di].start(t.seq.wrapping_add(1));
+        } else if di == 0
+            && c.synack_ts.is_some()
+            && c.established_ts.is_none()
+            && f & flags::ACK != 0
+        {
+            c.established_ts = Some(ts);
+        }
+        let first_rtt = match (c.syn_ts, c.established_ts) {
+            (Some(s), Some(e)) => Some(e - s),
+            _ => None,
+        };
+
+        // Injected-reset heuristic: a RST whose TTL is outside the range of its sender's packets.
+        if f & flags::RST != 0 {
+            let info = &c.dirs[di];
+            if let (Some(lo), Some(hi)) = (info.ttl_min, info.ttl_max) {
+                if info.packets_before_rst >= 2
+                    && (u16::from(d.ttl) + 1 < u16::from(lo)
+                        || u16::from(d.ttl) > u16::from(hi) + 1)
+                {
+                    c.injected_resets += 1;
+                    c.injected_detail = Some(format!(
+                        "RST in packet {number} has TTL {} while the {}'s other packets had {lo}..{hi}",
+                        d.ttl,
+                        if di == 0 { "client" } else { "server" }
+                    ));
+                }
+            }
+        } else {
+            let info = &mut c.dirs[di];
+            info.ttl_min = Some(info.ttl_min.map_or(d.ttl, |m| m.min(d.ttl)));
+            info.ttl_max = Some(info.ttl_max.map_or(d.ttl, |m| m.max(d.ttl)));
+            info.packets_before_rst += 1;
+        }
+
+        let seg = Segment {
+            ts_ns: ts,
+            seq: t.seq,
+            ack: t.ack,
+            flags: f,
+            window: t.window,
+            len: t.payload_len,
+        };
+        let (a, b) = c.seq.split_at_mut(1);
+        let (fwd, rev) = if di == 0 {
+            (&mut a[0], &mut b[0])
+        } else {
+            (&mut b[0], &mut a[0])
+        };
+        let analysis = analyze(fwd, rev, &seg, first_rtt);
+        c.history.record(di == 0, f, t.payload_len, &analysis);
+
+        if !t.payload.is_empty() {
+            c.payload_seen[di] = true;
+            if c.session.wants_bytes() {
+                let Conn { reasm, session, .. } = c;
+                reasm[di].push(t.seq, t.payload, |bytes| session.feed(dir, bytes, ts));
+                if !session.wants_bytes() {
+                    reasm[0].stop();
+                    reasm[1].stop();
+                }
+            }
+        }
+        if f & flags::FIN != 0 {
+            c.dirs[di].fin = true;
+            if c.first_fin.is_none() {
+                c.first_fin = Some(di);
+                c.first_fin_ts = ts;
+            }
+        }
+        if f & flags::RST != 0 {
+            c.dirs[di].rst = true;
+            if c.first_rst.is_none() {
+                let st = due_stage(c);
+                c.first_rst = Some((di, ts, st));
+            }
+        }
+    }
+
+    fn udp(&mut self, ts: i64, d: &Decoded<'_>, sport: u16, dport: u16, payload: &[u8]) {
+        let src = Endpoint {
+            ip: d.src,
+            port: sport,
+        };
+        let dst = Endpoint {
+            ip: d.dst,
+            port: dport,
+        };
+        let k = key(src, dst);
+        // MS-RDPEUDP 2.2.2.1 RDPUDP_FEC_HEADER: snSourceAck, uReceiveWindowSize, uFlags.
+        // A SYN has snSourceAck -1 and RDPUDP_FLAG_SYN; the SYN+ACK echoes the client's
+        // initial sequence number and sets RDPUDP_FLAG_SYN | RDPUDP_FLAG_ACK.
+        let uflags = (payload.len() >= 8).then(|| u16::from_be_bytes([payload[6], payload[7]]));
+        let is_syn = payload.len() >= 12
+            && payload[..4] == [0xFF; 4]
+            && uflags.is_some_and(|f| f & 0x0005 == 0x0001);
+        if !self.udp.contains_key(&k) {
+            let rdp_port = self.is_rdp_port(dport) || self.is_rdp_port(sport);
+            if !is_syn && !rdp_port {
+                return;
+            }
+            if self.udp.len() >= self.cfg.max_flows {
+                return;
+            }
+            let (client, server) = if is_syn || !self.is_rdp_port(sport) || self.is_rdp_port(dport)
+            {
+                (src, dst)
+            } else {
+                (dst, src)
+            };
+            self.udp.insert(
+                k,
+                Udp {
+                    client,
+                    server,
+                    start: ts,
+                    last: ts,
+                    datagrams: 0,
+                    bytes: 0,
+                    syn: 0,
+                    syn_ack: 0,
+                },
+            );
+        }
+        if let Some(u) = self.udp.get_mut(&k) {
+            u.last = ts;
+            u.datagrams += 1;
+            u.bytes += payload.len() as u64;
+            if is_syn && src == u.client {
+                u.syn += 1;
+            } else if src == u.server && uflags.is_some_and(|f| f & 0x0005 == 0x0005) {
+                u.syn_ack += 1;
+            }
+        }
+    }
+
+    fn sweep(&mut self, now: i64) {
+        let idle = self.cfg.idle_timeout_ns;
+        let done: Vec<Key> = self
+            .flows
+            .iter()
+            .filter(|(_, c)| {
+                let closed = (c.dirs[0].fin && c.dirs[1].fin) || c.dirs[0].rst || c.dirs[1].rst;
+                now - c.last_ts > idle || (closed && now - c.last_ts > 5_000_000_000)
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for k in done {
+            if let Some(c) = self.flows.remove(&k) {
+                self.finish_conn(c);
+            }
+        }
+    }
+
+    fn evict_oldest(&mut self) {
+        if let Some(k) = self
+            .flows
+            .iter()
+            .min_by_key(|(_, c)| c.last_ts)
+            .map(|(k, _)| *k)
+        {
+            if let Some(c) = self.flows.remove(&k) {
+                self.summary.evicted_flows += 1;
+                self.finish_conn(c);
+            }
+        }
+    }
+
+    /// Finishes every flow and returns the UDP RDP flows.
+    pub fn finish(&mut self) -> Vec<UdpFlow> {
+        let mut all: Vec<Conn> = self.flows.drain().map(|(_, c)| c).collect();
+        all.sort_by_key(|c| c.first_packet);
+        for c in all {
+            self.finish_conn(c);
+        }
+        let mut udp: Vec<&Udp> = self.udp.values().collect();
+        udp.sort_by_key(|u| u.start);
+        let out: Vec<UdpFlow> = udp
+            .iter()
+            .map(|u| UdpFlow {
+                client: u.client.to_string(),
+                server: u.server.to_string(),
+                start: rfc3339(u.start.div_euclid(1_000_000_000)),
+                datagrams: u.datagrams,
+                bytes: u.bytes,
+                syn: u.syn,
+                syn_ack: u.syn_ack,
+            })
+            .collect();
+        let _ = udp.iter().map(|u| u.last).max();
+        self.summary.udp_rdp_flows = out.len();
+        out
+    }
+
+    fn finish_conn(&mut self, mut c: Conn) {
+        c.session.finish();
+        let rdp_port = self.is_rdp_port(c.server.port);
+        if !c.session.is_rdp && !rdp_port {
+            self.summary.other_tcp_flows += 1;
+            return;
+        }
+        let conn = build(c, rdp_port);
+        self.summary.connections += 1;
+        if conn.rdp.is_some() {
+            self.summary.rdp_connections += 1;
+        }
+        match conn.verdict {
+            "ok" => self.summary.ok += 1,
+            "warning" => self.summary.warning += 1,
+            _ => self.summary.error += 1,
+        }
+        self.finished.push(conn);
+    }
+}
+
+/// The stage that was in progress (or due next) at this moment of the connection.
+fn due_stage(c: &Conn) -> &'static str {
+    let s = &c.session;
+    if c.established_ts.is_none() && !c.payload_seen[0] {
+        return stage::TCP;
+    }
+    if !s.is_rdp || s.selected().is_none() {
+        return stage::X224;
+    }
+    if s.reached == stage::X224 {
+        return next_after_x224(s);
+    }
+    if s.reached_done {
+        return next_stage(s, s.reached);
+    }
+    s.reached
+}
+
+fn next_after_x224(s: &Session) -> &'static str {
+    match s.selected() {
+        Some(p) if !p.is_empty() => stage::TLS,
+        _ => stage::MCS,
+    }
+}
+
+fn next_stage(s: &Session, after: &'static str) -> &'static str {
+    let hybrid = s.selected().is_some_and(|p| {
+        p.intersects(
+            rdp_proto::nego::SecurityProtocol::HYBRID
+                | rdp_proto::nego::SecurityProtocol::HYBRID_EX,
+        )
+    });
+    match after {
+        stage::X224 => next_after_x224(s),
+        stage::TLS if hybrid => stage::CREDSSP,
+        stage::TLS | stage::CREDSSP => stage::MCS,
+        stage::MCS => stage::CHANNELS,
+        stage::CHANNELS => {
+            if s.selected().is_some_and(|p| p.is_empty()) {
+                stage::SECURITY_EXCHANGE
+            } else {
+                stage::CLIENT_INFO
+            }
+        }
+        stage::SECURITY_EXCHANGE => stage::CLIENT_INFO,
+        stage::CLIENT_INFO => stage::LICENSING,
+        stage::LICENSING => stage::CAPABILITIES,
+        _ => stage::ACTIVE,
+    }
+}
+
+/// Zeek's conn_state.
+fn conn_state(c: &Conn) -> &'static str {
+    let (o, r) = (&c.dirs[0], &c.dirs[1]);
+    let orig_syn = o.syn;
+    let resp_synack = r.synack;
+    let established = orig_syn && resp_synack;
+    if o.rst || r.rst {
+        if established {
+            return if o.rst && c.first_rst.is_some_and(|(d, ..)| d == 0) {
+                "RSTO"
+            } else {
+                "RSTR"
+            };
+        }
+        if orig_syn && !resp_synack {
+            if r.rst && !o.rst {
+                return "REJ";
+            }
+            return if o.rst { "RSTOS0" } else { "REJ" };
+        }
+        if resp_synack && !orig_syn {
+            return if r.rst { "RSTRH" } else { "RSTO" };
+        }
+        return if c.first_rst.is_some_and(|(d, ..)| d == 0) {
+            "RSTO"
+        } else {
+            "RSTR"
+        };
+    }
+    if orig_syn && !resp_synack {
+        return if o.fin { "SH" } else { "S0" };
+    }
+    if resp_synack && !orig_syn {
+        return if r.fin { "SHR" } else { "OTH" };
+    }
+    if established {
+        return match (o.fin, r.fin) {
+            (true, true) => "SF",
+            (true, false) => "S2",
+            (false, true) => "S3",
+            _ => "S1",
+        };
+    }
+    "OTH"
+}
+
+fn ms(ns: i64) -> f64 {
+    (ns as f64 / 1e4).round() / 100.0
+}
+
+fn build(c: Conn, rdp_port: bool) -> Connection {
+    let state = conn_state(&c);
+    let s = &c.session;
+    let now_s = c.first_ts.div_euclid(1_000_000_000);
+    let start = rfc3339(now_s);
+    let counters = c.seq[0].counters.merge(&c.seq[1].counters);
+    let (cp, sp) = (c.seq[0].counters.packets, c.seq[1].counters.packets);
+    let reset_by = c
+        .first_rst
+        .map(|(d, ..)| if d == 0 { "client" } else { "server" });
+    let mut tcp = TcpReport {
+        state: state.to_owned(),
+        history: c.history.as_str().to_owned(),
+        syn_rtt_ms: match (c.syn_ts, c.synack_ts) {
+            (Some(a), Some(b)) if b >= a => Some(ms(b - a)),
+            _ => None,
+        },
+        packets: counters.packets,
+        bytes: counters.bytes,
+        client_packets: cp,
+        server_packets: sp,
+        client_bytes: c.seq[0].counters.bytes,
+        server_bytes: c.seq[1].counters.bytes,
+        retransmissions: counters.retransmissions,
+        fast_retransmissions: counters.fast_retransmissions,
+        spurious_retransmissions: counters.spurious_retransmissions,
+        lost_segments: counters.lost_segments,
+        out_of_order: counters.out_of_order,
+        dup_acks: counters.dup_acks,
+        zero_windows: counters.zero_windows,
+        keep_alives: counters.keep_alives,
+        reset_by,
+        reset_stage: c.first_rst.map(|(.., st)| st),
+        injected_resets: c.injected_resets,
+        conflicting_overlaps: c.reasm[0].conflicting_overlaps + c.reasm[1].conflicting_overlaps,
+        gap_bytes: c.reasm[0].gap_bytes + c.reasm[1].gap_bytes,
+        role_guessed: c.role_guessed,
+    };
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut stopped_at: Option<&'static str> = None;
+    let hybrid = s.selected().is_some_and(|p| {
+        p.intersects(
+            rdp_proto::nego::SecurityProtocol::HYBRID
+                | rdp_proto::nego::SecurityProtocol::HYBRID_EX,
+        )
+    });
+    let _ = hybrid;
+    // Encrypted bulk data both ways (past any CredSSP exchange), or fast-path traffic.
+    let reached_bulk = s.reached == stage::ACTIVE || (s.appdata().0 >= 4 && s.appdata().1 >= 4);
+    let midstream = c.syn_ts.is_none() && c.synack_ts.is_none();
+
+    // TCP establishment.
+    match state {
+        "REJ" => {
+            stopped_at = Some(stage::TCP);
+            findings.push(finding(
+                "tcp-refused",
+                format!("{} answered the SYN with RST", c.server),
+            ));
+        }
+        "S0" | "SH" => {
+            stopped_at = Some(stage::TCP);
+            let syns = c.seq[0].counters.packets;
+            findings.push(finding(
+                "syn-unanswered",
+                format!(
+                    "{syns} SYN(s) to {} without a reply in the capture",
+                    c.server
+                ),
+            ));
+        }
+        "RSTOS0" => {
+            stopped_at = Some(stage::TCP);
+            findings.push(finding(
+                "syn-unanswered",
+                format!(
+                    "the client gave up (RST) after SYNs to {} got no reply",
+                    c.server
+                ),
+            ));
+        }
+        _ => {}
+    }
+
+    let mut rdp = None;
+    if s.is_rdp {
+        let mut r = s.rdp.clone();
+        if let Some(f) = &r.failure {
+            let code = failure_code(f);
+            stopped_at = Some(stage::X224);
+            findings.push(finding(
+                diagnose::negotiation_failure_id(code),
+                format!("RDP_NEG_FAILURE {f}"),
+            ));
+        }
+        let requested = r.requested_protocols.clone();
+        if let (Some(sel), Some(req)) = (s.selected(), &requested) {
+            let req_bits = protocol_bits(req);
+            if !sel.is_empty() && req_bits & sel.bits() != sel.bits() {
+                findings.push(finding(
+                    "neg-protocol-not-requested",
+                    format!(
+                        "requested {}, server selected {}",
+                        req.join("|"),
+                        sel.names().join("|")
+                    ),
+                ));
+            }
+            if sel.is_empty() && req_bits != 0 {
+                findings.push(finding(
+                    "neg-protocol-not-requested",
+                    format!(
+                        "requested {}, server selected Standard RDP Security",
+                        req.join("|")
+                    ),
+                ));
+            }
+        }
+        if r.legacy_no_negotiation {
+            findings.push(finding(
+                "legacy-no-negotiation",
+                "Connection Confirm without RDP_NEG_RSP",
+            ));
+        }
+        if let Some(sel) = s.selected() {
+            if !sel.intersects(
+                rdp_proto::nego::SecurityProtocol::HYBRID
+                    | rdp_proto::nego::SecurityProtocol::HYBRID_EX,
+            ) {
+                findings.push(finding(
+                    "nla-not-required",
+                    format!(
+                        "the server accepted {} without CredSSP",
+                        sel.names().join("|")
+                    ),
+                ));
+            }
+            if sel.is_empty() {
+                findings.push(finding(
+                    "rdp-security-allowed",
+                    "Standard RDP Security selected",
+                ));
+            }
+        }
+        if r.neg_flags
+            .iter()
+            .any(|f| f == "RESTRICTED_ADMIN_MODE_SUPPORTED")
+        {
+            findings.push(finding(
+                "restricted-admin-supported",
+                "RDP_NEG_RSP flag RESTRICTED_ADMIN_MODE_SUPPORTED",
+            ));
+        }
+        if let Some(server) = &r.server {
+            let weak_method = matches!(
+                server.encryption_method.as_deref(),
+                Some("40bit" | "56bit" | "none")
+            );
+            let weak_level = matches!(
+                server.encryption_level.as_deref(),
+                Some("ENCRYPTION_LEVEL_NONE" | "ENCRYPTION_LEVEL_LOW")
+            );
+            if weak_method || weak_level {
+                findings.push(finding(
+                    "weak-rdp-encryption",
+                    format!(
+                        "encryption method {}, level {}",
+                        server.encryption_method.as_deref().unwrap_or("?"),
+                        server.encryption_level.as_deref().unwrap_or("?")
+                    ),
+                ));
+            }
+            if server.rsa_key_bits.is_some_and(|b| b < 2048) {
+                findings.push(finding(
+                    "cert-weak",
+                    format!(
+                        "proprietary server certificate with a {}-bit RSA key",
+                        server.rsa_key_bits.unwrap_or(0)
+                    ),
+                ));
+            }
+        }
+        if let Some(cert_der) = s.rdp_x509_chain.last() {
+            if let Some(facts) = cert::facts(cert_der, now_s) {
+                findings.extend(cert::findings(&facts, &format!("capture time {start}")));
+            }
+        }
+        if let Some(t) = r.tls.as_mut() {
+            if let Some(der) = s.tls_chain.first() {
+                t.certificate = cert::facts(der, now_s);
+                if let Some(facts) = &t.certificate {
+                    findings.extend(cert::findings(facts, &format!("capture time {start}")));
+                }
+            }
+            if let Some(alert) = &t.alert {
+                if !s.tls_established() {
+                    stopped_at.get_or_insert(stage::TLS);
+                    findings.push(finding(
+                        "tls-handshake-failed",
+                        format!("{} sent alert {alert}", t.alert_by.unwrap_or("?")),
+                    ));
+                }
+            }
+        }
+        if let Some(e) = &r.error_info {
+            findings.push(finding("server-error-info", format!("Set Error Info {e}")));
+        }
+        if let Some(l) = &r.licensing {
+            if !l.starts_with("STATUS_VALID_CLIENT") {
+                findings.push(finding("licensing-error", format!("licensing error {l}")));
+            }
+        }
+        if let Some(m) = &s.malformed {
+            stopped_at.get_or_insert(stage::X224);
+            findings.push(finding("x224-malformed", m.clone()));
+        }
+        rdp = Some(r);
+        let open_at_end = !(c.dirs[0].fin || c.dirs[1].fin || c.dirs[0].rst || c.dirs[1].rst);
+        if stopped_at.is_none() && !reached_bulk && !midstream {
+            let due = due_stage(&c);
+            let ended_by = ended_by(&c);
+            let waited = c.last_ts - c.first_ts;
+            if let (stage::X224, Some(what)) = (due, &s.not_rdp) {
+                stopped_at = Some(due);
+                findings.push(finding("not-rdp", format!("the server answered {what}")));
+            } else if open_at_end && !(due == stage::X224 && waited > 5_000_000_000) {
+                // Still open when the capture ends: nothing failed that we can see.
+            } else {
+                stopped_at = Some(due);
+                match due {
+                    stage::X224 => {
+                        if c.payload_seen[1] {
+                            findings.push(finding(
+                                "x224-closed",
+                                format!("{ended_by} after the Connection Request"),
+                            ));
+                        } else if c.dirs[1].fin || c.dirs[1].rst {
+                            findings.push(finding(
+                                "x224-closed",
+                                format!(
+                                    "the server closed without a Connection Confirm ({ended_by})"
+                                ),
+                            ));
+                        } else {
+                            findings.push(finding(
+                                "x224-no-response",
+                                format!("no Connection Confirm; {ended_by}"),
+                            ));
+                        }
+                    }
+                    stage::TLS if !findings.iter().any(|f| f.id == "tls-handshake-failed") => {
+                        findings.push(finding(
+                            "tls-handshake-failed",
+                            format!("the TLS handshake did not complete: {ended_by}"),
+                        ));
+                    }
+                    stage::CREDSSP => {
+                        let (ca, sa) = s.appdata();
+                        let evidence = format!("{ended_by} during CredSSP after {ca} client and {sa} server TLS records");
+                        if client_ended(&c) {
+                            // mstsc's "check credentials, then reconnect" and abandoned attempts.
+                            findings.push(finding_with("credssp-failed", Severity::Info, evidence));
+                        } else {
+                            findings.push(finding("credssp-failed", evidence));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    } else if rdp_port && !midstream && stopped_at.is_none() {
+        // A connection to an RDP port that never spoke RDP.
+        stopped_at = Some(if c.established_ts.is_some() || c.payload_seen[0] {
+            stage::X224
+        } else {
+            stage::TCP
+        });
+        if let Some(what) = &s.not_rdp {
+            findings.push(finding("not-rdp", format!("the server answered {what}")));
+        } else if c.payload_seen[0] && (c.dirs[1].fin || c.dirs[1].rst) {
+            findings.push(finding(
+                "x224-closed",
+                format!("{} without answering", ended_by(&c)),
+            ));
+        } else if c.payload_seen[0] {
+            findings.push(finding(
+                "x224-no-response",
+                format!("no answer to the request; {}", ended_by(&c)),
+            ));
+        } else if stopped_at == Some(stage::X224) {
+            // Connected, nothing sent: a port check or a client that gave up.
+            stopped_at = None;
+        }
+    }
+    if midstream && state == "OTH" {
+        tcp.role_guessed = c.role_guessed;
+    }
+
+    // Resets.
+    if let Some((d, _, st)) = c.first_rst {
+        let normal_end = c.first_fin == Some(0) && d == 1; // mstsc: client FIN, then server RST
+        if !normal_end && state != "REJ" && state != "RSTOS0" {
+            if d == 1 {
+                let sev = if stopped_at.is_some() {
+                    Severity::Error
+                } else {
+                    Severity::Info
+                };
+                findings.push(finding_with(
+                    "reset-by-server",
+                    sev,
+                    format!("server RST during {st}"),
+                ));
+            } else {
+                findings.push(finding(
+                    "reset-by-client",
+                    format!("client RST during {st}"),
+                ));
+            }
+        }
+    }
+    if c.injected_resets > 0 {
+        findings.push(finding(
+            "injected-reset",
+            c.injected_detail.clone().unwrap_or_default(),
+        ));
+    }
+    let segments = counters.packets.max(1);
+    let lossy = counters.retransmissions + counters.lost_segments;
+    if lossy * 100 > segments && lossy >= 2 {
+        findings.push(finding(
+            "packet-loss",
+            format!(
+                "{} retransmissions and {} lost segments in {} packets",
+                counters.retransmissions, counters.lost_segments, counters.packets
+            ),
+        ));
+    }
+    if counters.zero_windows > 0 {
+        findings.push(finding(
+            "zero-window",
+            format!("{} zero-window advertisements", counters.zero_windows),
+        ));
+    }
+
+    let stages = timeline(&c, stopped_at);
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let verdict = diagnose::verdict(&findings);
+    Connection {
+        client: c.client.to_string(),
+        server: c.server.to_string(),
+        start,
+        duration_ms: ms(c.last_ts - c.first_ts),
+        verdict,
+        stopped_at,
+        stages,
+        tcp,
+        rdp,
+        findings,
+        first_packet: c.first_packet,
+    }
+}
+
+fn ended_by(c: &Conn) -> String {
+    let who = |d: usize| if d == 0 { "the client" } else { "the server" };
+    match (c.first_rst, c.first_fin) {
+        (Some((r, rts, _)), Some(f)) if c.first_fin_ts <= rts => {
+            if r == f {
+                format!("{} closed the connection", who(f))
+            } else {
+                format!("{} closed the connection and {} reset it", who(f), who(r))
+            }
+        }
+        (Some((d, ..)), _) => format!("{} reset the connection", who(d)),
+        (None, Some(d)) => format!("{} closed the connection", who(d)),
+        (None, None) => "the capture ends".to_owned(),
+    }
+}
+
+/// The client ended the connection first (FIN or RST).
+fn client_ended(c: &Conn) -> bool {
+    match (c.first_fin, c.first_rst) {
+        (Some(f), Some((_, rts, _))) if c.first_fin_ts <= rts => f == 0,
+        (_, Some((d, ..))) => d == 0,
+        (Some(f), None) => f == 0,
+        (None, None) => false,
+    }
+}
+
+fn failure_code(name: &str) -> u32 {
+    [
+        "SSL_REQUIRED_BY_SERVER",
+        "SSL_NOT_ALLOWED_BY_SERVER",
+        "SSL_CERT_NOT_ON_SERVER",
+        "INCONSISTENT_FLAGS",
+        "HYBRID_REQUIRED_BY_SERVER",
+        "SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER",
+    ]
+    .iter()
+    .position(|n| *n == name)
+    .map_or(0, |i| i as u32 + 1)
+}
+
+fn protocol_bits(names: &[String]) -> u32 {
+    names
+        .iter()
+        .map(|n| match n.as_str() {
+            "ssl" => 1,
+            "hybrid" => 2,
+            "rdstls" => 4,
+            "hybrid_ex" => 8,
+            "rdsaad" => 0x10,
+            _ => 0,
+        })
+        .fold(0, |a, b| a | b)
+}
+
+/// The stage timeline: TCP, then every RDP stage seen, the one that stopped marked failed.
+fn timeline(c: &Conn, stopped_at: Option<&'static str>) -> Vec<Stage> {
+    let t0 = c.first_ts;
+    let mut out = Vec::new();
+    let tcp_status = match stopped_at {
+        Some(stage::TCP) => "failed",
+        _ if c.established_ts.is_some() || c.synack_ts.is_some() => "ok",
+        _ => "skipped",
+    };
+    let tcp_end = c.established_ts.or(c.synack_ts).unwrap_or(c.last_ts);
+    out.push(Stage {
+        name: stage::TCP,
+        status: tcp_status,
+        elapsed_ms: ms(tcp_end - t0),
+        detail: match (c.syn_ts, c.synack_ts) {
+            (Some(a), Some(b)) => format!("SYN/SYN-ACK {:.2} ms", (b - a) as f64 / 1e6),
+            (Some(_), None) => "no SYN-ACK".into(),
+            _ => "midstream (no handshake in the capture)".into(),
+        },
+    });
+    let s = &c.session;
+    let mut by_stage: Vec<(&'static str, i64, bool, String)> = Vec::new();
+    for e in &s.events {
+        if let Some(x) = by_stage.iter_mut().find(|x| x.0 == e.stage) {
+            x.1 = e.ts_ns;
+            x.2 |= e.done;
+            x.3 = e.detail.clone();
+        } else {
+            by_stage.push((e.stage, e.ts_ns, e.done, e.detail.clone()));
+        }
+    }
+    by_stage.sort_by_key(|x| stage_index(x.0));
+    for (i, (name, ts, done, detail)) in by_stage.iter().enumerate() {
+        let later = by_stage.get(i + 1).is_some();
+        // A stage whose end was not seen still passed if a later one began.
+        let status = if Some(*name) == stopped_at {
+            "failed"
+        } else if *done || later {
+            "ok"
+        } else {
+            "started"
+        };
+        out.push(Stage {
+            name,
+            status,
+            elapsed_ms: ms(ts - t0),
+            detail: detail.clone(),
+        });
+    }
+    if let Some(st) = stopped_at {
+        if !out.iter().any(|x| x.name == st) {
+            out.push(Stage {
+                name: st,
+                status: "failed",
+                elapsed_ms: ms(c.last_ts - t0),
+                detail: ended_by(c),
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,11 @@
+//! Capture analysis: reading packets from pcap/pcapng files ([`source`]), decoding their
+//! link, IP and transport headers ([`link`]), TCP analysis and reassembly ([`tcp`]), the flow
+//! table and verdicts ([`analyzer`]), certificate facts ([`cert`]) and the file pipeline
+//! ([`run`]).
+
+pub mod analyzer;
+pub mod cert;
+pub mod link;
+pub mod run;
+pub mod source;
+pub mod tcp;

@@ -1,0 +1,179 @@
+//! Output DTOs of `rdprobe pcap` (DESIGN.md section 6), filled by the capture pipeline and
+//! rendered as JSON or text. No protocol types here: owned, serializable values.
+
+use serde::Serialize;
+
+use crate::diagnose::Finding;
+
+/// One stage of the timeline.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Stage {
+    pub name: &'static str,
+    pub status: &'static str,
+    /// Milliseconds from the connection's first packet to the end of this stage.
+    pub elapsed_ms: f64,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct TcpReport {
+    pub state: String,
+    pub history: String,
+    pub syn_rtt_ms: Option<f64>,
+    pub packets: u64,
+    pub bytes: u64,
+    pub client_packets: u64,
+    pub server_packets: u64,
+    pub client_bytes: u64,
+    pub server_bytes: u64,
+    pub retransmissions: u64,
+    pub fast_retransmissions: u64,
+    pub spurious_retransmissions: u64,
+    pub lost_segments: u64,
+    pub out_of_order: u64,
+    pub dup_acks: u64,
+    pub zero_windows: u64,
+    pub keep_alives: u64,
+    pub reset_by: Option<&'static str>,
+    /// The stage during which the first RST was sent.
+    pub reset_stage: Option<&'static str>,
+    pub injected_resets: u64,
+    pub conflicting_overlaps: u64,
+    pub gap_bytes: u64,
+    pub role_guessed: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct ClientData {
+    pub version: Option<String>,
+    pub build: Option<u32>,
+    pub name: Option<String>,
+    pub keyboard_layout: Option<u32>,
+    pub desktop_width: Option<u16>,
+    pub desktop_height: Option<u16>,
+    pub color_depth: Option<u16>,
+    pub product_id: Option<String>,
+    pub channels: Vec<String>,
+    pub encryption_methods: Vec<String>,
+    pub early_capability_flags: Option<u16>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct ServerData {
+    pub version: Option<String>,
+    pub mcs_result: Option<String>,
+    pub encryption_method: Option<String>,
+    pub encryption_level: Option<String>,
+    pub certificate_type: Option<String>,
+    pub certificate_count: Option<usize>,
+    pub certificate_permanent: Option<bool>,
+    pub rsa_key_bits: Option<u32>,
+    pub client_requested_protocols: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Certificate {
+    pub subject: String,
+    pub issuer: String,
+    pub sans: Vec<String>,
+    pub serial: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub expired: bool,
+    pub not_yet_valid: bool,
+    pub self_signed: bool,
+    pub key_type: String,
+    pub key_bits: u32,
+    pub signature: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct TlsReport {
+    pub client_versions: Vec<String>,
+    pub sni: Option<String>,
+    pub client_suites: usize,
+    pub version: Option<String>,
+    pub cipher: Option<String>,
+    pub certificate: Option<Certificate>,
+    pub chain_length: usize,
+    pub alert: Option<String>,
+    pub alert_by: Option<&'static str>,
+    pub established: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct RdpReport {
+    pub cookie: Option<String>,
+    pub routing_token: Option<String>,
+    pub requested_protocols: Option<Vec<String>>,
+    pub selected_protocol: Option<String>,
+    pub failure: Option<String>,
+    pub neg_flags: Vec<String>,
+    pub legacy_no_negotiation: bool,
+    pub client: Option<ClientData>,
+    pub server: Option<ServerData>,
+    pub tls: Option<TlsReport>,
+    pub licensing: Option<String>,
+    pub error_info: Option<String>,
+    pub disconnect_reason: Option<String>,
+    pub fast_path_pdus: u64,
+    pub bulk_bytes: u64,
+    /// Bytes before the first TPKT that were skipped (e.g. a SOCKS5 CONNECT exchange).
+    pub prefix_bytes: u64,
+}
+
+/// One connection of a capture.
+#[derive(Clone, Debug, Serialize)]
+pub struct Connection {
+    pub client: String,
+    pub server: String,
+    /// RFC 3339 time of the first packet.
+    pub start: String,
+    pub duration_ms: f64,
+    pub verdict: &'static str,
+    pub stopped_at: Option<&'static str>,
+    pub stages: Vec<Stage>,
+    pub tcp: TcpReport,
+    pub rdp: Option<RdpReport>,
+    pub findings: Vec<Finding>,
+    /// First packet number in the file.
+    pub first_packet: u64,
+}
+
+/// A UDP flow that speaks MS-RDPEUDP.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct UdpFlow {
+    pub client: String,
+    pub server: String,
+    pub start: String,
+    pub datagrams: u64,
+    pub bytes: u64,
+    pub syn: u64,
+    pub syn_ack: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Summary {
+    pub connections: usize,
+    pub rdp_connections: usize,
+    pub ok: usize,
+    pub warning: usize,
+    pub error: usize,
+    pub other_tcp_flows: u64,
+    pub udp_rdp_flows: usize,
+    pub evicted_flows: u64,
+    pub undecodable_packets: u64,
+    pub non_ip_packets: u64,
+}
+
+/// Everything `rdprobe pcap` says about one file.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaptureReport {
+    pub file: String,
+    pub packets: u64,
+    pub bytes: u64,
+    pub connections: Vec<Connection>,
+    pub udp: Vec<UdpFlow>,
+    pub notices: Vec<String>,
+    pub summary: Summary,
+}

@@ -1,0 +1,4 @@
+//! Output DTOs and renderers.
+
+pub mod capture;
+pub mod text;

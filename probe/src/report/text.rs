@@ -1,0 +1,223 @@
+//! Human-readable reports. Every string that came off the wire goes through
+//! [`crate::escape::terminal`].
+
+use std::fmt::Write;
+
+use crate::escape::terminal as esc;
+use crate::report::capture::{CaptureReport, Connection};
+
+/// Renders one capture's report.
+pub fn capture(r: &CaptureReport, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "{}: {} packets, {} bytes, {} RDP connection(s)",
+        esc(&r.file),
+        r.packets,
+        r.bytes,
+        r.connections.len()
+    );
+    for n in &r.notices {
+        let _ = writeln!(out, "  notice: {}", esc(n));
+    }
+    for c in &r.connections {
+        out.push('\n');
+        connection(c, out);
+    }
+    for u in &r.udp {
+        let _ = writeln!(
+            out,
+            "\nRDP over UDP {} -> {}  {}  {} datagrams, {} bytes, {} SYN, {} SYN-ACK{}",
+            u.client,
+            u.server,
+            u.start,
+            u.datagrams,
+            u.bytes,
+            u.syn,
+            u.syn_ack,
+            if u.syn_ack == 0 { " (no answer)" } else { "" }
+        );
+    }
+    let s = &r.summary;
+    let _ = writeln!(
+        out,
+        "\ntotal: {} connection(s): {} ok, {} warning, {} error; {} other TCP flow(s); {} RDP-UDP flow(s){}",
+        s.connections,
+        s.ok,
+        s.warning,
+        s.error,
+        s.other_tcp_flows,
+        s.udp_rdp_flows,
+        if s.undecodable_packets > 0 { format!("; {} packet(s) not decodable", s.undecodable_packets) } else { String::new() }
+    );
+}
+
+fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref().map_or_else(|| "-".to_owned(), |x| x.to_string())
+}
+
+/// Renders one connection block.
+pub fn connection(c: &Connection, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "== {} -> {}  {}  {:.1} ms  verdict: {}{}",
+        c.client,
+        c.server,
+        c.start,
+        c.duration_ms,
+        c.verdict.to_uppercase(),
+        c.stopped_at
+            .map(|s| format!(", stopped at {s}"))
+            .unwrap_or_default()
+    );
+    for s in &c.stages {
+        let _ = writeln!(
+            out,
+            "   {:<18} {:<7} {:>10.2} ms  {}",
+            s.name,
+            s.status,
+            s.elapsed_ms,
+            esc(&s.detail)
+        );
+    }
+    if let Some(r) = &c.rdp {
+        let mut neg = String::new();
+        if let Some(cookie) = &r.cookie {
+            let _ = write!(neg, "cookie \"{}\", ", esc(cookie));
+        }
+        if let Some(t) = &r.routing_token {
+            let _ = write!(neg, "routing token \"{}\", ", esc(t));
+        }
+        match &r.requested_protocols {
+            Some(p) => {
+                let _ = write!(neg, "requested {}", p.join("|"));
+            }
+            None => neg.push_str("no negotiation request (legacy client)"),
+        }
+        if let Some(sel) = &r.selected_protocol {
+            let _ = write!(neg, ", selected {sel}");
+        }
+        if let Some(f) = &r.failure {
+            let _ = write!(neg, ", refused: {f}");
+        }
+        if !r.neg_flags.is_empty() {
+            let _ = write!(neg, " [{}]", r.neg_flags.join(", "));
+        }
+        let _ = writeln!(out, "   negotiation: {neg}");
+        if let Some(cl) = &r.client {
+            let _ = writeln!(
+                out,
+                "   client: {} build {}, RDP {}, {}x{}, {} bpp, layout 0x{:08x}, channels {}, encryption {}",
+                esc(cl.name.as_deref().unwrap_or("-")),
+                opt(&cl.build),
+                opt(&cl.version),
+                opt(&cl.desktop_width),
+                opt(&cl.desktop_height),
+                opt(&cl.color_depth),
+                cl.keyboard_layout.unwrap_or(0),
+                esc(&cl.channels.join(",")),
+                cl.encryption_methods.join(",")
+            );
+        }
+        if let Some(sv) = &r.server {
+            let _ = writeln!(
+                out,
+                "   server: RDP {}, {}, encryption {} / {}, certificate {}{}",
+                opt(&sv.version),
+                opt(&sv.mcs_result),
+                opt(&sv.encryption_method),
+                opt(&sv.encryption_level),
+                opt(&sv.certificate_type),
+                sv.rsa_key_bits
+                    .map(|b| format!(" (RSA {b} bits)"))
+                    .unwrap_or_default()
+            );
+        }
+        if let Some(t) = &r.tls {
+            let _ = writeln!(
+                out,
+                "   tls: client offers {} ({} suites){}; server {} {}{}",
+                t.client_versions.join(","),
+                t.client_suites,
+                t.sni
+                    .as_ref()
+                    .map(|s| format!(", SNI {}", esc(s)))
+                    .unwrap_or_default(),
+                opt(&t.version),
+                opt(&t.cipher),
+                t.alert
+                    .as_ref()
+                    .map(|a| format!("; alert {a} from {}", t.alert_by.unwrap_or("?")))
+                    .unwrap_or_default()
+            );
+            if let Some(cert) = &t.certificate {
+                let _ = writeln!(
+                    out,
+                    "   certificate: {} issued by {}, serial {}, {} .. {}{}{}, {} {} bits, {}",
+                    esc(&cert.subject),
+                    esc(&cert.issuer),
+                    cert.serial,
+                    cert.not_before,
+                    cert.not_after,
+                    if cert.expired { " (EXPIRED)" } else { "" },
+                    if cert.self_signed {
+                        ", self-signed"
+                    } else {
+                        ""
+                    },
+                    cert.key_type,
+                    cert.key_bits,
+                    cert.signature
+                );
+            }
+        }
+        for (label, v) in [
+            ("licensing", &r.licensing),
+            ("error info", &r.error_info),
+            ("disconnect", &r.disconnect_reason),
+        ] {
+            if let Some(v) = v {
+                let _ = writeln!(out, "   {label}: {}", esc(v));
+            }
+        }
+        if r.prefix_bytes > 0 {
+            let _ = writeln!(
+                out,
+                "   {} bytes before the first TPKT skipped (proxy/SOCKS prefix)",
+                r.prefix_bytes
+            );
+        }
+    }
+    let t = &c.tcp;
+    let _ = writeln!(
+        out,
+        "   tcp: {} {}, {} packets ({} / {}), {} bytes ({} / {}), SYN RTT {}; retransmissions {} (fast {}, spurious {}), lost {}, out of order {}, dup acks {}, zero windows {}, keep-alives {}{}",
+        t.state,
+        t.history,
+        t.packets,
+        t.client_packets,
+        t.server_packets,
+        t.bytes,
+        t.client_bytes,
+        t.server_bytes,
+        t.syn_rtt_ms.map_or_else(|| "-".to_owned(), |r| format!("{r:.2} ms")),
+        t.retransmissions,
+        t.fast_retransmissions,
+        t.spurious_retransmissions,
+        t.lost_segments,
+        t.out_of_order,
+        t.dup_acks,
+        t.zero_windows,
+        t.keep_alives,
+        t.reset_by.map(|b| format!(", reset by {b} during {}", t.reset_stage.unwrap_or("?"))).unwrap_or_default()
+    );
+    if c.findings.is_empty() {
+        let _ = writeln!(out, "   findings: none");
+    }
+    for f in &c.findings {
+        let _ = writeln!(out, "   [{}] {}: {}", f.severity.as_str(), f.id, f.summary);
+        let _ = writeln!(out, "       evidence: {}", esc(&f.evidence));
+        if !f.remediation.is_empty() {
+            let _ = writeln!(out, "       fix: {}", f.remediation);
+        }
+    }
+}

@@ -1,0 +1,723 @@
+//! Per-connection RDP analysis over the two reassembled byte streams, shared by file and live
+//! capture. Bytes go through `rdp_proto`'s deframer; each PDU moves the connection through the
+//! stages of DESIGN.md section 4 and leaves its facts in an [`RdpReport`].
+//!
+//! Once the connection is in encrypted bulk data (TLS application data both ways, or fast-path
+//! traffic), [`Session::wants_bytes`] turns false and the caller stops reassembling: from then
+//! on only TCP metadata is tracked.
+
+use rdp_proto::frame::{Deframer, FrameKind};
+use rdp_proto::gcc::{ClientBlock, ServerCertificate};
+use rdp_proto::licensing::{LicensingBody, LicensingPdu};
+use rdp_proto::mcs::{ConnectInitial, ConnectResponse, DomainPdu};
+use rdp_proto::nego::{flag_names, SecurityProtocol};
+use rdp_proto::slowpath::{
+    PduType, PduType2, SecurityFlags, SecurityHeader, SetErrorInfo, ShareControlPdu, ShareDataPdu,
+};
+use rdp_proto::tls::{self, ContentType, HandshakeType};
+use rdp_proto::tpkt::Tpkt;
+use rdp_proto::x224::{NegotiationResult, Token, Tpdu};
+use rdp_proto::{decode, decode_prefix};
+
+use crate::report::capture::{ClientData, RdpReport, ServerData, TlsReport};
+
+/// Direction of bytes: client to server, or server to client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    ClientToServer,
+    ServerToClient,
+}
+
+impl Dir {
+    fn index(self) -> usize {
+        match self {
+            Self::ClientToServer => 0,
+            Self::ServerToClient => 1,
+        }
+    }
+}
+
+/// Stage names of the timeline (DESIGN.md section 4).
+pub mod stage {
+    pub const TCP: &str = "tcp";
+    pub const X224: &str = "x224";
+    pub const TLS: &str = "tls";
+    pub const CREDSSP: &str = "credssp";
+    pub const MCS: &str = "mcs";
+    pub const CHANNELS: &str = "channels";
+    pub const SECURITY_EXCHANGE: &str = "security_exchange";
+    pub const CLIENT_INFO: &str = "client_info";
+    pub const LICENSING: &str = "licensing";
+    pub const CAPABILITIES: &str = "capabilities";
+    pub const ACTIVE: &str = "active";
+}
+
+/// A stage boundary seen on the wire.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub stage: &'static str,
+    /// true when the stage completed with this event, false when it started.
+    pub done: bool,
+    pub ts_ns: i64,
+    pub detail: String,
+}
+
+/// How much unframed prefix (SOCKS, proxies) a direction may skip looking for the first TPKT.
+const MAX_PREFIX: usize = 2048;
+/// Handshake bytes beyond which a connection is treated as bulk whatever it looks like.
+const MAX_HANDSHAKE_BYTES: u64 = 512 * 1024;
+/// TLS application-data records per direction that are counted before reassembly stops.
+const APPDATA_RECORDS: u64 = 4;
+
+#[derive(Debug, Default)]
+struct DirState {
+    deframer: Deframer,
+    /// Still looking for the first frame (prefix bytes are skipped).
+    seeking: bool,
+    prefix: u64,
+    broken: bool,
+    ccs: bool,
+    appdata: u64,
+    appdata_bytes: u64,
+    fastpath: u64,
+    delivered: u64,
+    /// Partial TLS handshake message spanning records.
+    hs_buf: Vec<u8>,
+}
+
+/// The RDP analysis of one connection.
+#[derive(Debug)]
+pub struct Session {
+    dirs: [DirState; 2],
+    pub rdp: RdpReport,
+    /// The connection spoke RDP (a Connection Request or Confirm was seen).
+    pub is_rdp: bool,
+    /// The server answered with bytes that are not RDP.
+    pub not_rdp: Option<String>,
+    /// A negotiation structure that breaks the spec (e.g. RDP_NEG_RSP length 0).
+    pub malformed: Option<String>,
+    /// The server sent a Connection Confirm.
+    server_spoke: bool,
+    pub events: Vec<Event>,
+    /// The furthest stage reached, and whether it completed.
+    pub reached: &'static str,
+    pub reached_done: bool,
+    selected: Option<SecurityProtocol>,
+    /// The TLS certificate chain, DER, server's first (at most a few certificates).
+    pub tls_chain: Vec<Vec<u8>>,
+    /// X.509 chain of Standard RDP Security's server certificate.
+    pub rdp_x509_chain: Vec<Vec<u8>>,
+    bulk: bool,
+    encrypted_rdp: bool,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Session {
+    pub fn new() -> Self {
+        let dir = || DirState {
+            seeking: true,
+            ..DirState::default()
+        };
+        Self {
+            dirs: [dir(), dir()],
+            rdp: RdpReport::default(),
+            is_rdp: false,
+            not_rdp: None,
+            malformed: None,
+            server_spoke: false,
+            events: Vec::new(),
+            reached: stage::X224,
+            reached_done: false,
+            selected: None,
+            tls_chain: Vec::new(),
+            rdp_x509_chain: Vec::new(),
+            bulk: false,
+            encrypted_rdp: false,
+        }
+    }
+
+    /// Whether the caller should keep reassembling and feeding bytes.
+    pub fn wants_bytes(&self) -> bool {
+        !(self.bulk || self.dirs[0].broken && self.dirs[1].broken)
+    }
+
+    /// TLS is established both ways (ChangeCipherSpec seen from each side).
+    pub fn tls_established(&self) -> bool {
+        self.dirs[0].ccs && self.dirs[1].ccs
+    }
+
+    pub fn selected(&self) -> Option<SecurityProtocol> {
+        self.selected
+    }
+
+    /// Application-data records seen (client, server) after the TLS handshake.
+    pub fn appdata(&self) -> (u64, u64) {
+        (self.dirs[0].appdata, self.dirs[1].appdata)
+    }
+
+    fn event(&mut self, stage: &'static str, done: bool, ts_ns: i64, detail: impl Into<String>) {
+        if self.events.len() < 64 {
+            self.events.push(Event {
+                stage,
+                done,
+                ts_ns,
+                detail: detail.into(),
+            });
+        }
+        if stage_index(stage) > stage_index(self.reached) || (stage == self.reached && done) {
+            self.reached = stage;
+            self.reached_done = done;
+        }
+    }
+
+    /// Feeds in-order bytes of one direction.
+    pub fn feed(&mut self, dir: Dir, bytes: &[u8], ts_ns: i64) {
+        let d = dir.index();
+        if self.bulk || self.dirs[d].broken {
+            return;
+        }
+        self.dirs[d].delivered += bytes.len() as u64;
+        if self.dirs[0].delivered + self.dirs[1].delivered > MAX_HANDSHAKE_BYTES {
+            self.bulk = true;
+            return;
+        }
+        if self.dirs[d].deframer.push(bytes).is_err() {
+            self.dirs[d].broken = true;
+            return;
+        }
+        loop {
+            if self.dirs[d].seeking && !self.seek(dir) {
+                return;
+            }
+            let frame = match self.dirs[d].deframer.next_frame() {
+                Ok(Some(f)) => (f.kind, f.bytes.to_vec()),
+                Ok(None) => return,
+                Err(_) => {
+                    if !self.server_spoke && dir == Dir::ServerToClient && self.not_rdp.is_none() {
+                        self.not_rdp = Some(describe_non_rdp(self.dirs[d].deframer.buffered()));
+                    }
+                    self.dirs[d].broken = true;
+                    return;
+                }
+            };
+            self.on_frame(dir, frame.0, &frame.1, ts_ns);
+            if self.bulk {
+                return;
+            }
+        }
+    }
+
+    /// Skips a non-RDP prefix (a SOCKS5 exchange, a proxy header) up to the first plausible
+    /// Connection Request (client) or Confirm (server). Returns true once positioned.
+    fn seek(&mut self, dir: Dir) -> bool {
+        let d = &mut self.dirs[dir.index()];
+        let buf = d.deframer.buffered();
+        let want = if dir == Dir::ClientToServer {
+            0xE0
+        } else {
+            0xD0
+        };
+        let found = buf.windows(6).position(|w| {
+            w[0] == 3
+                && w[1] == 0
+                && u16::from_be_bytes([w[2], w[3]]) >= 11
+                && w[5] & 0xF0 == want
+                && usize::from(w[4]) + 5 <= usize::from(u16::from_be_bytes([w[2], w[3]]))
+        });
+        match found {
+            Some(0) => {
+                d.seeking = false;
+                true
+            }
+            Some(n) => {
+                d.prefix += n as u64;
+                d.deframer.skip(n);
+                d.seeking = false;
+                true
+            }
+            None if buf.len() > MAX_PREFIX => {
+                if dir == Dir::ServerToClient && !self.server_spoke && self.not_rdp.is_none() {
+                    self.not_rdp = Some(describe_non_rdp(buf));
+                }
+                d.broken = true;
+                false
+            }
+            None => {
+                // A prefix that cannot be RDP yet: a server answer is judged when the stream ends.
+                false
+            }
+        }
+    }
+
+    /// The server's first bytes if they never became RDP (called at the end of a connection).
+    pub fn finish(&mut self) {
+        let s = &self.dirs[1];
+        if !self.server_spoke && self.not_rdp.is_none() && !s.deframer.buffered().is_empty() {
+            self.not_rdp = Some(describe_non_rdp(s.deframer.buffered()));
+        }
+        let (c, s) = (&self.dirs[0], &self.dirs[1]);
+        self.rdp.prefix_bytes = c.prefix.max(s.prefix);
+        self.rdp.fast_path_pdus = c.fastpath + s.fastpath;
+        self.rdp.bulk_bytes = c.appdata_bytes + s.appdata_bytes;
+        if self.is_rdp && self.rdp.tls.is_some() {
+            if let Some(t) = self.rdp.tls.as_mut() {
+                t.established = self.dirs[0].ccs && self.dirs[1].ccs;
+            }
+        }
+    }
+
+    fn on_frame(&mut self, dir: Dir, kind: FrameKind, bytes: &[u8], ts: i64) {
+        match kind {
+            FrameKind::Tpkt => self.on_tpkt(dir, bytes, ts),
+            FrameKind::TlsRecord => self.on_tls(dir, bytes, ts),
+            FrameKind::FastPath => {
+                let d = &mut self.dirs[dir.index()];
+                d.fastpath += 1;
+                if self.is_rdp {
+                    self.event(stage::ACTIVE, true, ts, "fast-path traffic");
+                    if self.dirs[0].fastpath > 0 && self.dirs[1].fastpath > 0 {
+                        self.bulk = true;
+                    }
+                }
+            }
+            FrameKind::Der => {}
+        }
+    }
+
+    fn on_tpkt(&mut self, dir: Dir, bytes: &[u8], ts: i64) {
+        let Ok(tpkt) = decode::<Tpkt>(bytes) else {
+            return;
+        };
+        let Ok(tpdu) = decode::<Tpdu>(tpkt.payload) else {
+            if !self.server_spoke && dir == Dir::ServerToClient {
+                self.not_rdp = Some(describe_non_rdp(bytes));
+            }
+            return;
+        };
+        match tpdu {
+            Tpdu::ConnectionRequest(cr) if dir == Dir::ClientToServer => {
+                self.is_rdp = true;
+                match cr.token {
+                    Some(Token::Cookie(c)) => {
+                        self.rdp.cookie = Some(String::from_utf8_lossy(c).into_owned())
+                    }
+                    Some(Token::RoutingToken(t)) => {
+                        self.rdp.routing_token = Some(String::from_utf8_lossy(t).into_owned());
+                    }
+                    None => {}
+                }
+                self.rdp.requested_protocols =
+                    cr.negotiation.map(|n| n.requested_protocols.names());
+                self.event(stage::X224, false, ts, "Connection Request");
+            }
+            Tpdu::ConnectionConfirm(cc) if dir == Dir::ServerToClient => {
+                self.is_rdp = true;
+                self.server_spoke = true;
+                match cc.negotiation {
+                    Some(NegotiationResult::Response(r)) => {
+                        if r.length != rdp_proto::nego::NEG_LEN {
+                            self.malformed = Some(format!(
+                                "RDP_NEG_RSP length is {}, the spec says 8",
+                                r.length
+                            ));
+                        }
+                        self.selected = Some(r.selected_protocol);
+                        self.rdp.selected_protocol = Some(r.selected_protocol.names().join("|"));
+                        self.rdp.neg_flags = flag_names(r.flags);
+                        self.event(
+                            stage::X224,
+                            true,
+                            ts,
+                            format!("selected {}", r.selected_protocol.names().join("|")),
+                        );
+                    }
+                    Some(NegotiationResult::Failure(f)) => {
+                        if f.length != rdp_proto::nego::NEG_LEN {
+                            self.malformed = Some(format!(
+                                "RDP_NEG_FAILURE length is {}, the spec says 8",
+                                f.length
+                            ));
+                        }
+                        self.rdp.failure = Some(f.code.to_string());
+                        self.event(
+                            stage::X224,
+                            false,
+                            ts,
+                            format!("RDP_NEG_FAILURE {}", f.code),
+                        );
+                    }
+                    None => {
+                        self.rdp.legacy_no_negotiation = true;
+                        self.selected = Some(SecurityProtocol::RDP);
+                        self.rdp.selected_protocol = Some("rdp".into());
+                        self.event(
+                            stage::X224,
+                            true,
+                            ts,
+                            "Connection Confirm without negotiation (legacy)",
+                        );
+                    }
+                }
+            }
+            Tpdu::DisconnectRequest(dr) => {
+                self.rdp.disconnect_reason =
+                    Some(format!("X.224 Disconnect Request, reason {}", dr.reason));
+            }
+            Tpdu::Data(d) => self.on_mcs(dir, d.payload, ts),
+            _ => {}
+        }
+    }
+
+    fn on_mcs(&mut self, dir: Dir, p: &[u8], ts: i64) {
+        if p.starts_with(&rdp_proto::mcs::TAG_CONNECT_INITIAL) {
+            self.event(stage::MCS, false, ts, "Connect-Initial");
+            if let Ok(ci) = decode::<ConnectInitial>(p) {
+                if let Ok(gcc) = decode::<rdp_proto::gcc::ConferenceCreateRequest>(ci.user_data) {
+                    self.rdp.client = Some(client_data(&gcc));
+                }
+            }
+            return;
+        }
+        if p.starts_with(&rdp_proto::mcs::TAG_CONNECT_RESPONSE) {
+            if let Ok(cr) = decode::<ConnectResponse>(p) {
+                let mut server = ServerData {
+                    mcs_result: Some(cr.result.to_string()),
+                    ..ServerData::default()
+                };
+                if let Ok(gcc) = decode::<rdp_proto::gcc::ConferenceCreateResponse>(cr.user_data) {
+                    self.fill_server(&mut server, &gcc);
+                }
+                self.rdp.server = Some(server);
+                self.event(
+                    stage::MCS,
+                    true,
+                    ts,
+                    format!("Connect-Response {}", cr.result),
+                );
+            }
+            return;
+        }
+        let Ok(pdu) = decode::<DomainPdu>(p) else {
+            return;
+        };
+        match pdu {
+            DomainPdu::ErectDomainRequest { .. } | DomainPdu::AttachUserRequest => {
+                self.event(stage::CHANNELS, false, ts, "Erect Domain / Attach User");
+            }
+            DomainPdu::ChannelJoinConfirm { .. } => {
+                self.event(stage::CHANNELS, true, ts, "Channel Join Confirm")
+            }
+            DomainPdu::DisconnectProviderUltimatum { reason } => {
+                self.rdp.disconnect_reason =
+                    Some(format!("MCS Disconnect Provider Ultimatum {reason}"));
+            }
+            DomainPdu::SendDataRequest(sd) | DomainPdu::SendDataIndication(sd) => {
+                self.on_slowpath(dir, sd.data, ts)
+            }
+            _ => {}
+        }
+    }
+
+    fn fill_server(
+        &mut self,
+        server: &mut ServerData,
+        gcc: &rdp_proto::gcc::ConferenceCreateResponse<'_>,
+    ) {
+        if let Some(core) = gcc.core() {
+            server.version = Some(core.version.label());
+            server.client_requested_protocols = core
+                .client_requested_protocols
+                .map(|p| SecurityProtocol::from_bits_retain(p).names());
+        }
+        if let Some(sec) = gcc.security() {
+            server.encryption_method = Some(method_name(sec.encryption_method.bits()));
+            server.encryption_level = Some(sec.encryption_level.to_string());
+            self.encrypted_rdp = sec.encryption_level.0 != 0;
+            if let Some(Ok(cert)) = sec.certificate() {
+                server.certificate_type = Some(
+                    match cert.cert_type().0 {
+                        1 => "proprietary",
+                        2 => "x509",
+                        _ => "unknown",
+                    }
+                    .into(),
+                );
+                server.certificate_permanent = Some(cert.permanent());
+                match &cert.certificate {
+                    ServerCertificate::Proprietary(p) => {
+                        server.certificate_count = Some(1);
+                        server.rsa_key_bits = Some(p.public_key.bitlen);
+                    }
+                    ServerCertificate::X509 { certificates, .. } => {
+                        server.certificate_count = Some(certificates.len());
+                        self.rdp_x509_chain =
+                            certificates.iter().take(4).map(|c| c.to_vec()).collect();
+                    }
+                    ServerCertificate::Unknown { .. } => {}
+                }
+            }
+        }
+    }
+
+    /// Slow-path data after the MCS connect: security exchange, Client Info, licensing, the
+    /// capabilities exchange. Encrypted PDUs are recognised by their security header flags.
+    fn on_slowpath(&mut self, dir: Dir, data: &[u8], ts: i64) {
+        if !self.encrypted_rdp {
+            if let Ok(sc) = decode::<ShareControlPdu>(data) {
+                if sc.pdu_type_raw & 0xFFF0 == 0x0010 {
+                    self.on_share_control(&sc, ts);
+                    return;
+                }
+            }
+        }
+        let Ok((rest, sec)) = decode_prefix::<SecurityHeader>(data) else {
+            return;
+        };
+        let f = sec.flags;
+        if f.contains(SecurityFlags::SEC_EXCHANGE_PKT) {
+            self.event(stage::SECURITY_EXCHANGE, true, ts, "Security Exchange PDU");
+        } else if f.contains(SecurityFlags::SEC_INFO_PKT) {
+            self.event(stage::CLIENT_INFO, true, ts, "Client Info PDU");
+        } else if f.contains(SecurityFlags::SEC_LICENSE_PKT) {
+            self.event(stage::LICENSING, false, ts, "licensing");
+            if !f.contains(SecurityFlags::SEC_ENCRYPT) {
+                let body = if self.encrypted_rdp
+                    && rest.len() >= 8
+                    && f.contains(SecurityFlags::SEC_ENCRYPT)
+                {
+                    &rest[8..]
+                } else {
+                    rest
+                };
+                if let Ok(l) = decode::<LicensingPdu>(body) {
+                    if let LicensingBody::ErrorAlert(m) = &l.body {
+                        self.rdp.licensing =
+                            Some(format!("{} / {}", m.error_code, m.state_transition));
+                        if l.is_valid_client() {
+                            self.event(stage::LICENSING, true, ts, "STATUS_VALID_CLIENT");
+                        }
+                    }
+                }
+            }
+        } else if f.contains(SecurityFlags::SEC_ENCRYPT) && dir == Dir::ServerToClient {
+            // An encrypted server PDU after licensing: Demand Active or later.
+            if stage_index(self.reached) >= stage_index(stage::LICENSING) {
+                self.event(stage::CAPABILITIES, false, ts, "encrypted slow-path data");
+            }
+        } else if let Ok(sc) = decode::<ShareControlPdu>(rest) {
+            self.on_share_control(&sc, ts);
+        }
+    }
+
+    fn on_share_control(&mut self, sc: &ShareControlPdu<'_>, ts: i64) {
+        match sc.pdu_type() {
+            PduType::PDUTYPE_DEMANDACTIVEPDU => {
+                self.event(stage::CAPABILITIES, false, ts, "Demand Active")
+            }
+            PduType::PDUTYPE_CONFIRMACTIVEPDU => {
+                self.event(stage::CAPABILITIES, true, ts, "Confirm Active")
+            }
+            PduType::PDUTYPE_DATAPDU => {
+                if let Ok(sd) = decode::<ShareDataPdu>(sc.body) {
+                    if sd.pdu_type2 == PduType2::PDUTYPE2_SET_ERROR_INFO_PDU {
+                        if let Ok(e) = decode::<SetErrorInfo>(sd.body) {
+                            if e.error_info.0 != 0 {
+                                self.rdp.error_info =
+                                    Some(format!("0x{:08x} {}", e.error_info.0, e.error_info));
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_tls(&mut self, dir: Dir, bytes: &[u8], ts: i64) {
+        let Ok(rec) = decode::<tls::Record>(bytes) else {
+            return;
+        };
+        let d = dir.index();
+        self.rdp.tls.get_or_insert_with(TlsReport::default);
+        match rec.content_type {
+            ContentType::HANDSHAKE if !self.dirs[d].ccs => {
+                // Handshake messages may span records: keep a bounded carry-over.
+                let mut buf = std::mem::take(&mut self.dirs[d].hs_buf);
+                buf.extend_from_slice(rec.fragment);
+                let mut rest: &[u8] = &buf;
+                while let Ok((r, hs)) = decode_prefix::<tls::Handshake>(rest) {
+                    self.on_handshake(dir, &hs, ts);
+                    rest = r;
+                }
+                if rest.len() <= 256 * 1024 {
+                    self.dirs[d].hs_buf = rest.to_vec();
+                }
+            }
+            ContentType::CHANGE_CIPHER_SPEC => {
+                self.dirs[d].ccs = true;
+                if self.tls_established() {
+                    let detail = self
+                        .rdp
+                        .tls
+                        .as_ref()
+                        .and_then(|t| t.version.clone())
+                        .unwrap_or_default();
+                    self.event(stage::TLS, true, ts, detail);
+                }
+            }
+            ContentType::ALERT if rec.fragment.len() == 2 && !self.dirs[d].ccs => {
+                if let (Ok(a), Some(t)) =
+                    (decode::<tls::Alert>(rec.fragment), self.rdp.tls.as_mut())
+                {
+                    t.alert = Some(format!("{} {}", a.level, a.description));
+                    t.alert_by = Some(if dir == Dir::ClientToServer {
+                        "client"
+                    } else {
+                        "server"
+                    });
+                }
+            }
+            ContentType::APPLICATION_DATA => {
+                let st = &mut self.dirs[d];
+                st.appdata += 1;
+                st.appdata_bytes += rec.fragment.len() as u64;
+                let is_hybrid = self.selected.is_some_and(|s| {
+                    s.intersects(SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX)
+                });
+                if is_hybrid {
+                    self.event(stage::CREDSSP, false, ts, "CredSSP (encrypted)");
+                } else {
+                    self.event(stage::MCS, false, ts, "MCS (encrypted)");
+                }
+                if self.dirs[0].appdata >= APPDATA_RECORDS
+                    && self.dirs[1].appdata >= APPDATA_RECORDS
+                {
+                    self.event(stage::ACTIVE, true, ts, "encrypted bulk data (inferred)");
+                    self.bulk = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_handshake(&mut self, dir: Dir, hs: &tls::Handshake<'_>, ts: i64) {
+        let t = self.rdp.tls.get_or_insert_with(TlsReport::default);
+        match hs.msg_type {
+            HandshakeType::CLIENT_HELLO if dir == Dir::ClientToServer => {
+                if let Ok(ch) = decode::<tls::ClientHello>(hs.body) {
+                    t.client_versions = ch.versions().iter().map(|v| v.label()).collect();
+                    t.sni = ch.sni().map(|s| String::from_utf8_lossy(s).into_owned());
+                    t.client_suites = ch.cipher_suites().count();
+                    self.event(stage::TLS, false, ts, "ClientHello");
+                }
+            }
+            HandshakeType::SERVER_HELLO if dir == Dir::ServerToClient => {
+                if let Ok(sh) = decode::<tls::ServerHello>(hs.body) {
+                    t.version = Some(sh.selected_version().label());
+                    t.cipher = Some(sh.cipher_suite.to_string());
+                }
+            }
+            HandshakeType::CERTIFICATE if dir == Dir::ServerToClient => {
+                if let Ok(c) = decode::<tls::Certificate>(hs.body) {
+                    t.chain_length = c.certificates.len();
+                    self.tls_chain = c.certificates.iter().take(4).map(|d| d.to_vec()).collect();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Order of the stages on the timeline.
+pub fn stage_index(s: &str) -> usize {
+    const ORDER: [&str; 12] = [
+        "dns",
+        stage::TCP,
+        stage::X224,
+        stage::TLS,
+        stage::CREDSSP,
+        stage::MCS,
+        stage::CHANNELS,
+        stage::SECURITY_EXCHANGE,
+        stage::CLIENT_INFO,
+        stage::LICENSING,
+        stage::CAPABILITIES,
+        stage::ACTIVE,
+    ];
+    ORDER.iter().position(|x| *x == s).unwrap_or(0)
+}
+
+fn method_name(bits: u32) -> String {
+    match bits {
+        0 => "none".into(),
+        0x01 => "40bit".into(),
+        0x02 => "128bit".into(),
+        0x08 => "56bit".into(),
+        0x10 => "fips".into(),
+        v => format!("0x{v:x}"),
+    }
+}
+
+fn client_data(gcc: &rdp_proto::gcc::ConferenceCreateRequest<'_>) -> ClientData {
+    let mut c = ClientData::default();
+    if let Some(core) = gcc.core() {
+        c.version = Some(core.version.label());
+        c.build = Some(core.client_build);
+        c.name = Some(core.client_name());
+        c.keyboard_layout = Some(core.keyboard_layout);
+        c.desktop_width = Some(core.desktop_width);
+        c.desktop_height = Some(core.desktop_height);
+        c.color_depth = core.optional.high_color_depth;
+        c.product_id = core.dig_product_id();
+        c.early_capability_flags = core.optional.early_capability_flags;
+    }
+    for b in &gcc.blocks {
+        match b {
+            ClientBlock::Security(s) => {
+                c.encryption_methods = [
+                    (0x01, "40bit"),
+                    (0x02, "128bit"),
+                    (0x08, "56bit"),
+                    (0x10, "fips"),
+                ]
+                .iter()
+                .filter(|(bit, _)| s.encryption_methods.bits() & bit != 0)
+                .map(|(_, n)| (*n).to_owned())
+                .collect();
+            }
+            ClientBlock::Network(n) => c.channels = n.channels.iter().map(|ch| ch.name()).collect(),
+            _ => {}
+        }
+    }
+    c
+}
+
+/// A short description of a non-RDP answer: an HTTP status line, an SSH banner, or hex.
+pub fn describe_non_rdp(bytes: &[u8]) -> String {
+    let head = &bytes[..bytes.len().min(32)];
+    if bytes.starts_with(b"HTTP/")
+        || bytes.starts_with(b"SSH-")
+        || head
+            .iter()
+            .all(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\r' || *b == b'\n')
+    {
+        let line = head
+            .split(|b| *b == b'\r' || *b == b'\n')
+            .next()
+            .unwrap_or_default();
+        return format!("text: {}", String::from_utf8_lossy(line));
+    }
+    if bytes.first() == Some(&3) && bytes.len() < 11 {
+        return format!(
+            "truncated TPKT ({} bytes): {}",
+            bytes.len(),
+            hex::encode(head)
+        );
+    }
+    format!("{} bytes: {}", bytes.len(), hex::encode(head))
+}
