@@ -3,6 +3,7 @@
 mod deframer;
 mod expected;
 mod fuzz_regression;
+mod pcap;
 mod peers;
 mod real_pdus;
 mod roundtrip;

@@ -1,0 +1,173 @@
+//! `rdprobe pcap` on every public capture: the values Zeek, Suricata, nDPI, Arkime and tshark
+//! record (fixtures/captures/public/EXPECTED.md), kept per capture in
+//! `fixtures/captures/public/<capture>.expected.json`. `RDPROBE_BLESS=1` rewrites those files
+//! from the current output (review the diff against EXPECTED.md before committing).
+
+use rdprobe::capture::analyzer::Config;
+use rdprobe::capture::run::analyze_file;
+use serde_json::{json, Value};
+
+/// The facts we check per connection (a stable subset of the JSON report).
+fn facts(report: &rdprobe::report::capture::CaptureReport) -> Value {
+    let conns: Vec<Value> = report
+        .connections
+        .iter()
+        .map(|c| {
+            let v = serde_json::to_value(c).unwrap();
+            let t = &v["tcp"];
+            let r = &v["rdp"];
+            json!({
+                "client": v["client"], "server": v["server"],
+                "verdict": v["verdict"], "stopped_at": v["stopped_at"],
+                "findings": c.findings.iter().map(|f| format!("{}:{}", f.id, f.severity.as_str())).collect::<Vec<_>>(),
+                "tcp": {
+                    "state": t["state"], "history": t["history"], "packets": t["packets"], "bytes": t["bytes"],
+                    "retransmissions": t["retransmissions"], "fast_retransmissions": t["fast_retransmissions"],
+                    "spurious_retransmissions": t["spurious_retransmissions"], "lost_segments": t["lost_segments"],
+                    "out_of_order": t["out_of_order"], "dup_acks": t["dup_acks"], "zero_windows": t["zero_windows"],
+                    "keep_alives": t["keep_alives"], "reset_by": t["reset_by"], "reset_stage": t["reset_stage"],
+                },
+                "rdp": if r.is_null() { Value::Null } else { json!({
+                    "cookie": r["cookie"], "routing_token": r["routing_token"],
+                    "requested_protocols": r["requested_protocols"], "selected_protocol": r["selected_protocol"],
+                    "failure": r["failure"], "neg_flags": r["neg_flags"], "legacy_no_negotiation": r["legacy_no_negotiation"],
+                    "client": r["client"], "server": r["server"],
+                    "tls": if r["tls"].is_null() { Value::Null } else { json!({
+                        "client_versions": r["tls"]["client_versions"], "sni": r["tls"]["sni"],
+                        "version": r["tls"]["version"], "cipher": r["tls"]["cipher"], "alert": r["tls"]["alert"],
+                        "subject": r["tls"]["certificate"]["subject"], "serial": r["tls"]["certificate"]["serial"],
+                        "not_after": r["tls"]["certificate"]["not_after"], "expired": r["tls"]["certificate"]["expired"],
+                        "self_signed": r["tls"]["certificate"]["self_signed"],
+                    })},
+                    "prefix_bytes": r["prefix_bytes"],
+                })},
+            })
+        })
+        .collect();
+    json!({
+        "packets": report.packets,
+        "connections": conns,
+        "udp": serde_json::to_value(&report.udp).unwrap(),
+        "summary": serde_json::to_value(&report.summary).unwrap(),
+    })
+}
+
+/// Ports of the non-RDP TCP-analysis captures, so their single flow is reported.
+fn config_for(name: &str) -> Config {
+    let mut cfg = Config::default();
+    if name.starts_with("chrissanders") {
+        cfg.ports.extend([80, 1043, 1720]);
+    }
+    cfg
+}
+
+#[test]
+fn public_captures_match_their_expected_json() {
+    let dir = rdp_tests::fixtures().join("captures/public");
+    let bless = std::env::var_os("RDPROBE_BLESS").is_some();
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let n = e.ok()?.file_name().into_string().ok()?;
+            (n.ends_with(".pcap") || n.ends_with(".pcapng")).then_some(n)
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 25);
+    let mut failures = Vec::new();
+    for name in names {
+        let report = analyze_file(&dir.join(&name), config_for(&name), |_| {}, |_| {}).unwrap();
+        let got = facts(&report);
+        let stem = name.rsplit_once('.').unwrap().0;
+        let path = dir.join(format!("{stem}.expected.json"));
+        if bless {
+            std::fs::write(&path, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
+            continue;
+        }
+        let want: Value = serde_json::from_slice(
+            &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+        )
+        .unwrap();
+        if got != want {
+            failures.push(format!(
+                "{name}: output differs from {}:\n{}",
+                path.display(),
+                serde_json::to_string_pretty(&got).unwrap()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Wireshark's tcp.analysis counts per file (EXPECTED.md, "Per-file tshark tcp.analysis
+/// counts"), summed over the reported connections.
+#[test]
+fn tcp_analysis_counts_match_tshark() {
+    // file: (retrans, fast, spurious, lost, ooo, dup_ack, zero_window, keep_alive)
+    let table: &[(&str, [u64; 8])] = &[
+        ("arkime__socks5-rdp.pcap", [0, 0, 0, 0, 0, 0, 0, 0]),
+        ("ndpi__rdp.pcap", [0, 0, 0, 0, 0, 0, 0, 0]),
+        ("ndpi__rdp3.pcap", [0, 0, 0, 0, 0, 0, 0, 0]),
+        ("ndpi__rdp_over_tls.pcap", [0, 0, 0, 0, 0, 0, 0, 0]),
+        (
+            "suricata-verify-pr857__encrypted-traffic-metadata-rdp.pcap",
+            [0, 0, 0, 0, 0, 0, 0, 0],
+        ),
+        // tshark's 2 retransmissions are the SYNs of a refused flow on port 2998 (not RDP).
+        (
+            "suricata-verify__rdp-protocol__RDP-003.pcap",
+            [0, 0, 0, 0, 0, 2, 0, 0],
+        ),
+        ("zeek__rdp-invalid-length.pcap", [0, 0, 0, 0, 0, 0, 0, 0]),
+        (
+            "zeek__rdp-no-cookie-mstshash.pcap",
+            [8, 0, 0, 0, 0, 1, 0, 0],
+        ),
+        (
+            "zeek__rdp-proprietary-encryption.pcap",
+            [0, 0, 0, 9, 9, 7, 0, 0],
+        ),
+        ("zeek__rdp-to-ssl.pcap", [0, 0, 0, 0, 0, 0, 0, 0]),
+        ("zeek__rdp-unknown-keyboard.pcap", [4, 0, 1, 0, 0, 1, 0, 0]),
+        ("zeek__rdp-x509.pcap", [4, 0, 1, 0, 0, 3, 0, 0]),
+        ("chrissanders__tcp_dupack.pcapng", [1, 1, 0, 0, 0, 3, 0, 0]),
+        (
+            "chrissanders__tcp_retransmissions.pcapng",
+            [5, 0, 0, 0, 0, 0, 0, 0],
+        ),
+        (
+            "chrissanders__tcp_zerowindowdead.pcapng",
+            [0, 0, 0, 0, 0, 0, 4, 3],
+        ),
+        (
+            "chrissanders__tcp_zerowindowrecovery.pcapng",
+            [0, 0, 0, 0, 0, 0, 1, 0],
+        ),
+        (
+            "chrissanders__tcp_refuseconnection.pcapng",
+            [0, 0, 0, 0, 0, 0, 0, 0],
+        ),
+    ];
+    let dir = rdp_tests::fixtures().join("captures/public");
+    for (name, want) in table {
+        let r = analyze_file(&dir.join(name), config_for(name), |_| {}, |_| {}).unwrap();
+        let mut got = [0u64; 8];
+        for c in &r.connections {
+            let t = &c.tcp;
+            let v = [
+                t.retransmissions,
+                t.fast_retransmissions,
+                t.spurious_retransmissions,
+                t.lost_segments,
+                t.out_of_order,
+                t.dup_acks,
+                t.zero_windows,
+                t.keep_alives,
+            ];
+            for (g, x) in got.iter_mut().zip(v) {
+                *g += x;
+            }
+        }
+        assert_eq!(&got, want, "{name}");
+    }
+}
