@@ -69,6 +69,7 @@ const CATALOGUE: &[(&str, Severity, &str, &str)] = &[
     ("server-error-info", Severity::Error, "the server sent a Set Error Info PDU", "the code names the cause: licensing, session limits, denied, privileges"),
     ("licensing-error", Severity::Error, "licensing failed", "no license server, no CALs left, or the grace period ended"),
     ("packet-loss", Severity::Warning, "the path loses packets (retransmissions or lost segments above 1 %)", "unreliable network: fix the path, test without VPN or antivirus"),
+    ("closed-by-server", Severity::Error, "the server ended the connection during the handshake", "the stage and the server's disconnect reason say where; check the server's event log (TermService, RemoteDesktopServices-RdpCoreTS)"),
     ("reset-by-server", Severity::Error, "the server reset the connection", "the stage names what was interrupted"),
     ("reset-by-client", Severity::Info, "the client reset the connection", "usually the client giving up or closing; the stage says when"),
     ("injected-reset", Severity::Warning, "a reset whose TTL or IP ID does not fit its sender", "a middlebox (firewall, antivirus, VPN) killed the connection"),

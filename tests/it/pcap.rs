@@ -58,12 +58,16 @@ fn config_for(name: &str) -> Config {
     if name.starts_with("chrissanders") {
         cfg.ports.extend([80, 1043, 1720]);
     }
+    // The real-peer lab listens on 13389..13398; the refused capture used the closed 13380
+    // (fixtures/captures/peers/README.md).
+    cfg.ports.extend(13389..=13398);
+    cfg.ports.push(13380);
     cfg
 }
 
-#[test]
-fn public_captures_match_their_expected_json() {
-    let dir = rdp_tests::fixtures().join("captures/public");
+/// Runs every capture of `dir` and compares with its `.expected.json`.
+fn check_dir(dir: &str, expected_files: usize) {
+    let dir = rdp_tests::fixtures().join(dir);
     let bless = std::env::var_os("RDPROBE_BLESS").is_some();
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -73,7 +77,7 @@ fn public_captures_match_their_expected_json() {
         })
         .collect();
     names.sort();
-    assert_eq!(names.len(), 25);
+    assert_eq!(names.len(), expected_files);
     let mut failures = Vec::new();
     for name in names {
         let report = analyze_file(&dir.join(&name), config_for(&name), |_| {}, |_| {}).unwrap();
@@ -97,6 +101,125 @@ fn public_captures_match_their_expected_json() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn public_captures_match_their_expected_json() {
+    check_dir("captures/public", 25);
+}
+
+/// Our captures of real peers (fixtures/captures/peers/README.md says how each was made).
+#[test]
+fn peer_captures_match_their_expected_json() {
+    check_dir("captures/peers", 17);
+}
+
+/// The verdict facts of each real-peer scenario, spelled out (the expected JSON holds the rest).
+#[test]
+fn peer_scenarios_get_the_right_stage_verdict_and_findings() {
+    let dir = rdp_tests::fixtures().join("captures/peers");
+    // (capture, connection index, stopped_at, verdict, finding ids that must be present)
+    let cases: &[(&str, usize, Option<&str>, &str, &[&str])] = &[
+        (
+            "xfreerdp_refused.pcap",
+            0,
+            Some("tcp"),
+            "error",
+            &["tcp-refused"],
+        ),
+        ("xfreerdp_shadow-nla.pcap", 0, None, "warning", &[]),
+        (
+            "xfreerdp_shadow-nla_wrongpass.pcap",
+            0,
+            Some("credssp"),
+            "error",
+            &["credssp-failed"],
+        ),
+        (
+            "xfreerdp_xrdp-tls.pcap",
+            0,
+            None,
+            "warning",
+            &["nla-not-required"],
+        ),
+        (
+            "xfreerdp_xrdp-tls-expired.pcap",
+            0,
+            None,
+            "error",
+            &["cert-expired", "cert-self-signed"],
+        ),
+        (
+            "xfreerdp_xrdp-tls-cnmismatch.pcap",
+            0,
+            None,
+            "warning",
+            &["cert-self-signed"],
+        ),
+        (
+            "xfreerdp_xrdp-rdp.pcap",
+            0,
+            Some("licensing"),
+            "error",
+            &[
+                "neg-protocol-not-requested",
+                "closed-by-server",
+                "rdp-security-allowed",
+            ],
+        ),
+        (
+            "xfreerdp_xrdp-rdp-low.pcap",
+            0,
+            Some("licensing"),
+            "error",
+            &["weak-rdp-encryption", "closed-by-server"],
+        ),
+        (
+            "xfreerdp_xrdp-rdp-none.pcap",
+            0,
+            None,
+            "error",
+            &["weak-rdp-encryption", "neg-protocol-not-requested"],
+        ),
+        (
+            "xfreerdp_xrdp-rdp-fips.pcap",
+            0,
+            None,
+            "error",
+            &["neg-protocol-not-requested"],
+        ),
+        (
+            "nmap_shadow-nla.pcap",
+            2,
+            Some("x224"),
+            "error",
+            &["neg-hybrid-required"],
+        ),
+        (
+            "nmap_xrdp-rdp.pcap",
+            2,
+            Some("mcs"),
+            "error",
+            &["neg-protocol-not-requested"],
+        ),
+    ];
+    for (name, idx, stop, verdict, ids) in cases {
+        let r = analyze_file(&dir.join(name), config_for(name), |_| {}, |_| {}).unwrap();
+        let c = &r.connections[*idx];
+        assert_eq!(
+            (c.stopped_at, c.verdict),
+            (*stop, *verdict),
+            "{name} #{idx}: {:?}",
+            c.findings
+        );
+        for id in *ids {
+            assert!(
+                c.findings.iter().any(|f| f.id == *id),
+                "{name} #{idx}: no {id} in {:?}",
+                c.findings
+            );
+        }
+    }
 }
 
 /// Wireshark's tcp.analysis counts per file (EXPECTED.md, "Per-file tshark tcp.analysis

@@ -826,6 +826,18 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
                             findings.push(finding("credssp-failed", evidence));
                         }
                     }
+                    _ if !client_ended(&c) => {
+                        let why = s
+                            .rdp
+                            .disconnect_reason
+                            .as_deref()
+                            .map(|r| format!(" ({r})"))
+                            .unwrap_or_default();
+                        findings.push(finding(
+                            "closed-by-server",
+                            format!("{ended_by} during {due}{why}"),
+                        ));
+                    }
                     _ => {}
                 }
             }

@@ -126,7 +126,9 @@ pub enum CaptureFormat {
 /// One captured packet; its bytes borrow the reader's buffer until the next call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Packet<'a> {
-    /// 1-based position in the file, as Wireshark numbers frames.
+    /// 1-based position in the file, as Wireshark numbers frames: the numbers of pcapng
+    /// blocks that Wireshark lists as frames but are no packets (systemd journal entries,
+    /// custom blocks) are skipped.
     pub number: u64,
     /// Capture time, nanoseconds since the Unix epoch.
     pub ts_ns: i64,
@@ -481,11 +483,6 @@ impl<R: Read> PacketReader<R> {
     /// Bytes read from the input so far (for a progress bar).
     pub fn bytes_read(&self) -> u64 {
         self.bytes_read
-    }
-
-    /// Packets returned so far.
-    pub fn packets_read(&self) -> u64 {
-        self.packets
     }
 
     /// The container format.
@@ -889,8 +886,9 @@ impl<R: Read> PacketReader<R> {
                     }
                     EPB | OPB => return self.on_epb(btype, len).map(Some),
                     SPB => return self.on_spb(len).map(Some),
-                    SJE => {
-                        // Wireshark shows each journal entry as a frame: keep its numbering.
+                    SJE | CB_COPY | CB_NOCOPY => {
+                        // Wireshark shows journal entries and custom blocks as frames: skip
+                        // their numbers so that packet numbers stay Wireshark's frame numbers.
                         self.packets += 1;
                         self.consume(len);
                     }

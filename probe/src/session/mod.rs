@@ -109,6 +109,9 @@ pub struct Session {
     pub rdp_x509_chain: Vec<Vec<u8>>,
     bulk: bool,
     encrypted_rdp: bool,
+    /// TLS 1.3 was negotiated and the client's Finished (its first encrypted record) is not
+    /// seen yet: application-data records until then are the encrypted handshake.
+    tls13_handshake: bool,
 }
 
 impl Default for Session {
@@ -138,6 +141,7 @@ impl Session {
             rdp_x509_chain: Vec::new(),
             bulk: false,
             encrypted_rdp: false,
+            tls13_handshake: false,
         }
     }
 
@@ -560,7 +564,7 @@ impl Session {
             }
             ContentType::CHANGE_CIPHER_SPEC => {
                 self.dirs[d].ccs = true;
-                if self.tls_established() {
+                if self.tls_established() && !self.tls13_handshake {
                     let detail = self
                         .rdp
                         .tls
@@ -580,6 +584,13 @@ impl Session {
                     } else {
                         "server"
                     });
+                }
+            }
+            ContentType::APPLICATION_DATA if self.tls13_handshake => {
+                if dir == Dir::ClientToServer {
+                    // The client's Finished ends the TLS 1.3 handshake.
+                    self.tls13_handshake = false;
+                    self.event(stage::TLS, true, ts, "TLSv1.3");
                 }
             }
             ContentType::APPLICATION_DATA => {
@@ -619,6 +630,8 @@ impl Session {
             HandshakeType::SERVER_HELLO if dir == Dir::ServerToClient => {
                 if let Ok(sh) = decode::<tls::ServerHello>(hs.body) {
                     t.version = Some(sh.selected_version().label());
+                    self.tls13_handshake = sh.selected_version() == tls::ProtocolVersion::TLS_1_3
+                        && !sh.is_hello_retry_request();
                     t.cipher = Some(sh.cipher_suite.to_string());
                 }
             }
