@@ -586,13 +586,13 @@ impl Session {
                     });
                 }
             }
-            ContentType::APPLICATION_DATA if self.tls13_handshake => {
-                if dir == Dir::ClientToServer {
-                    // The client's Finished ends the TLS 1.3 handshake.
-                    self.tls13_handshake = false;
-                    self.event(stage::TLS, true, ts, "TLSv1.3");
-                }
+            // The client's Finished (its first encrypted record) ends the TLS 1.3 handshake;
+            // the server's encrypted records before it are handshake, not CredSSP.
+            ContentType::APPLICATION_DATA if self.tls13_handshake && dir == Dir::ClientToServer => {
+                self.tls13_handshake = false;
+                self.event(stage::TLS, true, ts, "TLSv1.3");
             }
+            ContentType::APPLICATION_DATA if self.tls13_handshake => {}
             ContentType::APPLICATION_DATA => {
                 let st = &mut self.dirs[d];
                 st.appdata += 1;
