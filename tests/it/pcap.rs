@@ -119,7 +119,8 @@ fn peer_captures_match_their_expected_json() {
 fn peer_scenarios_get_the_right_stage_verdict_and_findings() {
     let dir = rdp_tests::fixtures().join("captures/peers");
     // (capture, connection index, stopped_at, verdict, finding ids that must be present)
-    let cases: &[(&str, usize, Option<&str>, &str, &[&str])] = &[
+    type Case<'a> = (&'a str, usize, Option<&'a str>, &'a str, &'a [&'a str]);
+    let cases: &[Case] = &[
         (
             "xfreerdp_refused.pcap",
             0,
