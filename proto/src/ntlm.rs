@@ -160,13 +160,7 @@ fn write_payload(
     header_len: usize,
     fields: &[&Field<'_>],
 ) -> Result<(), EncodeError> {
-    let end = fields
-        .iter()
-        .map(|f| f.end())
-        .max()
-        .unwrap_or(0)
-        .max(header_len);
-    dst.resize(msg_start + end, 0);
+    dst.resize(msg_start + payload_end(header_len, fields), 0);
     for f in fields {
         if f.data.is_empty() {
             continue;
@@ -186,9 +180,12 @@ fn write_payload(
     Ok(())
 }
 
+/// Where the message ends: after the header and the last non-empty field. (An empty field's
+/// offset is written as given but takes no room: a parsed message may carry any offset there.)
 fn payload_end(header_len: usize, fields: &[&Field<'_>]) -> usize {
     fields
         .iter()
+        .filter(|f| !f.data.is_empty())
         .map(|f| f.end())
         .max()
         .unwrap_or(0)

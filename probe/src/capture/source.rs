@@ -798,20 +798,25 @@ impl<R: Read> PacketReader<R> {
             _ => 12,
         };
         let packet = is_packet_block(btype).then_some(self.packets + 1);
-        let what = match packet {
+        // (only formatted on the error paths: nothing is allocated per block)
+        let after = self.packets;
+        let what = || match packet {
             Some(n) => format!("the {} of packet {n}", block_name(btype)),
-            None => format!("a {} (after packet {})", block_name(btype), self.packets),
+            None => format!("a {} (after packet {after})", block_name(btype)),
         };
         if len32 < min || len32 % 4 != 0 {
             return Err(self.corrupt(
                 packet,
-                format!("{what} has an invalid block length {len32}"),
+                format!("{} has an invalid block length {len32}", what()),
             ));
         }
         if len32 as usize > MAX_BLOCK {
             return Err(self.corrupt(
                 packet,
-                format!("{what} claims {len32} bytes, more than the {MAX_BLOCK}-byte limit"),
+                format!(
+                    "{} claims {len32} bytes, more than the {MAX_BLOCK}-byte limit",
+                    what()
+                ),
             ));
         }
         let len = len32 as usize;
@@ -827,8 +832,9 @@ impl<R: Read> PacketReader<R> {
             return Err(self.corrupt(
                 packet,
                 format!(
-                    "{what} has a trailing length {trailer} that differs from its leading length \
-                     {len32}"
+                    "{} has a trailing length {trailer} that differs from its leading length \
+                     {len32}",
+                    what()
                 ),
             ));
         }
