@@ -1,1 +1,301 @@
+//! A deterministic generator of large capture files for benchmarking `rdprobe pcap`: many
+//! interleaved RDP connections whose handshakes are real PDUs from `fixtures/pdu` (Standard RDP
+//! Security from zeek__rdp-proprietary-encryption, TLS/HYBRID_EX from
+//! zeek__rdp-no-cookie-mstshash), then bulk data (fast-path PDUs or TLS records), with some
+//! loss (a segment dropped and sent again later), reordering and resets. Ethernet/IPv4/TCP,
+//! classic pcap with microsecond timestamps. The same seed gives the same bytes.
 
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Generator settings.
+#[derive(Clone, Debug)]
+pub struct GenConfig {
+    /// Stop once at least this many bytes are written.
+    pub target_bytes: u64,
+    /// Connections open at once.
+    pub concurrent: usize,
+    /// Bulk bytes per connection (each direction gets a share).
+    pub bulk_per_connection: usize,
+    /// One segment in `loss_every` is dropped and retransmitted later.
+    pub loss_every: u32,
+    /// One segment in `reorder_every` is swapped with the next one.
+    pub reorder_every: u32,
+    /// One connection in `reset_every` ends with a server RST mid-handshake.
+    pub reset_every: u32,
+    pub seed: u64,
+}
+
+impl Default for GenConfig {
+    fn default() -> Self {
+        Self {
+            target_bytes: 200 * 1024 * 1024,
+            concurrent: 64,
+            bulk_per_connection: 512 * 1024,
+            loss_every: 200,
+            reorder_every: 150,
+            reset_every: 10,
+            seed: 0x5EED,
+        }
+    }
+}
+
+/// What was written.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GenStats {
+    pub bytes: u64,
+    pub packets: u64,
+    pub connections: u64,
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// The repository's fixtures directory.
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+/// A handshake: (client-to-server?, PDU bytes) in order, and how bulk data is framed.
+struct Template {
+    pdus: Vec<(bool, Vec<u8>)>,
+    tls: bool,
+}
+
+fn load_template(
+    dir: &Path,
+    files: std::ops::RangeInclusive<u32>,
+    tls: bool,
+) -> io::Result<Template> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    let mut pdus = Vec::new();
+    for p in entries {
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let Some(n) = name.get(..3).and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if files.contains(&n) {
+            pdus.push((name.contains("-c2s-"), std::fs::read(&p)?));
+        }
+    }
+    Ok(Template { pdus, tls })
+}
+
+struct Packet {
+    ts_us: u64,
+    bytes: Vec<u8>,
+}
+
+struct Conn {
+    client_ip: [u8; 4],
+    client_port: u16,
+    seq: [u32; 2],
+    /// Pending segments (direction, payload) still to send.
+    plan: std::collections::VecDeque<(bool, Vec<u8>, u8)>,
+    held: Option<Packet>,
+}
+
+const SERVER_IP: [u8; 4] = [10, 0, 0, 1];
+const FIN: u8 = 0x01;
+const SYN: u8 = 0x02;
+const RST: u8 = 0x04;
+const PSH: u8 = 0x08;
+const ACK: u8 = 0x10;
+
+fn frame(
+    c: &Conn,
+    from_client: bool,
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    payload: &[u8],
+    ts_us: u64,
+) -> Packet {
+    let (src, dst, sport, dport) = if from_client {
+        (c.client_ip, SERVER_IP, c.client_port, 3389)
+    } else {
+        (SERVER_IP, c.client_ip, 3389, c.client_port)
+    };
+    let mut b = Vec::with_capacity(54 + payload.len());
+    b.extend_from_slice(&[0x02, 0, 0, 0, 0, if from_client { 2 } else { 1 }]);
+    b.extend_from_slice(&[0x02, 0, 0, 0, 0, if from_client { 1 } else { 2 }]);
+    b.extend_from_slice(&[0x08, 0x00]);
+    let total = (20 + 20 + payload.len()) as u16;
+    b.extend_from_slice(&[
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0x40,
+        0,
+        if from_client { 128 } else { 64 },
+        6,
+        0,
+        0,
+    ]);
+    b.extend_from_slice(&src);
+    b.extend_from_slice(&dst);
+    b.extend_from_slice(&sport.to_be_bytes());
+    b.extend_from_slice(&dport.to_be_bytes());
+    b.extend_from_slice(&seq.to_be_bytes());
+    b.extend_from_slice(&ack.to_be_bytes());
+    b.extend_from_slice(&[0x50, flags, 0xFF, 0xFF, 0, 0, 0, 0]);
+    b.extend_from_slice(payload);
+    Packet { ts_us, bytes: b }
+}
+
+/// Writes a capture to `w` until `cfg.target_bytes`.
+pub fn generate(mut w: impl Write, cfg: &GenConfig) -> io::Result<GenStats> {
+    let std_rdp = load_template(
+        &fixtures().join("pdu/zeek__rdp-proprietary-encryption"),
+        3..=27,
+        false,
+    )?;
+    let tls = load_template(
+        &fixtures().join("pdu/zeek__rdp-no-cookie-mstshash"),
+        1..=9,
+        true,
+    )?;
+    let mut rng = Rng(cfg.seed | 1);
+    let mut stats = GenStats::default();
+    // pcap global header: magic, v2.4, thiszone, sigfigs, snaplen, LINKTYPE_ETHERNET
+    let mut hdr = Vec::with_capacity(24);
+    hdr.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
+    hdr.extend_from_slice(&2u16.to_le_bytes());
+    hdr.extend_from_slice(&4u16.to_le_bytes());
+    hdr.extend_from_slice(&[0; 8]);
+    hdr.extend_from_slice(&65_535u32.to_le_bytes());
+    hdr.extend_from_slice(&1u32.to_le_bytes());
+    w.write_all(&hdr)?;
+    stats.bytes += 24;
+    let mut ts_us: u64 = 1_780_000_000_000_000;
+    let mut conns: Vec<Conn> = Vec::new();
+    let mut next_port: u32 = 0;
+    let emit = |w: &mut dyn Write, p: &Packet, stats: &mut GenStats| -> io::Result<()> {
+        let len = p.bytes.len() as u32;
+        let mut rec = [0u8; 16];
+        rec[..4].copy_from_slice(&((p.ts_us / 1_000_000) as u32).to_le_bytes());
+        rec[4..8].copy_from_slice(&((p.ts_us % 1_000_000) as u32).to_le_bytes());
+        rec[8..12].copy_from_slice(&len.to_le_bytes());
+        rec[12..16].copy_from_slice(&len.to_le_bytes());
+        w.write_all(&rec)?;
+        w.write_all(&p.bytes)?;
+        stats.bytes += 16 + u64::from(len);
+        stats.packets += 1;
+        Ok(())
+    };
+    while stats.bytes < cfg.target_bytes {
+        while conns.len() < cfg.concurrent {
+            let id = next_port;
+            next_port += 1;
+            stats.connections += 1;
+            let t = if rng.below(2) == 0 { &std_rdp } else { &tls };
+            let mut c = Conn {
+                client_ip: [192, 168, (id >> 8 & 0xFF) as u8, (id & 0xFF) as u8],
+                client_port: 1024 + (id % 60_000) as u16,
+                seq: [rng.next() as u32, rng.next() as u32],
+                plan: Default::default(),
+                held: None,
+            };
+            c.plan.push_back((true, Vec::new(), SYN));
+            c.plan.push_back((false, Vec::new(), SYN | ACK));
+            c.plan.push_back((true, Vec::new(), ACK));
+            let reset = rng.below(u64::from(cfg.reset_every)) == 0;
+            let cut = if reset {
+                rng.below(t.pdus.len() as u64) as usize
+            } else {
+                usize::MAX
+            };
+            for (i, (c2s, pdu)) in t.pdus.iter().enumerate() {
+                if i == cut {
+                    c.plan.push_back((false, Vec::new(), RST | ACK));
+                    break;
+                }
+                c.plan.push_back((*c2s, pdu.clone(), PSH | ACK));
+            }
+            if !reset {
+                let mut left = cfg.bulk_per_connection;
+                while left > 0 {
+                    let from_client = rng.below(5) == 0;
+                    let body = (rng.below(1400) as usize + 40).min(left.max(40));
+                    left = left.saturating_sub(body);
+                    let mut pdu = Vec::with_capacity(body + 5);
+                    if t.tls {
+                        pdu.extend_from_slice(&[0x17, 0x03, 0x03, (body >> 8) as u8, body as u8]);
+                    } else {
+                        let total = body + 3;
+                        pdu.extend_from_slice(&[0x80, 0x80 | (total >> 8) as u8, total as u8]);
+                    }
+                    pdu.extend((0..body).map(|_| rng.next() as u8));
+                    c.plan.push_back((from_client, pdu, PSH | ACK));
+                }
+                c.plan.push_back((true, Vec::new(), FIN | ACK));
+                c.plan.push_back((false, Vec::new(), RST | ACK));
+            }
+            conns.push(c);
+        }
+        // One segment of a random live connection.
+        let i = rng.below(conns.len() as u64) as usize;
+        let c = &mut conns[i];
+        let Some((from_client, payload, flags)) = c.plan.pop_front() else {
+            if let Some(p) = c.held.take() {
+                emit(&mut w, &p, &mut stats)?;
+            }
+            conns.swap_remove(i);
+            continue;
+        };
+        ts_us += 50 + rng.below(200);
+        let d = usize::from(!from_client);
+        let seq = c.seq[d];
+        let ack = c.seq[1 - d];
+        let p = frame(c, from_client, flags, seq, ack, &payload, ts_us);
+        c.seq[d] = seq.wrapping_add(payload.len() as u32 + u32::from(flags & (SYN | FIN) != 0));
+        if !payload.is_empty() && rng.below(u64::from(cfg.loss_every)) == 0 {
+            // Lost on the way: the sender retransmits it after a timeout, after the next segments.
+            let mut retrans = p;
+            retrans.ts_us += 200_000;
+            c.plan.push_front((from_client, Vec::new(), ACK));
+            c.held = Some(retrans);
+            continue;
+        }
+        if !payload.is_empty() && rng.below(u64::from(cfg.reorder_every)) == 0 && c.held.is_none() {
+            c.held = Some(p);
+            continue;
+        }
+        emit(&mut w, &p, &mut stats)?;
+        if let Some(mut h) = c.held.take() {
+            h.ts_us = h.ts_us.max(ts_us + 1);
+            emit(&mut w, &h, &mut stats)?;
+        }
+    }
+    for c in conns.iter_mut() {
+        if let Some(p) = c.held.take() {
+            emit(&mut w, &p, &mut stats)?;
+        }
+    }
+    w.flush()?;
+    Ok(stats)
+}

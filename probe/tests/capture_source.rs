@@ -893,6 +893,33 @@ fn pcap_byte_orders_and_nanosecond_timestamps() {
 }
 
 #[test]
+fn modified_kuznetzov_pcap_has_24_byte_record_headers() {
+    let frames = real_frames();
+    let mut file = Vec::new();
+    for v in [0xa1b2_cd34u32, 0x0004_0002, 0, 0, 262_144, 1] {
+        put32(&mut file, false, v);
+    }
+    for (s, us, f) in &frames[..3] {
+        for v in [*s, *us, f.len() as u32, f.len() as u32, 1] {
+            put32(&mut file, false, v);
+        }
+        file.extend_from_slice(&[0x00, 0x08, 0, 0]); // protocol 0x0800, packet type, padding
+        file.extend_from_slice(f);
+    }
+    dump("pcap_modified.pcap", &file);
+    let run = read_bytes(&file).unwrap();
+    assert_eq!(run.format, PCAP_US_LE);
+    assert_eq!(run.packets.len(), 3);
+    for (p, (s, us, f)) in run.packets.iter().zip(&frames) {
+        assert_eq!(
+            p.ts_ns,
+            i64::from(*s) * 1_000_000_000 + i64::from(*us) * 1000
+        );
+        assert_eq!(&p.data, f);
+    }
+}
+
+#[test]
 fn pcapng_interfaces_resolutions_offsets_block_kinds_and_sections() {
     let frames = real_frames();
     let f1 = &frames[0].2; // Ethernet, IPv4 SYN

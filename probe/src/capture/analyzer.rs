@@ -52,6 +52,48 @@ impl std::fmt::Display for Endpoint {
 
 type Key = (Endpoint, Endpoint);
 
+/// FxHash (rustc's): flow keys come from the capture, but a flow table keyed by them is
+/// bounded by `max_flows`, so a fast non-keyed hash is acceptable here.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.add(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FlowMap<V> = HashMap<Key, V, std::hash::BuildHasherDefault<FxHasher>>;
+
 fn key(a: Endpoint, b: Endpoint) -> Key {
     if a <= b {
         (a, b)
@@ -113,8 +155,8 @@ struct Udp {
 #[derive(Debug)]
 pub struct Analyzer {
     cfg: Config,
-    flows: HashMap<Key, Conn>,
-    udp: HashMap<Key, Udp>,
+    flows: FlowMap<Conn>,
+    udp: FlowMap<Udp>,
     finished: Vec<Connection>,
     pub summary: Summary,
     last_sweep_ns: i64,
@@ -127,8 +169,8 @@ impl Analyzer {
         }
         Self {
             cfg,
-            flows: HashMap::new(),
-            udp: HashMap::new(),
+            flows: FlowMap::default(),
+            udp: FlowMap::default(),
             finished: Vec::new(),
             summary: Summary::default(),
             last_sweep_ns: 0,

@@ -160,6 +160,66 @@ pub fn ether_type_name(ethertype: u16) -> &'static str {
 }
 
 /// Splits off a fixed-size link header.
+/// The common case without building etherparse's full slice: Ethernet II, IPv4 without
+/// fragmentation, a non-SYN TCP segment with a complete header. Anything else (VLANs, IPv6,
+/// options to read, fragments, truncation) returns None and takes the general path, which
+/// gives the same result; the link tests run both.
+#[inline]
+fn fast_ethernet_ipv4_tcp(data: &[u8]) -> Option<Decoded<'_>> {
+    let ip = data.get(14..)?;
+    if data.get(12..14)? != [0x08, 0x00] {
+        return None;
+    }
+    let &[vihl, _, tl0, tl1, id0, id1, fl0, fl1, ttl, proto, ..] = ip.get(..20)? else {
+        return None;
+    };
+    let ihl = usize::from(vihl & 0x0F) * 4;
+    if vihl >> 4 != 4 || ihl < 20 || proto != 6 || (fl0 & 0x3F != 0 || fl1 != 0) && fl0 & 0x20 != 0
+    {
+        return None;
+    }
+    if u16::from_be_bytes([fl0, fl1]) & 0x3FFF != 0 {
+        return None; // a fragment
+    }
+    let total = usize::from(u16::from_be_bytes([tl0, tl1]));
+    if total < ihl || total > ip.len() {
+        return None; // truncated or padded oddly: the general path explains it
+    }
+    let src: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
+    let dst: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
+    let tcp = ip.get(ihl..total)?;
+    let &[sp0, sp1, dp0, dp1, s0, s1, s2, s3, a0, a1, a2, a3, off, flags, w0, w1, ..] =
+        tcp.get(..20)?
+    else {
+        return None;
+    };
+    let hl = usize::from(off >> 4) * 4;
+    if hl < 20 || hl > tcp.len() || flags & TcpSegment::SYN != 0 {
+        return None;
+    }
+    let payload = tcp.get(hl..)?;
+    Some(Decoded {
+        src: IpAddr::V4(src.into()),
+        dst: IpAddr::V4(dst.into()),
+        ttl,
+        ip_id: Some(u16::from_be_bytes([id0, id1])),
+        vlan: None,
+        more_fragments: false,
+        transport: Transport::Tcp(TcpSegment {
+            src_port: u16::from_be_bytes([sp0, sp1]),
+            dst_port: u16::from_be_bytes([dp0, dp1]),
+            seq: u32::from_be_bytes([s0, s1, s2, s3]),
+            ack: u32::from_be_bytes([a0, a1, a2, a3]),
+            flags,
+            window: u16::from_be_bytes([w0, w1]),
+            window_scale: None,
+            mss: None,
+            payload,
+            payload_len: payload.len() as u32,
+        }),
+    })
+}
+
 fn split<'a>(
     data: &'a [u8],
     len: usize,
@@ -204,6 +264,11 @@ fn loopback_ether_type(link: LinkType, header: &[u8]) -> Result<EtherType, LinkE
 
 /// Decodes the link, IP and transport headers of one packet.
 pub fn decode(link: LinkType, data: &[u8]) -> Result<Decoded<'_>, LinkError> {
+    if link == LinkType::ETHERNET {
+        if let Some(d) = fast_ethernet_ipv4_tcp(data) {
+            return Ok(d);
+        }
+    }
     let sliced = match link {
         LinkType::ETHERNET => {
             LaxSlicedPacket::from_ethernet(data).map_err(|e| LinkError::Truncated {

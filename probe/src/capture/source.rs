@@ -32,7 +32,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 /// Initial size of the read buffer.
-pub const INITIAL_BUFFER: usize = 64 * 1024;
+pub const INITIAL_BUFFER: usize = 1024 * 1024;
 /// Largest pcap record or pcapng block accepted; anything claiming more is corrupt.
 pub const MAX_BLOCK: usize = 16 * 1024 * 1024;
 /// The buffer never grows past this (a maximal block plus a record header).
