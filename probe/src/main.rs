@@ -36,6 +36,29 @@ enum Command {
         #[arg(long, value_enum, default_value_t = OutFormat::Text)]
         format: OutFormat,
     },
+    /// Capture live from an interface (libpcap; needs root or CAP_NET_RAW) and report each RDP
+    /// connection as it ends, and the rest on Ctrl-C, --duration or --count.
+    #[cfg(feature = "live")]
+    #[command(after_help = EXIT_CODES)]
+    Capture {
+        /// Interface to capture on (`lo`, `eth0`).
+        #[arg(short = 'i', long = "interface")]
+        interface: String,
+        /// A BPF capture filter, e.g. `tcp port 3389`.
+        #[arg(long)]
+        filter: Option<String>,
+        /// More ports to treat as RDP (3389 always is).
+        #[arg(long = "port", value_name = "N")]
+        ports: Vec<u16>,
+        #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+        format: OutFormat,
+        /// Stop after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        duration: Option<f64>,
+        /// Stop after this many packets.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+    },
     /// Decode one PDU or a run of frames given as hex, and print every layer and field.
     ///
     /// Accepts TPKT frames (X.224 / MCS / GCC / slow-path / licensing), TLS records, fast-path
@@ -87,6 +110,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ports,
             format,
         } => pcap(&files, ports, format),
+        #[cfg(feature = "live")]
+        Command::Capture {
+            interface,
+            filter,
+            ports,
+            format,
+            duration,
+            count,
+        } => live(interface, filter, ports, format, duration, count),
     }
 }
 
@@ -170,6 +202,73 @@ fn pcap(
     Ok(if input_error {
         ExitCode::from(2)
     } else if worst == "ok" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+#[cfg(feature = "live")]
+fn live(
+    interface: String,
+    filter: Option<String>,
+    ports: Vec<u16>,
+    format: OutFormat,
+    duration: Option<f64>,
+    count: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    use rdprobe::capture::analyzer::Config;
+    use rdprobe::capture::live::{run, LiveOptions};
+    let opts = LiveOptions {
+        interface,
+        filter,
+        config: Config {
+            ports,
+            ..Config::default()
+        },
+        duration: duration.map(std::time::Duration::from_secs_f64),
+        count,
+    };
+    let mut worst = "ok";
+    let report = run(&opts, |c| {
+        worst = match (worst, c.verdict) {
+            (_, "error") | ("error", _) => "error",
+            (_, "warning") | ("warning", _) => "warning",
+            _ => "ok",
+        };
+        // Streamed as each connection ends; a closed pipe is noticed at the end.
+        let mut out = std::io::stdout().lock();
+        let _ = match format {
+            OutFormat::Text => {
+                let mut s = String::new();
+                rdprobe::report::text::connection(c, &mut s);
+                writeln!(out, "{s}")
+            }
+            _ => writeln!(
+                out,
+                "{}",
+                serde_json::json!({"type": "connection", "data": c})
+            ),
+        };
+        let _ = out.flush();
+    })?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        OutFormat::Text => {
+            let s = &report.summary;
+            writeln!(
+                out,
+                "total: {} packets, {} connection(s): {} ok, {} warning, {} error",
+                report.packets, s.connections, s.ok, s.warning, s.error
+            )?;
+        }
+        _ => writeln!(
+            out,
+            "{}",
+            serde_json::json!({"type": "summary", "data": {"packets": report.packets, "bytes": report.bytes, "udp": report.udp, "summary": report.summary}})
+        )?,
+    }
+    Ok(if worst == "ok" {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -19,8 +19,17 @@ macro_rules! check {
         if let Ok((rest, pdu)) = <$ty>::parse(data) {
             let consumed = &data[..data.len() - rest.len()];
             let mut out = Vec::new();
+            // encoded_len is asked first: an encoder must never be asked to write far more
+            // than it read (that would be an allocation from a crafted length).
+            let want = pdu.encoded_len();
+            assert!(
+                want <= consumed.len() * 2 + 64,
+                "{}: {want} bytes from {} parsed",
+                <$ty>::NAME,
+                consumed.len()
+            );
             if pdu.encode(&mut out).is_ok() {
-                assert_eq!(out.len(), pdu.encoded_len(), "{}: encoded_len", <$ty>::NAME);
+                assert_eq!(out.len(), want, "{}: encoded_len", <$ty>::NAME);
                 if $exact {
                     assert_eq!(
                         out.as_slice(),

@@ -422,6 +422,14 @@ impl Analyzer {
         }
     }
 
+    /// Lets time pass without a packet (live capture): finishes idle and closed flows.
+    pub fn tick(&mut self, now_ns: i64) {
+        if now_ns - self.last_sweep_ns > 1_000_000_000 {
+            self.sweep(now_ns);
+            self.last_sweep_ns = now_ns;
+        }
+    }
+
     fn sweep(&mut self, now: i64) {
         let idle = self.cfg.idle_timeout_ns;
         let done: Vec<Key> = self

@@ -1,11 +1,13 @@
 //! Capture analysis: reading packets from pcap/pcapng files ([`source`]), decoding their
 //! link, IP and transport headers ([`link`]), TCP analysis and reassembly ([`tcp`]), the flow
 //! table and verdicts ([`analyzer`]), certificate facts ([`cert`]) and the file pipeline
-//! ([`run`]).
+//! ([`run`]); with the `live` feature, live capture through libpcap (`live`).
 
 pub mod analyzer;
 pub mod cert;
 pub mod link;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod run;
 pub mod source;
 pub mod tcp;
