@@ -62,6 +62,8 @@ fn config_for(name: &str) -> Config {
     // (fixtures/captures/peers/README.md).
     cfg.ports.extend(13389..=13398);
     cfg.ports.push(13380);
+    // The failure scenarios' proxies and toy servers (peer_scenarios.sh).
+    cfg.ports.extend(13401..=13405);
     cfg
 }
 
@@ -111,7 +113,7 @@ fn public_captures_match_their_expected_json() {
 /// Our captures of real peers (fixtures/captures/peers/README.md says how each was made).
 #[test]
 fn peer_captures_match_their_expected_json() {
-    check_dir("captures/peers", 17);
+    check_dir("captures/peers", 26);
 }
 
 /// The verdict facts of each real-peer scenario, spelled out (the expected JSON holds the rest).

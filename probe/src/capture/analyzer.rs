@@ -951,7 +951,9 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
     }
     let segments = counters.packets.max(1);
     let lossy = counters.retransmissions + counters.lost_segments;
-    if lossy * 100 > segments && lossy >= 2 {
+    // SYN retries of a connection that never got an answer are not path loss.
+    let established = c.synack_ts.is_some() || midstream;
+    if established && lossy * 100 > segments && lossy >= 2 {
         findings.push(finding(
             "packet-loss",
             format!(

@@ -17,10 +17,22 @@ const MAX_NOTICES: usize = 20;
 pub fn analyze_file(
     path: &Path,
     cfg: Config,
+    progress: impl FnMut(u64),
+    on_connection: impl FnMut(&Connection),
+) -> Result<CaptureReport, SourceError> {
+    let reader = PacketReader::open(path)?;
+    let mut report = analyze_reader(reader, cfg, progress, on_connection)?;
+    report.file = path.display().to_string();
+    Ok(report)
+}
+
+/// [`analyze_file`] over any reader (the fuzz target feeds arbitrary bytes through here).
+pub fn analyze_reader<R: std::io::Read>(
+    mut reader: PacketReader<R>,
+    cfg: Config,
     mut progress: impl FnMut(u64),
     mut on_connection: impl FnMut(&Connection),
 ) -> Result<CaptureReport, SourceError> {
-    let mut reader = PacketReader::open(path)?;
     let mut analyzer = Analyzer::new(cfg);
     let mut connections = Vec::new();
     let mut notices = Vec::new();
@@ -71,7 +83,7 @@ pub fn analyze_file(
     summary.undecodable_packets = undecodable;
     summary.non_ip_packets = non_ip;
     Ok(CaptureReport {
-        file: path.display().to_string(),
+        file: String::new(),
         packets,
         bytes,
         connections,
