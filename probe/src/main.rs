@@ -162,6 +162,12 @@ fn pcap(
         }
         match result {
             Ok(r) => {
+                let s = &r.summary;
+                if s.error > 0 {
+                    worst = "error";
+                } else if s.warning > 0 && worst == "ok" {
+                    worst = "warning";
+                }
                 for c in &r.connections {
                     worst = match (worst, c.verdict) {
                         (_, "error") | ("error", _) => "error",

@@ -23,6 +23,9 @@ pub struct Config {
     pub max_flows: usize,
     /// A connection idle this long is finished (nanoseconds).
     pub idle_timeout_ns: i64,
+    /// Keep finished connections in the report (false for streaming output: memory then
+    /// stays bounded by live flows however many connections the capture has).
+    pub keep_connections: bool,
 }
 
 impl Default for Config {
@@ -31,6 +34,7 @@ impl Default for Config {
             ports: vec![3389],
             max_flows: 100_000,
             idle_timeout_ns: 300 * 1_000_000_000,
+            keep_connections: true,
         }
     }
 }

@@ -33,6 +33,7 @@ pub fn analyze_reader<R: std::io::Read>(
     mut progress: impl FnMut(u64),
     mut on_connection: impl FnMut(&Connection),
 ) -> Result<CaptureReport, SourceError> {
+    let keep = cfg.keep_connections;
     let mut analyzer = Analyzer::new(cfg);
     let mut connections = Vec::new();
     let mut notices = Vec::new();
@@ -66,7 +67,9 @@ pub fn analyze_reader<R: std::io::Read>(
             progress(reader.bytes_read());
             for c in analyzer.take_finished() {
                 on_connection(&c);
-                connections.push(c);
+                if keep {
+                    connections.push(c);
+                }
             }
         }
     }
@@ -76,7 +79,9 @@ pub fn analyze_reader<R: std::io::Read>(
     let udp = analyzer.finish();
     for c in analyzer.take_finished() {
         on_connection(&c);
-        connections.push(c);
+        if keep {
+            connections.push(c);
+        }
     }
     connections.sort_by_key(|c| c.first_packet);
     let mut summary = analyzer.summary.clone();
