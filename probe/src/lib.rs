@@ -3,6 +3,7 @@
 //! This crate holds everything that touches the world (sockets, files, the terminal); the
 //! wire formats live in `rdp-proto`.
 
+pub mod active;
 pub mod capture;
 pub mod diagnose;
 pub mod dissect;

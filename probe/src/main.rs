@@ -19,6 +19,42 @@ const EXIT_CODES: &str = "Exit codes:\n  0  success\n  1  a verdict is `warning`
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Probe RDP servers: speak the handshake stage by stage, enumerate what each accepts
+    /// (security layers, TLS versions, encryption methods), read its certificate and CredSSP/NTLM
+    /// identity, and say why a connection fails.
+    ///
+    /// TARGET is host, host:port, IPv4, [IPv6]:port. Targets run in parallel; connections to
+    /// one target are paced (--pace-ms).
+    #[command(after_help = EXIT_CODES)]
+    Probe {
+        targets: Vec<String>,
+        /// Default port for targets without one.
+        #[arg(short = 'p', long, default_value_t = 3389)]
+        port: u16,
+        /// Read more targets from FILE, one per line (# comments allowed).
+        #[arg(short = 'i', long = "input", value_name = "FILE")]
+        input: Option<std::path::PathBuf>,
+        /// Overall deadline per target, in seconds.
+        #[arg(long, default_value_t = 20.0)]
+        timeout: f64,
+        /// Deadline of one connect or one answer, in seconds.
+        #[arg(long, default_value_t = 4.0)]
+        stage_timeout: f64,
+        /// Targets probed at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Pause between two connections to the same target, in milliseconds.
+        #[arg(long, default_value_t = 20)]
+        pace_ms: u64,
+        /// TLS server_name to send (default: the target, when it is a host name).
+        #[arg(long)]
+        sni: Option<String>,
+        /// Only the connection an mstsc client makes (with TLS and CredSSP), no enumeration.
+        #[arg(long)]
+        no_enum: bool,
+        #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+        format: OutFormat,
+    },
     /// Analyze capture files: every RDP connection, how far its handshake got, who ended it,
     /// how lossy the path was, and the findings that name the cause.
     ///
@@ -110,6 +146,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ports,
             format,
         } => pcap(&files, ports, format),
+        Command::Probe {
+            targets,
+            port,
+            input,
+            timeout,
+            stage_timeout,
+            concurrency,
+            pace_ms,
+            sni,
+            no_enum,
+            format,
+        } => {
+            let opts = rdprobe::active::run::ProbeOptions {
+                timeout: std::time::Duration::from_secs_f64(timeout.max(0.1)),
+                stage_timeout: std::time::Duration::from_secs_f64(
+                    stage_timeout.clamp(0.05, timeout.max(0.1)),
+                ),
+                pace: std::time::Duration::from_millis(pace_ms),
+                enumerate: !no_enum,
+                sni,
+            };
+            probe(targets, input, port, opts, concurrency.max(1), format)
+        }
         #[cfg(feature = "live")]
         Command::Capture {
             interface,
@@ -274,6 +333,84 @@ fn live(
             serde_json::json!({"type": "summary", "data": {"packets": report.packets, "bytes": report.bytes, "udp": report.udp, "summary": report.summary}})
         )?,
     }
+    Ok(if worst == "ok" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn probe(
+    targets: Vec<String>,
+    input: Option<std::path::PathBuf>,
+    port: u16,
+    opts: rdprobe::active::run::ProbeOptions,
+    concurrency: usize,
+    format: OutFormat,
+) -> anyhow::Result<ExitCode> {
+    use rdprobe::active::run::{parse_target, probe, Target};
+    let mut list: Vec<String> = targets;
+    if let Some(f) = &input {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        list.extend(
+            text.lines()
+                .map(|l| l.split('#').next().unwrap_or("").trim().to_owned())
+                .filter(|l| !l.is_empty()),
+        );
+    }
+    if list.is_empty() {
+        anyhow::bail!("no targets (give TARGET... or -i FILE)");
+    }
+    let parsed: Vec<Target> = list
+        .iter()
+        .map(|t| parse_target(t, port))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let opts = std::sync::Arc::new(opts);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut worst = "ok";
+    let mut all = Vec::new();
+    rt.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        let mut iter = parsed.into_iter();
+        loop {
+            while set.len() < concurrency {
+                let Some(t) = iter.next() else { break };
+                let opts = opts.clone();
+                set.spawn(async move { probe(&t, &opts).await });
+            }
+            let Some(done) = set.join_next().await else {
+                break;
+            };
+            let Ok(r) = done else { continue };
+            worst = match (worst, r.verdict) {
+                (_, "error") | ("error", _) => "error",
+                (_, "warning") | ("warning", _) => "warning",
+                _ => "ok",
+            };
+            match format {
+                OutFormat::Text => {
+                    let mut s = String::new();
+                    rdprobe::report::text::probe(&r, &mut s);
+                    let _ = writeln!(out, "{s}");
+                }
+                OutFormat::Jsonl => {
+                    let _ = writeln!(out, "{}", serde_json::json!({"type": "target", "data": r}));
+                    let _ = out.flush();
+                }
+                OutFormat::Json => all.push(r),
+            }
+        }
+    });
+    if format == OutFormat::Json {
+        serde_json::to_writer_pretty(&mut out, &all)?;
+        writeln!(out)?;
+    }
+    out.flush()?;
     Ok(if worst == "ok" {
         ExitCode::SUCCESS
     } else {

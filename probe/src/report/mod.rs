@@ -1,4 +1,5 @@
 //! Output DTOs and renderers.
 
 pub mod capture;
+pub mod probe;
 pub mod text;

@@ -221,3 +221,158 @@ pub fn connection(c: &Connection, out: &mut String) {
         }
     }
 }
+
+/// Renders one probe result.
+pub fn probe(r: &crate::report::probe::ProbeResult, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "== {}:{}  {:.0} ms  verdict: {}{}",
+        esc(&r.target),
+        r.port,
+        r.elapsed_ms,
+        r.verdict.to_uppercase(),
+        r.stopped_at
+            .map(|s| format!(", stopped at {s}"))
+            .unwrap_or_default()
+    );
+    if r.addresses.len() > 1 {
+        let a = r
+            .addresses
+            .iter()
+            .map(|a| format!("{} ({})", a.address, a.outcome))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(out, "   addresses: {a}");
+    }
+    for s in &r.stages {
+        let _ = writeln!(
+            out,
+            "   {:<10} {:<8} {:>9.1} ms  {}",
+            s.name,
+            s.status,
+            s.elapsed_ms,
+            esc(&s.detail)
+        );
+    }
+    let sec = &r.security;
+    if !sec.protocols.is_empty() {
+        let _ = writeln!(out, "   security layers:");
+        for (k, p) in &sec.protocols {
+            let _ = writeln!(
+                out,
+                "     {:<10} {:<9} {}",
+                k,
+                if p.accepted { "accepted" } else { "refused" },
+                p.failure.as_deref().map(esc).unwrap_or_default()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "     NLA required: {}{}",
+            sec.nla_required.map_or("unknown".to_owned(), |b| if b {
+                "yes".into()
+            } else {
+                "no".into()
+            }),
+            if sec.neg_flags.is_empty() {
+                String::new()
+            } else {
+                format!("; flags {}", sec.neg_flags.join(", "))
+            }
+        );
+    }
+    if let Some(t) = &r.tls {
+        let versions = t
+            .versions
+            .iter()
+            .map(|(k, v)| format!("{k} {}", if *v { "yes" } else { "no" }))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(
+            out,
+            "   tls: {versions}; session {} {}",
+            opt(&t.version),
+            opt(&t.cipher)
+        );
+        if let Some(c) = &t.certificate {
+            let _ = writeln!(
+                out,
+                "   certificate: {} issued by {}, serial {}, {} .. {}{}{}{}, {} {} bits, {}",
+                esc(&c.cert.subject),
+                esc(&c.cert.issuer),
+                c.cert.serial,
+                c.cert.not_before,
+                c.cert.not_after,
+                if c.cert.expired { " (EXPIRED)" } else { "" },
+                if c.cert.self_signed {
+                    ", self-signed"
+                } else {
+                    ""
+                },
+                if c.name_matches {
+                    ", name matches"
+                } else {
+                    ", NAME MISMATCH"
+                },
+                c.cert.key_type,
+                c.cert.key_bits,
+                c.cert.signature
+            );
+        }
+    }
+    if let Some(c) = &r.credssp {
+        let _ = write!(
+            out,
+            "   credssp: TSRequest version {}{}",
+            c.version,
+            if c.patched_cve_2018_0886 {
+                ""
+            } else {
+                " (CVE-2018-0886 unpatched)"
+            }
+        );
+        if let Some(n) = &c.ntlm {
+            let _ = write!(
+                out,
+                "; NTLM {}\\{} (DNS {} / {}), Windows {}, clock {}{}",
+                esc(n.netbios_domain.as_deref().unwrap_or("-")),
+                esc(n.netbios_computer.as_deref().unwrap_or("-")),
+                esc(n.dns_computer.as_deref().unwrap_or("-")),
+                esc(n.dns_domain.as_deref().unwrap_or("-")),
+                opt(&n.product_version),
+                opt(&n.timestamp),
+                n.clock_skew_s
+                    .map(|s| format!(" (skew {s} s)"))
+                    .unwrap_or_default()
+            );
+        }
+        out.push('\n');
+    }
+    if let Some(s) = &r.rdp_security {
+        let _ = writeln!(
+            out,
+            "   rdp security: RDP {}, level {}, methods accepted {}, certificate {}{}",
+            opt(&s.server_version),
+            opt(&s.encryption_level),
+            if s.encryption_methods.is_empty() {
+                "-".to_owned()
+            } else {
+                s.encryption_methods.join(",")
+            },
+            opt(&s.certificate_type),
+            s.rsa_key_bits
+                .map(|b| format!(" (RSA {b} bits)"))
+                .unwrap_or_default()
+        );
+    }
+    if r.findings.is_empty() {
+        let _ = writeln!(out, "   findings: none");
+    }
+    for f in &r.findings {
+        let _ = writeln!(out, "   [{}] {}: {}", f.severity.as_str(), f.id, f.summary);
+        let _ = writeln!(out, "       evidence: {}", esc(&f.evidence));
+        if !f.remediation.is_empty() {
+            let _ = writeln!(out, "       fix: {}", f.remediation);
+        }
+    }
+}

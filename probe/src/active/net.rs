@@ -1,0 +1,156 @@
+//! Sockets with deadlines: connecting, and reading whole frames through `rdp_proto`'s
+//! deframer. Every wait is bounded; failures are classified for the findings.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rdp_proto::frame::{Deframer, Framing};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::TcpStream;
+use tokio::time::{timeout_at, Instant};
+
+/// Why a TCP connection did not open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnectFailure {
+    Refused,
+    Timeout,
+    Unreachable(String),
+    Other(String),
+}
+
+/// Opens a TCP connection before `deadline`.
+pub async fn connect(addr: SocketAddr, deadline: Instant) -> Result<TcpStream, ConnectFailure> {
+    match timeout_at(deadline, TcpStream::connect(addr)).await {
+        Err(_) => Err(ConnectFailure::Timeout),
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+        Ok(Err(e)) => Err(match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => ConnectFailure::Refused,
+            std::io::ErrorKind::HostUnreachable | std::io::ErrorKind::NetworkUnreachable => {
+                ConnectFailure::Unreachable(e.to_string())
+            }
+            _ if e.raw_os_error() == Some(113) || e.raw_os_error() == Some(101) => {
+                ConnectFailure::Unreachable(e.to_string())
+            }
+            _ => ConnectFailure::Other(e.to_string()),
+        }),
+    }
+}
+
+/// Why no frame came back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadFailure {
+    /// The deadline passed; `got` bytes had arrived (a silent server has 0).
+    Timeout {
+        got: usize,
+    },
+    /// The peer closed (FIN) after `got` bytes.
+    Closed {
+        got: usize,
+    },
+    /// The peer reset the connection.
+    Reset {
+        got: usize,
+    },
+    /// The bytes are not the expected framing (HTTP, an SSH banner, garbage).
+    NotFrame {
+        head: Vec<u8>,
+    },
+    /// A well-formed frame, but not the one expected (e.g. an MCS Disconnect Provider
+    /// Ultimatum instead of a Connection Confirm).
+    Unexpected(String),
+    Io(String),
+}
+
+impl ReadFailure {
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Timeout { got: 0 } => "no answer before the deadline".into(),
+            Self::Timeout { got } => format!("only {got} bytes of a frame before the deadline"),
+            Self::Closed { got: 0 } => "the server closed the connection without answering".into(),
+            Self::Closed { got } => format!("the server closed the connection after {got} bytes"),
+            Self::Reset { got } => format!("the server reset the connection (after {got} bytes)"),
+            Self::NotFrame { head } => crate::session::describe_non_rdp(head),
+            Self::Unexpected(what) => what.clone(),
+            Self::Io(e) => e.clone(),
+        }
+    }
+}
+
+/// A frame reader over one direction of a stream.
+#[derive(Debug)]
+pub struct FrameReader {
+    deframer: Deframer,
+    got: usize,
+}
+
+impl Default for FrameReader {
+    fn default() -> Self {
+        Self::new(Framing::Rdp)
+    }
+}
+
+impl FrameReader {
+    pub fn new(framing: Framing) -> Self {
+        let mut deframer = Deframer::new();
+        deframer.set_framing(framing);
+        Self { deframer, got: 0 }
+    }
+
+    pub fn set_framing(&mut self, framing: Framing) {
+        self.deframer.set_framing(framing);
+    }
+
+    /// Reads until one whole frame is buffered, or the deadline.
+    pub async fn next<S: AsyncRead + Unpin>(
+        &mut self,
+        s: &mut S,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, ReadFailure> {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match self.deframer.next_frame() {
+                Ok(Some(f)) => return Ok(f.bytes.to_vec()),
+                Ok(None) => {}
+                Err(_) => {
+                    return Err(ReadFailure::NotFrame {
+                        head: self.deframer.buffered().iter().take(64).copied().collect(),
+                    });
+                }
+            }
+            let n = match timeout_at(deadline, s.read(&mut buf)).await {
+                Err(_) => return Err(ReadFailure::Timeout { got: self.got }),
+                Ok(Ok(0)) => {
+                    // Bytes that never became a frame are judged by what they look like.
+                    let held = self.deframer.buffered();
+                    if !held.is_empty()
+                        && rdp_proto::frame::frame_header(held, self.deframer.framing(), 0).is_err()
+                    {
+                        return Err(ReadFailure::NotFrame {
+                            head: held.iter().take(64).copied().collect(),
+                        });
+                    }
+                    return Err(ReadFailure::Closed { got: self.got });
+                }
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    return Err(ReadFailure::Reset { got: self.got })
+                }
+                Ok(Err(e)) => return Err(ReadFailure::Io(e.to_string())),
+            };
+            self.got += n;
+            if self.deframer.push(&buf[..n]).is_err() {
+                return Err(ReadFailure::NotFrame {
+                    head: self.deframer.buffered().iter().take(64).copied().collect(),
+                });
+            }
+        }
+    }
+}
+
+/// The smaller of `deadline` and now + `stage`.
+pub fn stage_deadline(deadline: Instant, stage: Duration) -> Instant {
+    deadline.min(Instant::now() + stage)
+}

@@ -1,0 +1,1384 @@
+//! The stage runners: one target, stage by stage, each on its own TCP connection where the
+//! protocol requires it, every wait bounded by the stage timeout and the target's deadline.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rdp_proto::credssp::TsRequest;
+use rdp_proto::frame::Framing;
+use rdp_proto::gcc::EncryptionMethods;
+use rdp_proto::nego::{FailureCode, SecurityProtocol};
+use rdp_proto::ntlm::{self, AvId, Message};
+use rdp_proto::tls::{self as ptls, ContentType, HandshakeType, ProtocolVersion};
+use rdp_proto::{decode, decode_prefix};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::time::{sleep, Instant};
+
+use super::net::{self, ConnectFailure, FrameReader, ReadFailure};
+use super::pdu::{self, Confirm};
+use crate::capture::cert;
+use crate::diagnose::{self, finding, Finding};
+use crate::report::capture::Stage;
+use crate::report::probe::*;
+use crate::time::rfc3339;
+
+/// Probe settings.
+#[derive(Clone, Debug)]
+pub struct ProbeOptions {
+    /// The whole probe of one target ends by this long after it starts.
+    pub timeout: Duration,
+    /// One connect or one answer may take this long.
+    pub stage_timeout: Duration,
+    /// Pause between two connections to the same target (some servers reset rapid reconnects).
+    pub pace: Duration,
+    /// Enumerate security layers, TLS versions and encryption methods (false: only the
+    /// connection an mstsc client would make, plus TLS and CredSSP on it).
+    pub enumerate: bool,
+    /// server_name to send in TLS (default: the target when it is a host name).
+    pub sni: Option<String>,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(20),
+            stage_timeout: Duration::from_secs(4),
+            pace: Duration::from_millis(20),
+            enumerate: true,
+            sni: None,
+        }
+    }
+}
+
+/// A target: a host name or address, and a port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+}
+
+/// Parses `host`, `host:port`, `IPv4`, `IPv4:port`, `[IPv6]:port`, `IPv6`.
+pub fn parse_target(s: &str, default_port: u16) -> Result<Target, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty target".into());
+    }
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, tail) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("{s}: missing ]"))?;
+        host.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| format!("{s}: not an IPv6 address"))?;
+        let port = match tail.strip_prefix(':') {
+            Some(p) => p.parse().map_err(|_| format!("{s}: bad port"))?,
+            None if tail.is_empty() => default_port,
+            None => return Err(format!("{s}: unexpected text after ]")),
+        };
+        return Ok(Target {
+            host: host.to_owned(),
+            port,
+        });
+    }
+    if s.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Ok(Target {
+            host: s.to_owned(),
+            port: default_port,
+        });
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) => Ok(Target {
+            host: h.to_owned(),
+            port: p.parse().map_err(|_| format!("{s}: bad port"))?,
+        }),
+        None => Ok(Target {
+            host: s.to_owned(),
+            port: default_port,
+        }),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 100_000.0).round() / 100.0
+}
+
+/// The result of one Connection Request exchange.
+enum Exchange {
+    Confirmed {
+        confirm: Confirm,
+        stream: TcpStream,
+        reader: FrameReader,
+        tcp: Duration,
+        x224: Duration,
+    },
+    ConnectFailed(ConnectFailure, Duration),
+    NoConfirm(ReadFailure, Duration, Duration),
+}
+
+async fn exchange(
+    addr: SocketAddr,
+    protocols: Option<SecurityProtocol>,
+    opts: &ProbeOptions,
+    deadline: Instant,
+) -> Exchange {
+    let t0 = Instant::now();
+    let mut stream =
+        match net::connect(addr, net::stage_deadline(deadline, opts.stage_timeout)).await {
+            Ok(s) => s,
+            Err(e) => return Exchange::ConnectFailed(e, t0.elapsed()),
+        };
+    let tcp = t0.elapsed();
+    let t1 = Instant::now();
+    let cr = pdu::connection_request(protocols).unwrap_or_default();
+    if let Err(e) = stream.write_all(&cr).await {
+        return Exchange::NoConfirm(ReadFailure::Io(e.to_string()), tcp, t1.elapsed());
+    }
+    let mut reader = FrameReader::default();
+    match reader
+        .next(
+            &mut stream,
+            net::stage_deadline(deadline, opts.stage_timeout),
+        )
+        .await
+    {
+        Ok(frame) => match pdu::parse_confirm(&frame) {
+            Some(confirm) => Exchange::Confirmed {
+                confirm,
+                stream,
+                reader,
+                tcp,
+                x224: t1.elapsed(),
+            },
+            None => Exchange::NoConfirm(describe_frame(&frame), tcp, t1.elapsed()),
+        },
+        Err(e) => Exchange::NoConfirm(e, tcp, t1.elapsed()),
+    }
+}
+
+/// Names a TPKT that is not a Connection Confirm (xrdp answers some requests with an MCS
+/// Disconnect Provider Ultimatum); anything else is "not a frame".
+fn describe_frame(frame: &[u8]) -> ReadFailure {
+    use rdp_proto::x224::Tpdu;
+    match Tpdu::parse_tpkt(frame) {
+        Ok((_, (_, Tpdu::Data(d)))) => {
+            let what = match decode::<rdp_proto::mcs::DomainPdu>(d.payload) {
+                Ok(rdp_proto::mcs::DomainPdu::DisconnectProviderUltimatum { reason }) => {
+                    format!("MCS Disconnect Provider Ultimatum ({reason}) instead of a Connection Confirm")
+                }
+                Ok(p) => format!("MCS {} instead of a Connection Confirm", p.pdu_type()),
+                Err(_) => "X.224 Data instead of a Connection Confirm".to_owned(),
+            };
+            ReadFailure::Unexpected(what)
+        }
+        Ok((_, (_, t))) => ReadFailure::Unexpected(format!(
+            "X.224 {} instead of a Connection Confirm",
+            t.kind()
+        )),
+        Err(_) => ReadFailure::NotFrame {
+            head: frame.iter().take(64).copied().collect(),
+        },
+    }
+}
+
+/// The layers enumerated: (key, request, the selection that means "accepted").
+const LAYERS: [(&str, u32, u32); 6] = [
+    ("rdp", 0x00, 0x00),
+    ("ssl", 0x01, 0x01),
+    ("hybrid", 0x03, 0x02),
+    ("hybrid_ex", 0x0B, 0x08),
+    ("rdstls", 0x04, 0x04),
+    ("rdsaad", 0x10, 0x10),
+];
+
+/// The request an mstsc client makes: SSL | HYBRID | HYBRID_EX.
+const PRIMARY: u32 = 0x0B;
+
+fn protocol_result(key_expect: u32, ex: &Exchange) -> ProtocolResult {
+    match ex {
+        Exchange::Confirmed {
+            confirm: Confirm::Selected { protocol, .. },
+            ..
+        } => ProtocolResult {
+            accepted: protocol.bits() == key_expect,
+            failure: (protocol.bits() != key_expect)
+                .then(|| format!("selected {}", protocol.names().join("|"))),
+            selected: Some(protocol.names().join("|")),
+        },
+        Exchange::Confirmed {
+            confirm: Confirm::Failure(code),
+            ..
+        } => ProtocolResult {
+            accepted: false,
+            failure: Some(FailureCode(*code).to_string()),
+            selected: None,
+        },
+        Exchange::Confirmed {
+            confirm: Confirm::Legacy,
+            ..
+        } => ProtocolResult {
+            accepted: key_expect == 0,
+            failure: (key_expect != 0).then(|| "no negotiation (legacy server)".to_owned()),
+            selected: Some("rdp".into()),
+        },
+        Exchange::ConnectFailed(e, _) => ProtocolResult {
+            accepted: false,
+            failure: Some(format!("{e:?}")),
+            selected: None,
+        },
+        Exchange::NoConfirm(e, ..) => ProtocolResult {
+            accepted: false,
+            failure: Some(e.describe()),
+            selected: None,
+        },
+    }
+}
+
+struct Run<'a> {
+    opts: &'a ProbeOptions,
+    deadline: Instant,
+    t0: Instant,
+    stages: Vec<Stage>,
+    findings: Vec<Finding>,
+    stopped_at: Option<&'static str>,
+    host: &'a str,
+    rng: u64,
+}
+
+impl Run<'_> {
+    fn stage(&mut self, name: &'static str, status: &'static str, detail: impl Into<String>) {
+        self.stages.push(Stage {
+            name,
+            status,
+            elapsed_ms: ms(self.t0.elapsed()),
+            detail: detail.into(),
+        });
+    }
+
+    fn stop(&mut self, stage: &'static str) {
+        self.stopped_at.get_or_insert(stage);
+    }
+
+    async fn pace(&self) {
+        sleep(self.opts.pace).await;
+    }
+
+    fn random(&mut self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for chunk in out.chunks_mut(8) {
+            self.rng ^= self.rng << 13;
+            self.rng ^= self.rng >> 7;
+            self.rng ^= self.rng << 17;
+            chunk.copy_from_slice(&self.rng.to_le_bytes());
+        }
+        out
+    }
+
+    fn sni(&self) -> Option<String> {
+        self.opts
+            .sni
+            .clone()
+            .or_else(|| (self.host.parse::<IpAddr>().is_err()).then(|| self.host.to_owned()))
+    }
+}
+
+/// Probes one target.
+pub async fn probe(target: &Target, opts: &ProbeOptions) -> ProbeResult {
+    let t0 = Instant::now();
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        | 1;
+    let mut run = Run {
+        opts,
+        deadline: t0 + opts.timeout,
+        t0,
+        stages: Vec::new(),
+        findings: Vec::new(),
+        stopped_at: None,
+        host: &target.host,
+        rng: seed,
+    };
+    let mut result = ProbeResult {
+        target: target.host.clone(),
+        port: target.port,
+        addresses: Vec::new(),
+        verdict: "ok",
+        stopped_at: None,
+        stages: Vec::new(),
+        security: SecurityReport::default(),
+        tls: None,
+        credssp: None,
+        rdp_security: None,
+        findings: Vec::new(),
+        elapsed_ms: 0.0,
+    };
+    probe_into(&mut run, target, &mut result).await;
+    result.stages = run.stages;
+    result.stopped_at = run.stopped_at;
+    run.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    result.verdict = diagnose::verdict(&run.findings);
+    result.findings = run.findings;
+    result.elapsed_ms = ms(t0.elapsed());
+    result
+}
+
+async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult) {
+    // dns
+    let addrs: Vec<SocketAddr> = match target.host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, target.port)],
+        Err(_) => {
+            let lookup = tokio::time::timeout_at(
+                net::stage_deadline(run.deadline, run.opts.stage_timeout),
+                tokio::net::lookup_host((target.host.as_str(), target.port)),
+            )
+            .await;
+            match lookup {
+                Ok(Ok(a)) => {
+                    let mut v: Vec<SocketAddr> = a.collect();
+                    v.dedup();
+                    let list = v
+                        .iter()
+                        .map(|a| a.ip().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    run.stage("dns", "ok", list);
+                    v
+                }
+                Ok(Err(e)) => {
+                    run.stage("dns", "failed", e.to_string());
+                    run.stop("dns");
+                    run.findings
+                        .push(finding("dns-unresolved", format!("{}: {e}", target.host)));
+                    return;
+                }
+                Err(_) => {
+                    run.stage("dns", "timeout", "no answer from the resolver");
+                    run.stop("dns");
+                    run.findings.push(finding(
+                        "dns-unresolved",
+                        format!("{}: resolver timeout", target.host),
+                    ));
+                    return;
+                }
+            }
+        }
+    };
+    if addrs.is_empty() {
+        run.stage("dns", "failed", "no address");
+        run.stop("dns");
+        run.findings.push(finding(
+            "dns-unresolved",
+            format!("{}: no address", target.host),
+        ));
+        return;
+    }
+
+    // tcp + x224: the connection mstsc would make, on each address until one speaks RDP.
+    let mut chosen = None;
+    let mut first_failure = None;
+    let mut outcomes = Vec::new();
+    for (i, addr) in addrs.iter().enumerate() {
+        if i > 0 {
+            run.pace().await;
+        }
+        let ex = exchange(
+            *addr,
+            Some(SecurityProtocol::from_bits_retain(PRIMARY)),
+            run.opts,
+            run.deadline,
+        )
+        .await;
+        let outcome = match &ex {
+            Exchange::Confirmed { .. } => "rdp",
+            Exchange::ConnectFailed(ConnectFailure::Refused, _) => "refused",
+            Exchange::ConnectFailed(ConnectFailure::Timeout, _) => "timeout",
+            Exchange::ConnectFailed(ConnectFailure::Unreachable(_), _) => "unreachable",
+            Exchange::ConnectFailed(ConnectFailure::Other(_), _) => "error",
+            Exchange::NoConfirm(ReadFailure::NotFrame { .. }, ..) => "not-rdp",
+            Exchange::NoConfirm(ReadFailure::Timeout { .. }, ..) => "silent",
+            Exchange::NoConfirm(..) => "closed",
+        };
+        outcomes.push(outcome);
+        result.addresses.push(AddressResult {
+            address: addr.ip().to_string(),
+            outcome: outcome.into(),
+            probed: chosen.is_none() && outcome == "rdp",
+        });
+        if chosen.is_none() && outcome == "rdp" {
+            chosen = Some((*addr, ex));
+        } else if first_failure.is_none() {
+            first_failure = Some((*addr, ex));
+        }
+    }
+    if chosen.is_none() {
+        if let Some(a) = result.addresses.first_mut() {
+            a.probed = true;
+        }
+        chosen = first_failure;
+    }
+    if outcomes.len() > 1 && outcomes.iter().any(|o| *o != outcomes[0]) {
+        let detail = result
+            .addresses
+            .iter()
+            .map(|a| format!("{} {}", a.address, a.outcome))
+            .collect::<Vec<_>>()
+            .join(", ");
+        run.findings.push(finding("dns-multiple-addresses", detail));
+    }
+    let Some((addr, primary)) = chosen else {
+        return;
+    };
+    let primary = match primary {
+        Exchange::ConnectFailed(e, t) => {
+            let (status, id, detail) = match &e {
+                ConnectFailure::Refused => (
+                    "failed",
+                    "tcp-refused",
+                    format!("{addr} refused the connection (RST)"),
+                ),
+                ConnectFailure::Timeout => (
+                    "timeout",
+                    "tcp-timeout",
+                    format!("no answer from {addr} within {:?}", run.opts.stage_timeout),
+                ),
+                ConnectFailure::Unreachable(m) => {
+                    ("failed", "tcp-unreachable", format!("{addr}: {m}"))
+                }
+                ConnectFailure::Other(m) => ("failed", "tcp-unreachable", format!("{addr}: {m}")),
+            };
+            run.stages.push(Stage {
+                name: "tcp",
+                status,
+                elapsed_ms: ms(t),
+                detail: detail.clone(),
+            });
+            run.stop("tcp");
+            run.findings.push(finding(id, detail));
+            return;
+        }
+        Exchange::NoConfirm(e, tcp, x) => {
+            run.stages.push(Stage {
+                name: "tcp",
+                status: "ok",
+                elapsed_ms: ms(tcp),
+                detail: addr.to_string(),
+            });
+            let (status, id) = match &e {
+                ReadFailure::Timeout { .. } => ("timeout", "x224-no-response"),
+                ReadFailure::NotFrame { .. } => ("failed", "not-rdp"),
+                _ => ("failed", "x224-closed"),
+            };
+            run.stages.push(Stage {
+                name: "x224",
+                status,
+                elapsed_ms: ms(tcp + x),
+                detail: e.describe(),
+            });
+            run.stop("x224");
+            run.findings.push(finding(id, e.describe()));
+            return;
+        }
+        ex @ Exchange::Confirmed { .. } => ex,
+    };
+    let Exchange::Confirmed {
+        confirm, tcp, x224, ..
+    } = &primary
+    else {
+        return;
+    };
+    run.stages.push(Stage {
+        name: "tcp",
+        status: "ok",
+        elapsed_ms: ms(*tcp),
+        detail: addr.to_string(),
+    });
+    let confirm = *confirm;
+    let x224_detail = match confirm {
+        Confirm::Selected { protocol, .. } => format!("selected {}", protocol.names().join("|")),
+        Confirm::Failure(c) => format!("RDP_NEG_FAILURE {}", FailureCode(c)),
+        Confirm::Legacy => "Connection Confirm without negotiation (legacy server)".into(),
+    };
+    run.stages.push(Stage {
+        name: "x224",
+        status: "ok",
+        elapsed_ms: ms(*tcp + *x224),
+        detail: x224_detail,
+    });
+    let sec = &mut result.security;
+    match confirm {
+        Confirm::Selected { protocol, flags } => {
+            sec.selected = Some(protocol.names().join("|"));
+            sec.neg_flags = rdp_proto::nego::flag_names(
+                rdp_proto::nego::NegResponseFlags::from_bits_retain(flags),
+            );
+            if flags & 0x08 != 0 {
+                run.findings.push(finding(
+                    "restricted-admin-supported",
+                    "RDP_NEG_RSP flag RESTRICTED_ADMIN_MODE_SUPPORTED",
+                ));
+            }
+        }
+        Confirm::Legacy => {
+            sec.legacy_no_negotiation = true;
+            sec.selected = Some("rdp".into());
+            run.findings.push(finding(
+                "legacy-no-negotiation",
+                "Connection Confirm without RDP_NEG_RSP",
+            ));
+        }
+        Confirm::Failure(_) => {}
+    }
+
+    // Security layers, each on its own connection.
+    let mut results: BTreeMap<&'static str, ProtocolResult> = BTreeMap::new();
+    results.insert("hybrid_ex", protocol_result(0x08, &primary));
+    let mut not_requested = Vec::new();
+    let check_requested = |req: u32, ex: &Exchange, out: &mut Vec<String>| {
+        if let Exchange::Confirmed {
+            confirm: Confirm::Selected { protocol, .. },
+            ..
+        } = ex
+        {
+            let sel = protocol.bits();
+            if (sel == 0 && req != 0) || sel & !req != 0 {
+                out.push(format!(
+                    "requested {}, selected {}",
+                    SecurityProtocol::from_bits_retain(req).names().join("|"),
+                    protocol.names().join("|")
+                ));
+            }
+        }
+    };
+    check_requested(PRIMARY, &primary, &mut not_requested);
+    drop(primary);
+    let mut legacy_cc = matches!(confirm, Confirm::Legacy);
+    if run.opts.enumerate {
+        for (key, req, expect) in LAYERS {
+            if key == "hybrid_ex" || Instant::now() >= run.deadline {
+                continue;
+            }
+            run.pace().await;
+            let ex = exchange(
+                addr,
+                Some(SecurityProtocol::from_bits_retain(req)),
+                run.opts,
+                run.deadline,
+            )
+            .await;
+            check_requested(req, &ex, &mut not_requested);
+            results.insert(key, protocol_result(expect, &ex));
+        }
+        run.pace().await;
+        let ex = exchange(addr, None, run.opts, run.deadline).await;
+        legacy_cc |= matches!(
+            ex,
+            Exchange::Confirmed {
+                confirm: Confirm::Legacy,
+                ..
+            }
+        );
+    }
+    // A Confirm without negotiation is only half an answer (xrdp set to TLS sends one and then
+    // drops the Connect-Initial): Standard RDP Security is accepted if the MCS stage works.
+    let mut legacy_accepted = matches!(confirm, Confirm::Legacy);
+    if legacy_cc && !results.get("rdp").is_some_and(|r| r.accepted) && run.opts.enumerate {
+        let mut scratch = ProbeResult {
+            rdp_security: None,
+            ..result.clone()
+        };
+        rdp_security_stage(run, addr, None, &mut scratch, true).await;
+        if scratch
+            .rdp_security
+            .as_ref()
+            .is_some_and(|r| r.server_version.is_some())
+        {
+            legacy_accepted = true;
+            result.rdp_security = scratch.rdp_security;
+        }
+    }
+    for n in not_requested.iter().take(1) {
+        run.findings
+            .push(finding("neg-protocol-not-requested", n.clone()));
+    }
+    let acc = |k: &str| results.get(k).is_some_and(|r| r.accepted);
+    let (rdp_neg, ssl, hybrid, hybrid_ex) =
+        (acc("rdp"), acc("ssl"), acc("hybrid"), acc("hybrid_ex"));
+    let rdp = rdp_neg || legacy_accepted;
+    let any = rdp || ssl || hybrid || hybrid_ex || acc("rdstls") || acc("rdsaad");
+    if any {
+        result.security.nla_required = Some(!(rdp || ssl) && (hybrid || hybrid_ex));
+        if rdp || ssl {
+            let which = [(rdp, "Standard RDP Security"), (ssl, "TLS without CredSSP")]
+                .iter()
+                .filter(|x| x.0)
+                .map(|x| x.1)
+                .collect::<Vec<_>>()
+                .join(" and ");
+            run.findings.push(finding(
+                "nla-not-required",
+                format!("the server accepts {which}"),
+            ));
+        }
+        if rdp {
+            run.findings.push(finding(
+                "rdp-security-allowed",
+                if legacy_accepted && !rdp_neg {
+                    "a client without negotiation gets Standard RDP Security".to_owned()
+                } else {
+                    "PROTOCOL_RDP accepted".to_owned()
+                },
+            ));
+        }
+    } else if let Confirm::Failure(code) = confirm {
+        run.stop("x224");
+        run.findings.push(finding(
+            diagnose::negotiation_failure_id(code),
+            format!(
+                "RDP_NEG_FAILURE {} to SSL|HYBRID|HYBRID_EX",
+                FailureCode(code)
+            ),
+        ));
+    }
+    result.security.protocols = results;
+
+    // TLS
+    if ssl || hybrid || hybrid_ex {
+        let req = if hybrid {
+            0x03
+        } else if hybrid_ex {
+            0x0B
+        } else {
+            0x01
+        };
+        tls_stage(run, addr, req, hybrid || hybrid_ex, result).await;
+    }
+    // Standard RDP Security
+    if rdp && run.opts.enumerate {
+        match result.rdp_security.take() {
+            Some(found) => conclude_rdp_security(run, found, true, result),
+            None => {
+                let req = if rdp_neg {
+                    Some(SecurityProtocol::RDP)
+                } else {
+                    None
+                };
+                rdp_security_stage(run, addr, req, result, false).await;
+            }
+        }
+    }
+}
+
+async fn tls_stage(
+    run: &mut Run<'_>,
+    addr: SocketAddr,
+    req: u32,
+    credssp: bool,
+    result: &mut ProbeResult,
+) {
+    let mut report = TlsProbeReport::default();
+    let mut plain_chain: Vec<Vec<u8>> = Vec::new();
+    let versions = [
+        ("tls1_0", ProtocolVersion::TLS_1_0),
+        ("tls1_1", ProtocolVersion::TLS_1_1),
+        ("tls1_2", ProtocolVersion::TLS_1_2),
+        ("tls1_3", ProtocolVersion::TLS_1_3),
+    ];
+    let t_start = Instant::now();
+    if run.opts.enumerate {
+        for (key, v) in versions {
+            if Instant::now() >= run.deadline {
+                break;
+            }
+            run.pace().await;
+            match hello_probe(run, addr, req, v).await {
+                Ok((suite, chain)) => {
+                    report.versions.insert(key, true);
+                    if v != ProtocolVersion::TLS_1_3 && !chain.is_empty() {
+                        plain_chain = chain;
+                    }
+                    let _ = suite;
+                }
+                Err(why) => {
+                    report.versions.insert(key, false);
+                    report.rejections.insert(key, why);
+                }
+            }
+        }
+    }
+    // A real TLS session (rustls: TLS 1.2/1.3): version, suite, certificate; then CredSSP.
+    let modern = !run.opts.enumerate
+        || report.versions.get("tls1_2") == Some(&true)
+        || report.versions.get("tls1_3") == Some(&true);
+    let mut session_chain = Vec::new();
+    if modern {
+        run.pace().await;
+        match rustls_session(run, addr, req, credssp).await {
+            Ok(s) => {
+                report.version = Some(s.version);
+                report.cipher = Some(s.cipher);
+                session_chain = s.chain;
+                if let Some(c) = s.credssp {
+                    result.credssp = Some(c);
+                }
+                if let Some(err) = s.credssp_error {
+                    run.stage("credssp", "failed", err.clone());
+                    run.stop("credssp");
+                    run.findings.push(finding("credssp-failed", err));
+                }
+            }
+            Err(e) => {
+                if !run.opts.enumerate {
+                    report.rejections.insert("tls1_2", e.clone());
+                }
+                if report.versions.values().all(|v| !v) {
+                    // fall through to the handshake-failed finding below
+                }
+                run.findings
+                    .push(finding("tls-handshake-failed", format!("TLS session: {e}")));
+            }
+        }
+    }
+    let accepted: Vec<&str> = report
+        .versions
+        .iter()
+        .filter(|(_, a)| **a)
+        .map(|(k, _)| *k)
+        .collect();
+    let has_modern =
+        report.version.is_some() || accepted.iter().any(|k| *k == "tls1_2" || *k == "tls1_3");
+    let has_legacy = accepted.iter().any(|k| *k == "tls1_0" || *k == "tls1_1");
+    if report.versions.values().all(|v| !v) && report.version.is_none() {
+        run.stage(
+            "tls",
+            "failed",
+            report
+                .rejections
+                .values()
+                .next()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        run.stop("tls");
+        if !run.findings.iter().any(|f| f.id == "tls-handshake-failed") {
+            let why = report
+                .rejections
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            run.findings.push(finding("tls-handshake-failed", why));
+        }
+    } else {
+        let detail = format!(
+            "{} {}",
+            report.version.clone().unwrap_or_else(|| accepted.join(",")),
+            report.cipher.clone().unwrap_or_default()
+        );
+        let _ = t_start;
+        run.stage("tls", "ok", detail);
+        if has_legacy && !has_modern {
+            run.findings.push(finding(
+                "tls-legacy-only",
+                format!("accepted: {}", accepted.join(", ")),
+            ));
+        } else if has_legacy {
+            run.findings.push(finding(
+                "tls-legacy-enabled",
+                format!("accepted: {}", accepted.join(", ")),
+            ));
+        }
+    }
+    let chain = if session_chain.is_empty() {
+        plain_chain
+    } else {
+        session_chain
+    };
+    if let Some(der) = chain.first() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        if let Some(c) = cert::facts(der, now) {
+            let name_matches = name_matches(der, run.host);
+            run.findings
+                .extend(cert::findings(&c, &format!("now {}", rfc3339(now))));
+            if !name_matches {
+                run.findings.push(finding(
+                    "cert-name-mismatch",
+                    format!("{} is not in {} / {:?}", run.host, c.subject, c.sans),
+                ));
+            }
+            report.certificate = Some(ProbeCertificate {
+                cert: c,
+                name_matches,
+                chain_length: chain.len(),
+            });
+        }
+    }
+    if let Some(c) = &result.credssp {
+        let detail = format!("TSRequest version {}", c.version);
+        run.stage("credssp", "ok", detail);
+        if !c.patched_cve_2018_0886 {
+            run.findings.push(finding(
+                "credssp-unpatched",
+                format!("TSRequest version {}", c.version),
+            ));
+        }
+        if let Some(skew) = c.ntlm.as_ref().and_then(|n| n.clock_skew_s) {
+            if skew.abs() > 300 {
+                run.findings.push(finding(
+                    "clock-skew",
+                    format!("the server's clock is {skew} s from ours"),
+                ));
+            }
+        }
+    }
+    result.tls = Some(report);
+}
+
+/// Sends our own ClientHello offering only `v`; Ok(suite, chain) if the server accepts it.
+async fn hello_probe(
+    run: &mut Run<'_>,
+    addr: SocketAddr,
+    req: u32,
+    v: ProtocolVersion,
+) -> Result<(String, Vec<Vec<u8>>), String> {
+    let ex = exchange(
+        addr,
+        Some(SecurityProtocol::from_bits_retain(req)),
+        run.opts,
+        run.deadline,
+    )
+    .await;
+    let Exchange::Confirmed {
+        mut stream,
+        mut reader,
+        confirm: Confirm::Selected { .. },
+        ..
+    } = ex
+    else {
+        return Err("no TLS-capable Connection Confirm".into());
+    };
+    let sni = run.sni();
+    let hello = ptls::ProbeHello {
+        version: v,
+        suites: ptls::ProbeHello::default_suites(v),
+        sni: sni.as_deref(),
+        random: run.random(),
+    };
+    let record = hello.to_record().map_err(|e| e.to_string())?;
+    stream.write_all(&record).await.map_err(|e| e.to_string())?;
+    let deadline = net::stage_deadline(run.deadline, run.opts.stage_timeout);
+    let mut suite = None;
+    let mut chain = Vec::new();
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let frame = match reader.next(&mut stream, deadline).await {
+            Ok(f) => f,
+            Err(e) if suite.is_some() => {
+                let _ = e;
+                break;
+            }
+            Err(e) => return Err(e.describe()),
+        };
+        let Ok(rec) = decode::<ptls::Record>(&frame) else {
+            return Err("not a TLS record".into());
+        };
+        match rec.content_type {
+            ContentType::ALERT => {
+                let why = decode::<ptls::Alert>(rec.fragment)
+                    .map_or("alert".to_owned(), |a| format!("alert {}", a.description));
+                return if suite.is_some() {
+                    Ok((suite.unwrap_or_default(), chain))
+                } else {
+                    Err(why)
+                };
+            }
+            ContentType::HANDSHAKE => {
+                carry.extend_from_slice(rec.fragment);
+                let mut rest: &[u8] = &carry;
+                let mut done = false;
+                while let Ok((r, hs)) = decode_prefix::<ptls::Handshake>(rest) {
+                    match hs.msg_type {
+                        HandshakeType::SERVER_HELLO => {
+                            let sh: ptls::ServerHello =
+                                decode(hs.body).map_err(|e| e.to_string())?;
+                            if sh.selected_version() != v {
+                                return Err(format!(
+                                    "answered with {}",
+                                    sh.selected_version().label()
+                                ));
+                            }
+                            suite = Some(sh.cipher_suite.to_string());
+                            if v == ProtocolVersion::TLS_1_3 {
+                                done = true;
+                            }
+                        }
+                        HandshakeType::CERTIFICATE => {
+                            if let Ok(c) = decode::<ptls::Certificate>(hs.body) {
+                                chain = c.certificates.iter().map(|d| d.to_vec()).collect();
+                            }
+                        }
+                        HandshakeType::SERVER_HELLO_DONE => done = true,
+                        _ => {}
+                    }
+                    rest = r;
+                }
+                carry = rest.to_vec();
+                if done || carry.len() > 1 << 20 {
+                    break;
+                }
+            }
+            _ if suite.is_some() => break,
+            _ => return Err("unexpected record".into()),
+        }
+    }
+    suite
+        .map(|s| (s, chain))
+        .ok_or_else(|| "no ServerHello".into())
+}
+
+struct Session {
+    version: String,
+    cipher: String,
+    chain: Vec<Vec<u8>>,
+    credssp: Option<CredsspReport>,
+    credssp_error: Option<String>,
+}
+
+/// Records nothing and accepts everything: the probe reports on certificates, it does not trust them.
+#[derive(Debug)]
+struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+        .with_no_client_auth();
+    cfg.resumption = rustls::client::Resumption::disabled();
+    Ok(Arc::new(cfg))
+}
+
+async fn rustls_session(
+    run: &mut Run<'_>,
+    addr: SocketAddr,
+    req: u32,
+    credssp: bool,
+) -> Result<Session, String> {
+    let ex = exchange(
+        addr,
+        Some(SecurityProtocol::from_bits_retain(req)),
+        run.opts,
+        run.deadline,
+    )
+    .await;
+    let Exchange::Confirmed {
+        stream,
+        confirm: Confirm::Selected { protocol, .. },
+        ..
+    } = ex
+    else {
+        return Err("no TLS-capable Connection Confirm".into());
+    };
+    let name = match run.sni() {
+        Some(n) => rustls::pki_types::ServerName::try_from(n).map_err(|e| e.to_string())?,
+        None => rustls::pki_types::ServerName::IpAddress(addr.ip().into()),
+    };
+    let connector = tokio_rustls::TlsConnector::from(tls_config()?);
+    let deadline = net::stage_deadline(run.deadline, run.opts.stage_timeout);
+    let mut tls = tokio::time::timeout_at(deadline, connector.connect(name, stream))
+        .await
+        .map_err(|_| "TLS handshake timed out".to_owned())?
+        .map_err(|e| e.to_string())?;
+    let (_, conn) = tls.get_ref();
+    let version = conn.protocol_version().map_or("?".into(), |v| match v {
+        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_owned(),
+        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_owned(),
+        other => format!("{other:?}"),
+    });
+    let cipher = conn
+        .negotiated_cipher_suite()
+        .map_or("?".into(), |s| format!("{:?}", s.suite()));
+    let chain = conn
+        .peer_certificates()
+        .map(|c| c.iter().map(|d| d.as_ref().to_vec()).collect())
+        .unwrap_or_default();
+    let mut session = Session {
+        version,
+        cipher,
+        chain,
+        credssp: None,
+        credssp_error: None,
+    };
+    let hybrid = protocol.intersects(SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX);
+    if credssp && hybrid {
+        match credssp_exchange(run, &mut tls).await {
+            Ok(c) => session.credssp = Some(c),
+            Err(e) => session.credssp_error = Some(e),
+        }
+    }
+    Ok(session)
+}
+
+async fn credssp_exchange(
+    run: &mut Run<'_>,
+    tls: &mut tokio_rustls::client::TlsStream<TcpStream>,
+) -> Result<CredsspReport, String> {
+    let negotiate = ntlm::Negotiate::probe(ntlm::Version {
+        major: 10,
+        minor: 0,
+        build: 19041,
+        reserved: [0; 3],
+        revision: 15,
+    });
+    let token = rdp_proto::encode_vec(&negotiate).map_err(|e| e.to_string())?;
+    let req = TsRequest {
+        version: 6,
+        nego_tokens: vec![&token],
+        ..Default::default()
+    };
+    let bytes = rdp_proto::encode_vec(&req).map_err(|e| e.to_string())?;
+    tls.write_all(&bytes)
+        .await
+        .map_err(|e| format!("sending the NTLM NEGOTIATE: {e}"))?;
+    let mut reader = FrameReader::new(Framing::Der);
+    let deadline = net::stage_deadline(run.deadline, run.opts.stage_timeout);
+    let frame = reader
+        .next(tls, deadline)
+        .await
+        .map_err(|e| format!("after the NTLM NEGOTIATE: {}", e.describe()))?;
+    let resp: TsRequest = decode(&frame).map_err(|e| format!("server TSRequest: {e}"))?;
+    let mut report = CredsspReport {
+        version: resp.version,
+        patched_cve_2018_0886: resp.patched_cve_2018_0886(),
+        ntlm: None,
+        error_code: resp.error_code.map(|e| format!("0x{:08x} {e}", e.0)),
+    };
+    if let Some(token) = resp.nego_tokens.first() {
+        if let Ok(Message::Challenge(ch)) = decode::<Message>(token) {
+            let text = |id| ch.av(id).map(|p| p.text());
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let ts = ch
+                .av(AvId::MSV_AV_TIMESTAMP)
+                .and_then(|p| p.filetime())
+                .and_then(ntlm::filetime_to_unix);
+            report.ntlm = Some(NtlmReport {
+                netbios_domain: text(AvId::MSV_AV_NB_DOMAIN_NAME),
+                netbios_computer: text(AvId::MSV_AV_NB_COMPUTER_NAME),
+                dns_domain: text(AvId::MSV_AV_DNS_DOMAIN_NAME),
+                dns_computer: text(AvId::MSV_AV_DNS_COMPUTER_NAME),
+                dns_tree: text(AvId::MSV_AV_DNS_TREE_NAME),
+                product_version: ch.version.map(|v| v.product_version()),
+                timestamp: ts.map(|t| rfc3339(t as i64)),
+                clock_skew_s: ts.map(|t| t as i64 - now),
+            });
+        }
+    }
+    Ok(report)
+}
+
+/// Offers each encryption method alone in an MCS Connect-Initial. `quiet`: only find out
+/// whether it works (no stage, no findings), for the legacy check.
+async fn rdp_security_stage(
+    run: &mut Run<'_>,
+    addr: SocketAddr,
+    req: Option<SecurityProtocol>,
+    result: &mut ProbeResult,
+    quiet: bool,
+) {
+    let methods = [
+        (0u32, "none"),
+        (0x01, "40bit"),
+        (0x08, "56bit"),
+        (0x02, "128bit"),
+        (0x10, "fips"),
+    ];
+    let mut report = RdpSecurityReport::default();
+    let mut any = false;
+    let mut x509 = Vec::new();
+    for (bits, name) in methods {
+        if Instant::now() >= run.deadline {
+            break;
+        }
+        run.pace().await;
+        let ex = exchange(addr, req, run.opts, run.deadline).await;
+        let Exchange::Confirmed {
+            mut stream,
+            mut reader,
+            confirm,
+            ..
+        } = ex
+        else {
+            report.answers.insert(name, "no Connection Confirm".into());
+            continue;
+        };
+        let selected = match confirm {
+            Confirm::Selected { protocol, .. } => Some(protocol),
+            _ => None,
+        };
+        let Ok(ci) = pdu::connect_initial(EncryptionMethods::from_bits_retain(bits), selected)
+        else {
+            continue;
+        };
+        if stream.write_all(&ci).await.is_err() {
+            report.answers.insert(name, "closed".into());
+            continue;
+        }
+        match reader
+            .next(
+                &mut stream,
+                net::stage_deadline(run.deadline, run.opts.stage_timeout),
+            )
+            .await
+        {
+            Ok(frame) => match pdu::parse_connect_response(&frame) {
+                Some(s) => {
+                    any = true;
+                    report
+                        .answers
+                        .insert(name, pdu::method_name(s.method).to_owned());
+                    if s.method == bits && !(bits == 0 && s.level != 0) {
+                        report.encryption_methods.push(name.to_owned());
+                    }
+                    report.server_version = report.server_version.take().or(s.version.clone());
+                    report.encryption_level = report
+                        .encryption_level
+                        .take()
+                        .or(Some(s.level_name.clone()));
+                    report.certificate_type = report
+                        .certificate_type
+                        .take()
+                        .or(s.certificate_type.clone());
+                    report.rsa_key_bits = report.rsa_key_bits.or(s.rsa_bits);
+                    if x509.is_empty() {
+                        x509 = s.x509_chain;
+                    }
+                }
+                None => {
+                    report.answers.insert(name, "not a Connect-Response".into());
+                }
+            },
+            Err(e) => {
+                report.answers.insert(name, e.describe());
+            }
+        }
+    }
+    if quiet {
+        if any {
+            result.rdp_security = Some(report);
+        }
+        return;
+    }
+    let _ = x509;
+    conclude_rdp_security(run, report, any, result);
+}
+
+/// The MCS stage's line and findings from what the Connect-Initial probes found.
+fn conclude_rdp_security(
+    run: &mut Run<'_>,
+    report: RdpSecurityReport,
+    any: bool,
+    result: &mut ProbeResult,
+) {
+    if any {
+        let detail = format!(
+            "{} {}",
+            report.encryption_level.clone().unwrap_or_default(),
+            report.encryption_methods.join(",")
+        );
+        run.stage("mcs", "ok", detail);
+        let weak: Vec<&String> = report
+            .encryption_methods
+            .iter()
+            .filter(|m| matches!(m.as_str(), "none" | "40bit" | "56bit"))
+            .collect();
+        let weak_level = matches!(
+            report.encryption_level.as_deref(),
+            Some("ENCRYPTION_LEVEL_NONE" | "ENCRYPTION_LEVEL_LOW")
+        );
+        if !weak.is_empty() || weak_level {
+            run.findings.push(finding(
+                "weak-rdp-encryption",
+                format!(
+                    "accepted {}; level {}",
+                    weak.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    report.encryption_level.as_deref().unwrap_or("?")
+                ),
+            ));
+        }
+        if report.rsa_key_bits.is_some_and(|b| b < 2048) {
+            run.findings.push(finding(
+                "cert-weak",
+                format!(
+                    "proprietary certificate with a {}-bit RSA key",
+                    report.rsa_key_bits.unwrap_or(0)
+                ),
+            ));
+        }
+    } else {
+        run.stage(
+            "mcs",
+            "failed",
+            report.answers.values().next().cloned().unwrap_or_default(),
+        );
+        run.stop("mcs");
+        run.findings.push(finding(
+            "x224-closed",
+            format!(
+                "Standard RDP Security accepted, but no Connect-Response: {}",
+                report.answers.values().next().cloned().unwrap_or_default()
+            ),
+        ));
+    }
+    result.rdp_security = Some(report);
+}
+
+/// Whether `host` is named by the certificate (DNS SANs with wildcards, IP SANs, else the CN).
+pub fn name_matches(der: &[u8], host: &str) -> bool {
+    use x509_parser::prelude::*;
+    let Ok((_, cert)) = X509Certificate::from_der(der) else {
+        return false;
+    };
+    let host_ip: Option<IpAddr> = host.parse().ok();
+    let host_l = host.to_ascii_lowercase();
+    let dns_match = |pat: &str| {
+        let pat = pat.to_ascii_lowercase();
+        match pat.strip_prefix("*.") {
+            Some(suffix) => host_l
+                .split_once('.')
+                .is_some_and(|(_, rest)| rest == suffix),
+            None => pat == host_l,
+        }
+    };
+    let mut had_san = false;
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for g in &san.value.general_names {
+            had_san = true;
+            match g {
+                GeneralName::DNSName(n) if host_ip.is_none() && dns_match(n) => return true,
+                GeneralName::IPAddress(b) => {
+                    let ip = match b.len() {
+                        4 => <[u8; 4]>::try_from(*b).ok().map(IpAddr::from),
+                        16 => <[u8; 16]>::try_from(*b).ok().map(IpAddr::from),
+                        _ => None,
+                    };
+                    if ip.is_some() && ip == host_ip {
+                        return true;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if had_san {
+        return false;
+    }
+    let matched = cert
+        .subject()
+        .iter_common_name()
+        .filter_map(|cn| cn.as_str().ok())
+        .any(|cn| {
+            host_ip.map_or_else(|| dns_match(cn), |ip| cn.parse::<IpAddr>().ok() == Some(ip))
+        });
+    matched
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse() {
+        assert_eq!(
+            parse_target("rdp.example", 3389).unwrap(),
+            Target {
+                host: "rdp.example".into(),
+                port: 3389
+            }
+        );
+        assert_eq!(
+            parse_target("10.0.0.1:3390", 3389).unwrap(),
+            Target {
+                host: "10.0.0.1".into(),
+                port: 3390
+            }
+        );
+        assert_eq!(
+            parse_target("[::1]:13389", 3389).unwrap(),
+            Target {
+                host: "::1".into(),
+                port: 13389
+            }
+        );
+        assert_eq!(
+            parse_target("::1", 3389).unwrap(),
+            Target {
+                host: "::1".into(),
+                port: 3389
+            }
+        );
+        assert!(parse_target("[::1", 3389).is_err());
+        assert!(parse_target("host:notaport", 3389).is_err());
+    }
+
+    #[test]
+    fn a_selection_outside_the_request_is_noticed() {
+        // xrdp answers SSL|HYBRID with PROTOCOL_RDP.
+        let ex = protocol_result(
+            0x02,
+            &Exchange::ConnectFailed(ConnectFailure::Timeout, Duration::ZERO),
+        );
+        assert!(!ex.accepted);
+    }
+}

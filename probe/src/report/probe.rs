@@ -1,0 +1,101 @@
+//! Output DTOs of `rdprobe probe` (DESIGN.md section 6).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::diagnose::Finding;
+use crate::report::capture::{Certificate, Stage};
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct AddressResult {
+    pub address: String,
+    /// "rdp", "refused", "timeout", "unreachable", "closed", "not-rdp", ...
+    pub outcome: String,
+    pub probed: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct ProtocolResult {
+    pub accepted: bool,
+    /// The RDP_NEG_FAILURE code name, or what the server selected instead, or how it failed.
+    pub failure: Option<String>,
+    /// What the server selected for this request.
+    pub selected: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct SecurityReport {
+    /// The protocol selected for the primary request (SSL|HYBRID|HYBRID_EX, as mstsc asks).
+    pub selected: Option<String>,
+    pub protocols: BTreeMap<&'static str, ProtocolResult>,
+    pub nla_required: Option<bool>,
+    pub neg_flags: Vec<String>,
+    pub legacy_no_negotiation: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct TlsProbeReport {
+    pub versions: BTreeMap<&'static str, bool>,
+    /// Why each rejected version was rejected (alert name, reset, close).
+    pub rejections: BTreeMap<&'static str, String>,
+    pub version: Option<String>,
+    pub cipher: Option<String>,
+    pub certificate: Option<ProbeCertificate>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct ProbeCertificate {
+    #[serde(flatten)]
+    pub cert: Certificate,
+    pub name_matches: bool,
+    pub chain_length: usize,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct NtlmReport {
+    pub netbios_domain: Option<String>,
+    pub netbios_computer: Option<String>,
+    pub dns_domain: Option<String>,
+    pub dns_computer: Option<String>,
+    pub dns_tree: Option<String>,
+    pub product_version: Option<String>,
+    pub timestamp: Option<String>,
+    pub clock_skew_s: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct CredsspReport {
+    pub version: u32,
+    pub patched_cve_2018_0886: bool,
+    pub ntlm: Option<NtlmReport>,
+    pub error_code: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct RdpSecurityReport {
+    pub server_version: Option<String>,
+    pub encryption_level: Option<String>,
+    pub encryption_methods: Vec<String>,
+    pub certificate_type: Option<String>,
+    pub rsa_key_bits: Option<u32>,
+    /// Per offered method: what the server chose (e.g. xrdp answers 128bit to a 40-bit offer).
+    pub answers: BTreeMap<&'static str, String>,
+}
+
+/// One target's result.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProbeResult {
+    pub target: String,
+    pub port: u16,
+    pub addresses: Vec<AddressResult>,
+    pub verdict: &'static str,
+    pub stopped_at: Option<&'static str>,
+    pub stages: Vec<Stage>,
+    pub security: SecurityReport,
+    pub tls: Option<TlsProbeReport>,
+    pub credssp: Option<CredsspReport>,
+    pub rdp_security: Option<RdpSecurityReport>,
+    pub findings: Vec<Finding>,
+    pub elapsed_ms: f64,
+}
