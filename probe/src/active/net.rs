@@ -109,8 +109,39 @@ impl FrameReader {
         s: &mut S,
         deadline: Instant,
     ) -> Result<Vec<u8>, ReadFailure> {
+        self.read_frame(s, deadline, false).await
+    }
+
+    /// Like [`FrameReader::next`], for an answer that must be a TPKT (a Connection Confirm):
+    /// any other first byte is "not RDP" at once (an HTTP or SSH banner could otherwise pass
+    /// for the start of a fast-path PDU).
+    pub async fn next_tpkt<S: AsyncRead + Unpin>(
+        &mut self,
+        s: &mut S,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, ReadFailure> {
+        self.read_frame(s, deadline, true).await
+    }
+
+    async fn read_frame<S: AsyncRead + Unpin>(
+        &mut self,
+        s: &mut S,
+        deadline: Instant,
+        tpkt: bool,
+    ) -> Result<Vec<u8>, ReadFailure> {
         let mut buf = [0u8; 16 * 1024];
         loop {
+            if tpkt
+                && self
+                    .deframer
+                    .buffered()
+                    .first()
+                    .is_some_and(|b| *b != rdp_proto::tpkt::TPKT_VERSION)
+            {
+                return Err(ReadFailure::NotFrame {
+                    head: self.deframer.buffered().iter().take(64).copied().collect(),
+                });
+            }
             match self.deframer.next_frame() {
                 Ok(Some(f)) => return Ok(f.bytes.to_vec()),
                 Ok(None) => {}

@@ -137,7 +137,7 @@ async fn exchange(
     }
     let mut reader = FrameReader::default();
     match reader
-        .next(
+        .next_tpkt(
             &mut stream,
             net::stage_deadline(deadline, opts.stage_timeout),
         )

@@ -1,0 +1,300 @@
+//! `rdprobe probe` against misbehaving servers started by the test on 127.0.0.1:0: each
+//! asserts the verdict, the stage the probe stopped at, the finding, and that the probe ended
+//! within its deadline.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdprobe::active::run::{probe, ProbeOptions, Target};
+use rdprobe::report::probe::ProbeResult;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+fn opts() -> ProbeOptions {
+    ProbeOptions {
+        timeout: Duration::from_secs(6),
+        stage_timeout: Duration::from_millis(800),
+        pace: Duration::ZERO,
+        enumerate: true,
+        sni: None,
+    }
+}
+
+/// A real FreeRDP Connection Confirm selecting PROTOCOL_SSL (flags EXTENDED_CLIENT_DATA).
+const CC_SSL: [u8; 19] = [
+    3, 0, 0, 19, 14, 0xD0, 0, 0, 0x12, 0x34, 0, 2, 1, 8, 0, 1, 0, 0, 0,
+];
+
+async fn read_request(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut head = [0u8; 4];
+    s.read_exact(&mut head).await.ok()?;
+    let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
+    let mut rest = vec![0u8; len.saturating_sub(4)];
+    s.read_exact(&mut rest).await.ok()?;
+    Some(rest)
+}
+
+/// Starts a server whose every connection runs `handler`; returns its port.
+async fn server<F, Fut>(handler: F) -> u16
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let handler = Arc::new(handler);
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            let h = handler.clone();
+            tokio::spawn(async move { h(s).await });
+        }
+    });
+    port
+}
+
+/// SO_LINGER {on, 0}: closing sends RST instead of FIN.
+fn socket_linger_zero(s: &std::net::TcpStream) -> std::io::Result<()> {
+    let sock = socket2::SockRef::from(s);
+    sock.set_linger(Some(Duration::ZERO))
+}
+
+async fn run(port: u16) -> (ProbeResult, Duration) {
+    let t = Instant::now();
+    let r = probe(
+        &Target {
+            host: "127.0.0.1".into(),
+            port,
+        },
+        &opts(),
+    )
+    .await;
+    (r, t.elapsed())
+}
+
+fn ids(r: &ProbeResult) -> Vec<&'static str> {
+    r.findings.iter().map(|f| f.id).collect()
+}
+
+fn assert_stop(r: &ProbeResult, elapsed: Duration, stage: &str, id: &str) {
+    assert_eq!(r.verdict, "error", "{r:#?}");
+    assert_eq!(r.stopped_at, Some(stage), "{r:#?}");
+    assert!(ids(r).contains(&id), "no {id} in {:?}", ids(r));
+    assert!(
+        elapsed < opts().timeout + Duration::from_millis(500),
+        "took {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn refused() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    let (r, t) = run(port).await;
+    assert_stop(&r, t, "tcp", "tcp-refused");
+}
+
+#[tokio::test]
+async fn silent_after_accept() {
+    let port = server(|s| async move {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        drop(s);
+    })
+    .await;
+    let (r, t) = run(port).await;
+    assert_stop(&r, t, "x224", "x224-no-response");
+    assert!(
+        t < Duration::from_secs(2),
+        "one stage timeout, not the whole deadline: {t:?}"
+    );
+}
+
+#[tokio::test]
+async fn one_byte_a_second() {
+    let port = server(|mut s| async move {
+        let _ = read_request(&mut s).await;
+        for b in CC_SSL {
+            if s.write_all(&[b]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
+    .await;
+    let (r, t) = run(port).await;
+    assert_stop(&r, t, "x224", "x224-no-response");
+    assert!(
+        r.stages
+            .iter()
+            .any(|s| s.detail.contains("bytes of a frame")),
+        "{:?}",
+        r.stages
+    );
+}
+
+#[tokio::test]
+async fn garbage_answer_is_not_rdp() {
+    let port = server(|mut s| async move {
+        let _ = read_request(&mut s).await;
+        let _ = s
+            .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            .await;
+    })
+    .await;
+    let (r, t) = run(port).await;
+    assert_stop(&r, t, "x224", "not-rdp");
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.evidence.contains("HTTP/1.1 400")),
+        "{:?}",
+        r.findings
+    );
+
+    let port = server(|mut s| async move {
+        let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2p1\r\n").await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    })
+    .await;
+    let (r, t) = run(port).await;
+    assert_stop(&r, t, "x224", "not-rdp");
+}
+
+#[tokio::test]
+async fn tpkt_65535_then_nothing() {
+    let port = server(|mut s| async move {
+        let _ = read_request(&mut s).await;
+        let _ = s.write_all(&[3, 0, 0xFF, 0xFF, 0x02, 0xF0]).await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    })
+    .await;
+    let (r, t) = run(port).await;
+    assert_stop(&r, t, "x224", "x224-no-response");
+}
+
+#[tokio::test]
+async fn reset_after_the_request() {
+    let port = server(|mut s| async move {
+        let _ = read_request(&mut s).await;
+        // SO_LINGER 0 on close sends a RST (set on the std socket: tokio deprecates it).
+        if let Ok(std) = s.into_std() {
+            let _ = socket_linger_zero(&std);
+            drop(std);
+        }
+    })
+    .await;
+    let (r, t) = run(port).await;
+    assert_stop(&r, t, "x224", "x224-closed");
+}
+
+#[tokio::test]
+async fn close_after_the_client_hello() {
+    let port = server(|mut s| async move {
+        if read_request(&mut s).await.is_none() {
+            return;
+        }
+        let _ = s.write_all(&CC_SSL).await;
+        let mut buf = [0u8; 2048];
+        let _ = s.read(&mut buf).await;
+    })
+    .await;
+    let (r, t) = run(port).await;
+    assert_stop(&r, t, "tls", "tls-handshake-failed");
+    assert!(r.security.protocols["ssl"].accepted);
+}
+
+#[tokio::test]
+async fn tls_alert() {
+    let port = server(|mut s| async move {
+        if read_request(&mut s).await.is_none() {
+            return;
+        }
+        let _ = s.write_all(&CC_SSL).await;
+        let mut buf = [0u8; 2048];
+        let _ = s.read(&mut buf).await;
+        // fatal handshake_failure
+        let _ = s
+            .write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])
+            .await;
+    })
+    .await;
+    let (r, t) = run(port).await;
+    assert_stop(&r, t, "tls", "tls-handshake-failed");
+    let tls = r.tls.as_ref().unwrap();
+    assert!(
+        tls.rejections
+            .values()
+            .all(|w| w.contains("HANDSHAKE_FAILURE")),
+        "{:?}",
+        tls.rejections
+    );
+}
+
+/// A TLS-only RDP server (rustls) with the given certificate.
+async fn tls_server(cert: rcgen::CertifiedKey<rcgen::KeyPair>) -> u16 {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    server(move |mut s| {
+        let acceptor = acceptor.clone();
+        async move {
+            if read_request(&mut s).await.is_none() {
+                return;
+            }
+            let _ = s.write_all(&CC_SSL).await;
+            if let Ok(mut tls) = acceptor.accept(s).await {
+                let mut buf = [0u8; 64];
+                let _ = tokio::time::timeout(Duration::from_millis(300), tls.read(&mut buf)).await;
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn expired_and_mismatched_certificates() {
+    let mut params = rcgen::CertificateParams::new(vec!["mismatch.invalid".to_owned()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let port = tls_server(rcgen::CertifiedKey {
+        cert,
+        signing_key: key,
+    })
+    .await;
+    let t = Instant::now();
+    let r = probe(
+        &Target {
+            host: "127.0.0.1".into(),
+            port,
+        },
+        &opts(),
+    )
+    .await;
+    assert!(t.elapsed() < opts().timeout);
+    let ids = ids(&r);
+    for id in [
+        "cert-expired",
+        "cert-name-mismatch",
+        "cert-self-signed",
+        "nla-not-required",
+    ] {
+        assert!(ids.contains(&id), "no {id} in {ids:?}");
+    }
+    assert_eq!(r.verdict, "error");
+    let tls = r.tls.as_ref().unwrap();
+    assert!(tls.versions["tls1_2"]);
+    assert!(tls.versions["tls1_3"]);
+    assert!(!tls.versions["tls1_0"], "rustls servers refuse TLS 1.0");
+    let c = tls.certificate.as_ref().unwrap();
+    assert!(c.cert.expired && !c.name_matches);
+    assert_eq!(c.cert.not_after, "2021-01-01T00:00:00Z");
+    assert_eq!(tls.version.as_deref(), Some("TLSv1.3"));
+}
