@@ -5,5 +5,6 @@ mod expected;
 mod fuzz_regression;
 mod pcap;
 mod peers;
+mod peers_harness;
 mod real_pdus;
 mod roundtrip;

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+pub mod peers;
+
 /// The repository's `fixtures/` directory.
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
