@@ -6,5 +6,6 @@ mod fuzz_regression;
 mod pcap;
 mod peers;
 mod peers_harness;
+mod probe_peers;
 mod real_pdus;
 mod roundtrip;

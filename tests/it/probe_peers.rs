@@ -1,0 +1,217 @@
+//! `rdprobe probe` against real peers the test starts on ephemeral loopback ports (xrdp in its
+//! configurations, FreeRDP's NLA shadow server under Xvfb; `rdp_tests::peers`). Without the
+//! packages the test prints a loud SKIPPED; CI sets RDPROBE_REQUIRE_PEERS=1, which makes a
+//! missing peer a failure.
+
+use std::time::Duration;
+
+use rdp_tests::peers::{self, Cert, CryptLevel, Security, XrdpConfig};
+use rdprobe::active::run::{probe, ProbeOptions, Target};
+use rdprobe::report::probe::ProbeResult;
+
+fn opts() -> ProbeOptions {
+    ProbeOptions {
+        timeout: Duration::from_secs(20),
+        stage_timeout: Duration::from_secs(4),
+        pace: Duration::from_millis(10),
+        enumerate: true,
+        sni: None,
+    }
+}
+
+fn run(peer: &peers::Peer) -> ProbeResult {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let t = std::time::Instant::now();
+    let r = rt.block_on(probe(
+        &Target {
+            host: "127.0.0.1".into(),
+            port: peer.addr().port(),
+        },
+        &opts(),
+    ));
+    assert!(
+        t.elapsed() < opts().timeout,
+        "{} took {:?}",
+        peer.describe(),
+        t.elapsed()
+    );
+    r
+}
+
+fn accepted(r: &ProbeResult) -> Vec<&'static str> {
+    r.security
+        .protocols
+        .iter()
+        .filter(|(_, p)| p.accepted)
+        .map(|(k, _)| *k)
+        .collect()
+}
+
+fn has(r: &ProbeResult, id: &str) -> bool {
+    r.findings.iter().any(|f| f.id == id)
+}
+
+fn xrdp(
+    security: Security,
+    crypt_level: CryptLevel,
+    cert: Cert,
+    tls_protocols: Option<&'static str>,
+) -> Option<peers::Peer> {
+    peers::or_skip(peers::xrdp(&XrdpConfig {
+        security,
+        crypt_level,
+        cert,
+        tls_protocols,
+    }))
+}
+
+#[test]
+fn xrdp_standard_rdp_security_in_every_crypt_level() {
+    let cases = [
+        (CryptLevel::High, "ENCRYPTION_LEVEL_HIGH", "128bit", false),
+        (CryptLevel::Low, "ENCRYPTION_LEVEL_LOW", "40bit", true),
+        (
+            CryptLevel::Medium,
+            "ENCRYPTION_LEVEL_CLIENT_COMPATIBLE",
+            "40bit",
+            true,
+        ),
+        (CryptLevel::Fips, "ENCRYPTION_LEVEL_FIPS", "fips", false),
+        (CryptLevel::None, "ENCRYPTION_LEVEL_NONE", "none", true),
+    ];
+    for (level, level_name, method, weak) in cases {
+        let Some(peer) = xrdp(Security::Rdp, level, Cert::Default, None) else {
+            return;
+        };
+        let r = run(&peer);
+        assert_eq!(accepted(&r), vec!["rdp"], "{level:?}: {:?}", r.security);
+        assert_eq!(r.security.nla_required, Some(false));
+        // xrdp selects PROTOCOL_RDP whatever is requested: nmap calls that "SUCCESS" for SSL/NLA.
+        assert!(
+            has(&r, "neg-protocol-not-requested") && has(&r, "rdp-security-allowed"),
+            "{level:?}: {:?}",
+            r.findings
+        );
+        let s = r.rdp_security.as_ref().expect("RDP security facts");
+        assert_eq!(s.encryption_level.as_deref(), Some(level_name), "{level:?}");
+        assert!(
+            s.encryption_methods.iter().any(|m| m == method),
+            "{level:?}: {:?}",
+            s
+        );
+        assert_eq!(s.server_version.as_deref(), Some("5.0+"));
+        if level != CryptLevel::None {
+            assert_eq!(
+                s.certificate_type.as_deref(),
+                Some("proprietary"),
+                "{level:?}"
+            );
+            assert_eq!(s.rsa_key_bits, Some(2048), "{level:?}");
+        }
+        assert_eq!(
+            has(&r, "weak-rdp-encryption"),
+            weak,
+            "{level:?}: {:?}",
+            r.findings
+        );
+        assert_eq!(r.stopped_at, None);
+    }
+}
+
+#[test]
+fn xrdp_tls_with_good_expired_and_mismatched_certificates() {
+    let Some(peer) = xrdp(Security::Tls, CryptLevel::High, Cert::Default, None) else {
+        return;
+    };
+    let r = run(&peer);
+    assert_eq!(accepted(&r), vec!["ssl"]);
+    assert!(has(&r, "nla-not-required") && !has(&r, "rdp-security-allowed"));
+    let tls = r.tls.as_ref().unwrap();
+    assert!(
+        tls.versions["tls1_2"]
+            && tls.versions["tls1_3"]
+            && !tls.versions["tls1_0"]
+            && !tls.versions["tls1_1"],
+        "{tls:?}"
+    );
+    assert_eq!(tls.version.as_deref(), Some("TLSv1.3"));
+    let c = tls.certificate.as_ref().unwrap();
+    assert!(
+        !c.cert.expired && c.cert.self_signed && c.name_matches,
+        "{c:?}"
+    );
+    assert!(!has(&r, "cert-expired") && !has(&r, "cert-name-mismatch"));
+
+    let Some(peer) = xrdp(
+        Security::Tls,
+        CryptLevel::High,
+        Cert::Expired,
+        Some("TLSv1.2"),
+    ) else {
+        return;
+    };
+    let r = run(&peer);
+    let tls = r.tls.as_ref().unwrap();
+    assert!(tls.versions["tls1_2"] && !tls.versions["tls1_3"], "{tls:?}");
+    let c = tls.certificate.as_ref().unwrap();
+    assert!(c.cert.expired);
+    assert_eq!(
+        (c.cert.not_before.as_str(), c.cert.not_after.as_str()),
+        ("2020-01-01T00:00:00Z", "2021-01-01T00:00:00Z")
+    );
+    assert!(has(&r, "cert-expired"));
+    assert_eq!(r.verdict, "error");
+
+    let Some(peer) = xrdp(
+        Security::Tls,
+        CryptLevel::High,
+        Cert::Mismatch,
+        Some("TLSv1.2"),
+    ) else {
+        return;
+    };
+    let r = run(&peer);
+    let c = r.tls.as_ref().unwrap().certificate.as_ref().unwrap();
+    assert!(!c.name_matches && !c.cert.expired, "{c:?}");
+    assert!(has(&r, "cert-name-mismatch"));
+}
+
+#[test]
+fn xrdp_negotiate_accepts_rdp_and_tls() {
+    let Some(peer) = xrdp(Security::Negotiate, CryptLevel::High, Cert::Default, None) else {
+        return;
+    };
+    let r = run(&peer);
+    assert_eq!(accepted(&r), vec!["rdp", "ssl"]);
+    assert_eq!(r.security.nla_required, Some(false));
+    assert!(r.tls.is_some() && r.rdp_security.is_some());
+}
+
+#[test]
+fn freerdp_nla_server_credssp_identity() {
+    let Some(peer) = peers::or_skip(peers::shadow_nla()) else {
+        return;
+    };
+    let r = run(&peer);
+    assert_eq!(accepted(&r), vec!["hybrid"]);
+    assert_eq!(r.security.nla_required, Some(true));
+    assert_eq!(
+        r.security.protocols["rdp"].failure.as_deref(),
+        Some("HYBRID_REQUIRED_BY_SERVER")
+    );
+    let c = r.credssp.as_ref().expect("CredSSP facts");
+    assert_eq!(c.version, 6);
+    assert!(c.patched_cve_2018_0886);
+    let n = c.ntlm.as_ref().expect("NTLM CHALLENGE");
+    assert_eq!(n.product_version.as_deref(), Some("6.1.7601"));
+    assert!(
+        n.netbios_computer.as_deref().is_some_and(|s| !s.is_empty()),
+        "{n:?}"
+    );
+    assert!(n.clock_skew_s.is_some_and(|s| s.abs() < 60), "{n:?}");
+    assert!(!has(&r, "credssp-unpatched"));
+    assert!(!has(&r, "nla-not-required"));
+}
