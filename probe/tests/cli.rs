@@ -145,3 +145,86 @@ fn wire_strings_are_escaped_on_the_terminal() {
     assert!(!text.contains('\x1b'), "raw escape reached stdout");
     assert!(text.contains("cookie: a\\x1b[2Jb"), "{text}");
 }
+
+/// A loopback server that answers every Connection Request with FreeRDP's real refusal
+/// (RDP_NEG_FAILURE HYBRID_REQUIRED_BY_SERVER) and closes.
+fn refusing_server(bind: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind(bind).ok()?;
+    let port = l.local_addr().ok()?.port();
+    let cc = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/pdu/peers/nmap_shadow-nla/014-s2c-x224-cc.bin"),
+    )
+    .ok()?;
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let mut s = s;
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let mut buf = [0u8; 512];
+            if s.read(&mut buf).unwrap_or(0) > 0 {
+                let _ = s.write_all(&cc);
+            }
+        }
+    });
+    Some(port)
+}
+
+#[test]
+fn probe_jsonl_targets_from_a_file_and_ipv6_literals() {
+    let port = refusing_server("127.0.0.1:0").unwrap();
+    let mut targets = format!("# servers\n127.0.0.1:{port}\n");
+    let v6 = refusing_server("[::1]:0");
+    if let Some(p6) = v6 {
+        targets.push_str(&format!("[::1]:{p6}\n"));
+    }
+    let list = std::env::temp_dir().join(format!("rdprobe-targets-{}.txt", std::process::id()));
+    std::fs::write(&list, targets).unwrap();
+    let o = rdprobe(&[
+        "probe",
+        "-i",
+        list.to_str().unwrap(),
+        "--format",
+        "jsonl",
+        "--timeout",
+        "5",
+        "--pace-ms",
+        "0",
+    ]);
+    let _ = std::fs::remove_file(&list);
+    assert_eq!(o.status.code(), Some(1), "an error verdict exits 1: {o:?}");
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1 + usize::from(v6.is_some()));
+    for v in &lines {
+        assert_eq!(v["type"], "target");
+        let d = &v["data"];
+        assert_eq!(d["stopped_at"], "x224", "{d}");
+        assert_eq!(
+            d["security"]["protocols"]["rdp"]["failure"],
+            "HYBRID_REQUIRED_BY_SERVER"
+        );
+        assert!(
+            d["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["id"] == "neg-hybrid-required"),
+            "{d}"
+        );
+    }
+}
+
+#[test]
+fn probe_usage_errors_exit_2() {
+    assert_eq!(rdprobe(&["probe"]).status.code(), Some(2));
+    assert_eq!(rdprobe(&["probe", "[::1"]).status.code(), Some(2));
+    assert_eq!(
+        rdprobe(&["probe", "-i", "/nonexistent/targets"])
+            .status
+            .code(),
+        Some(2)
+    );
+}

@@ -298,3 +298,84 @@ async fn expired_and_mismatched_certificates() {
     assert_eq!(c.cert.not_after, "2021-01-01T00:00:00Z");
     assert_eq!(tls.version.as_deref(), Some("TLSv1.3"));
 }
+
+/// A real FreeRDP Connection Confirm selecting PROTOCOL_HYBRID.
+fn cc_hybrid() -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/pdu/peers/credssp/shadow-nla_x224_cc.bin"),
+    )
+    .unwrap()
+}
+
+/// FreeRDP's real CHALLENGE TSRequest, with its version field rewritten to `version`.
+fn challenge(version: u8) -> Vec<u8> {
+    let mut b = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/pdu/peers/credssp/shadow-nla_tsrequest_challenge.bin"),
+    )
+    .unwrap();
+    // 30 81 9f | a0 03 02 01 06: the version INTEGER's value byte is at offset 7.
+    assert_eq!(b[3..8], [0xA0, 0x03, 0x02, 0x01, 0x06]);
+    b[7] = version;
+    b
+}
+
+#[tokio::test]
+async fn credssp_old_version_and_a_skewed_clock() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let der_key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], der_key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let cc = cc_hybrid();
+    let answer = challenge(3);
+    let port = server(move |mut s| {
+        let (acceptor, cc, answer) = (acceptor.clone(), cc.clone(), answer.clone());
+        async move {
+            if read_request(&mut s).await.is_none() {
+                return;
+            }
+            let _ = s.write_all(&cc).await;
+            if let Ok(mut tls) = acceptor.accept(s).await {
+                let mut buf = [0u8; 512];
+                if let Ok(Ok(n)) =
+                    tokio::time::timeout(Duration::from_secs(2), tls.read(&mut buf)).await
+                {
+                    if n > 0 && buf[0] == 0x30 {
+                        let _ = tls.write_all(&answer).await;
+                        let _ = tls.flush().await;
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    let (r, t) = run(port).await;
+    assert!(t < opts().timeout);
+    let c = r.credssp.as_ref().expect("CredSSP facts");
+    assert_eq!(c.version, 3);
+    assert!(!c.patched_cve_2018_0886);
+    let n = c.ntlm.as_ref().unwrap();
+    assert_eq!(n.product_version.as_deref(), Some("6.1.7601"));
+    assert_eq!(n.netbios_computer.as_deref(), Some("VM"));
+    assert_eq!(n.timestamp.as_deref(), Some("2026-11-24T01:47:35Z"));
+    let ids = ids(&r);
+    assert!(ids.contains(&"credssp-unpatched"), "{ids:?}");
+    // The recorded CHALLENGE carries the server's clock of when it was captured.
+    assert_eq!(
+        ids.contains(&"clock-skew"),
+        n.clock_skew_s.is_some_and(|s| s.abs() > 300)
+    );
+    assert_eq!(r.security.nla_required, Some(true));
+}
