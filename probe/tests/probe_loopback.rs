@@ -379,3 +379,35 @@ async fn credssp_old_version_and_a_skewed_clock() {
     );
     assert_eq!(r.security.nla_required, Some(true));
 }
+
+#[tokio::test]
+async fn host_names_go_through_the_dns_stage() {
+    let port = server(|mut s| async move {
+        let _ = read_request(&mut s).await;
+        let _ = s
+            .write_all(&[
+                0x03, 0x00, 0x00, 0x13, 0x0E, 0xD0, 0, 0, 0x12, 0x34, 0, 3, 0, 8, 0, 5, 0, 0, 0,
+            ])
+            .await;
+    })
+    .await;
+    // /etc/hosts answers for localhost: no query leaves the machine.
+    let r = probe(
+        &Target {
+            host: "localhost".into(),
+            port,
+        },
+        &opts(),
+    )
+    .await;
+    assert_eq!(r.stages[0].name, "dns");
+    assert_eq!(r.stages[0].status, "ok");
+    assert!(
+        r.addresses
+            .iter()
+            .any(|a| a.address == "127.0.0.1" && a.outcome == "rdp"),
+        "{:?}",
+        r.addresses
+    );
+    assert!(ids(&r).contains(&"neg-hybrid-required"), "{:?}", ids(&r));
+}
