@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the real RDP peers that the integration tests start themselves (tests/src/peers.rs):
 # xrdp 0.9, FreeRDP 2's shadow server (NLA) under Xvfb, winpr-hash for its SAM file, and openssl
-# for the test certificates. Debian 12 (bookworm), run as root. Idempotent.
+# for the test certificates, iproute2 and iptables for the filtered-port test (a network namespace).
+# Debian 12 (bookworm), run as root. Idempotent.
 #
 # It starts nothing and leaves nothing running: the tests run their own peers on ephemeral
 # loopback ports. A daemon-mode xrdp must NOT be running, because its /run/xrdp/xrdp.pid makes
 # every `xrdp --nodaemon` exit at once ("It looks like xrdp is already running").
 set -euo pipefail
 
-PKGS=(xrdp freerdp2-shadow-x11 freerdp2-x11 winpr-utils xvfb openssl ca-certificates)
+PKGS=(xrdp freerdp2-shadow-x11 freerdp2-x11 winpr-utils xvfb openssl ca-certificates iproute2 iptables)
 
 [ "$(id -u)" -eq 0 ] || { echo "install-peers: must run as root" >&2; exit 1; }
 

@@ -228,3 +228,89 @@ fn probe_usage_errors_exit_2() {
         Some(2)
     );
 }
+
+/// A filtered port (SYNs dropped by a firewall) inside a network namespace the test creates:
+/// the probe must say `tcp-timeout` at the tcp stage, within its stage timeout. Needs root,
+/// `ip` and `iptables`; without them the test says SKIPPED (a failure under
+/// RDPROBE_REQUIRE_PEERS=1, as in CI).
+#[test]
+fn probe_filtered_port_in_a_network_namespace() {
+    use std::process::Command;
+    let skip = |why: &str| {
+        assert!(
+            std::env::var_os("RDPROBE_REQUIRE_PEERS").is_none(),
+            "filtered-port test required but {why}"
+        );
+        eprintln!("\n*** SKIPPED filtered-port test: {why} ***\n");
+    };
+    let ns = format!("rdprobe-test-{}", std::process::id());
+    let sh = |args: &[&str]| Command::new(args[0]).args(&args[1..]).output();
+    match sh(&["ip", "netns", "add", &ns]) {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            return skip(&format!(
+                "ip netns add: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ))
+        }
+        Err(e) => return skip(&format!("ip: {e}")),
+    }
+    struct Cleanup(String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "delete", &self.0])
+                .output();
+        }
+    }
+    let _cleanup = Cleanup(ns.clone());
+    let up = sh(&["ip", "netns", "exec", &ns, "ip", "link", "set", "lo", "up"]).unwrap();
+    assert!(up.status.success(), "{up:?}");
+    let drop_rule = sh(&[
+        "ip", "netns", "exec", &ns, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", "3389",
+        "-j", "DROP",
+    ]);
+    match drop_rule {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            return skip(&format!(
+                "iptables: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ))
+        }
+        Err(e) => return skip(&format!("iptables: {e}")),
+    }
+    let t = std::time::Instant::now();
+    let o = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns,
+            env!("CARGO_BIN_EXE_rdprobe"),
+            "probe",
+            "127.0.0.1",
+            "--format",
+            "jsonl",
+        ])
+        .args(["--timeout", "5", "--stage-timeout", "1.5"])
+        .output()
+        .unwrap();
+    let elapsed = t.elapsed();
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+    let d = &v["data"];
+    assert_eq!(d["stopped_at"], "tcp", "{d}");
+    assert_eq!(d["stages"][0]["status"], "timeout", "{d}");
+    assert!(
+        d["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["id"] == "tcp-timeout"),
+        "{d}"
+    );
+    assert!(
+        elapsed < std::time::Duration::from_secs(4),
+        "took {elapsed:?}"
+    );
+}
