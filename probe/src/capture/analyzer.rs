@@ -1106,3 +1106,111 @@ fn timeline(c: &Conn, stopped_at: Option<&'static str>) -> Vec<Stage> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::link::{Decoded, TcpSegment, Transport};
+
+    fn seg(client: bool, ttl: u8, flags: u8, seq: u32, ack: u32, payload: &[u8]) -> Decoded<'_> {
+        let (c, s): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+        let (src, dst, sp, dp) = if client {
+            (c, s, 50000, 3389)
+        } else {
+            (s, c, 3389, 50000)
+        };
+        Decoded {
+            src,
+            dst,
+            ttl,
+            ip_id: Some(1),
+            vlan: None,
+            more_fragments: false,
+            transport: Transport::Tcp(TcpSegment {
+                src_port: sp,
+                dst_port: dp,
+                seq,
+                ack,
+                flags,
+                window: 1000,
+                window_scale: None,
+                mss: None,
+                payload,
+                payload_len: payload.len() as u32,
+            }),
+        }
+    }
+
+    /// A RST whose TTL does not fit the server's other packets (a middlebox forged it), in the
+    /// middle of the TLS stage: injected-reset, reset by "server", stopped at tls.
+    #[test]
+    fn forged_reset_is_flagged_as_injected() {
+        let cr = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../fixtures/pdu/ndpi__rdp_over_tls/001-c2s-x224-cr.bin"),
+        )
+        .unwrap();
+        let cc = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../fixtures/pdu/ndpi__rdp_over_tls/002-s2c-x224-cc.bin"),
+        )
+        .unwrap();
+        let mut a = Analyzer::new(Config::default());
+        let ms = 1_000_000i64;
+        let (syn, ack, psh, rst) = (
+            flags::SYN,
+            flags::ACK,
+            flags::PSH | flags::ACK,
+            flags::RST | flags::ACK,
+        );
+        let (c0, s0) = (1000u32, 5000u32);
+        a.packet(1, 0, &seg(true, 128, syn, c0, 0, &[]));
+        a.packet(2, ms, &seg(false, 64, syn | ack, s0, c0 + 1, &[]));
+        a.packet(3, 2 * ms, &seg(true, 128, ack, c0 + 1, s0 + 1, &[]));
+        a.packet(4, 3 * ms, &seg(true, 128, psh, c0 + 1, s0 + 1, &cr));
+        a.packet(
+            5,
+            4 * ms,
+            &seg(false, 64, psh, s0 + 1, c0 + 1 + cr.len() as u32, &cc),
+        );
+        // The forged RST claims to come from the server, with another hop count.
+        a.packet(
+            6,
+            5 * ms,
+            &seg(false, 250, rst, s0 + 1 + cc.len() as u32, 0, &[]),
+        );
+        a.finish();
+        let conns = a.take_finished();
+        assert_eq!(conns.len(), 1);
+        let c = &conns[0];
+        assert!(
+            c.findings.iter().any(|f| f.id == "injected-reset"),
+            "{:?}",
+            c.findings
+        );
+        assert_eq!(c.tcp.injected_resets, 1);
+        assert_eq!(c.tcp.reset_by, Some("server"));
+        assert_eq!(
+            c.stopped_at,
+            Some("tls"),
+            "HYBRID was selected, TLS was due"
+        );
+        assert_eq!(c.tcp.state, "RSTR");
+    }
+
+    /// The same RST with the server's usual TTL is an ordinary reset.
+    #[test]
+    fn a_reset_with_the_usual_ttl_is_not_injected() {
+        let mut a = Analyzer::new(Config::default());
+        let (syn, ack, rst) = (flags::SYN, flags::ACK, flags::RST | flags::ACK);
+        a.packet(1, 0, &seg(true, 128, syn, 1, 0, &[]));
+        a.packet(2, 1, &seg(false, 64, syn | ack, 9, 2, &[]));
+        a.packet(3, 2, &seg(true, 128, ack, 2, 10, &[]));
+        a.packet(4, 3, &seg(false, 64, ack, 10, 2, &[]));
+        a.packet(5, 4, &seg(false, 64, rst, 10, 2, &[]));
+        a.finish();
+        let c = &a.take_finished()[0];
+        assert_eq!(c.tcp.injected_resets, 0);
+        assert!(!c.findings.iter().any(|f| f.id == "injected-reset"));
+    }
+}
