@@ -35,13 +35,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   # --no-install-recommends: xrdp would otherwise pull in xorgxrdp and a whole Xorg.
   # The lock timeout and the one retry: another apt run on the same machine can break an install
   # halfway ("cannot access archive /tmp/apt-dpkg-install-*"); a rerun fixes it.
-  install() {
+  apt_install() {
     apt-get install -y -q -o DPkg::Lock::Timeout=300 --no-install-recommends "${missing[@]}"
   }
-  if ! install; then
+  if ! apt_install; then
     echo "install-peers: apt-get install failed once; apt-get update and retry" >&2
     apt-get update -q
-    install
+    apt_install
   fi
   if [ $own_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
   own_policy=0

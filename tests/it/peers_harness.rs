@@ -75,6 +75,18 @@ fn assert_selects(peer: &Peer, want: u32, want_flags: Option<u8>) {
     }
 }
 
+/// [`or_skip`], and the start-up time on stderr (`--nocapture` shows it).
+fn started(r: Result<Peer, Unavailable>) -> Option<Peer> {
+    let peer = or_skip(r)?;
+    eprintln!(
+        "started {} on port {} in {:?}",
+        peer.describe(),
+        peer.port,
+        peer.started_in()
+    );
+    Some(peer)
+}
+
 fn rdp_high() -> XrdpConfig {
     XrdpConfig {
         security: Security::Rdp,
@@ -127,7 +139,7 @@ fn four_peers_at_once_select_what_the_notes_say() {
         .collect();
     for (p, _) in &running {
         eprintln!(
-            "started {} on port {} in {:?}",
+            "started (4 at once) {} on port {} in {:?}",
             p.describe(),
             p.port,
             p.started_in()
@@ -151,7 +163,7 @@ fn four_peers_at_once_select_what_the_notes_say() {
 
 #[test]
 fn shadow_nla_refuses_a_request_without_hybrid() {
-    let Some(peer) = or_skip(peers::shadow_nla()) else {
+    let Some(peer) = started(peers::shadow_nla()) else {
         return;
     };
     // The same CR with requestedProtocols SSL only: RDP_NEG_FAILURE 5 (HYBRID_REQUIRED_BY_SERVER).
@@ -184,7 +196,8 @@ fn start_time(pid: u32) -> Option<u64> {
     fields.get(19)?.parse().ok()
 }
 
-/// PIDs of the processes (zombies included) in process group `pgid`.
+/// PIDs of the live processes in process group `pgid` (a zombie is dead: it only waits for its
+/// parent, or PID 1, to reap it).
 fn group_members(pgid: u32) -> Vec<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
@@ -195,9 +208,10 @@ fn group_members(pgid: u32) -> Vec<u32> {
                 .ok()
                 .and_then(|s| {
                     let f: Vec<&str> = s.rsplit_once(')')?.1.split_whitespace().collect();
-                    f.get(2)?.parse::<u32>().ok()
+                    let live = !matches!(*f.first()?, "Z" | "X");
+                    Some(live && f.get(2)?.parse::<u32>().ok()? == pgid)
                 })
-                == Some(pgid)
+                .unwrap_or(false)
         })
         .collect()
 }
@@ -240,14 +254,14 @@ fn assert_drop_cleans_up(peer: Peer) {
 
 #[test]
 fn dropping_an_xrdp_peer_frees_its_port_and_leaves_no_process() {
-    if let Some(peer) = or_skip(peers::xrdp(&rdp_high())) {
+    if let Some(peer) = started(peers::xrdp(&rdp_high())) {
         assert_drop_cleans_up(peer);
     }
 }
 
 #[test]
 fn dropping_a_shadow_peer_frees_its_port_and_leaves_no_process() {
-    if let Some(peer) = or_skip(peers::shadow_nla()) {
+    if let Some(peer) = started(peers::shadow_nla()) {
         assert!(peer.display().is_some());
         assert_eq!(peer.pids().len(), 3, "guard, Xvfb, freerdp-shadow-cli");
         assert_drop_cleans_up(peer);
@@ -308,7 +322,7 @@ fn pem_der(path: &Path) -> Vec<u8> {
 
 #[test]
 fn tls_expired_peer_serves_its_certificate_over_tls12_only() {
-    let Some(peer) = or_skip(peers::xrdp(&tls_expired_12())) else {
+    let Some(peer) = started(peers::xrdp(&tls_expired_12())) else {
         return;
     };
     let want = pem_der(peer.cert_path().unwrap());
@@ -435,8 +449,99 @@ fn nla_nt_hash_is_what_winpr_hash_computes() {
 
 #[test]
 fn or_skip_skips_or_panics_as_required() {
-    let why = || Err(Unavailable::NotInstalled("nothing".into()));
+    let why = || {
+        Err(Unavailable::NotInstalled(
+            "nothing (or_skip's own test, not a real skip)".into(),
+        ))
+    };
     assert!(or_skip_with(why(), false).is_none());
     let panicked = std::panic::catch_unwind(|| or_skip_with(why(), true));
     assert!(panicked.is_err(), "RDPROBE_REQUIRE_PEERS makes it a panic");
+}
+
+/// Set in the child process of [`peers_die_with_the_test_process`].
+const ORPHAN_CHILD: &str = "RDPROBE_PEERS_HARNESS_ORPHAN_CHILD";
+
+#[test]
+fn peers_die_with_the_test_process() {
+    if std::env::var_os(ORPHAN_CHILD).is_some() {
+        // The child: start the peers, say where they are, wait to be SIGKILLed.
+        let mut out = std::io::stdout().lock();
+        let peers = [peers::xrdp(&rdp_high()), peers::shadow_nla()];
+        for p in &peers {
+            match p {
+                Ok(p) => writeln!(out, "PEER {} {} {}", p.pgid(), p.port, p.dir().display()),
+                Err(e) => writeln!(out, "UNAVAILABLE {e:?}"),
+            }
+            .unwrap();
+        }
+        writeln!(out, "READY").unwrap();
+        out.flush().unwrap();
+        loop {
+            std::thread::sleep(Duration::from_secs(60));
+        }
+    }
+
+    // The parent: run this test alone in a child test process, then SIGKILL it.
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "peers_harness::peers_die_with_the_test_process"])
+        .args(["--nocapture", "--test-threads=1"])
+        .env(ORPHAN_CHILD, "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut started = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the child reports its peers");
+        if line == "READY" {
+            break;
+        }
+        if let Some(rest) = line.strip_prefix("PEER ") {
+            let f: Vec<&str> = rest.splitn(3, ' ').collect();
+            let (pgid, port): (u32, u16) = (f[0].parse().unwrap(), f[1].parse().unwrap());
+            started.push((pgid, port, std::path::PathBuf::from(f[2])));
+        } else if let Some(why) = line.strip_prefix("UNAVAILABLE ") {
+            let _ = or_skip(Err(Unavailable::Failed(format!(
+                "in the child process: {why}"
+            ))));
+        }
+    }
+    for (pgid, port, dir) in &started {
+        assert!(!group_members(*pgid).is_empty());
+        assert!(dir.is_dir());
+        drop(connect(SocketAddr::from(([127, 0, 0, 1], *port))));
+    }
+    child.kill().unwrap(); // SIGKILL: no destructor runs
+    child.wait().unwrap();
+
+    // The guards: SIGTERM at once, the directory and SIGKILL 2 s later.
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    for (pgid, port, dir) in &started {
+        while !group_members(*pgid).is_empty() || dir.exists() {
+            assert!(
+                std::time::Instant::now() < end,
+                "group {pgid} {:?} or {} outlived the test process",
+                group_members(*pgid),
+                dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let addr = SocketAddr::from(([127, 0, 0, 1], *port));
+        let err = TcpStream::connect_timeout(&addr, IO_TIMEOUT).expect_err("port still accepts");
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+    }
 }

@@ -22,19 +22,23 @@
 //!   `tls` and `negotiate` select SSL (1) for a request with SSL|HYBRID (xrdp has no CredSSP);
 //!   RDP_NEG_RSP flags are always 0x01.
 //! * `freerdp-shadow-cli /bind-address:127.0.0.1 /port:P /sec:nla /sam-file:F` needs an X
-//!   server (`Xvfb -displayfd` picks a free display number and reports it). It writes a
-//!   self-signed certificate (CN = host name) under `$XDG_CONFIG_HOME/freerdp/shadow/`, so HOME
-//!   and XDG_CONFIG_HOME point into the temporary directory. Without `+auth` there is no PAM
-//!   check: NLA is NTLM against the SAM file (`user:domain::NThash:::`, as `winpr-hash -f sam`
-//!   prints). It selects HYBRID (2) for SSL|HYBRID and answers a request without HYBRID with
+//!   server (`Xvfb -displayfd` picks a free display number and reports it; it takes no lock
+//!   file then, the sockets are the lock). Xvfb needs `-noreset`: the shadow server opens the
+//!   display twice, and a server reset between the two makes it exit 255 ("failed to open
+//!   display") about one start in ten. The shadow server writes a self-signed certificate
+//!   (CN = host name) under `$XDG_CONFIG_HOME/freerdp/shadow/`, so HOME and XDG_CONFIG_HOME
+//!   point into the temporary directory. Without `+auth` there is no PAM check: NLA is NTLM
+//!   against the SAM file (`user:domain::NThash:::`, as `winpr-hash -f sam` prints). It
+//!   selects HYBRID (2) for SSL|HYBRID and answers a request without HYBRID with
 //!   RDP_NEG_FAILURE 5 (HYBRID_REQUIRED_BY_SERVER). It exits when it cannot bind.
 //! * Both servers exit within about 0.5 s of SIGTERM.
 //!
 //! Processes: each peer's processes are our direct children, in a process group of their own
 //! led by a small guard shell. Dropping the [`Peer`] sends SIGTERM to the group, waits for the
 //! servers, then SIGKILLs the group and reaps everything. If the test process dies without
-//! dropping it (abort, SIGKILL, a `static`), the guard's stdin pipe closes and the guard kills
-//! the group itself. Nothing is ever signalled by name.
+//! dropping it (abort, SIGKILL, a `static`), the guard's stdin pipe closes and the guard stops
+//! the group itself (SIGTERM, 2 s, removes the directory, SIGKILL). Nothing is ever signalled
+//! by name.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -233,7 +237,7 @@ impl Peer {
         self.group.pgid
     }
 
-    /// PIDs of every process started for this peer (guard, Xvfb, server).
+    /// PIDs of the peer's processes (guard, Xvfb, server).
     pub fn pids(&self) -> Vec<u32> {
         self.group.pids()
     }
@@ -309,7 +313,7 @@ pub fn xrdp(cfg: &XrdpConfig) -> Result<Peer, Unavailable> {
     );
     let dir = temp_dir("xrdp")?;
     let files = write_cert_with(&openssl, cfg.cert, dir.path())?;
-    let mut group = Group::new()?;
+    let mut group = Group::new(dir.path())?;
     let log = dir.path().join("xrdp.log");
     let mut reasons = Vec::new();
     for _ in 0..PORT_ATTEMPTS {
@@ -477,7 +481,7 @@ pub fn shadow_nla() -> Result<Peer, Unavailable> {
     )
     .map_err(|e| failed(format!("writing {}: {e}", sam.display())))?;
 
-    let mut group = Group::new()?;
+    let mut group = Group::new(dir.path())?;
     let display = group.start_xvfb(&xvfb, dir.path())?;
     let what = format!("freerdp-shadow-cli /sec:nla on Xvfb :{display}");
     let log = dir.path().join("shadow.log");
@@ -642,8 +646,10 @@ fn run(mut cmd: Command) -> Result<(), Unavailable> {
 // Processes
 
 /// The guard: leads the group, ignores SIGTERM (so it outlives the servers' stop), and when its
-/// stdin closes without it having been killed (the test process died) stops the group itself.
-const GUARD: &str = "trap '' TERM INT HUP; read -r _ || :; kill -TERM 0; sleep 2; kill -KILL 0";
+/// stdin closes without it having been killed (the test process died) stops the group itself
+/// and removes the peer's directory ($1).
+const GUARD: &str =
+    "trap '' TERM INT HUP; read -r _ || :; kill -TERM 0; sleep 2; rm -rf -- \"$1\"; kill -KILL 0";
 
 struct Proc {
     name: &'static str,
@@ -668,9 +674,11 @@ enum Wait {
 }
 
 impl Group {
-    fn new() -> Result<Self, Unavailable> {
+    /// `dir`: the peer's temporary directory, for the guard to remove if we die.
+    fn new(dir: &Path) -> Result<Self, Unavailable> {
         let mut guard = Command::new("/bin/sh")
             .args(["-c", GUARD, "rdprobe-peer-guard"])
+            .arg(dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -744,20 +752,17 @@ impl Group {
         let log = dir.join("xvfb.log");
         let err = File::create(&log).map_err(|e| failed(format!("{}: {e}", log.display())))?;
         let mut cmd = Command::new(xvfb);
-        cmd.args([
-            "-displayfd",
-            "1",
-            "-nolisten",
-            "tcp",
-            "-screen",
-            "0",
-            "1024x768x24",
-        ])
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .process_group(self.pgid as i32);
+        // -noreset: freerdp-shadow-cli connects twice (it enumerates the monitors, closes that
+        // connection, then opens its own). Without -noreset the server resets when its last
+        // client leaves, and the second XOpenDisplay fails in the reset about 1 time in 10
+        // ("failed to open display", exit 255).
+        cmd.args(["-displayfd", "1", "-noreset", "-nolisten", "tcp"])
+            .args(["-screen", "0", "1024x768x24"])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(self.pgid as i32);
         let child = cmd
             .spawn()
             .map_err(|e| failed(format!("starting Xvfb: {e}")))?;
@@ -852,16 +857,24 @@ impl Group {
         }
     }
 
+    /// The guard and the processes not known to have exited (a start attempt that lost its port
+    /// to another process has).
     fn pids(&self) -> Vec<u32> {
         std::iter::once(self.guard.id())
-            .chain(self.procs.iter().map(|p| p.child.id()))
+            .chain(
+                self.procs
+                    .iter()
+                    .filter(|p| p.exited.is_none())
+                    .map(|p| p.child.id()),
+            )
             .collect()
     }
 
     fn logs(&self) -> String {
         let mut s = String::new();
+        let mut seen = BTreeSet::new();
         for p in &self.procs {
-            for log in &p.logs {
+            for log in p.logs.iter().filter(|l| seen.insert(l.as_path())) {
                 let text = fs::read_to_string(log).unwrap_or_else(|e| format!("({e})"));
                 let lines: Vec<&str> = text.lines().collect();
                 let tail = &lines[lines.len().saturating_sub(30)..];

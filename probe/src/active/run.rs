@@ -1219,9 +1219,12 @@ async fn rdp_security_stage(
     }
     // The X.509 chain of Standard RDP Security: the server's own certificate is the last.
     if let Some(der) = x509.last() {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
         if let Some(c) = cert::facts(der, now) {
-            run.findings.extend(cert::findings(&c, &format!("now {}", rfc3339(now))));
+            run.findings
+                .extend(cert::findings(&c, &format!("now {}", rfc3339(now))));
         }
     }
     conclude_rdp_security(run, report, any, result);
