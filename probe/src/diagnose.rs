@@ -110,6 +110,20 @@ pub fn verdict(findings: &[Finding]) -> &'static str {
     }
 }
 
+/// The worse of two verdicts (`error` > `warning` > `ok`), for exit codes over many results.
+pub fn worse(a: &'static str, b: &'static str) -> &'static str {
+    let rank = |v: &str| match v {
+        "error" => 2,
+        "warning" => 1,
+        _ => 0,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
 /// The finding id for an RDP_NEG_FAILURE code.
 pub fn negotiation_failure_id(code: u32) -> &'static str {
     match code {
@@ -146,5 +160,8 @@ mod tests {
             "warning"
         );
         assert_eq!(verdict(&[finding("tcp-refused", "")]), "error");
+        assert_eq!(worse("ok", "warning"), "warning");
+        assert_eq!(worse("error", "warning"), "error");
+        assert_eq!(worse("warning", "ok"), "warning");
     }
 }

@@ -228,11 +228,7 @@ fn pcap(
                     worst = "warning";
                 }
                 for c in &r.connections {
-                    worst = match (worst, c.verdict) {
-                        (_, "error") | ("error", _) => "error",
-                        (_, "warning") | ("warning", _) => "warning",
-                        _ => "ok",
-                    };
+                    worst = rdprobe::diagnose::worse(worst, c.verdict);
                 }
                 match format {
                     OutFormat::Text => {
@@ -296,11 +292,7 @@ fn live(
     };
     let mut worst = "ok";
     let report = run(&opts, |c| {
-        worst = match (worst, c.verdict) {
-            (_, "error") | ("error", _) => "error",
-            (_, "warning") | ("warning", _) => "warning",
-            _ => "ok",
-        };
+        worst = rdprobe::diagnose::worse(worst, c.verdict);
         // Streamed as each connection ends; a closed pipe is noticed at the end.
         let mut out = std::io::stdout().lock();
         let _ = match format {
@@ -387,11 +379,7 @@ fn probe(
                 break;
             };
             let Ok(r) = done else { continue };
-            worst = match (worst, r.verdict) {
-                (_, "error") | ("error", _) => "error",
-                (_, "warning") | ("warning", _) => "warning",
-                _ => "ok",
-            };
+            worst = rdprobe::diagnose::worse(worst, r.verdict);
             match format {
                 OutFormat::Text => {
                     let mut s = String::new();

@@ -210,16 +210,7 @@ pub fn connection(c: &Connection, out: &mut String) {
         t.keep_alives,
         t.reset_by.map(|b| format!(", reset by {b} during {}", t.reset_stage.unwrap_or("?"))).unwrap_or_default()
     );
-    if c.findings.is_empty() {
-        let _ = writeln!(out, "   findings: none");
-    }
-    for f in &c.findings {
-        let _ = writeln!(out, "   [{}] {}: {}", f.severity.as_str(), f.id, f.summary);
-        let _ = writeln!(out, "       evidence: {}", esc(&f.evidence));
-        if !f.remediation.is_empty() {
-            let _ = writeln!(out, "       fix: {}", f.remediation);
-        }
-    }
+    findings(&c.findings, out);
 }
 
 /// Renders one probe result.
@@ -365,10 +356,15 @@ pub fn probe(r: &crate::report::probe::ProbeResult, out: &mut String) {
                 .unwrap_or_default()
         );
     }
-    if r.findings.is_empty() {
+    findings(&r.findings, out);
+}
+
+/// The findings block shared by connection and probe reports.
+fn findings(list: &[crate::diagnose::Finding], out: &mut String) {
+    if list.is_empty() {
         let _ = writeln!(out, "   findings: none");
     }
-    for f in &r.findings {
+    for f in list {
         let _ = writeln!(out, "   [{}] {}: {}", f.severity.as_str(), f.id, f.summary);
         let _ = writeln!(out, "       evidence: {}", esc(&f.evidence));
         if !f.remediation.is_empty() {
