@@ -411,3 +411,69 @@ async fn host_names_go_through_the_dns_stage() {
     );
     assert!(ids(&r).contains(&"neg-hybrid-required"), "{:?}", ids(&r));
 }
+
+/// A server that only speaks TLS 1.0, replaying a real Windows Server 2008 R2 answer
+/// (zeek__rdp-to-ssl: Connection Confirm selecting HYBRID, then ServerHello TLS 1.0
+/// TLS_RSA_WITH_AES_128_CBC_SHA + Certificate + ServerHelloDone in one record) to a TLS 1.0
+/// ClientHello, and `protocol_version` alerts to the others. rustls cannot talk to it: our own
+/// ClientHello finds out.
+#[tokio::test]
+async fn tls_1_0_only_server_from_real_bytes() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/pdu/zeek__rdp-to-ssl");
+    let cc = std::fs::read(dir.join("002-s2c-x224-cc.bin")).unwrap();
+    let flight = std::fs::read(dir.join("004-s2c-tls-handshake-server-hello.bin")).unwrap();
+    let port = server(move |mut s| {
+        let (cc, flight) = (cc.clone(), flight.clone());
+        async move {
+            if read_request(&mut s).await.is_none() {
+                return;
+            }
+            let _ = s.write_all(&cc).await;
+            let mut buf = vec![0u8; 4096];
+            let Ok(n) = s.read(&mut buf).await else {
+                return;
+            };
+            // ClientHello record: 16 03 xx LL LL | 01 LLLLLL | client_version (2 bytes)
+            let offered = (n >= 11).then(|| u16::from_be_bytes([buf[9], buf[10]]));
+            let supported_versions_13 = buf[..n].windows(3).any(|w| w == [0x02, 0x03, 0x04]);
+            if offered == Some(0x0301) && !supported_versions_13 {
+                let _ = s.write_all(&flight).await;
+                let _ = s.read(&mut buf).await;
+            } else {
+                let _ = s.write_all(&[0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 70]).await;
+            }
+        }
+    })
+    .await;
+    let (r, t) = run(port).await;
+    assert!(t < opts().timeout);
+    let tls = r.tls.as_ref().expect("TLS facts");
+    assert!(tls.versions["tls1_0"], "{tls:?}");
+    assert!(
+        !tls.versions["tls1_1"] && !tls.versions["tls1_2"] && !tls.versions["tls1_3"],
+        "{tls:?}"
+    );
+    assert!(
+        tls.rejections["tls1_2"].contains("PROTOCOL_VERSION"),
+        "{:?}",
+        tls.rejections
+    );
+    let c = tls
+        .certificate
+        .as_ref()
+        .expect("certificate from the plaintext Certificate message");
+    assert_eq!(c.cert.subject, "CN=WIN2K8R2.awakecoding.ath.cx");
+    assert_eq!(c.cert.serial, "16ed2aa0495f259d4f5d99edada570d1");
+    assert!(c.cert.expired && !c.name_matches);
+    let ids = ids(&r);
+    for id in [
+        "tls-legacy-only",
+        "cert-expired",
+        "cert-name-mismatch",
+        "cert-weak",
+    ] {
+        assert!(ids.contains(&id), "no {id} in {ids:?}");
+    }
+    assert!(r.security.protocols["hybrid"].accepted);
+}
