@@ -73,6 +73,8 @@ const CATALOGUE: &[(&str, Severity, &str, &str)] = &[
     ("reset-by-server", Severity::Error, "the server reset the connection", "the stage names what was interrupted"),
     ("reset-by-client", Severity::Info, "the client reset the connection", "usually the client giving up or closing; the stage says when"),
     ("injected-reset", Severity::Warning, "a reset whose TTL or IP ID does not fit its sender", "a middlebox (firewall, antivirus, VPN) killed the connection"),
+    ("probe-timeout", Severity::Warning, "the probe ran out of its --timeout before finishing", "the stage named was still waiting: the server stalls or answers slowly (overload, a middlebox); raise --timeout to see further"),
+    ("internal-error", Severity::Error, "rdprobe failed on this target (internal error)", "a bug in rdprobe: report it with the evidence; the other targets are unaffected"),
     ("zero-window", Severity::Warning, "a receiver advertised a zero window", "the receiver stalled (server overloaded, or a slow client)"),
 ];
 

@@ -1,6 +1,6 @@
 //! The `rdprobe` command line.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -23,37 +23,50 @@ enum Command {
     /// (security layers, TLS versions, encryption methods), read its certificate and CredSSP/NTLM
     /// identity, and say why a connection fails.
     ///
-    /// TARGET is host, host:port, IPv4, [IPv6]:port. Targets run in parallel; connections to
-    /// one target are paced (--pace-ms).
+    /// TARGET is host, host:port, IPv4, IPv4:port, [IPv6]:port, IPv6 (default port), or a CIDR
+    /// block (127.0.0.0/28, 127.0.0.0/28:3390, [::1/127]:3390; larger than a /16 needs
+    /// --allow-large-blocks). Targets run in parallel (--concurrency); connections to one target
+    /// are paced (--pace-ms), all new connections together can be limited (--rate). --timeout is
+    /// a hard deadline per target. Ctrl-C prints what finished and exits 130.
     #[command(after_help = EXIT_CODES)]
     Probe {
         targets: Vec<String>,
         /// Default port for targets without one.
-        #[arg(short = 'p', long, default_value_t = 3389)]
+        #[arg(short = 'p', long, default_value_t = 3389, value_parser = clap::value_parser!(u16).range(1..))]
         port: u16,
-        /// Read more targets from FILE, one per line (# comments allowed).
-        #[arg(short = 'i', long = "input", value_name = "FILE")]
+        /// Read more targets from FILE (`-` for standard input), one per line (# comments allowed).
+        #[arg(short = 'i', long = "input", value_name = "FILE|-")]
         input: Option<std::path::PathBuf>,
-        /// Overall deadline per target, in seconds.
-        #[arg(long, default_value_t = 20.0)]
+        /// Hard deadline per target, in seconds (0 < SECS <= 86400).
+        #[arg(long, default_value_t = 20.0, value_parser = seconds)]
         timeout: f64,
-        /// Deadline of one connect or one answer, in seconds.
-        #[arg(long, default_value_t = 4.0)]
+        /// Deadline of one connect or one answer, in seconds (0 < SECS <= 86400).
+        #[arg(long, default_value_t = 4.0, value_parser = seconds)]
         stage_timeout: f64,
-        /// Targets probed at once.
-        #[arg(long, default_value_t = 32)]
-        concurrency: usize,
-        /// Pause between two connections to the same target, in milliseconds.
-        #[arg(long, default_value_t = 20)]
+        /// Targets probed at once (1..=65536).
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=65536))]
+        concurrency: u32,
+        /// Pause between two connections to the same target, in milliseconds (at most 3600000).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
         pace_ms: u64,
+        /// New connections per second across all targets (default: no limit).
+        #[arg(long, value_name = "PER_SEC", value_parser = rate)]
+        rate: Option<f64>,
+        /// Allow CIDR blocks larger than a /16.
+        #[arg(long)]
+        allow_large_blocks: bool,
         /// TLS server_name to send (default: the target, when it is a host name).
         #[arg(long)]
         sni: Option<String>,
         /// Only the connection an mstsc client makes (with TLS and CredSSP), no enumeration.
         #[arg(long)]
         no_enum: bool,
+        /// `jsonl`: one {"type":"target","data":...} line per target as it finishes.
         #[arg(long, value_enum, default_value_t = OutFormat::Text)]
         format: OutFormat,
+        /// Write the results to FILE instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
     },
     /// Analyze capture files: every RDP connection, how far its handshake got, who ended it,
     /// how lossy the path was, and the findings that name the cause.
@@ -132,7 +145,13 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("rdprobe: {e:#}");
+            // A closed stdout (`| head`) is the reader's choice, not an error.
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("rdprobe: {}", rdprobe::escape::terminal(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
@@ -154,20 +173,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             stage_timeout,
             concurrency,
             pace_ms,
+            rate,
+            allow_large_blocks,
             sni,
             no_enum,
             format,
+            output,
         } => {
             let opts = rdprobe::active::run::ProbeOptions {
-                timeout: std::time::Duration::from_secs_f64(timeout.max(0.1)),
-                stage_timeout: std::time::Duration::from_secs_f64(
-                    stage_timeout.clamp(0.05, timeout.max(0.1)),
-                ),
+                timeout: std::time::Duration::from_secs_f64(timeout),
+                stage_timeout: std::time::Duration::from_secs_f64(stage_timeout.min(timeout)),
                 pace: std::time::Duration::from_millis(pace_ms),
                 enumerate: !no_enum,
                 sni,
+                rate: rate.map(|r| std::sync::Arc::new(rdprobe::active::run::Rate::new(r))),
             };
-            probe(targets, input, port, opts, concurrency.max(1), format)
+            let list = ProbeList {
+                targets,
+                input,
+                port,
+                allow_large_blocks,
+            };
+            probe(list, opts, concurrency as usize, format, output)
         }
         #[cfg(feature = "live")]
         Command::Capture {
@@ -197,6 +224,8 @@ fn pcap(
         let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
         let cfg = Config {
             ports: ports.clone(),
+            // JSON Lines streams each connection: none is kept (memory bounded by live flows).
+            keep_connections: format != OutFormat::Jsonl,
             ..Config::default()
         };
         let progress = |done: u64| {
@@ -207,7 +236,9 @@ fn pcap(
         let mut jsonl_err = None;
         let result = rdprobe::capture::run::analyze_file(file, cfg, progress, |c| {
             if format == OutFormat::Jsonl {
-                let line = serde_json::json!({"type": "connection", "file": file.display().to_string(), "data": c});
+                let line = rdprobe::report::json::line(
+                    &serde_json::json!({"type": "connection", "file": file.display().to_string(), "data": c}),
+                );
                 if let Err(e) = writeln!(out, "{line}") {
                     jsonl_err = Some(e);
                 }
@@ -237,9 +268,11 @@ fn pcap(
                         out.write_all(s.as_bytes())?;
                     }
                     OutFormat::Jsonl => {
-                        let line = serde_json::json!({"type": "summary", "data": {
+                        let line = rdprobe::report::json::line(
+                            &serde_json::json!({"type": "summary", "data": {
                             "file": r.file, "packets": r.packets, "bytes": r.bytes,
-                            "udp": r.udp, "notices": r.notices, "summary": r.summary}});
+                            "udp": r.udp, "notices": r.notices, "summary": r.summary}}),
+                        );
                         writeln!(out, "{line}")?;
                     }
                     OutFormat::Json => reports.push(r),
@@ -247,15 +280,18 @@ fn pcap(
             }
             Err(e) => {
                 input_error = true;
-                eprintln!("rdprobe: {}: {e}", file.display());
+                eprintln!(
+                    "rdprobe: {}",
+                    rdprobe::escape::terminal(&format!("{}: {e}", file.display()))
+                );
             }
         }
     }
     if format == OutFormat::Json {
         if reports.len() == 1 && files.len() == 1 {
-            serde_json::to_writer_pretty(&mut out, &reports[0])?;
+            rdprobe::report::json::write_pretty(&mut out, &reports[0])?;
         } else {
-            serde_json::to_writer_pretty(&mut out, &reports)?;
+            rdprobe::report::json::write_pretty(&mut out, &reports)?;
         }
         writeln!(out)?;
     }
@@ -304,7 +340,7 @@ fn live(
             _ => writeln!(
                 out,
                 "{}",
-                serde_json::json!({"type": "connection", "data": c})
+                rdprobe::report::json::line(&serde_json::json!({"type": "connection", "data": c}))
             ),
         };
         let _ = out.flush();
@@ -322,7 +358,9 @@ fn live(
         _ => writeln!(
             out,
             "{}",
-            serde_json::json!({"type": "summary", "data": {"packets": report.packets, "bytes": report.bytes, "udp": report.udp, "summary": report.summary}})
+            rdprobe::report::json::line(
+                &serde_json::json!({"type": "summary", "data": {"packets": report.packets, "bytes": report.bytes, "udp": report.udp, "summary": report.summary}})
+            )
         )?,
     }
     Ok(if worst == "ok" {
@@ -332,73 +370,244 @@ fn live(
     })
 }
 
-fn probe(
+/// Parses a duration in seconds: finite, above zero, at most a day.
+fn seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !v.is_finite() || v <= 0.0 || v > 86_400.0 {
+        return Err(format!("{s} is not in 0 < SECS <= 86400"));
+    }
+    Ok(v)
+}
+
+/// Parses a rate in connections per second: finite, above zero.
+fn rate(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if !v.is_finite() || !(0.001..=1e6).contains(&v) {
+        return Err(format!("{s} is not in 0.001 <= PER_SEC <= 1000000"));
+    }
+    Ok(v)
+}
+
+/// Where the targets of `rdprobe probe` come from.
+struct ProbeList {
     targets: Vec<String>,
     input: Option<std::path::PathBuf>,
     port: u16,
+    allow_large_blocks: bool,
+}
+
+impl ProbeList {
+    /// Every entry, parsed; notes on ambiguous entries go to stderr.
+    fn specs(&self) -> anyhow::Result<Vec<rdprobe::active::targets::Spec>> {
+        use rdprobe::active::targets::{
+            ambiguity, list_lines, parse_spec, read_limited, MAX_INPUT,
+        };
+        use rdprobe::escape::terminal;
+        let text = match &self.input {
+            None => String::new(),
+            Some(f) if f.as_os_str() == "-" => {
+                read_limited(std::io::stdin().lock(), "standard input", MAX_INPUT)
+                    .map_err(|e| anyhow::anyhow!(e))?
+            }
+            Some(f) => {
+                let name = terminal(&f.display().to_string());
+                let file = std::fs::File::open(f).with_context(|| format!("reading {name}"))?;
+                read_limited(file, &name, MAX_INPUT).map_err(|e| anyhow::anyhow!(e))?
+            }
+        };
+        let mut specs = Vec::new();
+        for entry in self
+            .targets
+            .iter()
+            .map(String::as_str)
+            .chain(list_lines(&text))
+        {
+            if let Some(note) = ambiguity(entry, self.port) {
+                eprintln!("rdprobe: note: {}", terminal(&note));
+            }
+            specs.push(
+                parse_spec(entry, self.port, self.allow_large_blocks)
+                    .map_err(|e| anyhow::anyhow!(terminal(&e)))?,
+            );
+        }
+        if specs.is_empty() {
+            anyhow::bail!("no targets (give TARGET... or -i FILE|-)");
+        }
+        Ok(specs)
+    }
+}
+
+/// Results on stdout or `-o FILE`, JSON streamed so that memory stays flat in the number of
+/// targets; a closed stdout (`| head`) ends the run quietly.
+struct ResultSink {
+    out: Box<dyn Write>,
+    format: OutFormat,
+    count: usize,
+    closed: bool,
+}
+
+impl ResultSink {
+    fn write(&mut self, r: &rdprobe::report::probe::ProbeResult) -> std::io::Result<()> {
+        use rdprobe::report::json;
+        if self.closed {
+            return Ok(());
+        }
+        let res = match self.format {
+            OutFormat::Text => {
+                let mut s = String::new();
+                rdprobe::report::text::probe(r, &mut s);
+                writeln!(self.out, "{s}")
+            }
+            OutFormat::Jsonl => json::write_line(
+                &mut self.out,
+                &serde_json::json!({"type": "target", "data": r}),
+            )
+            .and_then(|()| writeln!(self.out))
+            .and_then(|()| self.out.flush()),
+            OutFormat::Json => {
+                let sep = if self.count == 0 { "[\n" } else { ",\n" };
+                self.out
+                    .write_all(sep.as_bytes())
+                    .and_then(|()| json::write_pretty(&mut self.out, r))
+            }
+        };
+        self.count += 1;
+        self.check(res)
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let res = match self.format {
+            OutFormat::Json if self.count == 0 => self.out.write_all(b"[]\n"),
+            OutFormat::Json => self.out.write_all(b"\n]\n"),
+            _ => Ok(()),
+        }
+        .and_then(|()| self.out.flush());
+        self.check(res)
+    }
+
+    fn check(&mut self, res: std::io::Result<()>) -> std::io::Result<()> {
+        match res {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+fn probe(
+    list: ProbeList,
     opts: rdprobe::active::run::ProbeOptions,
     concurrency: usize,
     format: OutFormat,
+    output: Option<std::path::PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    use rdprobe::active::run::{parse_target, probe, Target};
-    let mut list: Vec<String> = targets;
-    if let Some(f) = &input {
-        let text =
-            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-        list.extend(
-            text.lines()
-                .map(|l| l.split('#').next().unwrap_or("").trim().to_owned())
-                .filter(|l| !l.is_empty()),
-        );
-    }
-    if list.is_empty() {
-        anyhow::bail!("no targets (give TARGET... or -i FILE)");
-    }
-    let parsed: Vec<Target> = list
-        .iter()
-        .map(|t| parse_target(t, port))
-        .collect::<Result<_, _>>()
-        .map_err(|e| anyhow::anyhow!(e))?;
+    use rdprobe::active::run::{internal_error, probe, Target};
+    let specs = list.specs()?;
+    let out: Box<dyn Write> = match &output {
+        Some(f) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(f).with_context(|| {
+                format!(
+                    "creating {}",
+                    rdprobe::escape::terminal(&f.display().to_string())
+                )
+            })?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let mut sink = ResultSink {
+        out,
+        format,
+        count: 0,
+        closed: false,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let opts = std::sync::Arc::new(opts);
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut worst = "ok";
-    let mut all = Vec::new();
+    let mut interrupted = false;
+    let mut write_error = None;
     rt.block_on(async {
         let mut set = tokio::task::JoinSet::new();
-        let mut iter = parsed.into_iter();
+        let mut running: std::collections::HashMap<tokio::task::Id, Target> =
+            std::collections::HashMap::new();
+        let mut iter = specs.iter().flat_map(|s| s.targets());
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
         loop {
             while set.len() < concurrency {
                 let Some(t) = iter.next() else { break };
                 let opts = opts.clone();
-                set.spawn(async move { probe(&t, &opts).await });
+                let target = t.clone();
+                let handle = set.spawn(async move { probe(&target, &opts).await });
+                running.insert(handle.id(), t);
             }
-            let Some(done) = set.join_next().await else {
-                break;
+            let done = tokio::select! {
+                done = set.join_next_with_id() => done,
+                _ = &mut ctrl_c => {
+                    interrupted = true;
+                    break;
+                }
             };
-            let Ok(r) = done else { continue };
+            let Some(done) = done else { break };
+            let r = match done {
+                Ok((id, r)) => {
+                    running.remove(&id);
+                    r
+                }
+                // A panic in one target's task is that target's error result, never a
+                // missing target.
+                Err(e) => {
+                    let target = running.remove(&e.id());
+                    let what = if e.is_panic() {
+                        let p = e.into_panic();
+                        let msg = p
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| p.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        format!("the probe task panicked: {msg}")
+                    } else {
+                        "the probe task was cancelled".to_owned()
+                    };
+                    match target {
+                        Some(t) => internal_error(&t, &what),
+                        None => continue,
+                    }
+                }
+            };
             worst = rdprobe::diagnose::worse(worst, r.verdict);
-            match format {
-                OutFormat::Text => {
-                    let mut s = String::new();
-                    rdprobe::report::text::probe(&r, &mut s);
-                    let _ = writeln!(out, "{s}");
-                }
-                OutFormat::Jsonl => {
-                    let _ = writeln!(out, "{}", serde_json::json!({"type": "target", "data": r}));
-                    let _ = out.flush();
-                }
-                OutFormat::Json => all.push(r),
+            if let Err(e) = sink.write(&r) {
+                write_error = Some(e);
+                break;
             }
         }
+        set.abort_all();
     });
-    if format == OutFormat::Json {
-        serde_json::to_writer_pretty(&mut out, &all)?;
-        writeln!(out)?;
+    // Tasks still connecting are dropped with the runtime, without waiting for them.
+    rt.shutdown_background();
+    if let Some(e) = write_error {
+        return Err(e.into());
     }
-    out.flush()?;
+    sink.finish()?;
+    if interrupted {
+        eprintln!(
+            "rdprobe: interrupted: {} target(s) finished and reported",
+            sink.count
+        );
+        return Ok(ExitCode::from(130));
+    }
     Ok(if worst == "ok" {
         ExitCode::SUCCESS
     } else {
@@ -425,11 +634,9 @@ fn parse_hex(text: &str) -> anyhow::Result<Vec<u8>> {
 
 fn decode(arg: &str, format: Format) -> anyhow::Result<ExitCode> {
     let text = if arg == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("reading standard input")?;
-        s
+        use rdprobe::active::targets::{read_limited, MAX_INPUT};
+        read_limited(std::io::stdin().lock(), "standard input", MAX_INPUT)
+            .map_err(|e| anyhow::anyhow!(e))?
     } else {
         arg.to_owned()
     };
@@ -453,7 +660,7 @@ fn decode(arg: &str, format: Format) -> anyhow::Result<ExitCode> {
                 "frames": nodes,
                 "error": error.as_ref().map(ToString::to_string),
             });
-            serde_json::to_writer_pretty(&mut out, &doc)?;
+            rdprobe::report::json::write_pretty(&mut out, &doc)?;
             writeln!(out)?;
         }
     }

@@ -17,6 +17,7 @@ fn opts() -> ProbeOptions {
         pace: Duration::ZERO,
         enumerate: true,
         sni: None,
+        rate: None,
     }
 }
 
@@ -476,4 +477,261 @@ async fn tls_1_0_only_server_from_real_bytes() {
         assert!(ids.contains(&id), "no {id} in {ids:?}");
     }
     assert!(r.security.protocols["hybrid"].accepted);
+}
+
+// ---- Hard deadlines (every wait inside --timeout, whatever the server does) ----
+
+/// A TLS 1.2 ServerHello selecting TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 (which rustls and our
+/// own ClientHello offer), without extensions.
+fn server_hello_tls12() -> Vec<u8> {
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[0x42; 32]);
+    body.extend_from_slice(&[0x00, 0xC0, 0x2F, 0x00]);
+    let mut hs = vec![0x02, 0x00, 0x00, body.len() as u8];
+    hs.extend_from_slice(&body);
+    let mut rec = vec![0x16, 0x03, 0x03, 0x00, hs.len() as u8];
+    rec.extend_from_slice(&hs);
+    rec
+}
+
+fn tight() -> ProbeOptions {
+    ProbeOptions {
+        timeout: Duration::from_secs(3),
+        stage_timeout: Duration::from_millis(1500),
+        ..opts()
+    }
+}
+
+async fn run_with(port: u16, o: &ProbeOptions) -> (ProbeResult, Duration) {
+    let t = Instant::now();
+    let r = probe(
+        &Target {
+            host: "127.0.0.1".into(),
+            port,
+        },
+        o,
+    )
+    .await;
+    (r, t.elapsed())
+}
+
+/// The TLS stage failed or timed out and the probe stopped there, within --timeout + 1 s.
+fn assert_tls_stopped(r: &ProbeResult, elapsed: Duration, o: &ProbeOptions) {
+    assert!(
+        elapsed < o.timeout + Duration::from_secs(1),
+        "took {elapsed:?}: {r:#?}"
+    );
+    assert_eq!(r.stopped_at, Some("tls"), "{r:#?}");
+    let tls = r
+        .stages
+        .iter()
+        .find(|s| s.name == "tls")
+        .expect("a tls stage");
+    assert!(
+        tls.status == "failed" || tls.status == "timeout",
+        "{:?}",
+        r.stages
+    );
+    assert_eq!(r.verdict, "error");
+}
+
+#[tokio::test]
+async fn drip_after_the_server_hello_stops_at_tls_within_the_deadline() {
+    let port = server(|mut s| async move {
+        if read_request(&mut s).await.is_none() {
+            return;
+        }
+        let _ = s.write_all(&CC_SSL).await;
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf).await;
+        let _ = s.write_all(&server_hello_tls12()).await;
+        // A Certificate record, one byte every 300 ms: never finished.
+        for b in [0x16u8, 0x03, 0x03, 0x10, 0x00, 0x0B, 0x00, 0x0F, 0xF0]
+            .iter()
+            .cycle()
+        {
+            if s.write_all(&[*b]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    })
+    .await;
+    for o in [
+        tight(),
+        ProbeOptions {
+            enumerate: false,
+            ..tight()
+        },
+    ] {
+        let (r, t) = run_with(port, &o).await;
+        assert_tls_stopped(&r, t, &o);
+    }
+}
+
+#[tokio::test]
+async fn a_16_mb_certificate_claim_then_a_flood_stops_at_tls_within_the_deadline() {
+    let port = server(|mut s| async move {
+        if read_request(&mut s).await.is_none() {
+            return;
+        }
+        let _ = s.write_all(&CC_SSL).await;
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf).await;
+        let mut first = server_hello_tls12();
+        // Certificate, 0xFFFFFF bytes long, in one-byte fragments for ever.
+        first.extend_from_slice(&[0x16, 0x03, 0x03, 0x00, 0x04, 0x0B, 0xFF, 0xFF, 0xFF]);
+        if s.write_all(&first).await.is_err() {
+            return;
+        }
+        let flood: Vec<u8> = [0x16u8, 0x03, 0x03, 0x00, 0x01, 0x00].repeat(4096);
+        while s.write_all(&flood).await.is_ok() {}
+    })
+    .await;
+    for o in [
+        tight(),
+        ProbeOptions {
+            enumerate: false,
+            ..tight()
+        },
+    ] {
+        let (r, t) = run_with(port, &o).await;
+        assert_tls_stopped(&r, t, &o);
+    }
+}
+
+#[tokio::test]
+async fn a_flood_of_garbage_after_the_confirm_stops_at_tls_within_the_deadline() {
+    let port = server(|mut s| async move {
+        if read_request(&mut s).await.is_none() {
+            return;
+        }
+        let _ = s.write_all(&CC_SSL).await;
+        let flood = vec![0x17u8; 64 * 1024];
+        while s.write_all(&flood).await.is_ok() {}
+    })
+    .await;
+    let o = tight();
+    let (r, t) = run_with(port, &o).await;
+    assert_tls_stopped(&r, t, &o);
+}
+
+/// Many targets at once, each a server that drips during TLS: every one within its deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_dripping_targets_at_once_each_within_its_deadline() {
+    let port = server(|mut s| async move {
+        if read_request(&mut s).await.is_none() {
+            return;
+        }
+        let _ = s.write_all(&CC_SSL).await;
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf).await;
+        let _ = s.write_all(&server_hello_tls12()).await;
+        loop {
+            if s.write_all(&[0x16]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    let o = Arc::new(ProbeOptions {
+        timeout: Duration::from_secs(2),
+        stage_timeout: Duration::from_secs(2),
+        ..opts()
+    });
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..64 {
+        let o = o.clone();
+        set.spawn(async move { run_with(port, &o).await });
+    }
+    let mut n = 0;
+    while let Some(done) = set.join_next().await {
+        let (r, t) = done.unwrap();
+        assert!(t < o.timeout + Duration::from_secs(1), "took {t:?}: {r:#?}");
+        assert_eq!(r.stopped_at, Some("tls"), "{r:#?}");
+        n += 1;
+    }
+    assert_eq!(n, 64);
+}
+
+#[tokio::test]
+async fn pacing_never_outlasts_the_deadline() {
+    let port = tls_server_self_signed().await;
+    let o = ProbeOptions {
+        timeout: Duration::from_secs(2),
+        pace: Duration::from_secs(3),
+        ..opts()
+    };
+    let (r, t) = run_with(port, &o).await;
+    assert!(t < o.timeout + Duration::from_secs(1), "took {t:?}");
+    assert!(ids(&r).contains(&"probe-timeout"), "{:?}", ids(&r));
+    // What did not fit is said: a layer skipped, and the tls stage timed out or skipped.
+    assert!(
+        r.security
+            .protocols
+            .values()
+            .any(|p| p.failure.as_deref() == Some("skipped: --timeout ran out")),
+        "{:?}",
+        r.security.protocols
+    );
+    let tls = r
+        .stages
+        .iter()
+        .find(|s| s.name == "tls")
+        .expect("tls stage");
+    assert!(
+        tls.status == "skipped" || tls.status == "timeout",
+        "{:?}",
+        r.stages
+    );
+}
+
+/// A reset right after accepting (SO_LINGER 0 on accept, before reading anything) is the
+/// server closing: `x224-closed` at x224, never `tcp-unreachable`, however the race goes.
+#[tokio::test]
+async fn a_reset_right_after_accepting_is_x224_closed_every_time() {
+    let port = server(|s| async move {
+        if let Ok(std) = s.into_std() {
+            let _ = socket_linger_zero(&std);
+            drop(std);
+        }
+    })
+    .await;
+    for _ in 0..30 {
+        let (r, t) = run(port).await;
+        assert_stop(&r, t, "x224", "x224-closed");
+        assert!(!ids(&r).contains(&"tcp-unreachable"), "{:?}", ids(&r));
+    }
+}
+
+async fn tls_server_self_signed() -> u16 {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    tls_server(rcgen::CertifiedKey {
+        cert,
+        signing_key: key,
+    })
+    .await
+}
+
+/// `--no-enum` still makes the whole connection mstsc makes: x224, then TLS on it.
+#[tokio::test]
+async fn no_enum_still_makes_the_tls_connection() {
+    let port = tls_server_self_signed().await;
+    let o = ProbeOptions {
+        enumerate: false,
+        ..opts()
+    };
+    let (r, _) = run_with(port, &o).await;
+    let names: Vec<&str> = r.stages.iter().map(|s| s.name).collect();
+    assert_eq!(names, ["tcp", "x224", "tls"], "{:?}", r.stages);
+    assert!(r.stages.iter().all(|s| s.status == "ok"), "{:?}", r.stages);
+    let tls = r.tls.as_ref().unwrap();
+    assert_eq!(tls.version.as_deref(), Some("TLSv1.3"));
+    assert!(tls.certificate.is_some());
+    assert_eq!(r.stopped_at, None);
 }

@@ -16,6 +16,7 @@ fn opts() -> ProbeOptions {
         pace: Duration::from_millis(10),
         enumerate: true,
         sni: None,
+        rate: None,
     }
 }
 

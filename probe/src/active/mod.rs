@@ -5,3 +5,4 @@
 pub mod net;
 pub mod pdu;
 pub mod run;
+pub mod targets;

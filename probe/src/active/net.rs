@@ -14,12 +14,20 @@ use tokio::time::{timeout_at, Instant};
 pub enum ConnectFailure {
     Refused,
     Timeout,
+    /// The server accepted (SYN-ACK) and reset before the connect call returned: that is a
+    /// server closing at once, not a network error.
+    Reset,
+    /// The target's deadline (or the global --rate) left no time to try.
+    NoTime,
     Unreachable(String),
     Other(String),
 }
 
 /// Opens a TCP connection before `deadline`.
 pub async fn connect(addr: SocketAddr, deadline: Instant) -> Result<TcpStream, ConnectFailure> {
+    if Instant::now() >= deadline {
+        return Err(ConnectFailure::NoTime);
+    }
     match timeout_at(deadline, TcpStream::connect(addr)).await {
         Err(_) => Err(ConnectFailure::Timeout),
         Ok(Ok(s)) => {
@@ -28,6 +36,9 @@ pub async fn connect(addr: SocketAddr, deadline: Instant) -> Result<TcpStream, C
         }
         Ok(Err(e)) => Err(match e.kind() {
             std::io::ErrorKind::ConnectionRefused => ConnectFailure::Refused,
+            std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::BrokenPipe => ConnectFailure::Reset,
             std::io::ErrorKind::HostUnreachable | std::io::ErrorKind::NetworkUnreachable => {
                 ConnectFailure::Unreachable(e.to_string())
             }
@@ -150,6 +161,11 @@ impl FrameReader {
                         head: self.deframer.buffered().iter().take(64).copied().collect(),
                     });
                 }
+            }
+            // A flooding peer keeps every read ready: the deadline is checked here too, not
+            // only when a read has to wait.
+            if Instant::now() >= deadline {
+                return Err(ReadFailure::Timeout { got: self.got });
             }
             let n = match timeout_at(deadline, s.read(&mut buf)).await {
                 Err(_) => return Err(ReadFailure::Timeout { got: self.got }),

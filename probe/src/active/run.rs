@@ -15,7 +15,7 @@ use rdp_proto::tls::{self as ptls, ContentType, HandshakeType, ProtocolVersion};
 use rdp_proto::{decode, decode_prefix};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::time::{sleep, Instant};
+use tokio::time::Instant;
 
 use super::net::{self, ConnectFailure, FrameReader, ReadFailure};
 use super::pdu::{self, Confirm};
@@ -39,6 +39,46 @@ pub struct ProbeOptions {
     pub enumerate: bool,
     /// server_name to send in TLS (default: the target when it is a host name).
     pub sni: Option<String>,
+    /// A global limit on new connections per second, shared by every target of a run.
+    pub rate: Option<Arc<Rate>>,
+}
+
+/// New connections per second across all targets (`--rate`): each connection takes the next
+/// free slot; a slot past the target's deadline is not waited for.
+#[derive(Debug)]
+pub struct Rate {
+    interval: Duration,
+    next: std::sync::Mutex<Instant>,
+}
+
+impl Rate {
+    /// `per_second` connections a second (at least one a day).
+    pub fn new(per_second: f64) -> Self {
+        let interval = Duration::try_from_secs_f64(1.0 / per_second.max(1e-5))
+            .unwrap_or(Duration::from_secs(86_400));
+        Self {
+            interval,
+            next: std::sync::Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Waits for this connection's slot; false when the slot would come after `deadline`.
+    pub async fn acquire(&self, deadline: Instant) -> bool {
+        let slot = {
+            let mut next = match self.next.lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let slot = (*next).max(Instant::now());
+            if slot >= deadline {
+                return false;
+            }
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+        true
+    }
 }
 
 impl Default for ProbeOptions {
@@ -49,6 +89,7 @@ impl Default for ProbeOptions {
             pace: Duration::from_millis(20),
             enumerate: true,
             sni: None,
+            rate: None,
         }
     }
 }
@@ -73,7 +114,11 @@ pub fn parse_target(s: &str, default_port: u16) -> Result<Target, String> {
         host.parse::<std::net::Ipv6Addr>()
             .map_err(|_| format!("{s}: not an IPv6 address"))?;
         let port = match tail.strip_prefix(':') {
-            Some(p) => p.parse().map_err(|_| format!("{s}: bad port"))?,
+            Some(p) => p
+                .parse()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("{s}: bad port"))?,
             None if tail.is_empty() => default_port,
             None => return Err(format!("{s}: unexpected text after ]")),
         };
@@ -91,7 +136,11 @@ pub fn parse_target(s: &str, default_port: u16) -> Result<Target, String> {
     match s.rsplit_once(':') {
         Some((h, p)) => Ok(Target {
             host: h.to_owned(),
-            port: p.parse().map_err(|_| format!("{s}: bad port"))?,
+            port: p
+                .parse()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("{s}: bad port"))?,
         }),
         None => Ok(Target {
             host: s.to_owned(),
@@ -123,12 +172,22 @@ async fn exchange(
     opts: &ProbeOptions,
     deadline: Instant,
 ) -> Exchange {
+    if let Some(rate) = &opts.rate {
+        if !rate.acquire(deadline).await {
+            return Exchange::ConnectFailed(ConnectFailure::NoTime, Duration::ZERO);
+        }
+    }
     let t0 = Instant::now();
-    let mut stream =
-        match net::connect(addr, net::stage_deadline(deadline, opts.stage_timeout)).await {
-            Ok(s) => s,
-            Err(e) => return Exchange::ConnectFailed(e, t0.elapsed()),
-        };
+    let mut stream = match net::connect(addr, net::stage_deadline(deadline, opts.stage_timeout))
+        .await
+    {
+        Ok(s) => s,
+        // Accepted, then reset before connect() returned: the server closed at once.
+        Err(ConnectFailure::Reset) => {
+            return Exchange::NoConfirm(ReadFailure::Reset { got: 0 }, t0.elapsed(), Duration::ZERO)
+        }
+        Err(e) => return Exchange::ConnectFailed(e, t0.elapsed()),
+    };
     let tcp = t0.elapsed();
     let t1 = Instant::now();
     let cr = pdu::connection_request(protocols).unwrap_or_default();
@@ -195,6 +254,14 @@ const LAYERS: [(&str, u32, u32); 6] = [
 /// The request an mstsc client makes: SSL | HYBRID | HYBRID_EX.
 const PRIMARY: u32 = 0x0B;
 
+fn skipped() -> ProtocolResult {
+    ProtocolResult {
+        accepted: false,
+        failure: Some("skipped: --timeout ran out".into()),
+        selected: None,
+    }
+}
+
 fn protocol_result(key_expect: u32, ex: &Exchange) -> ProtocolResult {
     match ex {
         Exchange::Confirmed {
@@ -222,6 +289,7 @@ fn protocol_result(key_expect: u32, ex: &Exchange) -> ProtocolResult {
             failure: (key_expect != 0).then(|| "no negotiation (legacy server)".to_owned()),
             selected: Some("rdp".into()),
         },
+        Exchange::ConnectFailed(ConnectFailure::NoTime, _) => skipped(),
         Exchange::ConnectFailed(e, _) => ProtocolResult {
             accepted: false,
             failure: Some(format!("{e:?}")),
@@ -244,24 +312,65 @@ struct Run<'a> {
     stopped_at: Option<&'static str>,
     host: &'a str,
     rng: u64,
+    /// The stage being worked on (its own connection or its enumeration).
+    current: &'static str,
+    /// Stages the main connection is due to go through, in order; those not recorded when the
+    /// run ends (the deadline ran out) are reported as skipped.
+    planned: Vec<&'static str>,
+    /// What was not tried for lack of time (layers, TLS versions, methods).
+    skipped: Vec<String>,
 }
 
 impl Run<'_> {
     fn stage(&mut self, name: &'static str, status: &'static str, detail: impl Into<String>) {
+        let at = self.t0.elapsed();
+        self.stage_at(name, status, at, detail);
+    }
+
+    fn stage_at(
+        &mut self,
+        name: &'static str,
+        status: &'static str,
+        at: Duration,
+        detail: impl Into<String>,
+    ) {
         self.stages.push(Stage {
             name,
             status,
-            elapsed_ms: ms(self.t0.elapsed()),
+            elapsed_ms: ms(at),
             detail: detail.into(),
         });
+    }
+
+    fn has_stage(&self, name: &str) -> bool {
+        self.stages.iter().any(|s| s.name == name)
+    }
+
+    fn begin(&mut self, stage: &'static str) {
+        self.current = stage;
+    }
+
+    fn plan(&mut self, stages: &[&'static str]) {
+        self.planned = stages.to_vec();
     }
 
     fn stop(&mut self, stage: &'static str) {
         self.stopped_at.get_or_insert(stage);
     }
 
+    fn out_of_time(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Notes that `what` was not tried: the deadline had passed.
+    fn skip(&mut self, what: impl Into<String>) {
+        self.skipped.push(what.into());
+    }
+
+    /// The pause between two connections to the target, never past its deadline.
     async fn pace(&self) {
-        sleep(self.opts.pace).await;
+        let until = (Instant::now() + self.opts.pace).min(self.deadline);
+        tokio::time::sleep_until(until).await;
     }
 
     fn random(&mut self) -> [u8; 32] {
@@ -281,9 +390,54 @@ impl Run<'_> {
             .clone()
             .or_else(|| (self.host.parse::<IpAddr>().is_err()).then(|| self.host.to_owned()))
     }
+
+    /// The target's deadline ran out with `self.current` unfinished: that stage timed out (if
+    /// the main connection had not passed it), the planned stages after it were skipped.
+    fn deadline_passed(&mut self) {
+        let current = self.current;
+        let limit = format!("--timeout ({:?}) ran out", self.opts.timeout);
+        if !self.has_stage(current) {
+            self.stage(current, "timeout", format!("{limit} during this stage"));
+            self.stop(current);
+        }
+        let mut evidence = format!("{limit} during the {current} stage");
+        if !self.skipped.is_empty() {
+            evidence += &format!("; not tried: {}", self.skipped.join(", "));
+        }
+        self.findings.push(finding("probe-timeout", evidence));
+    }
+
+    /// The run finished, but some attempts did not fit in the deadline.
+    fn report_skipped(&mut self) {
+        if !self.skipped.is_empty() && !self.findings.iter().any(|f| f.id == "probe-timeout") {
+            let evidence = format!(
+                "--timeout ({:?}) ran out; not tried: {}",
+                self.opts.timeout,
+                self.skipped.join(", ")
+            );
+            self.findings.push(finding("probe-timeout", evidence));
+        }
+    }
+
+    /// Marks the planned stages never reached as skipped.
+    fn skip_unreached(&mut self) {
+        let planned = std::mem::take(&mut self.planned);
+        let at = self.t0.elapsed();
+        for st in planned {
+            if !self.has_stage(st) {
+                let why = if self.stopped_at.is_some() {
+                    "not reached: the connection stopped at an earlier stage"
+                } else {
+                    "not reached before --timeout"
+                };
+                self.stage_at(st, "skipped", at, why);
+            }
+        }
+    }
 }
 
-/// Probes one target.
+/// Probes one target. `--timeout` is a hard deadline: whatever the server does, the probe of
+/// one target returns by then (what was not done is reported as timed out or skipped).
 pub async fn probe(target: &Target, opts: &ProbeOptions) -> ProbeResult {
     let t0 = Instant::now();
     let seed = SystemTime::now()
@@ -299,8 +453,30 @@ pub async fn probe(target: &Target, opts: &ProbeOptions) -> ProbeResult {
         stopped_at: None,
         host: &target.host,
         rng: seed,
+        current: "dns",
+        planned: Vec::new(),
+        skipped: Vec::new(),
     };
-    let mut result = ProbeResult {
+    let mut result = empty_result(target);
+    let deadline = run.deadline;
+    let finished =
+        tokio::time::timeout_at(deadline, probe_into(&mut run, target, &mut result)).await;
+    if finished.is_err() {
+        run.deadline_passed();
+    }
+    run.skip_unreached();
+    run.report_skipped();
+    result.stages = run.stages;
+    result.stopped_at = run.stopped_at;
+    run.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    result.verdict = diagnose::verdict(&run.findings);
+    result.findings = run.findings;
+    result.elapsed_ms = ms(t0.elapsed());
+    result
+}
+
+fn empty_result(target: &Target) -> ProbeResult {
+    ProbeResult {
         target: target.host.clone(),
         port: target.port,
         addresses: Vec::new(),
@@ -313,15 +489,16 @@ pub async fn probe(target: &Target, opts: &ProbeOptions) -> ProbeResult {
         rdp_security: None,
         findings: Vec::new(),
         elapsed_ms: 0.0,
-    };
-    probe_into(&mut run, target, &mut result).await;
-    result.stages = run.stages;
-    result.stopped_at = run.stopped_at;
-    run.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    result.verdict = diagnose::verdict(&run.findings);
-    result.findings = run.findings;
-    result.elapsed_ms = ms(t0.elapsed());
-    result
+    }
+}
+
+/// The result for a target whose probe task failed inside rdprobe (a panic): reported, never
+/// silently missing.
+pub fn internal_error(target: &Target, what: &str) -> ProbeResult {
+    let mut r = empty_result(target);
+    r.findings.push(finding("internal-error", what.to_owned()));
+    r.verdict = "error";
+    r
 }
 
 async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult) {
@@ -379,9 +556,17 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
     let mut chosen = None;
     let mut first_failure = None;
     let mut outcomes = Vec::new();
-    for (i, addr) in addrs.iter().enumerate() {
-        if i > 0 {
-            run.pace().await;
+    run.begin("tcp");
+    // Different addresses are different servers: no pacing between them, but every attempt
+    // inside the target's deadline; those that did not fit are reported as skipped.
+    for addr in &addrs {
+        if run.out_of_time() {
+            result.addresses.push(AddressResult {
+                address: addr.ip().to_string(),
+                outcome: "skipped".into(),
+                probed: false,
+            });
+            continue;
         }
         let ex = exchange(
             *addr,
@@ -396,6 +581,7 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
             Exchange::ConnectFailed(ConnectFailure::Timeout, _) => "timeout",
             Exchange::ConnectFailed(ConnectFailure::Unreachable(_), _) => "unreachable",
             Exchange::ConnectFailed(ConnectFailure::Other(_), _) => "error",
+            Exchange::ConnectFailed(ConnectFailure::NoTime | ConnectFailure::Reset, _) => "skipped",
             Exchange::NoConfirm(ReadFailure::NotFrame { .. }, ..) => "not-rdp",
             Exchange::NoConfirm(ReadFailure::Timeout { .. }, ..) => "silent",
             Exchange::NoConfirm(..) => "closed",
@@ -430,6 +616,7 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
     let Some((addr, primary)) = chosen else {
         return;
     };
+    run.begin("x224");
     let primary = match primary {
         Exchange::ConnectFailed(e, t) => {
             let (status, id, detail) = match &e {
@@ -447,6 +634,11 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
                     ("failed", "tcp-unreachable", format!("{addr}: {m}"))
                 }
                 ConnectFailure::Other(m) => ("failed", "tcp-unreachable", format!("{addr}: {m}")),
+                ConnectFailure::NoTime | ConnectFailure::Reset => (
+                    "skipped",
+                    "probe-timeout",
+                    format!("no time left to connect to {addr} (--timeout / --rate)"),
+                ),
             };
             run.stages.push(Stage {
                 name: "tcp",
@@ -506,6 +698,23 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
         elapsed_ms: ms(*tcp + *x224),
         detail: x224_detail,
     });
+    let main_selected = match confirm {
+        Confirm::Selected { protocol, .. } => Some(protocol),
+        Confirm::Legacy => Some(SecurityProtocol::RDP),
+        Confirm::Failure(_) => None,
+    };
+    let main_tls = main_selected.is_some_and(|p| {
+        p.intersects(SecurityProtocol::SSL | SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX)
+    });
+    let main_nla = main_selected
+        .is_some_and(|p| p.intersects(SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX));
+    if main_nla {
+        run.plan(&["tls", "credssp"]);
+    } else if main_tls {
+        run.plan(&["tls"]);
+    } else if main_selected.is_some() {
+        run.plan(&["mcs"]);
+    }
     let sec = &mut result.security;
     match confirm {
         Confirm::Selected { protocol, flags } => {
@@ -556,7 +765,12 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
     let mut legacy_cc = matches!(confirm, Confirm::Legacy);
     if run.opts.enumerate {
         for (key, req, expect) in LAYERS {
-            if key == "hybrid_ex" || Instant::now() >= run.deadline {
+            if key == "hybrid_ex" {
+                continue;
+            }
+            if run.out_of_time() {
+                results.insert(key, skipped());
+                run.skip(format!("layer {key}"));
                 continue;
             }
             run.pace().await;
@@ -568,6 +782,9 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
             )
             .await;
             check_requested(req, &ex, &mut not_requested);
+            if matches!(ex, Exchange::ConnectFailed(ConnectFailure::NoTime, _)) {
+                run.skip(format!("layer {key}"));
+            }
             results.insert(key, protocol_result(expect, &ex));
         }
         run.pace().await;
@@ -602,9 +819,18 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
         run.findings
             .push(finding("neg-protocol-not-requested", n.clone()));
     }
+    // What the main connection's selection shows counts too (--no-enum enumerates nothing).
+    let main_is = |p: SecurityProtocol| {
+        main_selected.is_some_and(|s| s.contains(p) && !matches!(confirm, Confirm::Legacy))
+    };
     let acc = |k: &str| results.get(k).is_some_and(|r| r.accepted);
-    let (rdp_neg, ssl, hybrid, hybrid_ex) =
-        (acc("rdp"), acc("ssl"), acc("hybrid"), acc("hybrid_ex"));
+    let (rdp_neg, ssl, hybrid, hybrid_ex) = (
+        acc("rdp")
+            || main_selected == Some(SecurityProtocol::RDP) && !matches!(confirm, Confirm::Legacy),
+        acc("ssl") || main_selected == Some(SecurityProtocol::SSL),
+        acc("hybrid") || main_is(SecurityProtocol::HYBRID),
+        acc("hybrid_ex") || main_is(SecurityProtocol::HYBRID_EX),
+    );
     let rdp = rdp_neg || legacy_accepted;
     let any = rdp || ssl || hybrid || hybrid_ex || acc("rdstls") || acc("rdsaad");
     if any {
@@ -643,8 +869,11 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
     }
     result.security.protocols = results;
 
-    // TLS
-    if ssl || hybrid || hybrid_ex {
+    // TLS: on the request mstsc makes when its selection is a TLS one, else on the layer the
+    // enumeration found.
+    if main_tls {
+        tls_stage(run, addr, PRIMARY, main_nla, result).await;
+    } else if ssl || hybrid || hybrid_ex {
         let req = if hybrid {
             0x03
         } else if hybrid_ex {
@@ -654,8 +883,12 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
         };
         tls_stage(run, addr, req, hybrid || hybrid_ex, result).await;
     }
-    // Standard RDP Security
-    if rdp && run.opts.enumerate {
+    // Standard RDP Security: every method alone when enumerating; else the one Connect-Initial
+    // mstsc sends (all methods offered) when Standard RDP Security is what the server chose.
+    if rdp && !run.opts.enumerate && !main_tls {
+        let req = (!matches!(confirm, Confirm::Legacy)).then_some(SecurityProtocol::RDP);
+        rdp_security_stage(run, addr, req, result, false).await;
+    } else if rdp && run.opts.enumerate {
         match result.rdp_security.take() {
             Some(found) => conclude_rdp_security(run, found, true, result),
             None => {
@@ -670,6 +903,10 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
     }
 }
 
+/// The TLS stage: first the connection mstsc makes (rustls, TLS 1.2/1.3, then CredSSP on it
+/// when `credssp`), then, when enumerating, our own ClientHello per version. The stage is
+/// `failed` / `timeout` when that main handshake fails, unless the server simply offers only
+/// TLS 1.0/1.1 (which rustls cannot speak: `tls-legacy-only` says so).
 async fn tls_stage(
     run: &mut Run<'_>,
     addr: SocketAddr,
@@ -678,65 +915,74 @@ async fn tls_stage(
     result: &mut ProbeResult,
 ) {
     let mut report = TlsProbeReport::default();
+    run.pace().await;
+    if run.out_of_time() {
+        // Never started: reported as skipped (a planned stage) with the probe-timeout finding.
+        run.skip("tls");
+        return;
+    }
+    run.begin("tls");
+    let main = rustls_session(run, addr, req, credssp).await;
+    let mut session_chain = Vec::new();
+    let mut credssp_outcome = None;
+    let main_failure = match main {
+        Ok(s) => {
+            run.stage_at("tls", "ok", s.tls_at, format!("{} {}", s.version, s.cipher));
+            report.version = Some(s.version);
+            report.cipher = Some(s.cipher);
+            session_chain = s.chain;
+            credssp_outcome = s.credssp;
+            None
+        }
+        Err(e) => Some(e),
+    };
+    if let Some((at, outcome)) = credssp_outcome {
+        match outcome {
+            Ok(c) => {
+                run.stage_at(
+                    "credssp",
+                    "ok",
+                    at,
+                    format!("TSRequest version {}", c.version),
+                );
+                result.credssp = Some(c);
+            }
+            Err(err) => {
+                run.stage_at("credssp", "failed", at, err.clone());
+                run.stop("credssp");
+                run.findings.push(finding("credssp-failed", err));
+            }
+        }
+    }
+
     let mut plain_chain: Vec<Vec<u8>> = Vec::new();
-    let versions = [
-        ("tls1_0", ProtocolVersion::TLS_1_0),
-        ("tls1_1", ProtocolVersion::TLS_1_1),
-        ("tls1_2", ProtocolVersion::TLS_1_2),
-        ("tls1_3", ProtocolVersion::TLS_1_3),
-    ];
-    let t_start = Instant::now();
     if run.opts.enumerate {
+        let versions = [
+            ("tls1_0", ProtocolVersion::TLS_1_0),
+            ("tls1_1", ProtocolVersion::TLS_1_1),
+            ("tls1_2", ProtocolVersion::TLS_1_2),
+            ("tls1_3", ProtocolVersion::TLS_1_3),
+        ];
         for (key, v) in versions {
-            if Instant::now() >= run.deadline {
-                break;
+            if run.out_of_time() {
+                report
+                    .rejections
+                    .insert(key, "skipped: --timeout ran out".into());
+                run.skip(key);
+                continue;
             }
             run.pace().await;
             match hello_probe(run, addr, req, v).await {
-                Ok((suite, chain)) => {
+                Ok(chain) => {
                     report.versions.insert(key, true);
                     if v != ProtocolVersion::TLS_1_3 && !chain.is_empty() {
                         plain_chain = chain;
                     }
-                    let _ = suite;
                 }
                 Err(why) => {
                     report.versions.insert(key, false);
                     report.rejections.insert(key, why);
                 }
-            }
-        }
-    }
-    // A real TLS session (rustls: TLS 1.2/1.3): version, suite, certificate; then CredSSP.
-    let modern = !run.opts.enumerate
-        || report.versions.get("tls1_2") == Some(&true)
-        || report.versions.get("tls1_3") == Some(&true);
-    let mut session_chain = Vec::new();
-    if modern {
-        run.pace().await;
-        match rustls_session(run, addr, req, credssp).await {
-            Ok(s) => {
-                report.version = Some(s.version);
-                report.cipher = Some(s.cipher);
-                session_chain = s.chain;
-                if let Some(c) = s.credssp {
-                    result.credssp = Some(c);
-                }
-                if let Some(err) = s.credssp_error {
-                    run.stage("credssp", "failed", err.clone());
-                    run.stop("credssp");
-                    run.findings.push(finding("credssp-failed", err));
-                }
-            }
-            Err(e) => {
-                if !run.opts.enumerate {
-                    report.rejections.insert("tls1_2", e.clone());
-                }
-                if report.versions.values().all(|v| !v) {
-                    // fall through to the handshake-failed finding below
-                }
-                run.findings
-                    .push(finding("tls-handshake-failed", format!("TLS session: {e}")));
             }
         }
     }
@@ -749,46 +995,40 @@ async fn tls_stage(
     let has_modern =
         report.version.is_some() || accepted.iter().any(|k| *k == "tls1_2" || *k == "tls1_3");
     let has_legacy = accepted.iter().any(|k| *k == "tls1_0" || *k == "tls1_1");
-    if report.versions.values().all(|v| !v) && report.version.is_none() {
-        run.stage(
-            "tls",
-            "failed",
-            report
-                .rejections
-                .values()
-                .next()
-                .cloned()
-                .unwrap_or_default(),
-        );
-        run.stop("tls");
-        if !run.findings.iter().any(|f| f.id == "tls-handshake-failed") {
-            let why = report
-                .rejections
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            run.findings.push(finding("tls-handshake-failed", why));
+    let legacy_only = has_legacy && !has_modern;
+    match &main_failure {
+        Some(e) if legacy_only => {
+            // rustls cannot speak TLS 1.0/1.1: the handshake our own ClientHello made stands.
+            let _ = e;
+            run.stage("tls", "ok", accepted.join(","));
         }
-    } else {
-        let detail = format!(
-            "{} {}",
-            report.version.clone().unwrap_or_else(|| accepted.join(",")),
-            report.cipher.clone().unwrap_or_default()
-        );
-        let _ = t_start;
-        run.stage("tls", "ok", detail);
-        if has_legacy && !has_modern {
+        Some(e) => {
+            if !run.opts.enumerate {
+                report.rejections.insert("tls1_2", e.why.clone());
+            }
+            run.stage(
+                "tls",
+                if e.timed_out { "timeout" } else { "failed" },
+                e.why.clone(),
+            );
+            run.stop("tls");
             run.findings.push(finding(
-                "tls-legacy-only",
-                format!("accepted: {}", accepted.join(", ")),
-            ));
-        } else if has_legacy {
-            run.findings.push(finding(
-                "tls-legacy-enabled",
-                format!("accepted: {}", accepted.join(", ")),
+                "tls-handshake-failed",
+                format!("TLS session: {}", e.why),
             ));
         }
+        None => {}
+    }
+    if legacy_only {
+        run.findings.push(finding(
+            "tls-legacy-only",
+            format!("accepted: {}", accepted.join(", ")),
+        ));
+    } else if has_legacy {
+        run.findings.push(finding(
+            "tls-legacy-enabled",
+            format!("accepted: {}", accepted.join(", ")),
+        ));
     }
     let chain = if session_chain.is_empty() {
         plain_chain
@@ -817,8 +1057,6 @@ async fn tls_stage(
         }
     }
     if let Some(c) = &result.credssp {
-        let detail = format!("TSRequest version {}", c.version);
-        run.stage("credssp", "ok", detail);
         if !c.patched_cve_2018_0886 {
             run.findings.push(finding(
                 "credssp-unpatched",
@@ -837,13 +1075,14 @@ async fn tls_stage(
     result.tls = Some(report);
 }
 
-/// Sends our own ClientHello offering only `v`; Ok(suite, chain) if the server accepts it.
+/// Sends our own ClientHello offering only `v`; Ok(the plaintext chain, if any) if the server
+/// accepts it (answers with a ServerHello of that version).
 async fn hello_probe(
     run: &mut Run<'_>,
     addr: SocketAddr,
     req: u32,
     v: ProtocolVersion,
-) -> Result<(String, Vec<Vec<u8>>), String> {
+) -> Result<Vec<Vec<u8>>, String> {
     let ex = exchange(
         addr,
         Some(SecurityProtocol::from_bits_retain(req)),
@@ -889,13 +1128,14 @@ async fn hello_probe(
             ContentType::ALERT => {
                 let why = decode::<ptls::Alert>(rec.fragment)
                     .map_or("alert".to_owned(), |a| format!("alert {}", a.description));
-                return if suite.is_some() {
-                    Ok((suite.unwrap_or_default(), chain))
-                } else {
-                    Err(why)
-                };
+                return if suite.is_some() { Ok(chain) } else { Err(why) };
             }
             ContentType::HANDSHAKE => {
+                if carry.len() + rec.fragment.len() > MAX_HANDSHAKE_FLIGHT {
+                    // A 16 MB certificate claim, or a flood of fragments: not a usable answer
+                    // (a version counts only with its ServerHello, which came first if at all).
+                    break;
+                }
                 carry.extend_from_slice(rec.fragment);
                 let mut rest: &[u8] = &carry;
                 let mut done = false;
@@ -925,8 +1165,11 @@ async fn hello_probe(
                     }
                     rest = r;
                 }
-                carry = rest.to_vec();
-                if done || carry.len() > 1 << 20 {
+                // Only what was consumed goes (no copy of the whole buffer per record: a
+                // flood of one-byte fragments would make that quadratic).
+                let consumed = carry.len() - rest.len();
+                carry.drain(..consumed);
+                if done {
                     break;
                 }
             }
@@ -934,17 +1177,36 @@ async fn hello_probe(
             _ => return Err("unexpected record".into()),
         }
     }
-    suite
-        .map(|s| (s, chain))
-        .ok_or_else(|| "no ServerHello".into())
+    suite.map(|_| chain).ok_or_else(|| "no ServerHello".into())
 }
+
+/// The largest server flight our own ClientHello waits through (certificate chains of real
+/// RDP servers are a few kB).
+const MAX_HANDSHAKE_FLIGHT: usize = 256 * 1024;
 
 struct Session {
     version: String,
     cipher: String,
     chain: Vec<Vec<u8>>,
-    credssp: Option<CredsspReport>,
-    credssp_error: Option<String>,
+    /// When the TLS handshake finished (from the target's start).
+    tls_at: Duration,
+    /// When CredSSP ended, and what it gave (None: not attempted).
+    credssp: Option<(Duration, Result<CredsspReport, String>)>,
+}
+
+/// Why the main TLS handshake failed.
+struct TlsFailure {
+    timed_out: bool,
+    why: String,
+}
+
+impl From<String> for TlsFailure {
+    fn from(why: String) -> Self {
+        Self {
+            timed_out: false,
+            why,
+        }
+    }
 }
 
 /// Records nothing and accepts everything: the probe reports on certificates, it does not trust them.
@@ -1010,7 +1272,7 @@ async fn rustls_session(
     addr: SocketAddr,
     req: u32,
     credssp: bool,
-) -> Result<Session, String> {
+) -> Result<Session, TlsFailure> {
     let ex = exchange(
         addr,
         Some(SecurityProtocol::from_bits_retain(req)),
@@ -1024,7 +1286,9 @@ async fn rustls_session(
         ..
     } = ex
     else {
-        return Err("no TLS-capable Connection Confirm".into());
+        return Err(TlsFailure::from(
+            "no TLS-capable Connection Confirm".to_owned(),
+        ));
     };
     let name = match run.sni() {
         Some(n) => rustls::pki_types::ServerName::try_from(n).map_err(|e| e.to_string())?,
@@ -1034,8 +1298,12 @@ async fn rustls_session(
     let deadline = net::stage_deadline(run.deadline, run.opts.stage_timeout);
     let mut tls = tokio::time::timeout_at(deadline, connector.connect(name, stream))
         .await
-        .map_err(|_| "TLS handshake timed out".to_owned())?
+        .map_err(|_| TlsFailure {
+            timed_out: true,
+            why: "the TLS handshake did not finish before the deadline".to_owned(),
+        })?
         .map_err(|e| e.to_string())?;
+    let tls_at = run.t0.elapsed();
     let (_, conn) = tls.get_ref();
     let version = conn.protocol_version().map_or("?".into(), |v| match v {
         rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_owned(),
@@ -1053,15 +1321,14 @@ async fn rustls_session(
         version,
         cipher,
         chain,
+        tls_at,
         credssp: None,
-        credssp_error: None,
     };
     let hybrid = protocol.intersects(SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX);
     if credssp && hybrid {
-        match credssp_exchange(run, &mut tls).await {
-            Ok(c) => session.credssp = Some(c),
-            Err(e) => session.credssp_error = Some(e),
-        }
+        run.begin("credssp");
+        let outcome = credssp_exchange(run, &mut tls).await;
+        session.credssp = Some((run.t0.elapsed(), outcome));
     }
     Ok(session)
 }
@@ -1134,19 +1401,29 @@ async fn rdp_security_stage(
     result: &mut ProbeResult,
     quiet: bool,
 ) {
-    let methods = [
+    // Each method alone when enumerating; else what mstsc offers: 40, 56, 128-bit and FIPS.
+    let each: &[(u32, &'static str)] = &[
         (0u32, "none"),
         (0x01, "40bit"),
         (0x08, "56bit"),
         (0x02, "128bit"),
         (0x10, "fips"),
     ];
+    let mstsc: &[(u32, &'static str)] = &[(0x1B, "all")];
+    let methods = if run.opts.enumerate { each } else { mstsc };
+    if !quiet {
+        run.begin("mcs");
+    }
     let mut report = RdpSecurityReport::default();
     let mut any = false;
     let mut x509 = Vec::new();
-    for (bits, name) in methods {
-        if Instant::now() >= run.deadline {
-            break;
+    for &(bits, name) in methods {
+        if run.out_of_time() {
+            report
+                .answers
+                .insert(name, "skipped: --timeout ran out".into());
+            run.skip(format!("encryption method {name}"));
+            continue;
         }
         run.pace().await;
         let ex = exchange(addr, req, run.opts, run.deadline).await;
@@ -1157,7 +1434,14 @@ async fn rdp_security_stage(
             ..
         } = ex
         else {
-            report.answers.insert(name, "no Connection Confirm".into());
+            if matches!(ex, Exchange::ConnectFailed(ConnectFailure::NoTime, _)) {
+                report
+                    .answers
+                    .insert(name, "skipped: --timeout ran out".into());
+                run.skip(format!("encryption method {name}"));
+            } else {
+                report.answers.insert(name, "no Connection Confirm".into());
+            }
             continue;
         };
         let selected = match confirm {
@@ -1185,7 +1469,14 @@ async fn rdp_security_stage(
                     report
                         .answers
                         .insert(name, pdu::method_name(s.method).to_owned());
-                    if s.method == bits && !(bits == 0 && s.level != 0) {
+                    if bits.count_ones() > 1 {
+                        // Several offered: the one the server chose is accepted.
+                        if s.method & bits != 0 {
+                            report
+                                .encryption_methods
+                                .push(pdu::method_name(s.method).to_owned());
+                        }
+                    } else if s.method == bits && !(bits == 0 && s.level != 0) {
                         report.encryption_methods.push(name.to_owned());
                     }
                     report.server_version = report.server_version.take().or(s.version.clone());
@@ -1215,6 +1506,10 @@ async fn rdp_security_stage(
         if any {
             result.rdp_security = Some(report);
         }
+        return;
+    }
+    if !any && report.answers.values().all(|a| a.starts_with("skipped")) && run.out_of_time() {
+        // Nothing could be tried in time: not a server failure (the mcs stage is skipped).
         return;
     }
     // The X.509 chain of Standard RDP Security: the server's own certificate is the last.

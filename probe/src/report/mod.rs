@@ -1,5 +1,6 @@
 //! Output DTOs and renderers.
 
 pub mod capture;
+pub mod json;
 pub mod probe;
 pub mod text;

@@ -1,0 +1,119 @@
+//! JSON output that cannot drive a terminal: besides what JSON itself requires (U+0000..U+001F,
+//! `"` and `\`), DEL, the C1 controls, bidirectional overrides, zero-width and other invisible
+//! format characters, and the line/paragraph separators are written as `\uXXXX`, so that
+//! `cat out.json` shows a hostile server name as text, never as terminal commands.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
+
+/// Characters escaped on top of JSON's own set (the same set [`crate::escape`] escapes for
+/// the terminal).
+fn needs_escape(c: char) -> bool {
+    matches!(c as u32,
+        0x7F..=0x9F
+        | 0x061C
+        | 0x200B..=0x200F
+        | 0x2028..=0x202E
+        | 0x2060..=0x2069
+        | 0xFEFF
+        | 0xFFF9..=0xFFFB)
+}
+
+/// A serde_json formatter that escapes the characters of [`needs_escape`] inside strings.
+struct Safe<F>(F);
+
+impl<F: Formatter> Formatter for Safe<F> {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if needs_escape(c) {
+                w.write_all(&fragment.as_bytes()[start..i])?;
+                write!(w, "\\u{:04x}", c as u32)?;
+                start = i + c.len_utf8();
+            }
+        }
+        w.write_all(&fragment.as_bytes()[start..])
+    }
+
+    // Everything else is the inner formatter's (indentation for the pretty one).
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn end_object_key<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object_key(w)
+    }
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
+/// Writes `value` as one line of JSON (no newline).
+pub fn write_line<W: Write, T: Serialize + ?Sized>(w: &mut W, value: &T) -> io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(w, Safe(CompactFormatter));
+    value.serialize(&mut ser).map_err(io::Error::other)
+}
+
+/// Writes `value` as indented JSON (no newline).
+pub fn write_pretty<W: Write, T: Serialize + ?Sized>(w: &mut W, value: &T) -> io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(w, Safe(PrettyFormatter::new()));
+    value.serialize(&mut ser).map_err(io::Error::other)
+}
+
+/// `value` as one line of JSON.
+pub fn line<T: Serialize + ?Sized>(value: &T) -> String {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail; a value that cannot serialise gives an empty line.
+    let _ = write_line(&mut out, value);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_controls_are_escaped_and_the_json_stays_the_same_value() {
+        let hostile = "a\u{1b}[2Jb\u{7f}c\u{9b}d\u{202e}e\u{200b}f\u{2028}g\"\\h é";
+        let out = line(&serde_json::json!({ "name": hostile }));
+        assert_eq!(
+            out,
+            r#"{"name":"a\u001b[2Jb\u007fc\u009bd\u202ee\u200bf\u2028g\"\\h é"}"#
+        );
+        assert!(out.chars().all(|c| !c.is_control() && !needs_escape(c)));
+        let back: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(back["name"], hostile);
+        let mut pretty = Vec::new();
+        write_pretty(&mut pretty, &serde_json::json!({ "k": ["\u{85}"] })).unwrap();
+        assert_eq!(
+            String::from_utf8(pretty).unwrap(),
+            "{\n  \"k\": [\n    \"\\u0085\"\n  ]\n}"
+        );
+    }
+}
