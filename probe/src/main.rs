@@ -592,6 +592,9 @@ fn probe(
                 write_error = Some(e);
                 break;
             }
+            if sink.closed {
+                break;
+            }
         }
         set.abort_all();
     });
@@ -601,6 +604,10 @@ fn probe(
         return Err(e.into());
     }
     sink.finish()?;
+    if sink.closed {
+        // The reader went away (`| head`): a quiet end.
+        return Ok(ExitCode::SUCCESS);
+    }
     if interrupted {
         eprintln!(
             "rdprobe: interrupted: {} target(s) finished and reported",

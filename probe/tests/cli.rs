@@ -229,63 +229,100 @@ fn probe_usage_errors_exit_2() {
     );
 }
 
+/// A network namespace made by the test (loopback up), deleted when dropped. None (after
+/// saying SKIPPED, or failing under RDPROBE_REQUIRE_PEERS=1) without root and `ip`.
+struct Netns(String);
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.0])
+            .output();
+        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.0));
+    }
+}
+
+fn skip(what: &str, why: &str) {
+    assert!(
+        std::env::var_os("RDPROBE_REQUIRE_PEERS").is_none(),
+        "{what} required but {why}"
+    );
+    eprintln!("\n*** SKIPPED {what}: {why} ***\n");
+}
+
+fn sh(args: &[&str]) -> std::io::Result<Output> {
+    Command::new(args[0]).args(&args[1..]).output()
+}
+
+fn netns(what: &str, tag: &str) -> Option<Netns> {
+    let ns = format!("rdprobe-{tag}-{}", std::process::id());
+    match sh(&["ip", "netns", "add", &ns]) {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            skip(
+                what,
+                &format!(
+                    "ip netns add: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
+            );
+            return None;
+        }
+        Err(e) => {
+            skip(what, &format!("ip: {e}"));
+            return None;
+        }
+    }
+    let ns = Netns(ns);
+    let up = sh(&[
+        "ip", "netns", "exec", &ns.0, "ip", "link", "set", "lo", "up",
+    ])
+    .unwrap();
+    assert!(up.status.success(), "{up:?}");
+    Some(ns)
+}
+
+/// Drops SYNs to `port` inside the namespace (a filtered port).
+fn drop_port(what: &str, ns: &Netns, port: &str) -> bool {
+    let rule = sh(&[
+        "ip", "netns", "exec", &ns.0, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", port,
+        "-j", "DROP",
+    ]);
+    match rule {
+        Ok(o) if o.status.success() => true,
+        Ok(o) => {
+            skip(
+                what,
+                &format!("iptables: {}", String::from_utf8_lossy(&o.stderr).trim()),
+            );
+            false
+        }
+        Err(e) => {
+            skip(what, &format!("iptables: {e}"));
+            false
+        }
+    }
+}
+
 /// A filtered port (SYNs dropped by a firewall) inside a network namespace the test creates:
 /// the probe must say `tcp-timeout` at the tcp stage, within its stage timeout. Needs root,
 /// `ip` and `iptables`; without them the test says SKIPPED (a failure under
 /// RDPROBE_REQUIRE_PEERS=1, as in CI).
 #[test]
 fn probe_filtered_port_in_a_network_namespace() {
-    use std::process::Command;
-    let skip = |why: &str| {
-        assert!(
-            std::env::var_os("RDPROBE_REQUIRE_PEERS").is_none(),
-            "filtered-port test required but {why}"
-        );
-        eprintln!("\n*** SKIPPED filtered-port test: {why} ***\n");
+    let what = "filtered-port test";
+    let Some(ns) = netns(what, "test") else {
+        return;
     };
-    let ns = format!("rdprobe-test-{}", std::process::id());
-    let sh = |args: &[&str]| Command::new(args[0]).args(&args[1..]).output();
-    match sh(&["ip", "netns", "add", &ns]) {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => {
-            return skip(&format!(
-                "ip netns add: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            ))
-        }
-        Err(e) => return skip(&format!("ip: {e}")),
-    }
-    struct Cleanup(String);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("ip")
-                .args(["netns", "delete", &self.0])
-                .output();
-        }
-    }
-    let _cleanup = Cleanup(ns.clone());
-    let up = sh(&["ip", "netns", "exec", &ns, "ip", "link", "set", "lo", "up"]).unwrap();
-    assert!(up.status.success(), "{up:?}");
-    let drop_rule = sh(&[
-        "ip", "netns", "exec", &ns, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", "3389",
-        "-j", "DROP",
-    ]);
-    match drop_rule {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => {
-            return skip(&format!(
-                "iptables: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            ))
-        }
-        Err(e) => return skip(&format!("iptables: {e}")),
+    if !drop_port(what, &ns, "3389") {
+        return;
     }
     let t = std::time::Instant::now();
     let o = Command::new("ip")
         .args([
             "netns",
             "exec",
-            &ns,
+            &ns.0,
             env!("CARGO_BIN_EXE_rdprobe"),
             "probe",
             "127.0.0.1",
@@ -312,5 +349,266 @@ fn probe_filtered_port_in_a_network_namespace() {
     assert!(
         elapsed < std::time::Duration::from_secs(4),
         "took {elapsed:?}"
+    );
+}
+
+/// A name with 1,000 addresses, every one filtered (the test's own namespace, its own
+/// /etc/hosts: `ip netns exec` bind-mounts /etc/netns/NAME/hosts): the probe keeps --timeout,
+/// reports the addresses it could not try as skipped, and names the dns findings.
+#[test]
+fn probe_a_name_with_a_thousand_addresses_keeps_its_deadline() {
+    let what = "thousand-address test";
+    let Some(ns) = netns(what, "dns") else { return };
+    if !drop_port(what, &ns, "3389") {
+        return;
+    }
+    let dir = format!("/etc/netns/{}", ns.0);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut hosts = String::from("127.0.0.1 localhost\n");
+    for i in 0..1000u32 {
+        hosts.push_str(&format!(
+            "127.1.{}.{} many.rdprobe.test\n",
+            i / 250,
+            1 + i % 250
+        ));
+    }
+    std::fs::write(format!("{dir}/hosts"), hosts).unwrap();
+    let t = std::time::Instant::now();
+    let o = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.0,
+            env!("CARGO_BIN_EXE_rdprobe"),
+            "probe",
+        ])
+        .args(["many.rdprobe.test", "--format", "jsonl", "--timeout", "2"])
+        .args(["--stage-timeout", "0.5", "--pace-ms", "100"])
+        .output()
+        .unwrap();
+    let elapsed = t.elapsed();
+    assert!(
+        elapsed < std::time::Duration::from_secs(3),
+        "took {elapsed:?}"
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+    let d = &v["data"];
+    let addrs = d["addresses"].as_array().unwrap();
+    assert_eq!(addrs.len(), 1000, "every address is listed");
+    let skipped = addrs.iter().filter(|a| a["outcome"] == "skipped").count();
+    assert!(skipped > 900, "{skipped} skipped");
+    assert!(addrs.iter().any(|a| a["outcome"] == "timeout"), "{d}");
+    assert_eq!(d["stages"][0]["name"], "dns");
+    assert_eq!(d["stopped_at"], "tcp", "{d}");
+}
+
+fn rdprobe_stdin(args: &[&str], input: impl std::io::Read + Send + 'static) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rdprobe"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rdprobe");
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let mut input = input;
+        let _ = std::io::copy(&mut input, &mut stdin);
+    });
+    let o = child.wait_with_output().unwrap();
+    let _ = feeder.join();
+    o
+}
+
+#[test]
+fn bad_option_values_are_usage_errors_never_panics() {
+    let cases: &[&[&str]] = &[
+        &["--timeout", "inf"],
+        &["--timeout", "1e300"],
+        &["--timeout", "NaN"],
+        &["--timeout", "1e19"],
+        &["--timeout", "0"],
+        &["--timeout=-1"],
+        &["--stage-timeout", "NaN"],
+        &["--stage-timeout=-2"],
+        &["--concurrency", "0"],
+        &["-p", "0"],
+        &["--rate", "0"],
+        &["--rate", "inf"],
+        &["--pace-ms", "99999999999"],
+    ];
+    for extra in cases {
+        let mut args = vec!["probe", "127.0.0.1"];
+        args.extend_from_slice(extra);
+        let o = rdprobe(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {o:?}");
+        assert!(!err.contains("panicked"), "{extra:?}: {err}");
+        let option = extra[0].split('=').next().unwrap();
+        assert!(
+            err.contains(option),
+            "{extra:?}: the message names the option: {err}"
+        );
+        assert!(o.stdout.is_empty(), "{extra:?}");
+    }
+    for bad in ["127.0.0.1:0", "[::1]:0", "10.0.0.0/8", "10.0.0.0/33"] {
+        let o = rdprobe(&["probe", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {o:?}");
+    }
+}
+
+#[test]
+fn endless_standard_input_is_an_error_not_a_gigabyte() {
+    let o = rdprobe_stdin(&["decode", "-"], std::io::repeat(b'0'));
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("more than"),
+        "{o:?}"
+    );
+    let o = rdprobe_stdin(&["probe", "-i", "-"], std::io::repeat(b'#'));
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("more than"),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn targets_from_standard_input_and_a_block_each_reported_once_to_a_file() {
+    let port = refusing_server("127.0.0.1:0").unwrap();
+    let out = std::env::temp_dir().join(format!("rdprobe-out-{}.jsonl", std::process::id()));
+    // A /29 of loopback (8 addresses; only 127.0.0.1 answers, the rest refuse) and one more
+    // target from standard input.
+    let list = format!("# from stdin\n127.0.0.1:{port}\n");
+    let block = format!("127.0.0.0/29:{port}");
+    let o = rdprobe_stdin(
+        &[
+            "probe",
+            &block,
+            "-i",
+            "-",
+            "--format",
+            "jsonl",
+            "--pace-ms",
+            "0",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        std::io::Cursor::new(list.into_bytes()),
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(o.stdout.is_empty(), "results go to -o");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    let mut seen: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert_eq!(v["type"], "target");
+            v["data"]["target"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    seen.sort();
+    let mut want: Vec<String> = (0..8).map(|i| format!("127.0.0.{i}")).collect();
+    want.push("127.0.0.1".into());
+    want.sort();
+    assert_eq!(seen, want);
+}
+
+#[test]
+fn an_ambiguous_ipv6_target_says_how_it_was_read() {
+    let o = rdprobe(&[
+        "probe",
+        "::1:3389",
+        "--timeout",
+        "1",
+        "--no-enum",
+        "-p",
+        "1",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("write [::1]:3389"), "{err}");
+}
+
+/// Ctrl-C: what finished is printed, the JSON Lines stay valid, the exit code is 130.
+#[test]
+fn ctrl_c_prints_what_finished_and_exits_130() {
+    use std::io::{BufRead, BufReader};
+    let refusing = refusing_server("127.0.0.1:0").unwrap();
+    // A silent server: its probe waits until --timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in silent.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rdprobe"))
+        .args([
+            "probe",
+            &format!("127.0.0.1:{refusing}"),
+            &format!("127.0.0.1:{silent_port}"),
+        ])
+        .args([
+            "--format",
+            "jsonl",
+            "--timeout",
+            "60",
+            "--stage-timeout",
+            "60",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(v["data"]["port"], refusing);
+    let t = std::time::Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(status.code(), Some(130));
+    for l in rest {
+        serde_json::from_str::<serde_json::Value>(&l).expect("valid JSON Lines");
+    }
+}
+
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    let port = refusing_server("127.0.0.1:0").unwrap();
+    let target = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rdprobe"))
+        .args([
+            "probe",
+            &target,
+            &target,
+            &target,
+            "--pace-ms",
+            "0",
+            "--concurrency",
+            "1",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
     );
 }
