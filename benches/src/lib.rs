@@ -299,3 +299,102 @@ pub fn generate(mut w: impl Write, cfg: &GenConfig) -> io::Result<GenStats> {
     w.flush()?;
     Ok(stats)
 }
+
+/// A SYN scan against one RDP server, for the flow-scale benchmark: `flows` connection
+/// attempts to 203.0.113.10:3389 from 16 scanners in 198.51.100.0/24 (documentation
+/// addresses), 100,000 a second. Most get no answer (SYN only, Zeek S0); one in 20 is refused
+/// (RST-ACK, REJ); one in 20 is a half-open probe (SYN, SYN-ACK, client RST, RSTOS0-like).
+pub fn synscan(mut w: impl Write, flows: u64) -> io::Result<GenStats> {
+    let mut stats = GenStats::default();
+    let mut hdr = Vec::with_capacity(24);
+    hdr.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
+    hdr.extend_from_slice(&2u16.to_le_bytes());
+    hdr.extend_from_slice(&4u16.to_le_bytes());
+    hdr.extend_from_slice(&[0; 8]);
+    hdr.extend_from_slice(&65_535u32.to_le_bytes());
+    hdr.extend_from_slice(&1u32.to_le_bytes());
+    w.write_all(&hdr)?;
+    stats.bytes += 24;
+    let server = [203, 0, 113, 10];
+    let mut ts_us: u64 = 1_780_000_000_000_000;
+    let mut emit = |w: &mut dyn Write,
+                    ts_us: u64,
+                    src: [u8; 4],
+                    dst: [u8; 4],
+                    sport: u16,
+                    dport: u16,
+                    seq: u32,
+                    ack: u32,
+                    flags: u8|
+     -> io::Result<()> {
+        let mut b = [0u8; 54];
+        b[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 1]);
+        b[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 2]);
+        b[12..14].copy_from_slice(&[0x08, 0x00]);
+        b[14..26].copy_from_slice(&[0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0]);
+        b[26..30].copy_from_slice(&src);
+        b[30..34].copy_from_slice(&dst);
+        b[34..36].copy_from_slice(&sport.to_be_bytes());
+        b[36..38].copy_from_slice(&dport.to_be_bytes());
+        b[38..42].copy_from_slice(&seq.to_be_bytes());
+        b[42..46].copy_from_slice(&ack.to_be_bytes());
+        b[46..54].copy_from_slice(&[0x50, flags, 0x04, 0x00, 0, 0, 0, 0]);
+        let mut rec = [0u8; 16];
+        rec[..4].copy_from_slice(&((ts_us / 1_000_000) as u32).to_le_bytes());
+        rec[4..8].copy_from_slice(&((ts_us % 1_000_000) as u32).to_le_bytes());
+        rec[8..12].copy_from_slice(&54u32.to_le_bytes());
+        rec[12..16].copy_from_slice(&54u32.to_le_bytes());
+        w.write_all(&rec)?;
+        w.write_all(&b)?;
+        stats.packets += 1;
+        stats.bytes += 70;
+        Ok(())
+    };
+    for i in 0..flows {
+        let scanner = [198, 51, 100, 1 + (i % 16) as u8];
+        let sport = 1024 + ((i / 16) % 64_000) as u16;
+        let seq = (i as u32).wrapping_mul(2_654_435_761);
+        emit(&mut w, ts_us, scanner, server, sport, 3389, seq, 0, SYN)?;
+        match i % 20 {
+            7 => emit(
+                &mut w,
+                ts_us + 50,
+                server,
+                scanner,
+                3389,
+                sport,
+                0,
+                seq.wrapping_add(1),
+                RST | ACK,
+            )?,
+            13 => {
+                emit(
+                    &mut w,
+                    ts_us + 50,
+                    server,
+                    scanner,
+                    3389,
+                    sport,
+                    77,
+                    seq.wrapping_add(1),
+                    SYN | ACK,
+                )?;
+                emit(
+                    &mut w,
+                    ts_us + 100,
+                    scanner,
+                    server,
+                    sport,
+                    3389,
+                    seq.wrapping_add(1),
+                    0,
+                    RST,
+                )?;
+            }
+            _ => {}
+        }
+        ts_us += 10;
+    }
+    stats.connections = flows;
+    Ok(stats)
+}

@@ -215,7 +215,8 @@ fn pcap(
 ) -> anyhow::Result<ExitCode> {
     use rdprobe::capture::analyzer::Config;
     use std::io::IsTerminal;
-    let mut out = std::io::stdout().lock();
+    // Block-buffered: a line-buffered stdout costs a write(2) per connection.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut reports = Vec::new();
     let mut input_error = false;
     let mut worst = "ok";
@@ -224,8 +225,9 @@ fn pcap(
         let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
         let cfg = Config {
             ports: ports.clone(),
-            // JSON Lines streams each connection: none is kept (memory bounded by live flows).
-            keep_connections: format != OutFormat::Jsonl,
+            // JSON Lines streams each connection and text keeps only those that are not
+            // scan-like: memory stays bounded by live flows (JSON keeps every connection).
+            keep_connections: format == OutFormat::Json,
             ..Config::default()
         };
         let progress = |done: u64| {
@@ -234,12 +236,24 @@ fn pcap(
             }
         };
         let mut jsonl_err = None;
+        let file_name = file.display().to_string();
+        let mut scans = rdprobe::report::scan::Scans::default();
+        let mut kept = Vec::new();
         let result = rdprobe::capture::run::analyze_file(file, cfg, progress, |c| {
+            if format == OutFormat::Text {
+                if let Some(c) = scans.offer(c.clone()) {
+                    kept.push(c);
+                }
+            }
             if format == OutFormat::Jsonl {
-                let line = rdprobe::report::json::line(
-                    &serde_json::json!({"type": "connection", "file": file.display().to_string(), "data": c}),
-                );
-                if let Err(e) = writeln!(out, "{line}") {
+                let envelope = rdprobe::report::json::Envelope {
+                    kind: "connection",
+                    file: Some(&file_name),
+                    data: c,
+                };
+                let written = rdprobe::report::json::write_line(&mut out, &envelope)
+                    .and_then(|()| out.write_all(b"\n"));
+                if let Err(e) = written {
                     jsonl_err = Some(e);
                 }
             }
@@ -251,7 +265,10 @@ fn pcap(
             return Err(e.into());
         }
         match result {
-            Ok(r) => {
+            Ok(mut r) => {
+                if format == OutFormat::Text {
+                    r.connections = std::mem::take(&mut kept);
+                }
                 let s = &r.summary;
                 if s.error > 0 {
                     worst = "error";
@@ -264,7 +281,7 @@ fn pcap(
                 match format {
                     OutFormat::Text => {
                         let mut s = String::new();
-                        rdprobe::report::text::capture(&r, &mut s);
+                        rdprobe::report::text::capture_with_scans(&r, &scans, &mut s);
                         out.write_all(s.as_bytes())?;
                     }
                     OutFormat::Jsonl => {
@@ -466,7 +483,11 @@ impl ResultSink {
             }
             OutFormat::Jsonl => json::write_line(
                 &mut self.out,
-                &serde_json::json!({"type": "target", "data": r}),
+                &json::Envelope {
+                    kind: "target",
+                    file: None,
+                    data: r,
+                },
             )
             .and_then(|()| writeln!(self.out))
             .and_then(|()| self.out.flush()),

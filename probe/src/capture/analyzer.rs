@@ -3,8 +3,9 @@
 //! with findings. Memory is bounded by live flows: finished connections are handed out as soon
 //! as they are evicted.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::LazyLock;
 
 use crate::capture::cert;
 use crate::capture::link::{Decoded, TcpSegment, Transport};
@@ -98,6 +99,9 @@ impl FxHasher {
 
 type FlowMap<V> = HashMap<Key, V, std::hash::BuildHasherDefault<FxHasher>>;
 
+/// A closed flow (FIN both ways, or a RST) is finished this long after its last packet.
+const CLOSED_GRACE_NS: i64 = 5_000_000_000;
+
 fn key(a: Endpoint, b: Endpoint) -> Key {
     if a <= b {
         (a, b)
@@ -130,10 +134,13 @@ struct Conn {
     synack_ts: Option<i64>,
     established_ts: Option<i64>,
     seq: [SeqState; 2],
-    reasm: [Reassembler; 2],
     dirs: [DirInfo; 2],
     history: History,
-    session: Session,
+    /// Reassembly and the RDP session, allocated with the first payload byte: a SYN-only flow
+    /// (a scan) costs a few hundred bytes, not kilobytes.
+    payload: Option<Box<Payload>>,
+    /// In the closed-flows queue already.
+    closed_queued: bool,
     /// (direction, timestamp, stage) of the first RST.
     first_rst: Option<(usize, i64, &'static str)>,
     first_fin: Option<usize>,
@@ -142,6 +149,32 @@ struct Conn {
     injected_detail: Option<String>,
     payload_seen: [bool; 2],
 }
+
+/// What a flow needs once it carries bytes.
+#[derive(Debug, Default)]
+struct Payload {
+    reasm: [Reassembler; 2],
+    session: Session,
+}
+
+/// The session of a flow that carried no payload.
+static NO_SESSION: LazyLock<Session> = LazyLock::new(Session::new);
+
+impl Conn {
+    fn session(&self) -> &Session {
+        self.payload.as_ref().map_or(&NO_SESSION, |p| &p.session)
+    }
+
+    fn closed(&self) -> bool {
+        (self.dirs[0].fin && self.dirs[1].fin) || self.dirs[0].rst || self.dirs[1].rst
+    }
+}
+
+/// A flow's place in a time-ordered queue: (time, the flow's first packet number as its
+/// identity, key). Entries are checked when they reach the front: a flow active since is put
+/// back with its newer time, an entry of a flow already gone is dropped. Each packet costs
+/// nothing here, each eviction O(1) amortised.
+type QueueEntry = (i64, u64, Key);
 
 #[derive(Debug)]
 struct Udp {
@@ -160,6 +193,10 @@ struct Udp {
 pub struct Analyzer {
     cfg: Config,
     flows: FlowMap<Conn>,
+    /// Every live flow by the time it was last seen active (approximately: see [`QueueEntry`]).
+    by_time: VecDeque<QueueEntry>,
+    /// Flows that closed (FIN both ways, or RST), by the time of their last packet.
+    closed: VecDeque<QueueEntry>,
     udp: FlowMap<Udp>,
     finished: Vec<Connection>,
     pub summary: Summary,
@@ -174,6 +211,8 @@ impl Analyzer {
         Self {
             cfg,
             flows: FlowMap::default(),
+            by_time: VecDeque::new(),
+            closed: VecDeque::new(),
             udp: FlowMap::default(),
             finished: Vec::new(),
             summary: Summary::default(),
@@ -184,6 +223,11 @@ impl Analyzer {
     /// Connections finished since the last call.
     pub fn take_finished(&mut self) -> Vec<Connection> {
         std::mem::take(&mut self.finished)
+    }
+
+    /// How many finished connections wait in [`Analyzer::take_finished`].
+    pub fn finished_len(&self) -> usize {
+        self.finished.len()
     }
 
     /// Live TCP flows.
@@ -254,10 +298,10 @@ impl Analyzer {
                     synack_ts: None,
                     established_ts: None,
                     seq: Default::default(),
-                    reasm: Default::default(),
                     dirs: Default::default(),
                     history: History::default(),
-                    session: Session::new(),
+                    payload: None,
+                    closed_queued: false,
                     first_rst: None,
                     first_fin: None,
                     first_fin_ts: 0,
@@ -266,6 +310,10 @@ impl Analyzer {
                     payload_seen: [false; 2],
                 },
             );
+            self.by_time.push_back((ts, number, k));
+            if self.by_time.len() > 2 * self.flows.len() + 1024 {
+                self.compact();
+            }
         }
         let Some(c) = self.flows.get_mut(&k) else {
             return;
@@ -289,7 +337,9 @@ impl Analyzer {
                 c.dirs[di].synack = true;
             }
             c.dirs[di].isn.get_or_insert(t.seq);
-            c.reasm[di].start(t.seq.wrapping_add(1));
+            if let Some(p) = c.payload.as_mut() {
+                p.reasm[di].start(t.seq.wrapping_add(1));
+            }
         } else if di == 0
             && c.synack_ts.is_some()
             && c.established_ts.is_none()
@@ -344,8 +394,18 @@ impl Analyzer {
 
         if !t.payload.is_empty() {
             c.payload_seen[di] = true;
-            if c.session.wants_bytes() {
-                let Conn { reasm, session, .. } = c;
+            let dirs = &c.dirs;
+            let p = c.payload.get_or_insert_with(|| {
+                let mut p = Box::<Payload>::default();
+                for (r, d) in p.reasm.iter_mut().zip(dirs) {
+                    if let Some(isn) = d.isn {
+                        r.start(isn.wrapping_add(1));
+                    }
+                }
+                p
+            });
+            if p.session.wants_bytes() {
+                let Payload { reasm, session } = &mut **p;
                 reasm[di].push(t.seq, t.payload, |bytes| session.feed(dir, bytes, ts));
                 if !session.wants_bytes() {
                     reasm[0].stop();
@@ -366,6 +426,10 @@ impl Analyzer {
                 let st = due_stage(c);
                 c.first_rst = Some((di, ts, st));
             }
+        }
+        if !c.closed_queued && c.closed() {
+            c.closed_queued = true;
+            self.closed.push_back((ts, c.first_packet, k));
         }
     }
 
@@ -435,44 +499,99 @@ impl Analyzer {
     }
 
     fn sweep(&mut self, now: i64) {
-        let idle = self.cfg.idle_timeout_ns;
-        let done: Vec<Key> = self
-            .flows
-            .iter()
-            .filter(|(_, c)| {
-                let closed = (c.dirs[0].fin && c.dirs[1].fin) || c.dirs[0].rst || c.dirs[1].rst;
-                now - c.last_ts > idle || (closed && now - c.last_ts > 5_000_000_000)
-            })
-            .map(|(k, _)| *k)
-            .collect();
-        for k in done {
-            if let Some(c) = self.flows.remove(&k) {
-                self.finish_conn(c);
+        // Closed flows end 5 s after their last packet (late retransmissions still count).
+        while let Some(&(ts, id, k)) = self.closed.front() {
+            if now - ts <= CLOSED_GRACE_NS {
+                break;
+            }
+            self.closed.pop_front();
+            match self.flows.get(&k) {
+                Some(c) if c.first_packet == id && now - c.last_ts > CLOSED_GRACE_NS => {
+                    if let Some(c) = self.flows.remove(&k) {
+                        self.finish_conn(c);
+                    }
+                }
+                Some(c) if c.first_packet == id => self.closed.push_back((c.last_ts, id, k)),
+                _ => {}
             }
         }
+        // Idle flows end after the idle timeout.
+        let cutoff = now - self.cfg.idle_timeout_ns;
+        while let Some(c) = self.pop_least_recent(cutoff) {
+            self.finish_conn(c);
+        }
+    }
+
+    /// Removes and returns the least recently active flow if it was last active at or before
+    /// `cutoff`.
+    fn pop_least_recent(&mut self, cutoff: i64) -> Option<Conn> {
+        while let Some(&(ts, id, k)) = self.by_time.front() {
+            if ts > cutoff {
+                return None;
+            }
+            self.by_time.pop_front();
+            match self.flows.get(&k) {
+                Some(c) if c.first_packet == id && c.last_ts > ts => {
+                    // Active since it was queued: back in line with its newer time.
+                    self.by_time.push_back((c.last_ts, id, k));
+                }
+                Some(c) if c.first_packet == id => return self.flows.remove(&k),
+                // A flow already finished, or another flow on the same ports since.
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Drops queue entries of flows that are gone (amortised: only when the queue has grown to
+    /// twice the live flows).
+    fn compact(&mut self) {
+        let flows = &self.flows;
+        let live = |e: &QueueEntry| flows.get(&e.2).is_some_and(|c| c.first_packet == e.1);
+        self.by_time.retain(live);
+        self.closed.retain(live);
     }
 
     fn evict_oldest(&mut self) {
-        if let Some(k) = self
-            .flows
-            .iter()
-            .min_by_key(|(_, c)| c.last_ts)
-            .map(|(k, _)| *k)
-        {
-            if let Some(c) = self.flows.remove(&k) {
-                self.summary.evicted_flows += 1;
-                self.finish_conn(c);
-            }
+        if let Some(c) = self.pop_least_recent(i64::MAX) {
+            self.summary.evicted_flows += 1;
+            self.finish_conn(c);
         }
     }
 
-    /// Finishes every flow and returns the UDP RDP flows.
+    /// Finishes every flow and returns the UDP RDP flows; the connections wait in
+    /// [`Analyzer::take_finished`].
     pub fn finish(&mut self) -> Vec<UdpFlow> {
-        let mut all: Vec<Conn> = self.flows.drain().map(|(_, c)| c).collect();
-        all.sort_by_key(|c| c.first_packet);
-        for c in all {
-            self.finish_conn(c);
+        let mut done = Vec::new();
+        let udp = self.finish_each(|c| done.push(c));
+        self.finished = done;
+        udp
+    }
+
+    /// Like [`Analyzer::finish`], handing each connection (in first-packet order) to `each`
+    /// as it is built, so that a million live flows are never a million reports at once.
+    pub fn finish_each(&mut self, mut each: impl FnMut(Connection)) -> Vec<UdpFlow> {
+        for c in self.take_finished() {
+            each(c);
         }
+        self.by_time.clear();
+        self.closed.clear();
+        // Ordered by first packet through their keys: the flows are not copied.
+        let mut order: Vec<(u64, Key)> = self
+            .flows
+            .iter()
+            .map(|(k, c)| (c.first_packet, *k))
+            .collect();
+        order.sort_unstable_by_key(|e| e.0);
+        for (_, k) in order {
+            if let Some(c) = self.flows.remove(&k) {
+                self.finish_conn(c);
+            }
+            for c in self.finished.drain(..) {
+                each(c);
+            }
+        }
+        self.flows = FlowMap::default();
         let mut udp: Vec<&Udp> = self.udp.values().collect();
         udp.sort_by_key(|u| u.start);
         let out: Vec<UdpFlow> = udp
@@ -493,9 +612,11 @@ impl Analyzer {
     }
 
     fn finish_conn(&mut self, mut c: Conn) {
-        c.session.finish();
+        if let Some(p) = c.payload.as_mut() {
+            p.session.finish();
+        }
         let rdp_port = self.is_rdp_port(c.server.port);
-        if !c.session.is_rdp && !rdp_port {
+        if !c.session().is_rdp && !rdp_port {
             self.summary.other_tcp_flows += 1;
             return;
         }
@@ -515,7 +636,7 @@ impl Analyzer {
 
 /// The stage that was in progress (or due next) at this moment of the connection.
 fn due_stage(c: &Conn) -> &'static str {
-    let s = &c.session;
+    let s = c.session();
     if c.established_ts.is_none() && !c.payload_seen[0] {
         return stage::TCP;
     }
@@ -616,7 +737,7 @@ fn ms(ns: i64) -> f64 {
 
 fn build(c: Conn, rdp_port: bool) -> Connection {
     let state = conn_state(&c);
-    let s = &c.session;
+    let s = c.session();
     let now_s = c.first_ts.div_euclid(1_000_000_000);
     let start = rfc3339(now_s);
     let counters = c.seq[0].counters.merge(&c.seq[1].counters);
@@ -648,8 +769,13 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
         reset_by,
         reset_stage: c.first_rst.map(|(.., st)| st),
         injected_resets: c.injected_resets,
-        conflicting_overlaps: c.reasm[0].conflicting_overlaps + c.reasm[1].conflicting_overlaps,
-        gap_bytes: c.reasm[0].gap_bytes + c.reasm[1].gap_bytes,
+        conflicting_overlaps: c.payload.as_ref().map_or(0, |p| {
+            p.reasm[0].conflicting_overlaps + p.reasm[1].conflicting_overlaps
+        }),
+        gap_bytes: c
+            .payload
+            .as_ref()
+            .map_or(0, |p| p.reasm[0].gap_bytes + p.reasm[1].gap_bytes),
         role_guessed: c.role_guessed,
     };
     let mut findings: Vec<Finding> = Vec::new();
@@ -1065,7 +1191,7 @@ fn timeline(c: &Conn, stopped_at: Option<&'static str>) -> Vec<Stage> {
             _ => "midstream (no handshake in the capture)".into(),
         },
     });
-    let s = &c.session;
+    let s = c.session();
     let mut by_stage: Vec<(&'static str, i64, bool, String)> = Vec::new();
     for e in &s.events {
         if let Some(x) = by_stage.iter_mut().find(|x| x.0 == e.stage) {
@@ -1212,5 +1338,83 @@ mod tests {
         let c = &a.take_finished()[0];
         assert_eq!(c.tcp.injected_resets, 0);
         assert!(!c.findings.iter().any(|f| f.id == "injected-reset"));
+    }
+
+    fn syn_from(port: u16) -> Decoded<'static> {
+        Decoded {
+            src: [10, 0, 0, 1].into(),
+            dst: [10, 0, 0, 2].into(),
+            ttl: 64,
+            ip_id: Some(1),
+            vlan: None,
+            more_fragments: false,
+            transport: Transport::Tcp(TcpSegment {
+                src_port: port,
+                dst_port: 3389,
+                seq: 1,
+                ack: 0,
+                flags: flags::SYN,
+                window: 1000,
+                window_scale: None,
+                mss: None,
+                payload: &[],
+                payload_len: 0,
+            }),
+        }
+    }
+
+    /// At the flow cap the least recently active flow is finished, found through the
+    /// time-ordered queue (not a scan of the table), and every flow is reported exactly once.
+    #[test]
+    fn the_flow_cap_evicts_the_least_recently_active_flow_and_loses_none() {
+        let mut a = Analyzer::new(Config {
+            max_flows: 10,
+            ..Config::default()
+        });
+        let mut n = 0u64;
+        let mut reported = Vec::new();
+        for port in 10_000..10_010u16 {
+            n += 1;
+            a.packet(n, n as i64 * 1000, &syn_from(port));
+        }
+        // Flow 10000 is active again (a SYN retransmission): 10001 is now the least recent.
+        n += 1;
+        a.packet(n, n as i64 * 1000, &syn_from(10_000));
+        n += 1;
+        a.packet(n, n as i64 * 1000, &syn_from(20_000));
+        let evicted = a.take_finished();
+        assert_eq!(evicted.len(), 1);
+        assert_eq!(evicted[0].client, "10.0.0.1:10001");
+        reported.extend(evicted.into_iter().map(|c| c.client));
+        for port in 30_000..31_000u16 {
+            n += 1;
+            a.packet(n, n as i64 * 1000, &syn_from(port));
+            reported.extend(a.take_finished().into_iter().map(|c| c.client));
+        }
+        assert_eq!(a.live_flows(), 10);
+        assert!(
+            a.by_time.len() <= 2 * a.flows.len() + 1024,
+            "queue stays bounded"
+        );
+        a.finish_each(|c| reported.push(c.client));
+        assert_eq!(reported.len(), 1011);
+        reported.sort();
+        reported.dedup();
+        assert_eq!(reported.len(), 1011, "each flow once");
+        assert_eq!(a.summary.evicted_flows, 1001);
+    }
+
+    /// A SYN-only flow allocates no reassembly or session state.
+    #[test]
+    fn a_syn_only_flow_is_lean() {
+        let mut a = Analyzer::new(Config::default());
+        a.packet(1, 1, &syn_from(40_000));
+        let c = a.flows.values().next().unwrap();
+        assert!(c.payload.is_none());
+        assert!(
+            std::mem::size_of::<Conn>() < 1024,
+            "{}",
+            std::mem::size_of::<Conn>()
+        );
     }
 }

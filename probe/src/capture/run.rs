@@ -65,6 +65,9 @@ pub fn analyze_reader<R: std::io::Read>(
         }
         if packets % 65_536 == 0 {
             progress(reader.bytes_read());
+        }
+        // Finished connections leave at once in batches (a SYN scan evicts one per packet).
+        if analyzer.finished_len() >= 256 || packets % 65_536 == 0 {
             for c in analyzer.take_finished() {
                 on_connection(&c);
                 if keep {
@@ -76,13 +79,12 @@ pub fn analyze_reader<R: std::io::Read>(
     for n in reader.notices() {
         notices.push(n.message.clone());
     }
-    let udp = analyzer.finish();
-    for c in analyzer.take_finished() {
+    let udp = analyzer.finish_each(|c| {
         on_connection(&c);
         if keep {
             connections.push(c);
         }
-    }
+    });
     connections.sort_by_key(|c| c.first_packet);
     let mut summary = analyzer.summary.clone();
     summary.undecodable_packets = undecodable;

@@ -30,6 +30,10 @@ impl<F: Formatter> Formatter for Safe<F> {
         w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
+        // Nearly every string is plain ASCII: one pass over the bytes decides.
+        if fragment.bytes().all(|b| b < 0x7F) {
+            return w.write_all(fragment.as_bytes());
+        }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if needs_escape(c) {
@@ -84,6 +88,17 @@ pub fn write_line<W: Write, T: Serialize + ?Sized>(w: &mut W, value: &T) -> io::
 pub fn write_pretty<W: Write, T: Serialize + ?Sized>(w: &mut W, value: &T) -> io::Result<()> {
     let mut ser = serde_json::Serializer::with_formatter(w, Safe(PrettyFormatter::new()));
     value.serialize(&mut ser).map_err(io::Error::other)
+}
+
+/// The JSON Lines envelope shared by `probe`, `pcap` and `capture`:
+/// `{"type": "target" | "connection" | "summary", "file"?: ..., "data": ...}`.
+#[derive(Serialize)]
+pub struct Envelope<'a, T: Serialize + ?Sized> {
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<&'a str>,
+    pub data: &'a T,
 }
 
 /// `value` as one line of JSON.

@@ -3,4 +3,5 @@
 pub mod capture;
 pub mod json;
 pub mod probe;
+pub mod scan;
 pub mod text;

@@ -5,23 +5,66 @@ use std::fmt::Write;
 
 use crate::escape::terminal as esc;
 use crate::report::capture::{CaptureReport, Connection};
+use crate::report::scan::{Scans, TOP_SOURCES};
 
 /// Renders one capture's report.
 pub fn capture(r: &CaptureReport, out: &mut String) {
+    capture_with_scans(r, &Scans::default(), out);
+}
+
+/// Renders one capture's report whose scan-like attempts were taken out into `scans`: the
+/// few are printed with the other connections, many are summarised per server and outcome.
+pub fn capture_with_scans(r: &CaptureReport, scans: &Scans, out: &mut String) {
     let _ = writeln!(
         out,
         "{}: {} packets, {} bytes, {} RDP connection(s)",
         esc(&r.file),
         r.packets,
         r.bytes,
-        r.connections.len()
+        r.summary.connections.max(r.connections.len())
     );
     for n in &r.notices {
         let _ = writeln!(out, "  notice: {}", esc(n));
     }
-    for c in &r.connections {
+    let mut all: Vec<&Connection> = r.connections.iter().chain(&scans.individual).collect();
+    all.sort_by_key(|c| c.first_packet);
+    for c in all {
         out.push('\n');
         connection(c, out);
+    }
+    if !scans.groups.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nscan-like attempts (no payload either way): {}, by server and outcome",
+            scans.total
+        );
+        for ((server, what), g) in &scans.groups {
+            let top = g
+                .top_sources(TOP_SOURCES)
+                .iter()
+                .map(|(ip, n)| format!("{} ({n})", esc(ip)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let more = g.distinct_sources().saturating_sub(TOP_SOURCES);
+            let _ = writeln!(
+                out,
+                "  {} {what}: {} attempt(s), {} .. {}; from {top}{}{}",
+                esc(server),
+                g.count,
+                g.first,
+                g.last,
+                if more > 0 {
+                    format!(" and {more} more source(s)")
+                } else {
+                    String::new()
+                },
+                if g.other_sources > 0 {
+                    format!(" (+{} attempts from further sources)", g.other_sources)
+                } else {
+                    String::new()
+                },
+            );
+        }
     }
     for u in &r.udp {
         let _ = writeln!(
