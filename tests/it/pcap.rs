@@ -297,3 +297,29 @@ fn tcp_analysis_counts_match_tshark() {
         assert_eq!(&got, want, "{name}");
     }
 }
+
+/// Handshakes whose SYN and SYN-ACK were sent again (fixtures/captures/crafted/README.md):
+/// retransmissions, lost segments and out-of-order segments as tshark 4.0 counts them.
+#[test]
+fn repeated_handshake_segments_count_as_in_tshark() {
+    // file: (retransmission, lost_segment, out_of_order)
+    let table: &[(&str, [u64; 3])] = &[
+        ("synack-after-ack.pcap", [2, 0, 0]),
+        ("synack-after-request.pcap", [2, 0, 0]),
+        ("synack-after-server-data.pcap", [1, 0, 1]),
+        ("synack-before-ack.pcap", [2, 0, 0]),
+        ("synack-new-isn.pcap", [1, 1, 0]),
+        ("synack-twice-one-syn.pcap", [1, 0, 0]),
+    ];
+    let dir = rdp_tests::fixtures().join("captures/crafted");
+    for (name, want) in table {
+        let r = analyze_file(&dir.join(name), Config::default(), |_| {}, |_| {}).unwrap();
+        let mut got = [0u64; 3];
+        for c in &r.connections {
+            got[0] += c.tcp.retransmissions;
+            got[1] += c.tcp.lost_segments;
+            got[2] += c.tcp.out_of_order;
+        }
+        assert_eq!(&got, want, "{name}");
+    }
+}

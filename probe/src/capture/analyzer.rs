@@ -131,6 +131,9 @@ struct Conn {
     first_ts: i64,
     last_ts: i64,
     syn_ts: Option<i64>,
+    /// The most recent SYN before the handshake completed (Wireshark's `ts_mru_syn`): the
+    /// initial RTT, the out-of-order threshold, runs from it.
+    last_syn_ts: Option<i64>,
     synack_ts: Option<i64>,
     established_ts: Option<i64>,
     seq: [SeqState; 2],
@@ -295,6 +298,7 @@ impl Analyzer {
                     first_ts: ts,
                     last_ts: ts,
                     syn_ts: None,
+                    last_syn_ts: None,
                     synack_ts: None,
                     established_ts: None,
                     seq: Default::default(),
@@ -331,6 +335,9 @@ impl Analyzer {
         if f & flags::SYN != 0 {
             if f & flags::ACK == 0 {
                 c.syn_ts.get_or_insert(ts);
+                if c.established_ts.is_none() {
+                    c.last_syn_ts = Some(ts);
+                }
                 c.dirs[di].syn = true;
             } else {
                 c.synack_ts.get_or_insert(ts);
@@ -347,7 +354,7 @@ impl Analyzer {
         {
             c.established_ts = Some(ts);
         }
-        let first_rtt = match (c.syn_ts, c.established_ts) {
+        let first_rtt = match (c.last_syn_ts, c.established_ts) {
             (Some(s), Some(e)) => Some(e - s),
             _ => None,
         };
@@ -1416,5 +1423,27 @@ mod tests {
             "{}",
             std::mem::size_of::<Conn>()
         );
+    }
+
+    /// tshark parity: the client's SYN was sent twice, the server answered both, and its
+    /// second SYN-ACK came after the client's ACK: both the second SYN and the second SYN-ACK
+    /// are retransmissions in tshark's count.
+    #[test]
+    fn a_second_syn_ack_after_the_ack_is_a_retransmission() {
+        use crate::capture::tcp::flags::{ACK, SYN};
+        let mut a = Analyzer::new(Config::default());
+        let pkts = [
+            seg(true, 64, SYN, 1000, 0, &[]),
+            seg(true, 64, SYN, 1000, 0, &[]),
+            seg(false, 64, SYN | ACK, 5000, 1001, &[]),
+            seg(true, 64, ACK, 1001, 5001, &[]),
+            seg(false, 64, SYN | ACK, 5000, 1001, &[]),
+        ];
+        for (i, p) in pkts.iter().enumerate() {
+            a.packet(i as u64 + 1, (i as i64 + 1) * 1_000_000_000, p);
+        }
+        a.finish();
+        let c = &a.take_finished()[0];
+        assert_eq!(c.tcp.retransmissions, 2, "{:?}", c.tcp);
     }
 }

@@ -121,6 +121,16 @@ pub struct Segment {
 
 /// Analyses `seg` sent by `fwd` (the other direction is `rev`); `first_rtt_ns` is the
 /// handshake RTT when known (Wireshark uses it as the out-of-order threshold, else 3 ms).
+/// The sequence number after `seg`: its payload, plus one for a SYN or FIN.
+fn seg_end(seg: &Segment) -> u32 {
+    let end = seg.seq.wrapping_add(seg.len);
+    if seg.flags & (SYN | FIN) != 0 {
+        end.wrapping_add(1)
+    } else {
+        end
+    }
+}
+
 pub fn analyze(
     fwd: &mut SeqState,
     rev: &mut SeqState,
@@ -191,7 +201,10 @@ pub fn analyze(
                 {
                     a.fast_retransmission = true;
                     a.retransmission = true;
-                } else if len > 0 && since < ooo_threshold && next != seq.wrapping_add(len) {
+                } else if since < ooo_threshold && next != seg_end(seg) {
+                    // A SYN or FIN counts here too, its flag as one byte (as tshark counts
+                    // them): a SYN-ACK sent again within the RTT of the server's last data is
+                    // out of order; the same SYN sent again is a retransmission.
                     a.out_of_order = true;
                 } else if len > 0
                     && rev
@@ -207,10 +220,7 @@ pub fn analyze(
         }
     }
 
-    let mut end = seq.wrapping_add(len);
-    if f & (SYN | FIN) != 0 {
-        end = end.wrapping_add(1);
-    }
+    let end = seg_end(seg);
     if !a.zero_window_probe && fwd.nextseq.is_none_or(|n| seq_gt(end, n)) {
         fwd.nextseq = Some(end);
         fwd.nextseq_time_ns = seg.ts_ns;
