@@ -323,3 +323,62 @@ fn repeated_handshake_segments_count_as_in_tshark() {
         assert_eq!(&got, want, "{name}");
     }
 }
+
+/// A capture that joins a connection at its TLS ClientHello (no SYN, no X.224): the TLS facts
+/// and the TLS 1.0 server's certificate in clear are read, its findings raised, the connection
+/// marked as joined mid-way, and nothing invented. One that starts in encrypted records says
+/// only that.
+#[test]
+fn captures_that_join_mid_connection_report_what_is_visible() {
+    let dir = rdp_tests::fixtures().join("captures/crafted");
+    let r = analyze_file(
+        &dir.join("midstream-tls-start.pcap"),
+        Config::default(),
+        |_| {},
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(r.connections.len(), 1);
+    let c = &r.connections[0];
+    let rdp = c.rdp.as_ref().expect("the TLS facts");
+    assert!(rdp.joined_midstream);
+    assert_eq!(rdp.requested_protocols, None);
+    assert!(!rdp.legacy_no_negotiation);
+    let tls = rdp.tls.as_ref().unwrap();
+    assert_eq!(tls.version.as_deref(), Some("TLSv1.0"));
+    assert_eq!(tls.cipher.as_deref(), Some("TLS_RSA_WITH_AES_128_CBC_SHA"));
+    let cert = tls.certificate.as_ref().unwrap();
+    assert_eq!(cert.subject, "CN=WIN2K8R2.awakecoding.ath.cx");
+    let ids: Vec<&str> = c.findings.iter().map(|f| f.id).collect();
+    assert!(
+        ids.contains(&"cert-weak") && ids.contains(&"cert-self-signed"),
+        "{ids:?}"
+    );
+    assert!(!ids.contains(&"legacy-no-negotiation"), "{ids:?}");
+    let stages: Vec<&str> = c.stages.iter().map(|s| s.name).collect();
+    assert!(
+        !stages.contains(&"x224") && !stages.contains(&"mcs"),
+        "{stages:?}"
+    );
+    assert!(stages.contains(&"tls"), "{stages:?}");
+
+    let r = analyze_file(
+        &dir.join("midstream-bulk.pcap"),
+        Config::default(),
+        |_| {},
+        |_| {},
+    )
+    .unwrap();
+    let c = &r.connections[0];
+    let rdp = c.rdp.as_ref().unwrap();
+    assert!(rdp.joined_midstream);
+    let tls = rdp.tls.as_ref().unwrap();
+    assert!(tls.version.is_none() && tls.certificate.is_none());
+    assert_eq!(
+        c.tcp.reset_stage, None,
+        "the stage of the reset is not visible"
+    );
+    assert_eq!(c.stopped_at, None);
+    let stages: Vec<&str> = c.stages.iter().map(|s| s.name).collect();
+    assert_eq!(stages, ["tcp"], "{:?}", c.stages);
+}

@@ -145,7 +145,8 @@ struct Conn {
     /// In the closed-flows queue already.
     closed_queued: bool,
     /// (direction, timestamp, stage) of the first RST.
-    first_rst: Option<(usize, i64, &'static str)>,
+    /// `None` stage: unknown (a connection joined mid-way, before anything readable).
+    first_rst: Option<(usize, i64, Option<&'static str>)>,
     first_fin: Option<usize>,
     first_fin_ts: i64,
     injected_resets: u64,
@@ -319,9 +320,11 @@ impl Analyzer {
                 self.compact();
             }
         }
+        let ports = &self.cfg.ports;
         let Some(c) = self.flows.get_mut(&k) else {
             return;
         };
+        let server_rdp_port = ports.contains(&c.server.port);
         c.last_ts = ts;
         let di = usize::from(src != c.client);
         let dir = if di == 0 {
@@ -402,8 +405,13 @@ impl Analyzer {
         if !t.payload.is_empty() {
             c.payload_seen[di] = true;
             let dirs = &c.dirs;
+            // No SYN from either side, on an RDP port: the capture joined mid-connection.
+            let joined = c.syn_ts.is_none() && c.synack_ts.is_none() && server_rdp_port;
             let p = c.payload.get_or_insert_with(|| {
                 let mut p = Box::<Payload>::default();
+                if joined {
+                    p.session.join_midstream();
+                }
                 for (r, d) in p.reasm.iter_mut().zip(dirs) {
                     if let Some(isn) = d.isn {
                         r.start(isn.wrapping_add(1));
@@ -642,8 +650,16 @@ impl Analyzer {
 }
 
 /// The stage that was in progress (or due next) at this moment of the connection.
-fn due_stage(c: &Conn) -> &'static str {
+fn due_stage(c: &Conn) -> Option<&'static str> {
     let s = c.session();
+    if s.rdp.joined_midstream {
+        // Only what the capture shows: the last stage seen, if any.
+        return (!s.events.is_empty()).then_some(s.reached);
+    }
+    Some(due_stage_from_start(c, s))
+}
+
+fn due_stage_from_start(c: &Conn, s: &Session) -> &'static str {
     if c.established_ts.is_none() && !c.payload_seen[0] {
         return stage::TCP;
     }
@@ -774,7 +790,7 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
         zero_windows: counters.zero_windows,
         keep_alives: counters.keep_alives,
         reset_by,
-        reset_stage: c.first_rst.map(|(.., st)| st),
+        reset_stage: c.first_rst.and_then(|(.., st)| st),
         injected_resets: c.injected_resets,
         conflicting_overlaps: c.payload.as_ref().map_or(0, |p| {
             p.reasm[0].conflicting_overlaps + p.reasm[1].conflicting_overlaps
@@ -966,7 +982,7 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
         rdp = Some(r);
         let open_at_end = !(c.dirs[0].fin || c.dirs[1].fin || c.dirs[0].rst || c.dirs[1].rst);
         if stopped_at.is_none() && !reached_bulk && !midstream {
-            let due = due_stage(&c);
+            let due = due_stage_from_start(&c, s);
             let ended_by = ended_by(&c);
             let waited = c.last_ts - c.first_ts;
             if let (stage::X224, Some(what)) = (due, &s.not_rdp) {
@@ -1070,12 +1086,12 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
                 findings.push(finding_with(
                     "reset-by-server",
                     sev,
-                    format!("server RST during {st}"),
+                    format!("server RST {}", during(st)),
                 ));
             } else {
                 findings.push(finding(
                     "reset-by-client",
-                    format!("client RST during {st}"),
+                    format!("client RST {}", during(st)),
                 ));
             }
         }
@@ -1122,6 +1138,13 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
         findings,
         first_packet: c.first_packet,
     }
+}
+
+fn during(stage: Option<&str>) -> String {
+    stage.map_or_else(
+        || "(the capture joined the connection mid-way: its stage is not visible)".to_owned(),
+        |st| format!("during {st}"),
+    )
 }
 
 fn ended_by(c: &Conn) -> String {

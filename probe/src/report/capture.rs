@@ -120,6 +120,10 @@ pub struct RdpReport {
     pub bulk_bytes: u64,
     /// Bytes before the first TPKT that were skipped (e.g. a SOCKS5 CONNECT exchange).
     pub prefix_bytes: u64,
+    /// The capture joined this connection after its start (no SYN, no X.224: it begins in
+    /// TLS): only what is visible is reported.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub joined_midstream: bool,
 }
 
 /// One connection of a capture.

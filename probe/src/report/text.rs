@@ -134,6 +134,9 @@ pub fn connection(c: &Connection, out: &mut String) {
             Some(p) => {
                 let _ = write!(neg, "requested {}", p.join("|"));
             }
+            None if r.joined_midstream => {
+                neg.push_str("not in the capture (it joined the connection mid-way)")
+            }
             None => neg.push_str("no negotiation request (legacy client)"),
         }
         if let Some(sel) = &r.selected_protocol {
@@ -175,7 +178,16 @@ pub fn connection(c: &Connection, out: &mut String) {
                     .unwrap_or_default()
             );
         }
-        if let Some(t) = &r.tls {
+        let handshake_seen = r
+            .tls
+            .as_ref()
+            .is_some_and(|t| !t.client_versions.is_empty() || t.version.is_some());
+        if r.tls.is_some() && !handshake_seen {
+            let _ = writeln!(
+                out,
+                "   tls: encrypted records only (the handshake is not in the capture)"
+            );
+        } else if let Some(t) = &r.tls {
             let _ = writeln!(
                 out,
                 "   tls: client offers {} ({} suites){}; server {} {}{}",
@@ -251,7 +263,7 @@ pub fn connection(c: &Connection, out: &mut String) {
         t.dup_acks,
         t.zero_windows,
         t.keep_alives,
-        t.reset_by.map(|b| format!(", reset by {b} during {}", t.reset_stage.unwrap_or("?"))).unwrap_or_default()
+        t.reset_by.map(|b| format!(", reset by {b} during {}", t.reset_stage.unwrap_or("a stage not in the capture"))).unwrap_or_default()
     );
     findings(&c.findings, out);
 }

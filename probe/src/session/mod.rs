@@ -112,6 +112,9 @@ pub struct Session {
     /// TLS 1.3 was negotiated and the client's Finished (its first encrypted record) is not
     /// seen yet: application-data records until then are the encrypted handshake.
     tls13_handshake: bool,
+    /// A stream that may begin with a TLS record instead of a Connection Request (a capture
+    /// joined mid-connection on an RDP port).
+    tls_start_allowed: bool,
 }
 
 impl Default for Session {
@@ -142,7 +145,15 @@ impl Session {
             bulk: false,
             encrypted_rdp: false,
             tls13_handshake: false,
+            tls_start_allowed: false,
         }
+    }
+
+    /// The capture joined this connection after its handshake began, on an RDP port: a stream
+    /// that starts with a TLS record is read from there (TLS facts, the certificate of a
+    /// TLS 1.0-1.2 server, encrypted CredSSP or bulk data), without inventing what came before.
+    pub fn join_midstream(&mut self) {
+        self.tls_start_allowed = true;
     }
 
     /// Whether the caller should keep reassembling and feeding bytes.
@@ -226,6 +237,21 @@ impl Session {
         } else {
             0xD0
         };
+        // Joined mid-connection: a TLS record at the very start (content type, version 3.x,
+        // a record length TLS allows) is where this stream is read from.
+        if self.tls_start_allowed
+            && d.prefix == 0
+            && buf.len() >= 5
+            && (0x14..=0x17).contains(&buf[0])
+            && buf[1] == 3
+            && buf[2] <= 4
+            && u16::from_be_bytes([buf[3], buf[4]]) <= 16_384 + 2_048
+        {
+            d.seeking = false;
+            self.is_rdp = true;
+            self.rdp.joined_midstream = true;
+            return true;
+        }
         let found = buf.windows(6).position(|w| {
             w[0] == 3
                 && w[1] == 0
@@ -602,9 +628,10 @@ impl Session {
                 });
                 if is_hybrid {
                     self.event(stage::CREDSSP, false, ts, "CredSSP (encrypted)");
-                } else {
+                } else if self.selected.is_some() {
                     self.event(stage::MCS, false, ts, "MCS (encrypted)");
                 }
+                // Joined mid-way with no selection seen: encrypted records, stage unknown.
                 if self.dirs[0].appdata >= APPDATA_RECORDS
                     && self.dirs[1].appdata >= APPDATA_RECORDS
                 {
