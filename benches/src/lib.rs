@@ -107,6 +107,7 @@ struct Packet {
     bytes: Vec<u8>,
 }
 
+#[derive(Default)]
 struct Conn {
     client_ip: [u8; 4],
     client_port: u16,
@@ -396,5 +397,63 @@ pub fn synscan(mut w: impl Write, flows: u64) -> io::Result<GenStats> {
         ts_us += 10;
     }
     stats.connections = flows;
+    Ok(stats)
+}
+
+/// Heavy reordering, for the reassembly-memory check: `flows` connections to port 3389, each a
+/// handshake and then `segments` one-byte client segments sent in reverse order (the first
+/// byte last), so that every segment but the last has to wait.
+pub fn reorder(mut w: impl Write, flows: u32, segments: u32) -> io::Result<GenStats> {
+    let mut stats = GenStats::default();
+    let mut hdr = Vec::with_capacity(24);
+    hdr.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
+    hdr.extend_from_slice(&2u16.to_le_bytes());
+    hdr.extend_from_slice(&4u16.to_le_bytes());
+    hdr.extend_from_slice(&[0; 8]);
+    hdr.extend_from_slice(&65_535u32.to_le_bytes());
+    hdr.extend_from_slice(&1u32.to_le_bytes());
+    w.write_all(&hdr)?;
+    stats.bytes += 24;
+    let mut ts_us: u64 = 1_780_000_000_000_000;
+    let conns: Vec<Conn> = (0..flows)
+        .map(|i| Conn {
+            client_ip: [192, 0, 2, 1 + i as u8],
+            client_port: 40_000 + i as u16,
+            ..Conn::default()
+        })
+        .collect();
+    let mut emit = |w: &mut dyn Write, p: Packet| -> io::Result<()> {
+        let mut rec = [0u8; 16];
+        rec[..4].copy_from_slice(&((p.ts_us / 1_000_000) as u32).to_le_bytes());
+        rec[4..8].copy_from_slice(&((p.ts_us % 1_000_000) as u32).to_le_bytes());
+        let len = p.bytes.len() as u32;
+        rec[8..12].copy_from_slice(&len.to_le_bytes());
+        rec[12..16].copy_from_slice(&len.to_le_bytes());
+        w.write_all(&rec)?;
+        w.write_all(&p.bytes)?;
+        stats.packets += 1;
+        stats.bytes += 16 + u64::from(len);
+        Ok(())
+    };
+    for c in &conns {
+        emit(&mut w, frame(c, true, SYN, 999, 0, &[], ts_us))?;
+        emit(
+            &mut w,
+            frame(c, false, SYN | ACK, 4999, 1000, &[], ts_us + 10),
+        )?;
+        emit(&mut w, frame(c, true, ACK, 1000, 5000, &[], ts_us + 20))?;
+    }
+    // A Connection Request's first byte (0x03, TPKT) last: everything after it waits.
+    for k in (0..segments).rev() {
+        ts_us += 1;
+        for c in &conns {
+            let byte = if k == 0 { 0x03 } else { 0x00 };
+            emit(
+                &mut w,
+                frame(c, true, ACK | PSH, 1000 + k, 5000, &[byte], ts_us),
+            )?;
+        }
+    }
+    stats.connections = u64::from(flows);
     Ok(stats)
 }

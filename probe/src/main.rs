@@ -213,96 +213,103 @@ fn pcap(
     ports: Vec<u16>,
     format: OutFormat,
 ) -> anyhow::Result<ExitCode> {
-    use rdprobe::capture::analyzer::Config;
+    use rdprobe::capture::batch::{analyze_all, analyze_one, Event, FileResult, Mode};
     use std::io::IsTerminal;
+    let mode = match format {
+        OutFormat::Text => Mode::Text,
+        OutFormat::Json => Mode::Json,
+        OutFormat::Jsonl => Mode::Jsonl,
+    };
     // Block-buffered: a line-buffered stdout costs a write(2) per connection.
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut reports = Vec::new();
     let mut input_error = false;
     let mut worst = "ok";
-    let show_progress = std::io::stderr().is_terminal();
-    for file in files {
+    let mut write_error: Option<std::io::Error> = None;
+    // One file's end: its verdicts, then its report (text), summary line (jsonl) or kept
+    // report (json).
+    let mut done = |result: Result<FileResult, String>,
+                    out: &mut dyn Write,
+                    reports: &mut Vec<rdprobe::report::capture::CaptureReport>|
+     -> std::io::Result<()> {
+        let FileResult { report: r, scans } = match result {
+            Ok(r) => r,
+            Err(e) => {
+                input_error = true;
+                eprintln!("rdprobe: {}", rdprobe::escape::terminal(&e));
+                return Ok(());
+            }
+        };
+        let s = &r.summary;
+        if s.error > 0 {
+            worst = "error";
+        } else if s.warning > 0 && worst == "ok" {
+            worst = "warning";
+        }
+        for c in &r.connections {
+            worst = rdprobe::diagnose::worse(worst, c.verdict);
+        }
+        match format {
+            OutFormat::Text => {
+                let mut s = String::new();
+                rdprobe::report::text::capture_with_scans(&r, &scans, &mut s);
+                out.write_all(s.as_bytes())
+            }
+            OutFormat::Jsonl => {
+                let line =
+                    rdprobe::report::json::line(&serde_json::json!({"type": "summary", "data": {
+                    "file": r.file, "packets": r.packets, "bytes": r.bytes,
+                    "udp": r.udp, "notices": r.notices, "summary": r.summary}}));
+                writeln!(out, "{line}")
+            }
+            OutFormat::Json => {
+                reports.push(r);
+                Ok(())
+            }
+        }
+    };
+    if let [file] = files {
         let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-        let cfg = Config {
-            ports: ports.clone(),
-            // JSON Lines streams each connection and text keeps only those that are not
-            // scan-like: memory stays bounded by live flows (JSON keeps every connection).
-            keep_connections: format == OutFormat::Json,
-            ..Config::default()
-        };
-        let progress = |done: u64| {
-            if show_progress && size > 64 * 1024 * 1024 {
-                eprint!("\r{}: {:>3}%", file.display(), done * 100 / size.max(1));
+        let show_progress = std::io::stderr().is_terminal() && size > 64 * 1024 * 1024;
+        let progress = |n: u64| {
+            if show_progress {
+                eprint!("\r{}: {:>3}%", file.display(), n * 100 / size.max(1));
             }
         };
-        let mut jsonl_err = None;
-        let file_name = file.display().to_string();
-        let mut scans = rdprobe::report::scan::Scans::default();
-        let mut kept = Vec::new();
-        let result = rdprobe::capture::run::analyze_file(file, cfg, progress, |c| {
-            if format == OutFormat::Text {
-                if let Some(c) = scans.offer(c.clone()) {
-                    kept.push(c);
-                }
-            }
-            if format == OutFormat::Jsonl {
-                let envelope = rdprobe::report::json::Envelope {
-                    kind: "connection",
-                    file: Some(&file_name),
-                    data: c,
-                };
-                let written = rdprobe::report::json::write_line(&mut out, &envelope)
-                    .and_then(|()| out.write_all(b"\n"));
-                if let Err(e) = written {
-                    jsonl_err = Some(e);
+        let result = analyze_one(file, &ports, mode, progress, |l| {
+            if write_error.is_none() {
+                if let Err(e) = writeln!(out, "{l}") {
+                    write_error = Some(e);
                 }
             }
         });
-        if show_progress && size > 64 * 1024 * 1024 {
+        if show_progress {
             eprintln!();
         }
-        if let Some(e) = jsonl_err {
-            return Err(e.into());
-        }
-        match result {
-            Ok(mut r) => {
-                if format == OutFormat::Text {
-                    r.connections = std::mem::take(&mut kept);
-                }
-                let s = &r.summary;
-                if s.error > 0 {
-                    worst = "error";
-                } else if s.warning > 0 && worst == "ok" {
-                    worst = "warning";
-                }
-                for c in &r.connections {
-                    worst = rdprobe::diagnose::worse(worst, c.verdict);
-                }
-                match format {
-                    OutFormat::Text => {
-                        let mut s = String::new();
-                        rdprobe::report::text::capture_with_scans(&r, &scans, &mut s);
-                        out.write_all(s.as_bytes())?;
-                    }
-                    OutFormat::Jsonl => {
-                        let line = rdprobe::report::json::line(
-                            &serde_json::json!({"type": "summary", "data": {
-                            "file": r.file, "packets": r.packets, "bytes": r.bytes,
-                            "udp": r.udp, "notices": r.notices, "summary": r.summary}}),
-                        );
-                        writeln!(out, "{line}")?;
-                    }
-                    OutFormat::Json => reports.push(r),
-                }
-            }
-            Err(e) => {
-                input_error = true;
-                eprintln!(
-                    "rdprobe: {}",
-                    rdprobe::escape::terminal(&format!("{}: {e}", file.display()))
-                );
+        if write_error.is_none() {
+            if let Err(e) = done(result, &mut out, &mut reports) {
+                write_error = Some(e);
             }
         }
+    } else {
+        // Several files: analysed in parallel on all cores, written in argument order.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        analyze_all(files, &ports, mode, threads, |_, event| {
+            let res = match event {
+                Event::Line(l) => writeln!(out, "{l}"),
+                Event::Done(result) => done(*result, &mut out, &mut reports),
+            };
+            match res {
+                Ok(()) => true,
+                Err(e) => {
+                    write_error = Some(e);
+                    false
+                }
+            }
+        });
+    }
+    if let Some(e) = write_error {
+        return Err(e.into());
     }
     if format == OutFormat::Json {
         if reports.len() == 1 && files.len() == 1 {

@@ -612,3 +612,45 @@ fn a_closed_stdout_ends_the_run_quietly() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// Several capture files are analysed in parallel and written in argument order: the output
+/// is exactly what the files give one by one.
+#[test]
+fn several_capture_files_come_out_in_argument_order() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/captures/public");
+    let names = [
+        "zeek__rdp-x509.pcap",
+        "ndpi__rdp.pcap",
+        "zeek__rdp-to-ssl.pcap",
+        "arkime__socks5-rdp.pcap",
+        "zeek__rdp-proprietary-encryption.pcap",
+    ];
+    let paths: Vec<String> = names
+        .iter()
+        .map(|n| dir.join(n).to_str().unwrap().to_owned())
+        .collect();
+    for format in ["jsonl", "text", "json"] {
+        let mut args = vec!["pcap", "--format", format];
+        args.extend(paths.iter().map(String::as_str));
+        let all = rdprobe(&args);
+        assert!(
+            all.status.code() == Some(1) || all.status.success(),
+            "{all:?}"
+        );
+        let mut one_by_one = Vec::new();
+        for p in &paths {
+            let o = rdprobe(&["pcap", "--format", format, p]);
+            one_by_one.push(stdout(&o));
+        }
+        if format == "json" {
+            let v: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+            let each: Vec<serde_json::Value> = one_by_one
+                .iter()
+                .map(|s| serde_json::from_str(s).unwrap())
+                .collect();
+            assert_eq!(v, serde_json::Value::Array(each));
+        } else {
+            assert_eq!(stdout(&all), one_by_one.concat(), "{format}");
+        }
+    }
+}

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use crate::capture::cert;
 use crate::capture::link::{Decoded, TcpSegment, Transport};
-use crate::capture::tcp::{analyze, flags, History, Reassembler, Segment, SeqState};
+use crate::capture::tcp::{analyze, flags, Budget, History, Reassembler, Segment, SeqState};
 use crate::diagnose::{self, finding, finding_with, Finding, Severity};
 use crate::report::capture::{Connection, Stage, Summary, TcpReport, UdpFlow};
 use crate::session::{stage, stage_index, Dir, Session};
@@ -202,6 +202,8 @@ pub struct Analyzer {
     /// Flows that closed (FIN both ways, or RST), by the time of their last packet.
     closed: VecDeque<QueueEntry>,
     udp: FlowMap<Udp>,
+    /// Out-of-order bytes all flows may hold together.
+    budget: Budget,
     finished: Vec<Connection>,
     pub summary: Summary,
     last_sweep_ns: i64,
@@ -218,6 +220,7 @@ impl Analyzer {
             by_time: VecDeque::new(),
             closed: VecDeque::new(),
             udp: FlowMap::default(),
+            budget: Budget::default(),
             finished: Vec::new(),
             summary: Summary::default(),
             last_sweep_ns: 0,
@@ -227,6 +230,11 @@ impl Analyzer {
     /// Connections finished since the last call.
     pub fn take_finished(&mut self) -> Vec<Connection> {
         std::mem::take(&mut self.finished)
+    }
+
+    /// The out-of-order memory all flows hold now, and its limit.
+    pub fn reassembly_memory(&self) -> (usize, usize) {
+        (self.budget.used(), self.budget.limit())
     }
 
     /// How many finished connections wait in [`Analyzer::take_finished`].
@@ -270,60 +278,57 @@ impl Analyzer {
             port: t.dst_port,
         };
         let k = key(src, dst);
-        if !self.flows.contains_key(&k) {
-            if self.flows.len() >= self.cfg.max_flows {
-                self.evict_oldest();
-            }
+        if self.by_time.len() > 2 * self.flows.len() + 1024 {
+            self.compact();
+        }
+        if self.flows.len() >= self.cfg.max_flows && !self.flows.contains_key(&k) {
+            self.evict_oldest();
+        }
+        let ports = &self.cfg.ports;
+        let by_time = &mut self.by_time;
+        // One hash lookup a packet: the entry is the flow, new or not.
+        let c = self.flows.entry(k).or_insert_with(|| {
             let syn = t.flags & flags::SYN != 0;
             let ack = t.flags & flags::ACK != 0;
+            let rdp = |p: u16| ports.contains(&p);
             let (client, server, guessed) = if syn && !ack {
                 (src, dst, false)
             } else if syn && ack {
                 (dst, src, false)
-            } else if self.is_rdp_port(dst.port) && !self.is_rdp_port(src.port) {
+            } else if rdp(dst.port) && !rdp(src.port) {
                 (src, dst, true)
-            } else if self.is_rdp_port(src.port) && !self.is_rdp_port(dst.port) {
+            } else if rdp(src.port) && !rdp(dst.port) {
                 (dst, src, true)
             } else if src.port > dst.port {
                 (src, dst, true)
             } else {
                 (dst, src, true)
             };
-            self.flows.insert(
-                k,
-                Conn {
-                    client,
-                    server,
-                    role_guessed: guessed,
-                    first_packet: number,
-                    first_ts: ts,
-                    last_ts: ts,
-                    syn_ts: None,
-                    last_syn_ts: None,
-                    synack_ts: None,
-                    established_ts: None,
-                    seq: Default::default(),
-                    dirs: Default::default(),
-                    history: History::default(),
-                    payload: None,
-                    closed_queued: false,
-                    first_rst: None,
-                    first_fin: None,
-                    first_fin_ts: 0,
-                    injected_resets: 0,
-                    injected_detail: None,
-                    payload_seen: [false; 2],
-                },
-            );
-            self.by_time.push_back((ts, number, k));
-            if self.by_time.len() > 2 * self.flows.len() + 1024 {
-                self.compact();
+            by_time.push_back((ts, number, k));
+            Conn {
+                client,
+                server,
+                role_guessed: guessed,
+                first_packet: number,
+                first_ts: ts,
+                last_ts: ts,
+                syn_ts: None,
+                last_syn_ts: None,
+                synack_ts: None,
+                established_ts: None,
+                seq: Default::default(),
+                dirs: Default::default(),
+                history: History::default(),
+                payload: None,
+                closed_queued: false,
+                first_rst: None,
+                first_fin: None,
+                first_fin_ts: 0,
+                injected_resets: 0,
+                injected_detail: None,
+                payload_seen: [false; 2],
             }
-        }
-        let ports = &self.cfg.ports;
-        let Some(c) = self.flows.get_mut(&k) else {
-            return;
-        };
+        });
         let server_rdp_port = ports.contains(&c.server.port);
         c.last_ts = ts;
         let di = usize::from(src != c.client);
@@ -421,10 +426,13 @@ impl Analyzer {
             });
             if p.session.wants_bytes() {
                 let Payload { reasm, session } = &mut **p;
-                reasm[di].push(t.seq, t.payload, |bytes| session.feed(dir, bytes, ts));
+                let budget = &mut self.budget;
+                reasm[di].push(t.seq, t.payload, budget, |bytes| {
+                    session.feed(dir, bytes, ts)
+                });
                 if !session.wants_bytes() {
-                    reasm[0].stop();
-                    reasm[1].stop();
+                    reasm[0].stop(budget);
+                    reasm[1].stop(budget);
                 }
             }
         }
@@ -465,23 +473,20 @@ impl Analyzer {
         let is_syn = payload.len() >= 12
             && payload[..4] == [0xFF; 4]
             && uflags.is_some_and(|f| f & 0x0005 == 0x0001);
-        if !self.udp.contains_key(&k) {
-            let rdp_port = self.is_rdp_port(dport) || self.is_rdp_port(sport);
-            if !is_syn && !rdp_port {
-                return;
-            }
-            if self.udp.len() >= self.cfg.max_flows {
-                return;
-            }
-            let (client, server) = if is_syn || !self.is_rdp_port(sport) || self.is_rdp_port(dport)
-            {
-                (src, dst)
-            } else {
-                (dst, src)
-            };
-            self.udp.insert(
-                k,
-                Udp {
+        let u = match self.udp.get_mut(&k) {
+            Some(u) => u,
+            None => {
+                let rdp_port = self.is_rdp_port(dport) || self.is_rdp_port(sport);
+                if !is_syn && !rdp_port || self.udp.len() >= self.cfg.max_flows {
+                    return;
+                }
+                let (client, server) =
+                    if is_syn || !self.is_rdp_port(sport) || self.is_rdp_port(dport) {
+                        (src, dst)
+                    } else {
+                        (dst, src)
+                    };
+                self.udp.entry(k).or_insert(Udp {
                     client,
                     server,
                     start: ts,
@@ -490,18 +495,16 @@ impl Analyzer {
                     bytes: 0,
                     syn: 0,
                     syn_ack: 0,
-                },
-            );
-        }
-        if let Some(u) = self.udp.get_mut(&k) {
-            u.last = ts;
-            u.datagrams += 1;
-            u.bytes += payload.len() as u64;
-            if is_syn && src == u.client {
-                u.syn += 1;
-            } else if src == u.server && uflags.is_some_and(|f| f & 0x0005 == 0x0005) {
-                u.syn_ack += 1;
+                })
             }
+        };
+        u.last = ts;
+        u.datagrams += 1;
+        u.bytes += payload.len() as u64;
+        if is_syn && src == u.client {
+            u.syn += 1;
+        } else if src == u.server && uflags.is_some_and(|f| f & 0x0005 == 0x0005) {
+            u.syn_ack += 1;
         }
     }
 
@@ -629,7 +632,12 @@ impl Analyzer {
     fn finish_conn(&mut self, mut c: Conn) {
         if let Some(p) = c.payload.as_mut() {
             p.session.finish();
+            for r in &mut p.reasm {
+                r.stop(&mut self.budget);
+            }
         }
+        self.summary.reassembly_skipped_bytes = self.budget.skipped_bytes;
+        self.summary.reassembly_skipped_gaps = self.budget.skipped_gaps;
         let rdp_port = self.is_rdp_port(c.server.port);
         if !c.session().is_rdp && !rdp_port {
             self.summary.other_tcp_flows += 1;

@@ -1,9 +1,10 @@
 //! Capture analysis: reading packets from pcap/pcapng files ([`source`]), decoding their
 //! link, IP and transport headers ([`link`]), TCP analysis and reassembly ([`tcp`]), the flow
-//! table and verdicts ([`analyzer`]), certificate facts ([`cert`]) and the file pipeline
-//! ([`run`]); with the `live` feature, live capture through libpcap (`live`).
+//! table and verdicts ([`analyzer`]), certificate facts ([`cert`]) the file pipeline
+//! ([`run`]) and several files at once ([`batch`]); with the `live` feature, live capture through libpcap (`live`).
 
 pub mod analyzer;
+pub mod batch;
 pub mod cert;
 pub mod link;
 #[cfg(feature = "live")]

@@ -87,6 +87,12 @@ pub fn analyze_reader<R: std::io::Read>(
     });
     connections.sort_by_key(|c| c.first_packet);
     let mut summary = analyzer.summary.clone();
+    if summary.reassembly_skipped_gaps > 0 {
+        notices.push(format!(
+            "to stay within the reassembly memory limits, {} byte(s) in {} gap(s) were skipped instead of held (heavy reordering or loss); the TCP counts are complete",
+            summary.reassembly_skipped_bytes, summary.reassembly_skipped_gaps
+        ));
+    }
     summary.undecodable_packets = undecodable;
     summary.non_ip_packets = non_ip;
     Ok(CaptureReport {

@@ -37,6 +37,8 @@ pub const INITIAL_BUFFER: usize = 1024 * 1024;
 pub const MAX_BLOCK: usize = 16 * 1024 * 1024;
 /// The buffer never grows past this (a maximal block plus a record header).
 const MAX_BUFFER: usize = MAX_BLOCK + 64;
+/// The least room a read gets (unless the buffer is smaller).
+const MIN_READ: usize = 256 * 1024;
 /// At most this many notices are kept (the last one says that more were dropped).
 pub const MAX_NOTICES: usize = 1000;
 /// At most this many interfaces per pcapng section.
@@ -524,7 +526,11 @@ impl<R: Read> PacketReader<R> {
                 message: format!("a record of {n} bytes exceeds the {MAX_BLOCK}-byte limit"),
             });
         }
-        if self.buf.len() - self.start < n {
+        // Reads are large: when the room after the buffered bytes is short, they move to the
+        // front first (at most one record's worth), instead of many small reads at the end.
+        if self.buf.len() - self.start < n
+            || self.buf.len() - self.end < MIN_READ.min(self.buf.len() / 2)
+        {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;

@@ -168,6 +168,16 @@ pub struct Summary {
     pub evicted_flows: u64,
     pub undecodable_packets: u64,
     pub non_ip_packets: u64,
+    /// Bytes and gaps given up to keep out-of-order reassembly within its memory limits
+    /// (256 KiB a direction, segment overhead included; 128 MiB in all); absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reassembly_skipped_bytes: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reassembly_skipped_gaps: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// Everything `rdprobe pcap` says about one file.

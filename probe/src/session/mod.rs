@@ -209,19 +209,24 @@ impl Session {
             if self.dirs[d].seeking && !self.seek(dir) {
                 return;
             }
-            let frame = match self.dirs[d].deframer.next_frame() {
-                Ok(Some(f)) => (f.kind, f.bytes.to_vec()),
-                Ok(None) => return,
+            // The deframer is taken out while its frame is handled: no copy of the frame.
+            let mut deframer = std::mem::take(&mut self.dirs[d].deframer);
+            let go_on = match deframer.next_frame() {
+                Ok(Some(f)) => {
+                    self.on_frame(dir, f.kind, f.bytes, ts_ns);
+                    !self.bulk
+                }
+                Ok(None) => false,
                 Err(_) => {
                     if !self.server_spoke && dir == Dir::ServerToClient && self.not_rdp.is_none() {
-                        self.not_rdp = Some(describe_non_rdp(self.dirs[d].deframer.buffered()));
+                        self.not_rdp = Some(describe_non_rdp(deframer.buffered()));
                     }
                     self.dirs[d].broken = true;
-                    return;
+                    false
                 }
             };
-            self.on_frame(dir, frame.0, &frame.1, ts_ns);
-            if self.bulk {
+            self.dirs[d].deframer = deframer;
+            if !go_on {
                 return;
             }
         }

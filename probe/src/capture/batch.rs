@@ -1,0 +1,133 @@
+//! Several capture files at once: each analysed on its own thread (up to the cores there are),
+//! their output handed back in argument order. JSON Lines are streamed through a bounded
+//! channel per file, so a later file waits (it does not pile up output) until the earlier ones
+//! are written.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+use crate::capture::analyzer::Config;
+use crate::capture::run::analyze_file;
+use crate::report::capture::CaptureReport;
+use crate::report::json::{self, Envelope};
+use crate::report::scan::Scans;
+
+/// What the output needs of each file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The text report: connections that are not scan-like kept, scan-like ones summarised.
+    Text,
+    /// One JSON document: every connection kept.
+    Json,
+    /// JSON Lines: each connection written as it finishes, none kept.
+    Jsonl,
+}
+
+/// One file's analysis, for the report after its lines.
+#[derive(Debug)]
+pub struct FileResult {
+    pub report: CaptureReport,
+    /// Scan-like attempts (text mode).
+    pub scans: Scans,
+}
+
+/// What a file sends to the writer.
+#[derive(Debug)]
+pub enum Event {
+    /// One JSON Lines line (no newline).
+    Line(String),
+    /// The end of the file: its report, or why it could not be read.
+    Done(Box<Result<FileResult, String>>),
+}
+
+/// Lines a file may have waiting before its thread waits for the writer.
+const QUEUE: usize = 1024;
+
+/// Analyzes one file, handing each JSON Lines connection line to `line` as it finishes.
+pub fn analyze_one(
+    file: &Path,
+    ports: &[u16],
+    mode: Mode,
+    progress: impl FnMut(u64),
+    mut line: impl FnMut(String),
+) -> Result<FileResult, String> {
+    let cfg = Config {
+        ports: ports.to_vec(),
+        keep_connections: mode == Mode::Json,
+        ..Config::default()
+    };
+    let file_name = file.display().to_string();
+    let mut scans = Scans::default();
+    let mut kept = Vec::new();
+    let result = analyze_file(file, cfg, progress, |c| match mode {
+        Mode::Text => {
+            if let Some(c) = scans.offer(c.clone()) {
+                kept.push(c);
+            }
+        }
+        Mode::Jsonl => line(json::line(&Envelope {
+            kind: "connection",
+            file: Some(&file_name),
+            data: c,
+        })),
+        Mode::Json => {}
+    });
+    let mut report = result.map_err(|e| format!("{}: {e}", file.display()))?;
+    if mode == Mode::Text {
+        report.connections = kept;
+    }
+    Ok(FileResult { report, scans })
+}
+
+/// Analyzes `files` on up to `threads` threads; `each(index, event)` sees every file's
+/// events in argument order (all of file 0's, then file 1's, ...) and returns false to stop
+/// (the files still running then finish without being waited for by anyone).
+pub fn analyze_all(
+    files: &[PathBuf],
+    ports: &[u16],
+    mode: Mode,
+    threads: usize,
+    mut each: impl FnMut(usize, Event) -> bool,
+) {
+    let threads = threads.clamp(1, files.len().max(1));
+    let next = AtomicUsize::new(0);
+    let (senders, receivers): (Vec<SyncSender<Event>>, Vec<Receiver<Event>>) =
+        (0..files.len()).map(|_| sync_channel(QUEUE)).unzip();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let (next, senders) = (&next, &senders);
+            scope.spawn(move || loop {
+                // Files are taken in order, so the one the writer waits for is always running.
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let (Some(file), Some(tx)) = (files.get(i), senders.get(i)) else {
+                    return;
+                };
+                let result = analyze_one(
+                    file,
+                    ports,
+                    mode,
+                    |_| {},
+                    |l| {
+                        let _ = tx.send(Event::Line(l));
+                    },
+                );
+                let _ = tx.send(Event::Done(Box::new(result)));
+            });
+        }
+        let mut receivers = receivers.into_iter().enumerate();
+        'files: for (i, rx) in receivers.by_ref() {
+            for event in rx.iter() {
+                let done = matches!(event, Event::Done(_));
+                if !each(i, event) {
+                    break 'files;
+                }
+                if done {
+                    break;
+                }
+            }
+        }
+        // Dropping the receivers not read lets their threads' sends fail instead of wait.
+        drop(receivers);
+    });
+}
