@@ -32,7 +32,24 @@ fn fuzz_regressions_and_real_pdus_pass_every_oracle() {
         let data = std::fs::read(p).unwrap();
         let r = std::panic::catch_unwind(|| rdp_proto::fuzzing::all(&data));
         assert!(r.is_ok(), "oracle failed on {}", p.display());
+        let r = std::panic::catch_unwind(|| rdprobe::fuzzing::all(&data));
+        assert!(r.is_ok(), "rdprobe oracle failed on {}", p.display());
     }
+    // Every packet of every capture through the link-decode oracle.
+    let mut captures = Vec::new();
+    files(&rdp_tests::fixtures().join("captures"), &mut captures);
+    let mut packets = 0;
+    for p in captures
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+    {
+        let mut r = rdprobe::capture::source::PacketReader::open(p).unwrap();
+        while let Ok(Some(pkt)) = r.next_packet() {
+            rdprobe::fuzzing::link_decode(pkt.data);
+            packets += 1;
+        }
+    }
+    assert!(packets > 5_000, "{packets}");
     eprintln!(
         "replayed {regressions} fuzz regressions and {} real inputs",
         all.len() - regressions

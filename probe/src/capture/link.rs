@@ -164,7 +164,7 @@ pub fn ether_type_name(ethertype: u16) -> &'static str {
 /// read by the general path) or UDP, all lengths consistent with the captured bytes. Anything
 /// else returns None and takes the general path; a test holds the two to the same result on
 /// every fixture packet.
-fn fast_ethernet(data: &[u8]) -> Option<Decoded<'_>> {
+pub(crate) fn fast_ethernet(data: &[u8]) -> Option<Decoded<'_>> {
     let (mut ethertype, mut at, mut vlan) = (
         u16::from_be_bytes(data.get(12..14)?.try_into().ok()?),
         14,
@@ -333,7 +333,7 @@ pub fn decode(link: LinkType, data: &[u8]) -> Result<Decoded<'_>, LinkError> {
 }
 
 /// [`decode`] through etherparse, for every link type and every odd case.
-fn decode_general(link: LinkType, data: &[u8]) -> Result<Decoded<'_>, LinkError> {
+pub(crate) fn decode_general(link: LinkType, data: &[u8]) -> Result<Decoded<'_>, LinkError> {
     let sliced = match link {
         LinkType::ETHERNET => {
             LaxSlicedPacket::from_ethernet(data).map_err(|e| LinkError::Truncated {

@@ -1,0 +1,5 @@
+//! rdprobe's `fuzzing::json_text` oracle (probe/src/fuzzing.rs) on arbitrary bytes.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| rdprobe::fuzzing::json_text(data));

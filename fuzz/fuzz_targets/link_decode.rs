@@ -1,0 +1,5 @@
+//! rdprobe's `fuzzing::link_decode` oracle (probe/src/fuzzing.rs) on arbitrary bytes.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| rdprobe::fuzzing::link_decode(data));
