@@ -654,3 +654,46 @@ fn several_capture_files_come_out_in_argument_order() {
         }
     }
 }
+
+/// `--rate` spaces new connections across all targets: 11 refused targets at 20 a second take
+/// at least half a second (without it, a few milliseconds).
+#[test]
+fn rate_limits_new_connections_across_targets() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    let target = format!("127.0.0.1:{port}");
+    let targets: Vec<&str> = std::iter::repeat_n(target.as_str(), 11).collect();
+    let mut args = vec!["probe", "--rate", "20", "--format", "jsonl", "--no-enum"];
+    args.extend(targets);
+    let t = std::time::Instant::now();
+    let o = rdprobe(&args);
+    let took = t.elapsed();
+    assert_eq!(stdout(&o).lines().count(), 11, "{o:?}");
+    assert!(
+        took >= std::time::Duration::from_millis(450),
+        "took {took:?}"
+    );
+}
+
+/// A file name that carries terminal controls is escaped in the error message.
+#[test]
+fn error_messages_escape_the_file_names_they_echo() {
+    let dir = std::env::temp_dir().join(format!("rdprobe-esc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = dir.join("evil\u{1b}[2J\u{202e}.pcap");
+    std::fs::write(&name, b"not a capture at all").unwrap();
+    let o = rdprobe(&["pcap", name.to_str().unwrap()]);
+    let missing = dir.join("gone\u{1b}[31m.txt");
+    let o2 = rdprobe(&["probe", "-i", missing.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    for o in [o, o2] {
+        assert_eq!(o.status.code(), Some(2), "{o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !err.contains('\u{1b}') && !err.contains('\u{202e}'),
+            "{err:?}"
+        );
+        assert!(err.contains("\\x1b"), "{err:?}");
+    }
+}
