@@ -9,3 +9,4 @@ mod peers_harness;
 mod probe_peers;
 mod real_pdus;
 mod roundtrip;
+mod scale;
