@@ -103,7 +103,8 @@ pub struct Envelope<'a, T: Serialize + ?Sized> {
 
 /// `value` as one line of JSON.
 pub fn line<T: Serialize + ?Sized>(value: &T) -> String {
-    let mut out = Vec::new();
+    // Sized for a typical connection line: no regrowth while it is written.
+    let mut out = Vec::with_capacity(4096);
     // Writing to a Vec cannot fail; a value that cannot serialise gives an empty line.
     let _ = write_line(&mut out, value);
     String::from_utf8(out).unwrap_or_default()
