@@ -997,9 +997,8 @@ async fn tls_stage(
     let has_legacy = accepted.iter().any(|k| *k == "tls1_0" || *k == "tls1_1");
     let legacy_only = has_legacy && !has_modern;
     match &main_failure {
-        Some(e) if legacy_only => {
+        Some(_) if legacy_only => {
             // rustls cannot speak TLS 1.0/1.1: the handshake our own ClientHello made stands.
-            let _ = e;
             run.stage("tls", "ok", accepted.join(","));
         }
         Some(e) => {
@@ -1115,10 +1114,8 @@ async fn hello_probe(
     loop {
         let frame = match reader.next(&mut stream, deadline).await {
             Ok(f) => f,
-            Err(e) if suite.is_some() => {
-                let _ = e;
-                break;
-            }
+            // After the ServerHello, the version is known: the rest is a bonus.
+            Err(_) if suite.is_some() => break,
             Err(e) => return Err(e.describe()),
         };
         let Ok(rec) = decode::<ptls::Record>(&frame) else {
