@@ -276,9 +276,12 @@ fn pcap(
                 eprint!("\r{}: {:>3}%", file.display(), n * 100 / size.max(1));
             }
         };
-        let result = analyze_one(file, &ports, mode, progress, |l| {
+        let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let result = analyze_one(file, &ports, mode, &cancel, progress, |l| {
             if write_error.is_none() {
                 if let Err(e) = writeln!(out, "{l}") {
+                    // The reader went away: stop instead of analysing for nobody.
+                    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
                     write_error = Some(e);
                 }
             }

@@ -382,3 +382,30 @@ fn captures_that_join_mid_connection_report_what_is_visible() {
     let stages: Vec<&str> = c.stages.iter().map(|s| s.name).collect();
     assert_eq!(stages, ["tcp"], "{:?}", c.stages);
 }
+
+/// A cancelled analysis (the output was closed) stops within 4,096 packets and says so.
+#[test]
+fn a_cancelled_analysis_stops_early_and_says_so() {
+    let path = std::env::temp_dir().join(format!("rdprobe-cancel-{}.pcap", std::process::id()));
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    rdp_benches::synscan(file, 20_000).unwrap();
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let r = analyze_file(
+        &path,
+        Config {
+            cancel: Some(cancel),
+            keep_connections: false,
+            ..Config::default()
+        },
+        |_| {},
+        |_| {},
+    )
+    .unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(r.packets, 4096);
+    assert!(
+        r.notices.iter().any(|n| n.contains("stopped")),
+        "{:?}",
+        r.notices
+    );
+}

@@ -27,6 +27,8 @@ pub struct Config {
     /// Keep finished connections in the report (false for streaming output: memory then
     /// stays bounded by live flows however many connections the capture has).
     pub keep_connections: bool,
+    /// Set from outside to end the analysis early (the reader of the output went away).
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for Config {
@@ -36,6 +38,7 @@ impl Default for Config {
             max_flows: 100_000,
             idle_timeout_ns: 300 * 1_000_000_000,
             keep_connections: true,
+            cancel: None,
         }
     }
 }

@@ -4,8 +4,9 @@
 //! are written.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 
 use crate::capture::analyzer::Config;
 use crate::capture::run::analyze_file;
@@ -49,12 +50,14 @@ pub fn analyze_one(
     file: &Path,
     ports: &[u16],
     mode: Mode,
+    cancel: &Arc<AtomicBool>,
     progress: impl FnMut(u64),
     mut line: impl FnMut(String),
 ) -> Result<FileResult, String> {
     let cfg = Config {
         ports: ports.to_vec(),
         keep_connections: mode == Mode::Json,
+        cancel: Some(cancel.clone()),
         ..Config::default()
     };
     let file_name = file.display().to_string();
@@ -66,11 +69,12 @@ pub fn analyze_one(
                 kept.push(c);
             }
         }
-        Mode::Jsonl => line(json::line(&Envelope {
+        Mode::Jsonl if !cancel.load(Ordering::Relaxed) => line(json::line(&Envelope {
             kind: "connection",
             file: Some(&file_name),
             data: c,
         })),
+        Mode::Jsonl => {}
         Mode::Json => {}
     });
     let mut report = result.map_err(|e| format!("{}: {e}", file.display()))?;
@@ -92,11 +96,12 @@ pub fn analyze_all(
 ) {
     let threads = threads.clamp(1, files.len().max(1));
     let next = AtomicUsize::new(0);
+    let cancel = Arc::new(AtomicBool::new(false));
     let (senders, receivers): (Vec<SyncSender<Event>>, Vec<Receiver<Event>>) =
         (0..files.len()).map(|_| sync_channel(QUEUE)).unzip();
     std::thread::scope(|scope| {
         for _ in 0..threads {
-            let (next, senders) = (&next, &senders);
+            let (next, senders, cancel) = (&next, &senders, &cancel);
             scope.spawn(move || loop {
                 // Files are taken in order, so the one the writer waits for is always running.
                 let i = next.fetch_add(1, Ordering::SeqCst);
@@ -107,6 +112,7 @@ pub fn analyze_all(
                     file,
                     ports,
                     mode,
+                    cancel,
                     |_| {},
                     |l| {
                         let _ = tx.send(Event::Line(l));
@@ -120,6 +126,7 @@ pub fn analyze_all(
             for event in rx.iter() {
                 let done = matches!(event, Event::Done(_));
                 if !each(i, event) {
+                    cancel.store(true, Ordering::Relaxed);
                     break 'files;
                 }
                 if done {

@@ -34,6 +34,7 @@ pub fn analyze_reader<R: std::io::Read>(
     mut on_connection: impl FnMut(&Connection),
 ) -> Result<CaptureReport, SourceError> {
     let keep = cfg.keep_connections;
+    let cancel = cfg.cancel.clone();
     let mut analyzer = Analyzer::new(cfg);
     let mut connections = Vec::new();
     let mut notices = Vec::new();
@@ -50,6 +51,16 @@ pub fn analyze_reader<R: std::io::Read>(
         };
         packets += 1;
         bytes += u64::from(pkt.orig_len);
+        if packets % 4096 == 0
+            && cancel
+                .as_ref()
+                .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            notices.push(format!(
+                "the analysis was stopped at packet {packets} (the output was closed)"
+            ));
+            break;
+        }
         match link::decode(pkt.link, pkt.data) {
             Ok(d) => analyzer.packet(pkt.number, pkt.ts_ns, &d),
             // ARP, LLDP and the like are normal on a wire: counted, not reported.
