@@ -73,7 +73,7 @@ async fn run(port: u16) -> (ProbeResult, Duration) {
 }
 
 fn ids(r: &ProbeResult) -> Vec<&'static str> {
-    r.findings.iter().map(|f| f.id).collect()
+    r.findings.iter().map(|f| f.id.as_str()).collect()
 }
 
 fn assert_stop(r: &ProbeResult, elapsed: Duration, stage: &str, id: &str) {

@@ -349,7 +349,7 @@ fn captures_that_join_mid_connection_report_what_is_visible() {
     assert_eq!(tls.cipher.as_deref(), Some("TLS_RSA_WITH_AES_128_CBC_SHA"));
     let cert = tls.certificate.as_ref().unwrap();
     assert_eq!(cert.subject, "CN=WIN2K8R2.awakecoding.ath.cx");
-    let ids: Vec<&str> = c.findings.iter().map(|f| f.id).collect();
+    let ids: Vec<&str> = c.findings.iter().map(|f| f.id.as_str()).collect();
     assert!(
         ids.contains(&"cert-weak") && ids.contains(&"cert-self-signed"),
         "{ids:?}"

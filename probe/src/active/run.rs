@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use super::net::{self, ConnectFailure, FrameReader, ReadFailure};
 use super::pdu::{self, Confirm};
 use crate::capture::cert;
-use crate::diagnose::{self, finding, Finding};
+use crate::diagnose::{self, finding, Finding, FindingId};
 use crate::report::capture::Stage;
 use crate::report::probe::*;
 use crate::time::rfc3339;
@@ -404,18 +404,25 @@ impl Run<'_> {
         if !self.skipped.is_empty() {
             evidence += &format!("; not tried: {}", self.skipped.join(", "));
         }
-        self.findings.push(finding("probe-timeout", evidence));
+        self.findings
+            .push(finding(FindingId::ProbeTimeout, evidence));
     }
 
     /// The run finished, but some attempts did not fit in the deadline.
     fn report_skipped(&mut self) {
-        if !self.skipped.is_empty() && !self.findings.iter().any(|f| f.id == "probe-timeout") {
+        if !self.skipped.is_empty()
+            && !self
+                .findings
+                .iter()
+                .any(|f| f.id == FindingId::ProbeTimeout)
+        {
             let evidence = format!(
                 "--timeout ({:?}) ran out; not tried: {}",
                 self.opts.timeout,
                 self.skipped.join(", ")
             );
-            self.findings.push(finding("probe-timeout", evidence));
+            self.findings
+                .push(finding(FindingId::ProbeTimeout, evidence));
         }
     }
 
@@ -496,7 +503,8 @@ fn empty_result(target: &Target) -> ProbeResult {
 /// silently missing.
 pub fn internal_error(target: &Target, what: &str) -> ProbeResult {
     let mut r = empty_result(target);
-    r.findings.push(finding("internal-error", what.to_owned()));
+    r.findings
+        .push(finding(FindingId::InternalError, what.to_owned()));
     r.verdict = "error";
     r
 }
@@ -526,15 +534,17 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
                 Ok(Err(e)) => {
                     run.stage("dns", "failed", e.to_string());
                     run.stop("dns");
-                    run.findings
-                        .push(finding("dns-unresolved", format!("{}: {e}", target.host)));
+                    run.findings.push(finding(
+                        FindingId::DnsUnresolved,
+                        format!("{}: {e}", target.host),
+                    ));
                     return;
                 }
                 Err(_) => {
                     run.stage("dns", "timeout", "no answer from the resolver");
                     run.stop("dns");
                     run.findings.push(finding(
-                        "dns-unresolved",
+                        FindingId::DnsUnresolved,
                         format!("{}: resolver timeout", target.host),
                     ));
                     return;
@@ -546,7 +556,7 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
         run.stage("dns", "failed", "no address");
         run.stop("dns");
         run.findings.push(finding(
-            "dns-unresolved",
+            FindingId::DnsUnresolved,
             format!("{}: no address", target.host),
         ));
         return;
@@ -611,7 +621,8 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
             .map(|a| format!("{} {}", a.address, a.outcome))
             .collect::<Vec<_>>()
             .join(", ");
-        run.findings.push(finding("dns-multiple-addresses", detail));
+        run.findings
+            .push(finding(FindingId::DnsMultipleAddresses, detail));
     }
     let Some((addr, primary)) = chosen else {
         return;
@@ -622,21 +633,23 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
             let (status, id, detail) = match &e {
                 ConnectFailure::Refused => (
                     "failed",
-                    "tcp-refused",
+                    FindingId::TcpRefused,
                     format!("{addr} refused the connection (RST)"),
                 ),
                 ConnectFailure::Timeout => (
                     "timeout",
-                    "tcp-timeout",
+                    FindingId::TcpTimeout,
                     format!("no answer from {addr} within {:?}", run.opts.stage_timeout),
                 ),
                 ConnectFailure::Unreachable(m) => {
-                    ("failed", "tcp-unreachable", format!("{addr}: {m}"))
+                    ("failed", FindingId::TcpUnreachable, format!("{addr}: {m}"))
                 }
-                ConnectFailure::Other(m) => ("failed", "tcp-unreachable", format!("{addr}: {m}")),
+                ConnectFailure::Other(m) => {
+                    ("failed", FindingId::TcpUnreachable, format!("{addr}: {m}"))
+                }
                 ConnectFailure::NoTime | ConnectFailure::Reset => (
                     "skipped",
-                    "probe-timeout",
+                    FindingId::ProbeTimeout,
                     format!("no time left to connect to {addr} (--timeout / --rate)"),
                 ),
             };
@@ -658,9 +671,9 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
                 detail: addr.to_string(),
             });
             let (status, id) = match &e {
-                ReadFailure::Timeout { .. } => ("timeout", "x224-no-response"),
-                ReadFailure::NotFrame { .. } => ("failed", "not-rdp"),
-                _ => ("failed", "x224-closed"),
+                ReadFailure::Timeout { .. } => ("timeout", FindingId::X224NoResponse),
+                ReadFailure::NotFrame { .. } => ("failed", FindingId::NotRdp),
+                _ => ("failed", FindingId::X224Closed),
             };
             run.stages.push(Stage {
                 name: "x224",
@@ -724,7 +737,7 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
             );
             if flags & 0x08 != 0 {
                 run.findings.push(finding(
-                    "restricted-admin-supported",
+                    FindingId::RestrictedAdminSupported,
                     "RDP_NEG_RSP flag RESTRICTED_ADMIN_MODE_SUPPORTED",
                 ));
             }
@@ -733,7 +746,7 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
             sec.legacy_no_negotiation = true;
             sec.selected = Some("rdp".into());
             run.findings.push(finding(
-                "legacy-no-negotiation",
+                FindingId::LegacyNoNegotiation,
                 "Connection Confirm without RDP_NEG_RSP",
             ));
         }
@@ -817,7 +830,7 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
     }
     for n in not_requested.iter().take(1) {
         run.findings
-            .push(finding("neg-protocol-not-requested", n.clone()));
+            .push(finding(FindingId::NegProtocolNotRequested, n.clone()));
     }
     // What the main connection's selection shows counts too (--no-enum enumerates nothing).
     let main_is = |p: SecurityProtocol| {
@@ -843,13 +856,13 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
                 .collect::<Vec<_>>()
                 .join(" and ");
             run.findings.push(finding(
-                "nla-not-required",
+                FindingId::NlaNotRequired,
                 format!("the server accepts {which}"),
             ));
         }
         if rdp {
             run.findings.push(finding(
-                "rdp-security-allowed",
+                FindingId::RdpSecurityAllowed,
                 if legacy_accepted && !rdp_neg {
                     "a client without negotiation gets Standard RDP Security".to_owned()
                 } else {
@@ -950,7 +963,7 @@ async fn tls_stage(
             Err(err) => {
                 run.stage_at("credssp", "failed", at, err.clone());
                 run.stop("credssp");
-                run.findings.push(finding("credssp-failed", err));
+                run.findings.push(finding(FindingId::CredsspFailed, err));
             }
         }
     }
@@ -1012,7 +1025,7 @@ async fn tls_stage(
             );
             run.stop("tls");
             run.findings.push(finding(
-                "tls-handshake-failed",
+                FindingId::TlsHandshakeFailed,
                 format!("TLS session: {}", e.why),
             ));
         }
@@ -1020,12 +1033,12 @@ async fn tls_stage(
     }
     if legacy_only {
         run.findings.push(finding(
-            "tls-legacy-only",
+            FindingId::TlsLegacyOnly,
             format!("accepted: {}", accepted.join(", ")),
         ));
     } else if has_legacy {
         run.findings.push(finding(
-            "tls-legacy-enabled",
+            FindingId::TlsLegacyEnabled,
             format!("accepted: {}", accepted.join(", ")),
         ));
     }
@@ -1044,7 +1057,7 @@ async fn tls_stage(
                 .extend(cert::findings(&c, &format!("now {}", rfc3339(now))));
             if !name_matches {
                 run.findings.push(finding(
-                    "cert-name-mismatch",
+                    FindingId::CertNameMismatch,
                     format!("{} is not in {} / {:?}", run.host, c.subject, c.sans),
                 ));
             }
@@ -1058,14 +1071,14 @@ async fn tls_stage(
     if let Some(c) = &result.credssp {
         if !c.patched_cve_2018_0886 {
             run.findings.push(finding(
-                "credssp-unpatched",
+                FindingId::CredsspUnpatched,
                 format!("TSRequest version {}", c.version),
             ));
         }
         if let Some(skew) = c.ntlm.as_ref().and_then(|n| n.clock_skew_s) {
             if skew.abs() > 300 {
                 run.findings.push(finding(
-                    "clock-skew",
+                    FindingId::ClockSkew,
                     format!("the server's clock is {skew} s from ours"),
                 ));
             }
@@ -1547,7 +1560,7 @@ fn conclude_rdp_security(
         );
         if !weak.is_empty() || weak_level {
             run.findings.push(finding(
-                "weak-rdp-encryption",
+                FindingId::WeakRdpEncryption,
                 format!(
                     "accepted {}; level {}",
                     weak.iter()
@@ -1560,7 +1573,7 @@ fn conclude_rdp_security(
         }
         if report.rsa_key_bits.is_some_and(|b| b < 2048) {
             run.findings.push(finding(
-                "cert-weak",
+                FindingId::CertWeak,
                 format!(
                     "proprietary certificate with a {}-bit RSA key",
                     report.rsa_key_bits.unwrap_or(0)
@@ -1575,7 +1588,7 @@ fn conclude_rdp_security(
         );
         run.stop("mcs");
         run.findings.push(finding(
-            "x224-closed",
+            FindingId::X224Closed,
             format!(
                 "Standard RDP Security accepted, but no Connect-Response: {}",
                 report.answers.values().next().cloned().unwrap_or_default()

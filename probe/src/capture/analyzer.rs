@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use crate::capture::cert;
 use crate::capture::link::{Decoded, TcpSegment, Transport};
 use crate::capture::tcp::{analyze, flags, Budget, History, Reassembler, Segment, SeqState};
-use crate::diagnose::{self, finding, finding_with, Finding, Severity};
+use crate::diagnose::{self, finding, finding_with, Finding, FindingId, Severity};
 use crate::report::capture::{Connection, Stage, Summary, TcpReport, UdpFlow};
 use crate::session::{stage, stage_index, Dir, Session};
 use crate::time::rfc3339;
@@ -830,7 +830,7 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
         "REJ" => {
             stopped_at = Some(stage::TCP);
             findings.push(finding(
-                "tcp-refused",
+                FindingId::TcpRefused,
                 format!("{} answered the SYN with RST", c.server),
             ));
         }
@@ -838,7 +838,7 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
             stopped_at = Some(stage::TCP);
             let syns = c.seq[0].counters.packets;
             findings.push(finding(
-                "syn-unanswered",
+                FindingId::SynUnanswered,
                 format!(
                     "{syns} SYN(s) to {} without a reply in the capture",
                     c.server
@@ -848,7 +848,7 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
         "RSTOS0" => {
             stopped_at = Some(stage::TCP);
             findings.push(finding(
-                "syn-unanswered",
+                FindingId::SynUnanswered,
                 format!(
                     "the client gave up (RST) after SYNs to {} got no reply",
                     c.server
@@ -874,7 +874,7 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
             let req_bits = protocol_bits(req);
             if !sel.is_empty() && req_bits & sel.bits() != sel.bits() {
                 findings.push(finding(
-                    "neg-protocol-not-requested",
+                    FindingId::NegProtocolNotRequested,
                     format!(
                         "requested {}, server selected {}",
                         req.join("|"),
@@ -884,7 +884,7 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
             }
             if sel.is_empty() && req_bits != 0 {
                 findings.push(finding(
-                    "neg-protocol-not-requested",
+                    FindingId::NegProtocolNotRequested,
                     format!(
                         "requested {}, server selected Standard RDP Security",
                         req.join("|")
@@ -894,7 +894,7 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
         }
         if r.legacy_no_negotiation {
             findings.push(finding(
-                "legacy-no-negotiation",
+                FindingId::LegacyNoNegotiation,
                 "Connection Confirm without RDP_NEG_RSP",
             ));
         }
@@ -904,7 +904,7 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
                     | rdp_proto::nego::SecurityProtocol::HYBRID_EX,
             ) {
                 findings.push(finding(
-                    "nla-not-required",
+                    FindingId::NlaNotRequired,
                     format!(
                         "the server accepted {} without CredSSP",
                         sel.names().join("|")
@@ -913,7 +913,7 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
             }
             if sel.is_empty() {
                 findings.push(finding(
-                    "rdp-security-allowed",
+                    FindingId::RdpSecurityAllowed,
                     "Standard RDP Security selected",
                 ));
             }
@@ -923,7 +923,7 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
             .any(|f| f == "RESTRICTED_ADMIN_MODE_SUPPORTED")
         {
             findings.push(finding(
-                "restricted-admin-supported",
+                FindingId::RestrictedAdminSupported,
                 "RDP_NEG_RSP flag RESTRICTED_ADMIN_MODE_SUPPORTED",
             ));
         }
@@ -938,7 +938,7 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
             );
             if weak_method || weak_level {
                 findings.push(finding(
-                    "weak-rdp-encryption",
+                    FindingId::WeakRdpEncryption,
                     format!(
                         "encryption method {}, level {}",
                         server.encryption_method.as_deref().unwrap_or("?"),
@@ -948,7 +948,7 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
             }
             if server.rsa_key_bits.is_some_and(|b| b < 2048) {
                 findings.push(finding(
-                    "cert-weak",
+                    FindingId::CertWeak,
                     format!(
                         "proprietary server certificate with a {}-bit RSA key",
                         server.rsa_key_bits.unwrap_or(0)
@@ -972,23 +972,29 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
                 if !s.tls_established() {
                     stopped_at.get_or_insert(stage::TLS);
                     findings.push(finding(
-                        "tls-handshake-failed",
+                        FindingId::TlsHandshakeFailed,
                         format!("{} sent alert {alert}", t.alert_by.unwrap_or("?")),
                     ));
                 }
             }
         }
         if let Some(e) = &r.error_info {
-            findings.push(finding("server-error-info", format!("Set Error Info {e}")));
+            findings.push(finding(
+                FindingId::ServerErrorInfo,
+                format!("Set Error Info {e}"),
+            ));
         }
         if let Some(l) = &r.licensing {
             if !l.starts_with("STATUS_VALID_CLIENT") {
-                findings.push(finding("licensing-error", format!("licensing error {l}")));
+                findings.push(finding(
+                    FindingId::LicensingError,
+                    format!("licensing error {l}"),
+                ));
             }
         }
         if let Some(m) = &s.malformed {
             stopped_at.get_or_insert(stage::X224);
-            findings.push(finding("x224-malformed", m.clone()));
+            findings.push(finding(FindingId::X224Malformed, m.clone()));
         }
         rdp = Some(r);
         let open_at_end = !(c.dirs[0].fin || c.dirs[1].fin || c.dirs[0].rst || c.dirs[1].rst);
@@ -998,7 +1004,10 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
             let waited = c.last_ts - c.first_ts;
             if let (stage::X224, Some(what)) = (due, &s.not_rdp) {
                 stopped_at = Some(due);
-                findings.push(finding("not-rdp", format!("the server answered {what}")));
+                findings.push(finding(
+                    FindingId::NotRdp,
+                    format!("the server answered {what}"),
+                ));
             } else if open_at_end && !(due == stage::X224 && waited > 5_000_000_000) {
                 // Still open when the capture ends: nothing failed that we can see.
             } else {
@@ -1007,26 +1016,30 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
                     stage::X224 => {
                         if c.payload_seen[1] {
                             findings.push(finding(
-                                "x224-closed",
+                                FindingId::X224Closed,
                                 format!("{ended_by} after the Connection Request"),
                             ));
                         } else if c.dirs[1].fin || c.dirs[1].rst {
                             findings.push(finding(
-                                "x224-closed",
+                                FindingId::X224Closed,
                                 format!(
                                     "the server closed without a Connection Confirm ({ended_by})"
                                 ),
                             ));
                         } else {
                             findings.push(finding(
-                                "x224-no-response",
+                                FindingId::X224NoResponse,
                                 format!("no Connection Confirm; {ended_by}"),
                             ));
                         }
                     }
-                    stage::TLS if !findings.iter().any(|f| f.id == "tls-handshake-failed") => {
+                    stage::TLS
+                        if !findings
+                            .iter()
+                            .any(|f| f.id == FindingId::TlsHandshakeFailed) =>
+                    {
                         findings.push(finding(
-                            "tls-handshake-failed",
+                            FindingId::TlsHandshakeFailed,
                             format!("the TLS handshake did not complete: {ended_by}"),
                         ));
                     }
@@ -1035,9 +1048,13 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
                         let evidence = format!("{ended_by} during CredSSP after {ca} client and {sa} server TLS records");
                         if client_ended(&c) {
                             // mstsc's "check credentials, then reconnect" and abandoned attempts.
-                            findings.push(finding_with("credssp-failed", Severity::Info, evidence));
+                            findings.push(finding_with(
+                                FindingId::CredsspFailed,
+                                Severity::Info,
+                                evidence,
+                            ));
                         } else {
-                            findings.push(finding("credssp-failed", evidence));
+                            findings.push(finding(FindingId::CredsspFailed, evidence));
                         }
                     }
                     _ if !client_ended(&c) => {
@@ -1048,7 +1065,7 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
                             .map(|r| format!(" ({r})"))
                             .unwrap_or_default();
                         findings.push(finding(
-                            "closed-by-server",
+                            FindingId::ClosedByServer,
                             format!("{ended_by} during {due}{why}"),
                         ));
                     }
@@ -1064,15 +1081,18 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
             stage::TCP
         });
         if let Some(what) = &s.not_rdp {
-            findings.push(finding("not-rdp", format!("the server answered {what}")));
+            findings.push(finding(
+                FindingId::NotRdp,
+                format!("the server answered {what}"),
+            ));
         } else if c.payload_seen[0] && (c.dirs[1].fin || c.dirs[1].rst) {
             findings.push(finding(
-                "x224-closed",
+                FindingId::X224Closed,
                 format!("{} without answering", ended_by(&c)),
             ));
         } else if c.payload_seen[0] {
             findings.push(finding(
-                "x224-no-response",
+                FindingId::X224NoResponse,
                 format!("no answer to the request; {}", ended_by(&c)),
             ));
         } else if stopped_at == Some(stage::X224) {
@@ -1095,13 +1115,13 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
                     Severity::Info
                 };
                 findings.push(finding_with(
-                    "reset-by-server",
+                    FindingId::ResetByServer,
                     sev,
                     format!("server RST {}", during(st)),
                 ));
             } else {
                 findings.push(finding(
-                    "reset-by-client",
+                    FindingId::ResetByClient,
                     format!("client RST {}", during(st)),
                 ));
             }
@@ -1109,7 +1129,7 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
     }
     if c.injected_resets > 0 {
         findings.push(finding(
-            "injected-reset",
+            FindingId::InjectedReset,
             c.injected_detail.clone().unwrap_or_default(),
         ));
     }
@@ -1119,7 +1139,7 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
     let established = c.synack_ts.is_some() || midstream;
     if established && lossy * 100 > segments && lossy >= 2 {
         findings.push(finding(
-            "packet-loss",
+            FindingId::PacketLoss,
             format!(
                 "{} retransmissions and {} lost segments in {} packets",
                 counters.retransmissions, counters.lost_segments, counters.packets
@@ -1128,7 +1148,7 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
     }
     if counters.zero_windows > 0 {
         findings.push(finding(
-            "zero-window",
+            FindingId::ZeroWindow,
             format!("{} zero-window advertisements", counters.zero_windows),
         ));
     }
@@ -1351,7 +1371,7 @@ mod tests {
         assert_eq!(conns.len(), 1);
         let c = &conns[0];
         assert!(
-            c.findings.iter().any(|f| f.id == "injected-reset"),
+            c.findings.iter().any(|f| f.id == FindingId::InjectedReset),
             "{:?}",
             c.findings
         );
@@ -1378,7 +1398,7 @@ mod tests {
         a.finish();
         let c = &a.take_finished()[0];
         assert_eq!(c.tcp.injected_resets, 0);
-        assert!(!c.findings.iter().any(|f| f.id == "injected-reset"));
+        assert!(!c.findings.iter().any(|f| f.id == FindingId::InjectedReset));
     }
 
     fn syn_from(port: u16) -> Decoded<'static> {

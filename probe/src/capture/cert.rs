@@ -2,7 +2,7 @@
 
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::diagnose::{finding, Finding};
+use crate::diagnose::{finding, Finding, FindingId};
 use crate::dissect::oid_name;
 use crate::report::capture::Certificate;
 use crate::time::rfc3339;
@@ -43,19 +43,19 @@ pub fn findings(c: &Certificate, when: &str) -> Vec<Finding> {
     let who = format!("{} (serial {})", c.subject, c.serial);
     if c.expired {
         out.push(finding(
-            "cert-expired",
+            FindingId::CertExpired,
             format!("{who} expired {} ({when})", c.not_after),
         ));
     }
     if c.not_yet_valid {
         out.push(finding(
-            "cert-not-yet-valid",
+            FindingId::CertNotYetValid,
             format!("{who} valid from {} ({when})", c.not_before),
         ));
     }
     if c.self_signed {
         out.push(finding(
-            "cert-self-signed",
+            FindingId::CertSelfSigned,
             format!("{who} is its own issuer"),
         ));
     }
@@ -63,7 +63,7 @@ pub fn findings(c: &Certificate, when: &str) -> Vec<Finding> {
     let weak_sig = c.signature.starts_with("sha1") || c.signature.starts_with("md5");
     if weak_key || weak_sig {
         out.push(finding(
-            "cert-weak",
+            FindingId::CertWeak,
             format!(
                 "{who}: {} {} bits, signed {}",
                 c.key_type, c.key_bits, c.signature

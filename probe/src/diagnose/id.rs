@@ -1,0 +1,397 @@
+//! Finding ids: the closed set of DESIGN.md section 7 (plus the ids added while building, see
+//! the README). A typo in an id is a compile error; each id has one catalogue entry.
+
+use serde::{Serialize, Serializer};
+
+use super::Severity;
+
+/// A finding's stable id, serialised as its kebab-case name (`tcp-refused`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FindingId {
+    DnsUnresolved,
+    DnsMultipleAddresses,
+    TcpRefused,
+    TcpTimeout,
+    TcpUnreachable,
+    SynUnanswered,
+    X224NoResponse,
+    X224Closed,
+    X224Malformed,
+    NotRdp,
+    NegSslRequired,
+    NegSslNotAllowed,
+    NegSslCertNotOnServer,
+    NegInconsistentFlags,
+    NegHybridRequired,
+    NegSslWithUserAuthRequired,
+    NegProtocolNotRequested,
+    LegacyNoNegotiation,
+    NlaNotRequired,
+    RdpSecurityAllowed,
+    WeakRdpEncryption,
+    TlsLegacyOnly,
+    TlsLegacyEnabled,
+    TlsHandshakeFailed,
+    CertExpired,
+    CertNotYetValid,
+    CertNameMismatch,
+    CertSelfSigned,
+    CertWeak,
+    CredsspUnpatched,
+    CredsspFailed,
+    ClockSkew,
+    RestrictedAdminSupported,
+    ServerErrorInfo,
+    LicensingError,
+    PacketLoss,
+    ClosedByServer,
+    ResetByServer,
+    ResetByClient,
+    InjectedReset,
+    ProbeTimeout,
+    InternalError,
+    ZeroWindow,
+}
+
+impl FindingId {
+    /// Every id, in catalogue order.
+    pub const ALL: [Self; 43] = [
+        Self::DnsUnresolved,
+        Self::DnsMultipleAddresses,
+        Self::TcpRefused,
+        Self::TcpTimeout,
+        Self::TcpUnreachable,
+        Self::SynUnanswered,
+        Self::X224NoResponse,
+        Self::X224Closed,
+        Self::X224Malformed,
+        Self::NotRdp,
+        Self::NegSslRequired,
+        Self::NegSslNotAllowed,
+        Self::NegSslCertNotOnServer,
+        Self::NegInconsistentFlags,
+        Self::NegHybridRequired,
+        Self::NegSslWithUserAuthRequired,
+        Self::NegProtocolNotRequested,
+        Self::LegacyNoNegotiation,
+        Self::NlaNotRequired,
+        Self::RdpSecurityAllowed,
+        Self::WeakRdpEncryption,
+        Self::TlsLegacyOnly,
+        Self::TlsLegacyEnabled,
+        Self::TlsHandshakeFailed,
+        Self::CertExpired,
+        Self::CertNotYetValid,
+        Self::CertNameMismatch,
+        Self::CertSelfSigned,
+        Self::CertWeak,
+        Self::CredsspUnpatched,
+        Self::CredsspFailed,
+        Self::ClockSkew,
+        Self::RestrictedAdminSupported,
+        Self::ServerErrorInfo,
+        Self::LicensingError,
+        Self::PacketLoss,
+        Self::ClosedByServer,
+        Self::ResetByServer,
+        Self::ResetByClient,
+        Self::InjectedReset,
+        Self::ProbeTimeout,
+        Self::InternalError,
+        Self::ZeroWindow,
+    ];
+
+    /// The id as it appears in JSON and text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DnsUnresolved => "dns-unresolved",
+            Self::DnsMultipleAddresses => "dns-multiple-addresses",
+            Self::TcpRefused => "tcp-refused",
+            Self::TcpTimeout => "tcp-timeout",
+            Self::TcpUnreachable => "tcp-unreachable",
+            Self::SynUnanswered => "syn-unanswered",
+            Self::X224NoResponse => "x224-no-response",
+            Self::X224Closed => "x224-closed",
+            Self::X224Malformed => "x224-malformed",
+            Self::NotRdp => "not-rdp",
+            Self::NegSslRequired => "neg-ssl-required",
+            Self::NegSslNotAllowed => "neg-ssl-not-allowed",
+            Self::NegSslCertNotOnServer => "neg-ssl-cert-not-on-server",
+            Self::NegInconsistentFlags => "neg-inconsistent-flags",
+            Self::NegHybridRequired => "neg-hybrid-required",
+            Self::NegSslWithUserAuthRequired => "neg-ssl-with-user-auth-required",
+            Self::NegProtocolNotRequested => "neg-protocol-not-requested",
+            Self::LegacyNoNegotiation => "legacy-no-negotiation",
+            Self::NlaNotRequired => "nla-not-required",
+            Self::RdpSecurityAllowed => "rdp-security-allowed",
+            Self::WeakRdpEncryption => "weak-rdp-encryption",
+            Self::TlsLegacyOnly => "tls-legacy-only",
+            Self::TlsLegacyEnabled => "tls-legacy-enabled",
+            Self::TlsHandshakeFailed => "tls-handshake-failed",
+            Self::CertExpired => "cert-expired",
+            Self::CertNotYetValid => "cert-not-yet-valid",
+            Self::CertNameMismatch => "cert-name-mismatch",
+            Self::CertSelfSigned => "cert-self-signed",
+            Self::CertWeak => "cert-weak",
+            Self::CredsspUnpatched => "credssp-unpatched",
+            Self::CredsspFailed => "credssp-failed",
+            Self::ClockSkew => "clock-skew",
+            Self::RestrictedAdminSupported => "restricted-admin-supported",
+            Self::ServerErrorInfo => "server-error-info",
+            Self::LicensingError => "licensing-error",
+            Self::PacketLoss => "packet-loss",
+            Self::ClosedByServer => "closed-by-server",
+            Self::ResetByServer => "reset-by-server",
+            Self::ResetByClient => "reset-by-client",
+            Self::InjectedReset => "injected-reset",
+            Self::ProbeTimeout => "probe-timeout",
+            Self::InternalError => "internal-error",
+            Self::ZeroWindow => "zero-window",
+        }
+    }
+
+    /// (severity, summary, remediation): the catalogue entry.
+    pub fn entry(self) -> (Severity, &'static str, &'static str) {
+        match self {
+            Self::DnsUnresolved => (
+                Severity::Error,
+                "the name does not resolve",
+                "fix the DNS record, or connect by IP",
+            ),
+            Self::DnsMultipleAddresses => (
+                Severity::Warning,
+                "the name has several addresses that answer differently",
+                "stale record: flush the client's cache (ipconfig /flushdns) and fix DNS",
+            ),
+            Self::TcpRefused => (
+                Severity::Error,
+                "the server refused the TCP connection (RST to SYN)",
+                "nothing listens on the port: Remote Desktop disabled, TermService stopped, or a wrong/custom port",
+            ),
+            Self::TcpTimeout => (
+                Severity::Error,
+                "no answer to the TCP SYN",
+                "a firewall, cloud security group, NAT forward or a Public network profile drops it, or the host is down",
+            ),
+            Self::TcpUnreachable => (
+                Severity::Error,
+                "the host or network is unreachable",
+                "check routing and the VPN",
+            ),
+            Self::SynUnanswered => (
+                Severity::Error,
+                "SYNs without any reply in the capture",
+                "a firewall, cloud security group, NAT forward or a Public network profile drops it, or the host is down",
+            ),
+            Self::X224NoResponse => (
+                Severity::Error,
+                "TCP connected, but no X.224 Connection Confirm came back",
+                "the Remote Desktop service is hung (restart Remote Desktop Services), or this is not RDP",
+            ),
+            Self::X224Closed => (
+                Severity::Error,
+                "the server closed the connection right after the Connection Request",
+                "service failing, connection limit reached, or a TLS pass-through / gateway in front",
+            ),
+            Self::X224Malformed => (
+                Severity::Error,
+                "the X.224 negotiation is malformed",
+                "a non-conformant server or a middlebox rewrote it; the evidence names the field",
+            ),
+            Self::NotRdp => (
+                Severity::Error,
+                "the answer is not RDP",
+                "wrong port, or another service listens on it",
+            ),
+            Self::NegSslRequired => (
+                Severity::Error,
+                "the server requires TLS (SSL_REQUIRED_BY_SERVER)",
+                "allow TLS on the client, or set the server's security layer to Negotiate",
+            ),
+            Self::NegSslNotAllowed => (
+                Severity::Error,
+                "the server does not allow TLS (SSL_NOT_ALLOWED_BY_SERVER)",
+                "the server is set to RDP Security Layer only: set it to Negotiate or SSL",
+            ),
+            Self::NegSslCertNotOnServer => (
+                Severity::Error,
+                "the server has no usable TLS certificate (SSL_CERT_NOT_ON_SERVER)",
+                "regenerate the RDP certificate (clear MachineKeys / Remote Desktop certificate store, restart TermService)",
+            ),
+            Self::NegInconsistentFlags => (
+                Severity::Error,
+                "the server rejected the request's flags (INCONSISTENT_FLAGS)",
+                "client and server disagree on the protocols; update the client",
+            ),
+            Self::NegHybridRequired => (
+                Severity::Error,
+                "the server requires Network Level Authentication (HYBRID_REQUIRED_BY_SERVER)",
+                "enable CredSSP/NLA on the client (or clear 'require NLA' on the server)",
+            ),
+            Self::NegSslWithUserAuthRequired => (
+                Severity::Error,
+                "the server requires TLS with user authentication (SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER)",
+                "use a client that supports it, or change the server's policy",
+            ),
+            Self::NegProtocolNotRequested => (
+                Severity::Error,
+                "the server selected a security protocol the client did not request",
+                "non-conformant server (xrdp does this); clients that only allow what they asked for abort: fix the server's security layer setting",
+            ),
+            Self::LegacyNoNegotiation => (
+                Severity::Warning,
+                "no RDP negotiation (pre-Vista peer): only Standard RDP Security",
+                "upgrade the server or client; Standard RDP Security is open to man-in-the-middle",
+            ),
+            Self::NlaNotRequired => (
+                Severity::Warning,
+                "the server accepts a connection without CredSSP (NLA)",
+                "require Network Level Authentication (DoS and credential exposure risk)",
+            ),
+            Self::RdpSecurityAllowed => (
+                Severity::Warning,
+                "Standard RDP Security is used",
+                "man-in-the-middle risk: require TLS or NLA",
+            ),
+            Self::WeakRdpEncryption => (
+                Severity::Warning,
+                "weak RDP encryption (40/56-bit, or none)",
+                "set the encryption level to High or FIPS",
+            ),
+            Self::TlsLegacyOnly => (
+                Severity::Error,
+                "the best TLS version offered is 1.0/1.1",
+                "enable TLS 1.2 on the server (KB3080079 on old Windows)",
+            ),
+            Self::TlsLegacyEnabled => (
+                Severity::Warning,
+                "TLS 1.0/1.1 is accepted besides 1.2+",
+                "disable TLS 1.0 and 1.1",
+            ),
+            Self::TlsHandshakeFailed => (
+                Severity::Error,
+                "the TLS handshake failed",
+                "the alert or the stage names the cause: certificate or private key unusable, protocol or cipher mismatch",
+            ),
+            Self::CertExpired => (
+                Severity::Error,
+                "the certificate has expired",
+                "renew or replace the RDP certificate",
+            ),
+            Self::CertNotYetValid => (
+                Severity::Error,
+                "the certificate is not valid yet",
+                "check the server's clock, or reissue the certificate",
+            ),
+            Self::CertNameMismatch => (
+                Severity::Warning,
+                "the target name is not in the certificate",
+                "connect with the name in the certificate, or reissue it",
+            ),
+            Self::CertSelfSigned => (
+                Severity::Info,
+                "the certificate is self-signed",
+                "expected for default RDP certificates; deploy a CA-issued certificate to stop the prompts",
+            ),
+            Self::CertWeak => (
+                Severity::Warning,
+                "weak certificate (RSA < 2048 bits, or a SHA-1/MD5 signature)",
+                "reissue the certificate",
+            ),
+            Self::CredsspUnpatched => (
+                Severity::Warning,
+                "the server's CredSSP lacks the CVE-2018-0886 fix (TSRequest version < 5)",
+                "update the server: patched clients refuse it ('encryption oracle remediation')",
+            ),
+            Self::CredsspFailed => (
+                Severity::Error,
+                "the connection ended during CredSSP (NLA)",
+                "wrong credentials, account restrictions, or a CredSSP version mismatch; check the server's Security log",
+            ),
+            Self::ClockSkew => (
+                Severity::Warning,
+                "the server's clock is far from ours",
+                "fix time synchronisation (Kerberos fails beyond 5 minutes)",
+            ),
+            Self::RestrictedAdminSupported => (
+                Severity::Info,
+                "the server supports Restricted Admin mode",
+                "mstsc /restrictedAdmin can be used",
+            ),
+            Self::ServerErrorInfo => (
+                Severity::Error,
+                "the server sent a Set Error Info PDU",
+                "the code names the cause: licensing, session limits, denied, privileges",
+            ),
+            Self::LicensingError => (
+                Severity::Error,
+                "licensing failed",
+                "no license server, no CALs left, or the grace period ended",
+            ),
+            Self::PacketLoss => (
+                Severity::Warning,
+                "the path loses packets (retransmissions or lost segments above 1 %)",
+                "unreliable network: fix the path, test without VPN or antivirus",
+            ),
+            Self::ClosedByServer => (
+                Severity::Error,
+                "the server ended the connection during the handshake",
+                "the stage and the server's disconnect reason say where; check the server's event log (TermService, RemoteDesktopServices-RdpCoreTS)",
+            ),
+            Self::ResetByServer => (
+                Severity::Error,
+                "the server reset the connection",
+                "the stage names what was interrupted",
+            ),
+            Self::ResetByClient => (
+                Severity::Info,
+                "the client reset the connection",
+                "usually the client giving up or closing; the stage says when",
+            ),
+            Self::InjectedReset => (
+                Severity::Warning,
+                "a reset whose TTL or IP ID does not fit its sender",
+                "a middlebox (firewall, antivirus, VPN) killed the connection",
+            ),
+            Self::ProbeTimeout => (
+                Severity::Warning,
+                "the probe ran out of its --timeout before finishing",
+                "the stage named was still waiting: the server stalls or answers slowly (overload, a middlebox); raise --timeout to see further",
+            ),
+            Self::InternalError => (
+                Severity::Error,
+                "rdprobe failed on this target (internal error)",
+                "a bug in rdprobe: report it with the evidence; the other targets are unaffected",
+            ),
+            Self::ZeroWindow => (
+                Severity::Warning,
+                "a receiver advertised a zero window",
+                "the receiver stalled (server overloaded, or a slow client)",
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for FindingId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for FindingId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for FindingId {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<str> for FindingId {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}

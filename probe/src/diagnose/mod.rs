@@ -1,0 +1,127 @@
+//! Observations to findings: the catalogue of DESIGN.md section 7, shared by the capture
+//! analyzer and the active probe. Each finding has a stable id, a severity, a one-line
+//! summary, a remediation and the evidence that raised it.
+
+use serde::Serialize;
+
+mod id;
+pub use id::FindingId;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub id: FindingId,
+    pub severity: Severity,
+    pub summary: &'static str,
+    pub remediation: &'static str,
+    pub evidence: String,
+}
+
+/// Builds the finding `id` with its catalogue entry and its evidence.
+pub fn finding(id: FindingId, evidence: impl Into<String>) -> Finding {
+    let (severity, summary, remediation) = id.entry();
+    Finding {
+        id,
+        severity,
+        summary,
+        remediation,
+        evidence: evidence.into(),
+    }
+}
+
+/// Like [`finding`] with another severity (e.g. a reset that is an error in one stage and
+/// information in another).
+pub fn finding_with(id: FindingId, severity: Severity, evidence: impl Into<String>) -> Finding {
+    Finding {
+        severity,
+        ..finding(id, evidence)
+    }
+}
+
+/// The verdict of a set of findings: the worst severity, `ok` when none is a warning or error.
+pub fn verdict(findings: &[Finding]) -> &'static str {
+    match findings.iter().map(|f| f.severity).max() {
+        Some(Severity::Error) => "error",
+        Some(Severity::Warning) => "warning",
+        _ => "ok",
+    }
+}
+
+/// The worse of two verdicts (`error` > `warning` > `ok`), for exit codes over many results.
+pub fn worse(a: &'static str, b: &'static str) -> &'static str {
+    let rank = |v: &str| match v {
+        "error" => 2,
+        "warning" => 1,
+        _ => 0,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+/// The finding id for an RDP_NEG_FAILURE code.
+pub fn negotiation_failure_id(code: u32) -> FindingId {
+    match code {
+        1 => FindingId::NegSslRequired,
+        2 => FindingId::NegSslNotAllowed,
+        3 => FindingId::NegSslCertNotOnServer,
+        4 => FindingId::NegInconsistentFlags,
+        5 => FindingId::NegHybridRequired,
+        6 => FindingId::NegSslWithUserAuthRequired,
+        _ => FindingId::X224Closed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_kebab_case_and_serialise_as_their_names() {
+        let mut names: Vec<&str> = FindingId::ALL.iter().map(|i| i.as_str()).collect();
+        names.sort_unstable();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n, "duplicate ids");
+        for id in FindingId::ALL {
+            let name = id.as_str();
+            assert!(name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+            assert_eq!(serde_json::to_value(id).unwrap(), name);
+            let (_, summary, remediation) = id.entry();
+            assert!(!summary.is_empty() && !remediation.is_empty(), "{name}");
+        }
+        assert_eq!(verdict(&[finding(FindingId::CertSelfSigned, "")]), "ok");
+        assert_eq!(
+            verdict(&[
+                finding(FindingId::CertSelfSigned, ""),
+                finding(FindingId::PacketLoss, "")
+            ]),
+            "warning"
+        );
+        assert_eq!(verdict(&[finding(FindingId::TcpRefused, "")]), "error");
+        assert_eq!(worse("ok", "warning"), "warning");
+        assert_eq!(worse("error", "warning"), "error");
+        assert_eq!(worse("warning", "ok"), "warning");
+    }
+}
