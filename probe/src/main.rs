@@ -224,7 +224,7 @@ fn pcap(
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut reports = Vec::new();
     let mut input_error = false;
-    let mut worst = "ok";
+    let mut worst = rdprobe::diagnose::Verdict::Ok;
     let mut write_error: Option<std::io::Error> = None;
     // One file's end: its verdicts, then its report (text), summary line (jsonl) or kept
     // report (json).
@@ -242,9 +242,9 @@ fn pcap(
         };
         let s = &r.summary;
         if s.error > 0 {
-            worst = "error";
-        } else if s.warning > 0 && worst == "ok" {
-            worst = "warning";
+            worst = rdprobe::diagnose::Verdict::Error;
+        } else if s.warning > 0 {
+            worst = rdprobe::diagnose::worse(worst, rdprobe::diagnose::Verdict::Warning);
         }
         for c in &r.connections {
             worst = rdprobe::diagnose::worse(worst, c.verdict);
@@ -325,7 +325,7 @@ fn pcap(
     out.flush()?;
     Ok(if input_error {
         ExitCode::from(2)
-    } else if worst == "ok" {
+    } else if worst == rdprobe::diagnose::Verdict::Ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -353,7 +353,7 @@ fn live(
         duration: duration.map(std::time::Duration::from_secs_f64),
         count,
     };
-    let mut worst = "ok";
+    let mut worst = rdprobe::diagnose::Verdict::Ok;
     let report = run(&opts, |c| {
         worst = rdprobe::diagnose::worse(worst, c.verdict);
         // Streamed as each connection ends; a closed pipe is noticed at the end.
@@ -390,7 +390,7 @@ fn live(
             )
         )?,
     }
-    Ok(if worst == "ok" {
+    Ok(if worst == rdprobe::diagnose::Verdict::Ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -566,7 +566,7 @@ fn probe(
         .enable_all()
         .build()?;
     let opts = std::sync::Arc::new(opts);
-    let mut worst = "ok";
+    let mut worst = rdprobe::diagnose::Verdict::Ok;
     let mut interrupted = false;
     let mut write_error = None;
     rt.block_on(async {
@@ -646,7 +646,7 @@ fn probe(
         );
         return Ok(ExitCode::from(130));
     }
-    Ok(if worst == "ok" {
+    Ok(if worst == rdprobe::diagnose::Verdict::Ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -210,7 +210,7 @@ fn peer_scenarios_get_the_right_stage_verdict_and_findings() {
         let r = analyze_file(&dir.join(name), config_for(name), |_| {}, |_| {}).unwrap();
         let c = &r.connections[*idx];
         assert_eq!(
-            (c.stopped_at, c.verdict),
+            (c.stopped_at, c.verdict.as_str()),
             (*stop, *verdict),
             "{name} #{idx}: {:?}",
             c.findings

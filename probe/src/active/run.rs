@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use super::net::{self, ConnectFailure, FrameReader, ReadFailure};
 use super::pdu::{self, Confirm};
 use crate::capture::cert;
-use crate::diagnose::{self, finding, Finding, FindingId};
+use crate::diagnose::{self, finding, Finding, FindingId, Verdict};
 use crate::report::capture::Stage;
 use crate::report::probe::*;
 use crate::time::rfc3339;
@@ -487,7 +487,7 @@ fn empty_result(target: &Target) -> ProbeResult {
         target: target.host.clone(),
         port: target.port,
         addresses: Vec::new(),
-        verdict: "ok",
+        verdict: Verdict::Ok,
         stopped_at: None,
         stages: Vec::new(),
         security: SecurityReport::default(),
@@ -505,7 +505,7 @@ pub fn internal_error(target: &Target, what: &str) -> ProbeResult {
     let mut r = empty_result(target);
     r.findings
         .push(finding(FindingId::InternalError, what.to_owned()));
-    r.verdict = "error";
+    r.verdict = Verdict::Error;
     r
 }
 

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use crate::capture::cert;
 use crate::capture::link::{Decoded, TcpSegment, Transport};
 use crate::capture::tcp::{analyze, flags, Budget, History, Reassembler, Segment, SeqState};
-use crate::diagnose::{self, finding, finding_with, Finding, FindingId, Severity};
+use crate::diagnose::{self, finding, finding_with, Finding, FindingId, Severity, Verdict};
 use crate::report::capture::{Connection, Stage, Summary, TcpReport, UdpFlow};
 use crate::session::{stage, stage_index, Dir, Session};
 use crate::time::rfc3339;
@@ -652,9 +652,9 @@ impl Analyzer {
             self.summary.rdp_connections += 1;
         }
         match conn.verdict {
-            "ok" => self.summary.ok += 1,
-            "warning" => self.summary.warning += 1,
-            _ => self.summary.error += 1,
+            Verdict::Ok => self.summary.ok += 1,
+            Verdict::Warning => self.summary.warning += 1,
+            Verdict::Error => self.summary.error += 1,
         }
         self.finished.push(conn);
     }

@@ -55,27 +55,50 @@ pub fn finding_with(id: FindingId, severity: Severity, evidence: impl Into<Strin
     }
 }
 
+/// What a target or a connection comes to: `ok`, `warning` or `error` (ordered, worst last).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    #[default]
+    Ok,
+    Warning,
+    Error,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Verdict {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// The verdict of a set of findings: the worst severity, `ok` when none is a warning or error.
-pub fn verdict(findings: &[Finding]) -> &'static str {
+pub fn verdict(findings: &[Finding]) -> Verdict {
     match findings.iter().map(|f| f.severity).max() {
-        Some(Severity::Error) => "error",
-        Some(Severity::Warning) => "warning",
-        _ => "ok",
+        Some(Severity::Error) => Verdict::Error,
+        Some(Severity::Warning) => Verdict::Warning,
+        _ => Verdict::Ok,
     }
 }
 
 /// The worse of two verdicts (`error` > `warning` > `ok`), for exit codes over many results.
-pub fn worse(a: &'static str, b: &'static str) -> &'static str {
-    let rank = |v: &str| match v {
-        "error" => 2,
-        "warning" => 1,
-        _ => 0,
-    };
-    if rank(b) > rank(a) {
-        b
-    } else {
-        a
-    }
+pub fn worse(a: Verdict, b: Verdict) -> Verdict {
+    a.max(b)
 }
 
 /// The finding id for an RDP_NEG_FAILURE code.
@@ -120,8 +143,9 @@ mod tests {
             "warning"
         );
         assert_eq!(verdict(&[finding(FindingId::TcpRefused, "")]), "error");
-        assert_eq!(worse("ok", "warning"), "warning");
-        assert_eq!(worse("error", "warning"), "error");
-        assert_eq!(worse("warning", "ok"), "warning");
+        assert_eq!(worse(Verdict::Ok, Verdict::Warning), Verdict::Warning);
+        assert_eq!(worse(Verdict::Error, Verdict::Warning), Verdict::Error);
+        assert_eq!(worse(Verdict::Warning, Verdict::Ok), Verdict::Warning);
+        assert_eq!(serde_json::to_value(Verdict::Warning).unwrap(), "warning");
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::diagnose::Finding;
+use crate::diagnose::{Finding, Verdict};
 
 /// One stage of the timeline.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -134,7 +134,7 @@ pub struct Connection {
     /// RFC 3339 time of the first packet.
     pub start: String,
     pub duration_ms: f64,
-    pub verdict: &'static str,
+    pub verdict: Verdict,
     pub stopped_at: Option<&'static str>,
     pub stages: Vec<Stage>,
     pub tcp: TcpReport,

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::diagnose::Finding;
+use crate::diagnose::{Finding, Verdict};
 use crate::report::capture::{Certificate, Stage};
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -89,7 +89,7 @@ pub struct ProbeResult {
     pub target: String,
     pub port: u16,
     pub addresses: Vec<AddressResult>,
-    pub verdict: &'static str,
+    pub verdict: Verdict,
     pub stopped_at: Option<&'static str>,
     pub stages: Vec<Stage>,
     pub security: SecurityReport,

@@ -121,7 +121,7 @@ mod tests {
             server: "203.0.113.10:3389".into(),
             start: "2026-01-01T00:00:00Z".into(),
             duration_ms: 0.0,
-            verdict: "error",
+            verdict: crate::diagnose::Verdict::Error,
             stopped_at: Some("tcp"),
             stages: Vec::new(),
             tcp: TcpReport {

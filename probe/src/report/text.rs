@@ -107,7 +107,7 @@ pub fn connection(c: &Connection, out: &mut String) {
         c.server,
         c.start,
         c.duration_ms,
-        c.verdict.to_uppercase(),
+        c.verdict.as_str().to_uppercase(),
         c.stopped_at
             .map(|s| format!(", stopped at {s}"))
             .unwrap_or_default()
@@ -276,7 +276,7 @@ pub fn probe(r: &crate::report::probe::ProbeResult, out: &mut String) {
         esc(&r.target),
         r.port,
         r.elapsed_ms,
-        r.verdict.to_uppercase(),
+        r.verdict.as_str().to_uppercase(),
         r.stopped_at
             .map(|s| format!(", stopped at {s}"))
             .unwrap_or_default()
