@@ -543,7 +543,8 @@ fn probe(
     format: OutFormat,
     output: Option<std::path::PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    use rdprobe::active::run::{internal_error, probe, Target};
+    use rdprobe::active::fleet::{probe_all, Ended};
+    use rdprobe::active::run::{probe, Target};
     let specs = list.specs()?;
     let out: Box<dyn Write> = match &output {
         Some(f) => Box::new(std::io::BufWriter::new(
@@ -567,68 +568,32 @@ fn probe(
         .build()?;
     let opts = std::sync::Arc::new(opts);
     let mut worst = rdprobe::diagnose::Verdict::Ok;
-    let mut interrupted = false;
     let mut write_error = None;
-    rt.block_on(async {
-        let mut set = tokio::task::JoinSet::new();
-        let mut running: std::collections::HashMap<tokio::task::Id, Target> =
-            std::collections::HashMap::new();
-        let mut iter = specs.iter().flat_map(|s| s.targets());
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
-        loop {
-            while set.len() < concurrency {
-                let Some(t) = iter.next() else { break };
-                let opts = opts.clone();
-                let target = t.clone();
-                let handle = set.spawn(async move { probe(&target, &opts).await });
-                running.insert(handle.id(), t);
+    let ended = rt.block_on(async {
+        let targets = specs.iter().flat_map(|s| s.targets());
+        let probe_one = |t: Target| {
+            let opts = opts.clone();
+            async move { probe(&t, &opts).await }
+        };
+        // Ctrl-C ends the run (a handler that cannot be installed never fires).
+        let ctrl_c = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
             }
-            let done = tokio::select! {
-                done = set.join_next_with_id() => done,
-                _ = &mut ctrl_c => {
-                    interrupted = true;
-                    break;
-                }
-            };
-            let Some(done) = done else { break };
-            let r = match done {
-                Ok((id, r)) => {
-                    running.remove(&id);
-                    r
-                }
-                // A panic in one target's task is that target's error result, never a
-                // missing target.
-                Err(e) => {
-                    let target = running.remove(&e.id());
-                    let what = if e.is_panic() {
-                        let p = e.into_panic();
-                        let msg = p
-                            .downcast_ref::<&str>()
-                            .map(|s| (*s).to_owned())
-                            .or_else(|| p.downcast_ref::<String>().cloned())
-                            .unwrap_or_default();
-                        format!("the probe task panicked: {msg}")
-                    } else {
-                        "the probe task was cancelled".to_owned()
-                    };
-                    match target {
-                        Some(t) => internal_error(&t, &what),
-                        None => continue,
-                    }
-                }
-            };
+        };
+        probe_all(targets, concurrency, probe_one, ctrl_c, |r| {
             worst = rdprobe::diagnose::worse(worst, r.verdict);
-            if let Err(e) = sink.write(&r) {
-                write_error = Some(e);
-                break;
+            match sink.write(&r) {
+                Ok(()) => !sink.closed,
+                Err(e) => {
+                    write_error = Some(e);
+                    false
+                }
             }
-            if sink.closed {
-                break;
-            }
-        }
-        set.abort_all();
+        })
+        .await
     });
+    let interrupted = ended == Ended::Stopped;
     // Tasks still connecting are dropped with the runtime, without waiting for them.
     rt.shutdown_background();
     if let Some(e) = write_error {
