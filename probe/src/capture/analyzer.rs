@@ -207,6 +207,8 @@ pub struct Analyzer {
     udp: FlowMap<Udp>,
     /// Out-of-order bytes all flows may hold together.
     budget: Budget,
+    /// Certificates parsed so far (many connections show the same one).
+    certs: cert::Cache,
     finished: Vec<Connection>,
     pub summary: Summary,
     last_sweep_ns: i64,
@@ -224,6 +226,7 @@ impl Analyzer {
             closed: VecDeque::new(),
             udp: FlowMap::default(),
             budget: Budget::default(),
+            certs: cert::Cache::default(),
             finished: Vec::new(),
             summary: Summary::default(),
             last_sweep_ns: 0,
@@ -646,7 +649,7 @@ impl Analyzer {
             self.summary.other_tcp_flows += 1;
             return;
         }
-        let conn = build(c, rdp_port);
+        let conn = build(c, rdp_port, &mut self.certs);
         self.summary.connections += 1;
         if conn.rdp.is_some() {
             self.summary.rdp_connections += 1;
@@ -769,7 +772,7 @@ fn ms(ns: i64) -> f64 {
     (ns as f64 / 1e4).round() / 100.0
 }
 
-fn build(c: Conn, rdp_port: bool) -> Connection {
+fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connection {
     let state = conn_state(&c);
     let s = c.session();
     let now_s = c.first_ts.div_euclid(1_000_000_000);
@@ -957,13 +960,13 @@ fn build(c: Conn, rdp_port: bool) -> Connection {
             }
         }
         if let Some(cert_der) = s.rdp_x509_chain.last() {
-            if let Some(facts) = cert::facts(cert_der, now_s) {
+            if let Some(facts) = certs.facts(cert_der, now_s) {
                 findings.extend(cert::findings(&facts, &format!("capture time {start}")));
             }
         }
         if let Some(t) = r.tls.as_mut() {
             if let Some(der) = s.tls_chain.first() {
-                t.certificate = cert::facts(der, now_s);
+                t.certificate = certs.facts(der, now_s);
                 if let Some(facts) = &t.certificate {
                     findings.extend(cert::findings(facts, &format!("capture time {start}")));
                 }
