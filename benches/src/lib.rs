@@ -64,6 +64,72 @@ impl Rng {
     }
 }
 
+/// Timestamp resolution of a pcap file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    Micro,
+    Nano,
+}
+
+/// A classic pcap file of Ethernet frames: the global header on creation, then one record a
+/// packet, counting what it wrote.
+pub struct PcapWriter<W: Write> {
+    w: W,
+    resolution: Resolution,
+    pub stats: GenStats,
+}
+
+impl<W: Write> PcapWriter<W> {
+    pub fn new(mut w: W, resolution: Resolution) -> io::Result<Self> {
+        let magic: u32 = match resolution {
+            Resolution::Micro => 0xA1B2_C3D4,
+            Resolution::Nano => 0xA1B2_3C4D,
+        };
+        let mut hdr = Vec::with_capacity(24);
+        hdr.extend_from_slice(&magic.to_le_bytes());
+        hdr.extend_from_slice(&2u16.to_le_bytes());
+        hdr.extend_from_slice(&4u16.to_le_bytes());
+        hdr.extend_from_slice(&[0; 8]); // thiszone, sigfigs
+        hdr.extend_from_slice(&262_144u32.to_le_bytes()); // snaplen
+        hdr.extend_from_slice(&1u32.to_le_bytes()); // LINKTYPE_ETHERNET
+        w.write_all(&hdr)?;
+        let stats = GenStats {
+            bytes: 24,
+            ..GenStats::default()
+        };
+        Ok(Self {
+            w,
+            resolution,
+            stats,
+        })
+    }
+
+    /// One packet at `ts` (microseconds or nanoseconds since the epoch, as the resolution says).
+    pub fn packet(&mut self, ts: u64, frame: &[u8]) -> io::Result<()> {
+        let per_second = match self.resolution {
+            Resolution::Micro => 1_000_000,
+            Resolution::Nano => 1_000_000_000,
+        };
+        let len = frame.len() as u32;
+        let mut rec = [0u8; 16];
+        rec[..4].copy_from_slice(&((ts / per_second) as u32).to_le_bytes());
+        rec[4..8].copy_from_slice(&((ts % per_second) as u32).to_le_bytes());
+        rec[8..12].copy_from_slice(&len.to_le_bytes());
+        rec[12..16].copy_from_slice(&len.to_le_bytes());
+        self.w.write_all(&rec)?;
+        self.w.write_all(frame)?;
+        self.stats.bytes += 16 + u64::from(len);
+        self.stats.packets += 1;
+        Ok(())
+    }
+
+    /// Flushes, and says what was written.
+    pub fn finish(mut self) -> io::Result<GenStats> {
+        self.w.flush()?;
+        Ok(self.stats)
+    }
+}
+
 /// The repository's fixtures directory.
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
@@ -181,38 +247,15 @@ pub fn generate(mut w: impl Write, cfg: &GenConfig) -> io::Result<GenStats> {
         true,
     )?;
     let mut rng = Rng(cfg.seed | 1);
-    let mut stats = GenStats::default();
-    // pcap global header: magic, v2.4, thiszone, sigfigs, snaplen, LINKTYPE_ETHERNET
-    let mut hdr = Vec::with_capacity(24);
-    hdr.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
-    hdr.extend_from_slice(&2u16.to_le_bytes());
-    hdr.extend_from_slice(&4u16.to_le_bytes());
-    hdr.extend_from_slice(&[0; 8]);
-    hdr.extend_from_slice(&65_535u32.to_le_bytes());
-    hdr.extend_from_slice(&1u32.to_le_bytes());
-    w.write_all(&hdr)?;
-    stats.bytes += 24;
+    let mut out = PcapWriter::new(&mut w, Resolution::Micro)?;
     let mut ts_us: u64 = 1_780_000_000_000_000;
     let mut conns: Vec<Conn> = Vec::new();
     let mut next_port: u32 = 0;
-    let emit = |w: &mut dyn Write, p: &Packet, stats: &mut GenStats| -> io::Result<()> {
-        let len = p.bytes.len() as u32;
-        let mut rec = [0u8; 16];
-        rec[..4].copy_from_slice(&((p.ts_us / 1_000_000) as u32).to_le_bytes());
-        rec[4..8].copy_from_slice(&((p.ts_us % 1_000_000) as u32).to_le_bytes());
-        rec[8..12].copy_from_slice(&len.to_le_bytes());
-        rec[12..16].copy_from_slice(&len.to_le_bytes());
-        w.write_all(&rec)?;
-        w.write_all(&p.bytes)?;
-        stats.bytes += 16 + u64::from(len);
-        stats.packets += 1;
-        Ok(())
-    };
-    while stats.bytes < cfg.target_bytes {
+    while out.stats.bytes < cfg.target_bytes {
         while conns.len() < cfg.concurrent {
             let id = next_port;
             next_port += 1;
-            stats.connections += 1;
+            out.stats.connections += 1;
             let t = if rng.below(2) == 0 { &std_rdp } else { &tls };
             let mut c = Conn {
                 client_ip: [192, 168, (id >> 8 & 0xFF) as u8, (id & 0xFF) as u8],
@@ -263,7 +306,7 @@ pub fn generate(mut w: impl Write, cfg: &GenConfig) -> io::Result<GenStats> {
         let c = &mut conns[i];
         let Some((from_client, payload, flags)) = c.plan.pop_front() else {
             if let Some(p) = c.held.take() {
-                emit(&mut w, &p, &mut stats)?;
+                out.packet(p.ts_us, &p.bytes)?;
             }
             conns.swap_remove(i);
             continue;
@@ -286,19 +329,18 @@ pub fn generate(mut w: impl Write, cfg: &GenConfig) -> io::Result<GenStats> {
             c.held = Some(p);
             continue;
         }
-        emit(&mut w, &p, &mut stats)?;
+        out.packet(p.ts_us, &p.bytes)?;
         if let Some(mut h) = c.held.take() {
             h.ts_us = h.ts_us.max(ts_us + 1);
-            emit(&mut w, &h, &mut stats)?;
+            out.packet(h.ts_us, &h.bytes)?;
         }
     }
     for c in conns.iter_mut() {
         if let Some(p) = c.held.take() {
-            emit(&mut w, &p, &mut stats)?;
+            out.packet(p.ts_us, &p.bytes)?;
         }
     }
-    w.flush()?;
-    Ok(stats)
+    out.finish()
 }
 
 /// A SYN scan against one RDP server, for the flow-scale benchmark: `flows` connection
@@ -306,114 +348,62 @@ pub fn generate(mut w: impl Write, cfg: &GenConfig) -> io::Result<GenStats> {
 /// addresses), 100,000 a second. Most get no answer (SYN only, Zeek S0); one in 20 is refused
 /// (RST-ACK, REJ); one in 20 is a half-open probe (SYN, SYN-ACK, client RST, RSTOS0-like).
 pub fn synscan(mut w: impl Write, flows: u64) -> io::Result<GenStats> {
-    let mut stats = GenStats::default();
-    let mut hdr = Vec::with_capacity(24);
-    hdr.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
-    hdr.extend_from_slice(&2u16.to_le_bytes());
-    hdr.extend_from_slice(&4u16.to_le_bytes());
-    hdr.extend_from_slice(&[0; 8]);
-    hdr.extend_from_slice(&65_535u32.to_le_bytes());
-    hdr.extend_from_slice(&1u32.to_le_bytes());
-    w.write_all(&hdr)?;
-    stats.bytes += 24;
+    let mut out = PcapWriter::new(&mut w, Resolution::Micro)?;
     let server = [203, 0, 113, 10];
     let mut ts_us: u64 = 1_780_000_000_000_000;
-    let mut emit = |w: &mut dyn Write,
-                    ts_us: u64,
-                    src: [u8; 4],
-                    dst: [u8; 4],
-                    sport: u16,
-                    dport: u16,
-                    seq: u32,
-                    ack: u32,
-                    flags: u8|
-     -> io::Result<()> {
-        let mut b = [0u8; 54];
-        b[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 1]);
-        b[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 2]);
-        b[12..14].copy_from_slice(&[0x08, 0x00]);
-        b[14..26].copy_from_slice(&[0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0]);
-        b[26..30].copy_from_slice(&src);
-        b[30..34].copy_from_slice(&dst);
-        b[34..36].copy_from_slice(&sport.to_be_bytes());
-        b[36..38].copy_from_slice(&dport.to_be_bytes());
-        b[38..42].copy_from_slice(&seq.to_be_bytes());
-        b[42..46].copy_from_slice(&ack.to_be_bytes());
-        b[46..54].copy_from_slice(&[0x50, flags, 0x04, 0x00, 0, 0, 0, 0]);
-        let mut rec = [0u8; 16];
-        rec[..4].copy_from_slice(&((ts_us / 1_000_000) as u32).to_le_bytes());
-        rec[4..8].copy_from_slice(&((ts_us % 1_000_000) as u32).to_le_bytes());
-        rec[8..12].copy_from_slice(&54u32.to_le_bytes());
-        rec[12..16].copy_from_slice(&54u32.to_le_bytes());
-        w.write_all(&rec)?;
-        w.write_all(&b)?;
-        stats.packets += 1;
-        stats.bytes += 70;
-        Ok(())
-    };
     for i in 0..flows {
         let scanner = [198, 51, 100, 1 + (i % 16) as u8];
         let sport = 1024 + ((i / 16) % 64_000) as u16;
         let seq = (i as u32).wrapping_mul(2_654_435_761);
-        emit(&mut w, ts_us, scanner, server, sport, 3389, seq, 0, SYN)?;
+        let to_server =
+            |seq, ack, flags| bare_segment(scanner, server, sport, 3389, seq, ack, flags);
+        let to_scanner =
+            |seq, ack, flags| bare_segment(server, scanner, 3389, sport, seq, ack, flags);
+        out.packet(ts_us, &to_server(seq, 0, SYN))?;
         match i % 20 {
-            7 => emit(
-                &mut w,
-                ts_us + 50,
-                server,
-                scanner,
-                3389,
-                sport,
-                0,
-                seq.wrapping_add(1),
-                RST | ACK,
-            )?,
+            7 => out.packet(ts_us + 50, &to_scanner(0, seq.wrapping_add(1), RST | ACK))?,
             13 => {
-                emit(
-                    &mut w,
-                    ts_us + 50,
-                    server,
-                    scanner,
-                    3389,
-                    sport,
-                    77,
-                    seq.wrapping_add(1),
-                    SYN | ACK,
-                )?;
-                emit(
-                    &mut w,
-                    ts_us + 100,
-                    scanner,
-                    server,
-                    sport,
-                    3389,
-                    seq.wrapping_add(1),
-                    0,
-                    RST,
-                )?;
+                out.packet(ts_us + 50, &to_scanner(77, seq.wrapping_add(1), SYN | ACK))?;
+                out.packet(ts_us + 100, &to_server(seq.wrapping_add(1), 0, RST))?;
             }
             _ => {}
         }
         ts_us += 10;
     }
-    stats.connections = flows;
-    Ok(stats)
+    out.stats.connections = flows;
+    out.finish()
+}
+
+/// An Ethernet/IPv4/TCP segment without payload.
+fn bare_segment(
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+) -> [u8; 54] {
+    let mut b = [0u8; 54];
+    b[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 1]);
+    b[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 2]);
+    b[12..14].copy_from_slice(&[0x08, 0x00]);
+    b[14..26].copy_from_slice(&[0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0]);
+    b[26..30].copy_from_slice(&src);
+    b[30..34].copy_from_slice(&dst);
+    b[34..36].copy_from_slice(&sport.to_be_bytes());
+    b[36..38].copy_from_slice(&dport.to_be_bytes());
+    b[38..42].copy_from_slice(&seq.to_be_bytes());
+    b[42..46].copy_from_slice(&ack.to_be_bytes());
+    b[46..54].copy_from_slice(&[0x50, flags, 0x04, 0x00, 0, 0, 0, 0]);
+    b
 }
 
 /// Heavy reordering, for the reassembly-memory check: `flows` connections to port 3389, each a
 /// handshake and then `segments` one-byte client segments sent in reverse order (the first
 /// byte last), so that every segment but the last has to wait.
 pub fn reorder(mut w: impl Write, flows: u32, segments: u32) -> io::Result<GenStats> {
-    let mut stats = GenStats::default();
-    let mut hdr = Vec::with_capacity(24);
-    hdr.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
-    hdr.extend_from_slice(&2u16.to_le_bytes());
-    hdr.extend_from_slice(&4u16.to_le_bytes());
-    hdr.extend_from_slice(&[0; 8]);
-    hdr.extend_from_slice(&65_535u32.to_le_bytes());
-    hdr.extend_from_slice(&1u32.to_le_bytes());
-    w.write_all(&hdr)?;
-    stats.bytes += 24;
+    let mut out = PcapWriter::new(&mut w, Resolution::Micro)?;
     let mut ts_us: u64 = 1_780_000_000_000_000;
     let conns: Vec<Conn> = (0..flows)
         .map(|i| Conn {
@@ -422,38 +412,24 @@ pub fn reorder(mut w: impl Write, flows: u32, segments: u32) -> io::Result<GenSt
             ..Conn::default()
         })
         .collect();
-    let mut emit = |w: &mut dyn Write, p: Packet| -> io::Result<()> {
-        let mut rec = [0u8; 16];
-        rec[..4].copy_from_slice(&((p.ts_us / 1_000_000) as u32).to_le_bytes());
-        rec[4..8].copy_from_slice(&((p.ts_us % 1_000_000) as u32).to_le_bytes());
-        let len = p.bytes.len() as u32;
-        rec[8..12].copy_from_slice(&len.to_le_bytes());
-        rec[12..16].copy_from_slice(&len.to_le_bytes());
-        w.write_all(&rec)?;
-        w.write_all(&p.bytes)?;
-        stats.packets += 1;
-        stats.bytes += 16 + u64::from(len);
-        Ok(())
-    };
     for c in &conns {
-        emit(&mut w, frame(c, true, SYN, 999, 0, &[], ts_us))?;
-        emit(
-            &mut w,
+        for p in [
+            frame(c, true, SYN, 999, 0, &[], ts_us),
             frame(c, false, SYN | ACK, 4999, 1000, &[], ts_us + 10),
-        )?;
-        emit(&mut w, frame(c, true, ACK, 1000, 5000, &[], ts_us + 20))?;
+            frame(c, true, ACK, 1000, 5000, &[], ts_us + 20),
+        ] {
+            out.packet(p.ts_us, &p.bytes)?;
+        }
     }
     // A Connection Request's first byte (0x03, TPKT) last: everything after it waits.
     for k in (0..segments).rev() {
         ts_us += 1;
         for c in &conns {
             let byte = if k == 0 { 0x03 } else { 0x00 };
-            emit(
-                &mut w,
-                frame(c, true, ACK | PSH, 1000 + k, 5000, &[byte], ts_us),
-            )?;
+            let p = frame(c, true, ACK | PSH, 1000 + k, 5000, &[byte], ts_us);
+            out.packet(p.ts_us, &p.bytes)?;
         }
     }
-    stats.connections = u64::from(flows);
-    Ok(stats)
+    out.stats.connections = u64::from(flows);
+    out.finish()
 }

@@ -4,8 +4,9 @@
 //! flows: a capture of many small packets, real handshakes and real TCP behaviour, for the
 //! per-packet benchmark (`rdprobe pcap` against `tshark -q -z conv,tcp`).
 
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 
+use rdp_benches::{GenStats, PcapWriter, Resolution};
 use rdprobe::capture::source::{LinkType, PacketReader};
 
 fn shift_addresses(frame: &mut [u8], copy: u32) {
@@ -63,17 +64,9 @@ fn main() -> std::io::Result<()> {
             inputs.push(pkts);
         }
     }
-    let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(&out)?);
-    let mut hdr = Vec::with_capacity(24);
-    hdr.extend_from_slice(&0xA1B2_3C4Du32.to_le_bytes()); // nanosecond pcap
-    hdr.extend_from_slice(&2u16.to_le_bytes());
-    hdr.extend_from_slice(&4u16.to_le_bytes());
-    hdr.extend_from_slice(&[0; 8]);
-    hdr.extend_from_slice(&262_144u32.to_le_bytes());
-    hdr.extend_from_slice(&1u32.to_le_bytes());
-    w.write_all(&hdr)?;
-    let (mut packets, mut bytes) = (0u64, 24u64);
-    let mut base: i64 = 1_780_000_000_000_000_000;
+    let file = BufWriter::with_capacity(1 << 20, std::fs::File::create(&out)?);
+    let mut w = PcapWriter::new(file, Resolution::Nano)?;
+    let mut base: u64 = 1_780_000_000_000_000_000;
     for copy in 0..copies {
         for pkts in &inputs {
             let mut last = 0;
@@ -81,23 +74,14 @@ fn main() -> std::io::Result<()> {
                 let mut frame = frame.clone();
                 shift_addresses(&mut frame, copy + 1);
                 // Long gaps inside a file are cut to a second: the copies stay dense in time.
-                let t = base + rel.min(&1_000_000_000);
+                let t = base + (*rel).clamp(0, 1_000_000_000) as u64;
                 last = last.max(t);
-                let mut rec = [0u8; 16];
-                rec[..4].copy_from_slice(&((t / 1_000_000_000) as u32).to_le_bytes());
-                rec[4..8].copy_from_slice(&((t % 1_000_000_000) as u32).to_le_bytes());
-                let len = frame.len() as u32;
-                rec[8..12].copy_from_slice(&len.to_le_bytes());
-                rec[12..16].copy_from_slice(&len.to_le_bytes());
-                w.write_all(&rec)?;
-                w.write_all(&frame)?;
-                packets += 1;
-                bytes += 16 + u64::from(len);
+                w.packet(t, &frame)?;
             }
             base = last + 1_000_000;
         }
     }
-    w.flush()?;
+    let GenStats { bytes, packets, .. } = w.finish()?;
     eprintln!(
         "{out}: {bytes} bytes, {packets} packets, {} files x {copies} copies",
         inputs.len()
