@@ -36,8 +36,9 @@ pub fn bytes(b: &[u8]) -> String {
     out
 }
 
-/// C1 controls, bidi controls, zero-width and other format characters.
-fn is_unsafe_format(c: char) -> bool {
+/// C1 controls, bidi controls, zero-width and other format characters: escaped on the terminal
+/// and in JSON (`report::json`).
+pub fn is_unsafe_format(c: char) -> bool {
     matches!(c as u32,
         0x80..=0x9F
         | 0x061C

@@ -18,6 +18,17 @@ fn rdprobe(args: &[&str]) -> Output {
         .expect("run rdprobe")
 }
 
+/// Starts `rdprobe ARGS` with stdin closed and stdout/stderr piped.
+fn spawn_rdprobe(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_rdprobe"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rdprobe")
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).expect("UTF-8 output")
 }
@@ -545,25 +556,17 @@ fn ctrl_c_prints_what_finished_and_exits_130() {
             held.push(s);
         }
     });
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rdprobe"))
-        .args([
-            "probe",
-            &format!("127.0.0.1:{refusing}"),
-            &format!("127.0.0.1:{silent_port}"),
-        ])
-        .args([
-            "--format",
-            "jsonl",
-            "--timeout",
-            "60",
-            "--stage-timeout",
-            "60",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_rdprobe(&[
+        "probe",
+        &format!("127.0.0.1:{refusing}"),
+        &format!("127.0.0.1:{silent_port}"),
+        "--format",
+        "jsonl",
+        "--timeout",
+        "60",
+        "--stage-timeout",
+        "60",
+    ]);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     let v: serde_json::Value = serde_json::from_str(&first).unwrap();
@@ -587,22 +590,16 @@ fn ctrl_c_prints_what_finished_and_exits_130() {
 fn a_closed_stdout_ends_the_run_quietly() {
     let port = refusing_server("127.0.0.1:0").unwrap();
     let target = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rdprobe"))
-        .args([
-            "probe",
-            &target,
-            &target,
-            &target,
-            "--pace-ms",
-            "0",
-            "--concurrency",
-            "1",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_rdprobe(&[
+        "probe",
+        &target,
+        &target,
+        &target,
+        "--pace-ms",
+        "0",
+        "--concurrency",
+        "1",
+    ]);
     drop(child.stdout.take());
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{o:?}");

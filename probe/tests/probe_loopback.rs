@@ -515,6 +515,32 @@ async fn run_with(port: u16, o: &ProbeOptions) -> (ProbeResult, Duration) {
     (r, t.elapsed())
 }
 
+/// Answers the Connection Request with a Confirm selecting TLS and reads the ClientHello;
+/// false if the client went away first.
+async fn confirm_ssl_and_take_the_hello(s: &mut TcpStream) -> bool {
+    if read_request(s).await.is_none() {
+        return false;
+    }
+    let _ = s.write_all(&CC_SSL).await;
+    let mut buf = [0u8; 4096];
+    let _ = s.read(&mut buf).await;
+    true
+}
+
+/// Probes `port` with and without enumeration: both stop at tls in time.
+async fn assert_tls_stops_with_and_without_enumeration(port: u16) {
+    for o in [
+        tight(),
+        ProbeOptions {
+            enumerate: false,
+            ..tight()
+        },
+    ] {
+        let (r, t) = run_with(port, &o).await;
+        assert_tls_stopped(&r, t, &o);
+    }
+}
+
 /// The TLS stage failed or timed out and the probe stopped there, within --timeout + 1 s.
 fn assert_tls_stopped(r: &ProbeResult, elapsed: Duration, o: &ProbeOptions) {
     assert!(
@@ -538,12 +564,9 @@ fn assert_tls_stopped(r: &ProbeResult, elapsed: Duration, o: &ProbeOptions) {
 #[tokio::test]
 async fn drip_after_the_server_hello_stops_at_tls_within_the_deadline() {
     let port = server(|mut s| async move {
-        if read_request(&mut s).await.is_none() {
+        if !confirm_ssl_and_take_the_hello(&mut s).await {
             return;
         }
-        let _ = s.write_all(&CC_SSL).await;
-        let mut buf = [0u8; 4096];
-        let _ = s.read(&mut buf).await;
         let _ = s.write_all(&server_hello_tls12()).await;
         // A Certificate record, one byte every 300 ms: never finished.
         for b in [0x16u8, 0x03, 0x03, 0x10, 0x00, 0x0B, 0x00, 0x0F, 0xF0]
@@ -557,27 +580,15 @@ async fn drip_after_the_server_hello_stops_at_tls_within_the_deadline() {
         }
     })
     .await;
-    for o in [
-        tight(),
-        ProbeOptions {
-            enumerate: false,
-            ..tight()
-        },
-    ] {
-        let (r, t) = run_with(port, &o).await;
-        assert_tls_stopped(&r, t, &o);
-    }
+    assert_tls_stops_with_and_without_enumeration(port).await;
 }
 
 #[tokio::test]
 async fn a_16_mb_certificate_claim_then_a_flood_stops_at_tls_within_the_deadline() {
     let port = server(|mut s| async move {
-        if read_request(&mut s).await.is_none() {
+        if !confirm_ssl_and_take_the_hello(&mut s).await {
             return;
         }
-        let _ = s.write_all(&CC_SSL).await;
-        let mut buf = [0u8; 4096];
-        let _ = s.read(&mut buf).await;
         let mut first = server_hello_tls12();
         // Certificate, 0xFFFFFF bytes long, in one-byte fragments for ever.
         first.extend_from_slice(&[0x16, 0x03, 0x03, 0x00, 0x04, 0x0B, 0xFF, 0xFF, 0xFF]);
@@ -588,16 +599,7 @@ async fn a_16_mb_certificate_claim_then_a_flood_stops_at_tls_within_the_deadline
         while s.write_all(&flood).await.is_ok() {}
     })
     .await;
-    for o in [
-        tight(),
-        ProbeOptions {
-            enumerate: false,
-            ..tight()
-        },
-    ] {
-        let (r, t) = run_with(port, &o).await;
-        assert_tls_stopped(&r, t, &o);
-    }
+    assert_tls_stops_with_and_without_enumeration(port).await;
 }
 
 #[tokio::test]
@@ -620,12 +622,9 @@ async fn a_flood_of_garbage_after_the_confirm_stops_at_tls_within_the_deadline()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_dripping_targets_at_once_each_within_its_deadline() {
     let port = server(|mut s| async move {
-        if read_request(&mut s).await.is_none() {
+        if !confirm_ssl_and_take_the_hello(&mut s).await {
             return;
         }
-        let _ = s.write_all(&CC_SSL).await;
-        let mut buf = [0u8; 4096];
-        let _ = s.read(&mut buf).await;
         let _ = s.write_all(&server_hello_tls12()).await;
         loop {
             if s.write_all(&[0x16]).await.is_err() {

@@ -8,17 +8,10 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 
-/// Characters escaped on top of JSON's own set (the same set [`crate::escape`] escapes for
-/// the terminal).
+/// Characters escaped on top of JSON's own set: DEL and the terminal-unsafe set of
+/// [`crate::escape`] (C1, bidi, zero-width and other format characters).
 fn needs_escape(c: char) -> bool {
-    matches!(c as u32,
-        0x7F..=0x9F
-        | 0x061C
-        | 0x200B..=0x200F
-        | 0x2028..=0x202E
-        | 0x2060..=0x2069
-        | 0xFEFF
-        | 0xFFF9..=0xFFFB)
+    c == '\u{7f}' || crate::escape::is_unsafe_format(c)
 }
 
 /// A serde_json formatter that escapes the characters of [`needs_escape`] inside strings.
