@@ -58,7 +58,24 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
-type Key = (Endpoint, Endpoint);
+/// A flow's identity, both directions alike: the two endpoints packed into integers (an IPv4
+/// address in the low 32 bits, the family in `meta`), the lower endpoint first. Hashing it is
+/// three multiplications; comparing it three integer compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Key {
+    lo: u128,
+    hi: u128,
+    /// Ports of `lo` and `hi`, and 1 << 32 for IPv6.
+    meta: u64,
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u64(self.lo as u64 ^ (self.lo >> 64) as u64);
+        h.write_u64(self.hi as u64 ^ (self.hi >> 64) as u64);
+        h.write_u64(self.meta);
+    }
+}
 
 /// FxHash (rustc's): flow keys come from the capture, but a flow table keyed by them is
 /// bounded by `max_flows`, so a fast non-keyed hash is acceptable here.
@@ -73,20 +90,8 @@ impl std::hash::Hasher for FxHasher {
             self.add(u64::from_le_bytes(w));
         }
     }
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    fn write_u16(&mut self, i: u16) {
-        self.add(u64::from(i));
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
     fn write_u64(&mut self, i: u64) {
         self.add(i);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
     }
     fn finish(&self) -> u64 {
         self.0
@@ -102,16 +107,30 @@ impl FxHasher {
 
 type FlowMap<V> = HashMap<Key, V, std::hash::BuildHasherDefault<FxHasher>>;
 
-/// A closed flow (FIN both ways, or a RST) is finished this long after its last packet.
-const CLOSED_GRACE_NS: i64 = 5_000_000_000;
-
-fn key(a: Endpoint, b: Endpoint) -> Key {
-    if a <= b {
-        (a, b)
-    } else {
-        (b, a)
+fn packed(ip: IpAddr) -> (u128, bool) {
+    match ip {
+        IpAddr::V4(v4) => (u128::from(u32::from(v4)), false),
+        IpAddr::V6(v6) => (u128::from(v6), true),
     }
 }
+
+fn key(a: Endpoint, b: Endpoint) -> Key {
+    let (pa, v6) = packed(a.ip);
+    let (pb, _) = packed(b.ip);
+    let (lo, hi, plo, phi) = if (pa, a.port) <= (pb, b.port) {
+        (pa, pb, a.port, b.port)
+    } else {
+        (pb, pa, b.port, a.port)
+    };
+    Key {
+        lo,
+        hi,
+        meta: u64::from(plo) | u64::from(phi) << 16 | u64::from(v6) << 32,
+    }
+}
+
+/// A closed flow (FIN both ways, or a RST) is finished this long after its last packet.
+const CLOSED_GRACE_NS: i64 = 5_000_000_000;
 
 #[derive(Debug, Default)]
 struct DirInfo {
@@ -617,7 +636,7 @@ impl Analyzer {
         }
         self.flows = FlowMap::default();
         let mut udp: Vec<&Udp> = self.udp.values().collect();
-        udp.sort_by_key(|u| u.start);
+        udp.sort_by_key(|u| (u.start, u.client, u.server));
         let out: Vec<UdpFlow> = udp
             .iter()
             .map(|u| UdpFlow {
