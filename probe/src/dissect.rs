@@ -19,6 +19,7 @@ use rdp_proto::{decode, decode_prefix, DecodeError, Pdu};
 use serde::Serialize;
 
 use crate::escape;
+use crate::facts::cert::oid_name;
 use crate::time::rfc3339;
 
 /// A field value.
@@ -814,23 +815,6 @@ pub fn x509_node(input: &[u8], der: &[u8]) -> Node {
 }
 
 /// The name of a signature or key algorithm OID.
-pub fn oid_name(oid: &str) -> String {
-    match oid {
-        "1.2.840.113549.1.1.1" => "rsaEncryption".into(),
-        "1.2.840.10045.2.1" => "id-ecPublicKey".into(),
-        "1.2.840.113549.1.1.4" => "md5WithRSAEncryption".into(),
-        "1.2.840.113549.1.1.5" => "sha1WithRSAEncryption".into(),
-        "1.2.840.113549.1.1.11" => "sha256WithRSAEncryption".into(),
-        "1.2.840.113549.1.1.12" => "sha384WithRSAEncryption".into(),
-        "1.2.840.113549.1.1.13" => "sha512WithRSAEncryption".into(),
-        "1.2.840.113549.1.1.10" => "rsassa-pss".into(),
-        "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256".into(),
-        "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384".into(),
-        "1.3.14.3.2.29" => "sha1WithRSA (OIW)".into(),
-        other => other.into(),
-    }
-}
-
 fn tls_record_node(input: &[u8], part: &[u8]) -> Result<Node, DecodeError> {
     let rec: tls::Record = dec(input, part)?;
     let mut n = Node::new(format!("TLS record: {}", rec.content_type), input, part);

@@ -2,7 +2,7 @@
 //! arbitrary bytes and must never panic; the assertions are properties the code promises.
 //! They also run under `cargo test` on the fixtures (tests/it/fuzz_regression.rs).
 
-use crate::active::{pdu, targets};
+use crate::active::targets;
 use crate::capture::link;
 use crate::capture::source::LinkType;
 
@@ -25,8 +25,8 @@ pub fn link_decode(data: &[u8]) {
 /// What a server answers the probe: a Connection Confirm or a Connect-Response, whatever the
 /// bytes.
 pub fn probe_answers(data: &[u8]) {
-    let _ = pdu::parse_confirm(data);
-    let _ = pdu::parse_connect_response(data);
+    let _ = crate::facts::x224::Confirm::parse(data);
+    let _ = crate::facts::gcc::ConnectResponseFacts::parse(data);
 }
 
 /// Target lists (`-i FILE`, arguments): any line parses or is refused; a block names its

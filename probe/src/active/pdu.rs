@@ -139,96 +139,6 @@ pub fn connect_initial(
     Ok(out)
 }
 
-/// What a Connection Confirm said.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Confirm {
-    /// RDP_NEG_RSP: selected protocol and flags.
-    Selected {
-        protocol: SecurityProtocol,
-        flags: u8,
-    },
-    /// RDP_NEG_FAILURE code.
-    Failure(u32),
-    /// No negotiation data (legacy server: Standard RDP Security).
-    Legacy,
-}
-
-/// Reads a Connection Confirm from one TPKT frame; None if it is not one.
-pub fn parse_confirm(frame: &[u8]) -> Option<Confirm> {
-    let (_, (_, tpdu)) = Tpdu::parse_tpkt(frame).ok()?;
-    let Tpdu::ConnectionConfirm(cc) = tpdu else {
-        return None;
-    };
-    Some(match cc.negotiation {
-        Some(rdp_proto::x224::NegotiationResult::Response(r)) => Confirm::Selected {
-            protocol: r.selected_protocol,
-            flags: r.flags.bits(),
-        },
-        Some(rdp_proto::x224::NegotiationResult::Failure(f)) => Confirm::Failure(f.code.0),
-        None => Confirm::Legacy,
-    })
-}
-
-/// The server's answer to a Connect-Initial: selected method, level, version, certificate.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ServerSecurity {
-    pub result: String,
-    pub version: Option<String>,
-    pub method: u32,
-    pub level: u32,
-    pub level_name: String,
-    pub certificate_type: Option<String>,
-    pub rsa_bits: Option<u32>,
-    pub x509_chain: Vec<Vec<u8>>,
-}
-
-/// Reads an MCS Connect-Response (in X.224 Data in a TPKT).
-pub fn parse_connect_response(frame: &[u8]) -> Option<ServerSecurity> {
-    let (_, (_, tpdu)) = Tpdu::parse_tpkt(frame).ok()?;
-    let Tpdu::Data(d) = tpdu else { return None };
-    let cr: rdp_proto::mcs::ConnectResponse = rdp_proto::decode(d.payload).ok()?;
-    let mut s = ServerSecurity {
-        result: cr.result.to_string(),
-        ..Default::default()
-    };
-    if let Ok(resp) = rdp_proto::decode::<gcc::ConferenceCreateResponse>(cr.user_data) {
-        s.version = resp.core().map(|c| c.version.label());
-        if let Some(sec) = resp.security() {
-            s.method = sec.encryption_method.bits();
-            s.level = sec.encryption_level.0;
-            s.level_name = sec.encryption_level.to_string();
-            if let Some(Ok(cert)) = sec.certificate() {
-                match cert.certificate {
-                    gcc::ServerCertificate::Proprietary(p) => {
-                        s.certificate_type = Some("proprietary".into());
-                        s.rsa_bits = Some(p.public_key.bitlen);
-                    }
-                    gcc::ServerCertificate::X509 { certificates, .. } => {
-                        s.certificate_type = Some("x509".into());
-                        s.x509_chain = certificates.iter().map(|c| c.to_vec()).collect();
-                    }
-                    gcc::ServerCertificate::Unknown { .. } => {
-                        s.certificate_type = Some("unknown".into())
-                    }
-                }
-            }
-        }
-    }
-    Some(s)
-}
-
-/// The name of one encryption method bit.
-pub fn method_name(bits: u32) -> &'static str {
-    match bits {
-        0 => "none",
-        0x01 => "40bit",
-        0x02 => "128bit",
-        0x08 => "56bit",
-        0x10 => "fips",
-        _ => "other",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,25 +175,5 @@ mod tests {
         );
         assert_eq!(gcc.core().unwrap().client_name(), "RDPROBE");
         assert!(gcc.network().unwrap().channels.is_empty());
-    }
-
-    #[test]
-    fn confirms_from_real_servers() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/pdu/peers");
-        let nla = std::fs::read(dir.join("credssp/shadow-nla_x224_cc.bin")).unwrap();
-        assert_eq!(
-            parse_confirm(&nla),
-            Some(Confirm::Selected {
-                protocol: SecurityProtocol::HYBRID,
-                flags: 3
-            })
-        );
-        let fail = std::fs::read(dir.join("nmap_shadow-nla/014-s2c-x224-cc.bin")).unwrap();
-        assert_eq!(parse_confirm(&fail), Some(Confirm::Failure(5)));
-        let xp = std::fs::read(
-            dir.join("../suricata-verify__rdp-protocol__RDP-003/002-s2c-x224-cc.bin"),
-        )
-        .unwrap();
-        assert_eq!(parse_confirm(&xp), Some(Confirm::Legacy));
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rdp_proto::credssp::TsRequest;
 use rdp_proto::frame::Framing;
 use rdp_proto::gcc::EncryptionMethods;
-use rdp_proto::nego::{FailureCode, SecurityProtocol};
+use rdp_proto::nego::SecurityProtocol;
 use rdp_proto::ntlm::{self, AvId, Message};
 use rdp_proto::tls::{self as ptls, ContentType, HandshakeType, ProtocolVersion};
 use rdp_proto::{decode, decode_prefix};
@@ -18,10 +18,12 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::net::{self, ConnectFailure, FrameReader, ReadFailure};
-use super::pdu::{self, Confirm};
-use crate::capture::cert;
-use crate::diagnose::{self, finding, Finding, FindingId, Verdict};
-use crate::report::capture::Stage;
+use super::pdu;
+use crate::diagnose::{self, finding, rules, Finding, FindingId, Verdict};
+use crate::facts::cert::CertFacts;
+use crate::facts::gcc::{method_name, ConnectResponseFacts};
+use crate::facts::x224::{protocol_names, Answer, Confirm};
+use crate::report::capture::{Certificate, Stage};
 use crate::report::probe::*;
 use crate::time::rfc3339;
 
@@ -202,7 +204,7 @@ async fn exchange(
         )
         .await
     {
-        Ok(frame) => match pdu::parse_confirm(&frame) {
+        Ok(frame) => match Confirm::parse(&frame) {
             Some(confirm) => Exchange::Confirmed {
                 confirm,
                 stream,
@@ -264,30 +266,23 @@ fn skipped() -> ProtocolResult {
 
 fn protocol_result(key_expect: u32, ex: &Exchange) -> ProtocolResult {
     match ex {
-        Exchange::Confirmed {
-            confirm: Confirm::Selected { protocol, .. },
-            ..
-        } => ProtocolResult {
-            accepted: protocol.bits() == key_expect,
-            failure: (protocol.bits() != key_expect)
-                .then(|| format!("selected {}", protocol.names().join("|"))),
-            selected: Some(protocol.names().join("|")),
-        },
-        Exchange::Confirmed {
-            confirm: Confirm::Failure(code),
-            ..
-        } => ProtocolResult {
-            accepted: false,
-            failure: Some(FailureCode(*code).to_string()),
-            selected: None,
-        },
-        Exchange::Confirmed {
-            confirm: Confirm::Legacy,
-            ..
-        } => ProtocolResult {
-            accepted: key_expect == 0,
-            failure: (key_expect != 0).then(|| "no negotiation (legacy server)".to_owned()),
-            selected: Some("rdp".into()),
+        Exchange::Confirmed { confirm, .. } => match confirm.answer {
+            Answer::Selected { protocol, .. } => ProtocolResult {
+                accepted: protocol.bits() == key_expect,
+                failure: (protocol.bits() != key_expect)
+                    .then(|| format!("selected {}", protocol_names(protocol))),
+                selected: Some(protocol_names(protocol)),
+            },
+            Answer::Failure(code) => ProtocolResult {
+                accepted: false,
+                failure: Some(code.to_string()),
+                selected: None,
+            },
+            Answer::Legacy => ProtocolResult {
+                accepted: key_expect == 0,
+                failure: (key_expect != 0).then(|| "no negotiation (legacy server)".to_owned()),
+                selected: Some(protocol_names(SecurityProtocol::RDP)),
+            },
         },
         Exchange::ConnectFailed(ConnectFailure::NoTime, _) => skipped(),
         Exchange::ConnectFailed(e, _) => ProtocolResult {
@@ -700,22 +695,18 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
         detail: addr.to_string(),
     });
     let confirm = *confirm;
-    let x224_detail = match confirm {
-        Confirm::Selected { protocol, .. } => format!("selected {}", protocol.names().join("|")),
-        Confirm::Failure(c) => format!("RDP_NEG_FAILURE {}", FailureCode(c)),
-        Confirm::Legacy => "Connection Confirm without negotiation (legacy server)".into(),
-    };
+    let malformed = rules::malformed_confirm(&confirm);
     run.stages.push(Stage {
         name: "x224",
-        status: "ok",
+        status: if malformed.is_some() { "failed" } else { "ok" },
         elapsed_ms: ms(*tcp + *x224),
-        detail: x224_detail,
+        detail: confirm.detail(),
     });
-    let main_selected = match confirm {
-        Confirm::Selected { protocol, .. } => Some(protocol),
-        Confirm::Legacy => Some(SecurityProtocol::RDP),
-        Confirm::Failure(_) => None,
-    };
+    if let Some(m) = malformed {
+        run.stop("x224");
+        run.findings.push(m);
+    }
+    let main_selected = confirm.selected();
     let main_tls = main_selected.is_some_and(|p| {
         p.intersects(SecurityProtocol::SSL | SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX)
     });
@@ -729,53 +720,28 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
         run.plan(&["mcs"]);
     }
     let sec = &mut result.security;
-    match confirm {
-        Confirm::Selected { protocol, flags } => {
-            sec.selected = Some(protocol.names().join("|"));
-            sec.neg_flags = rdp_proto::nego::flag_names(
-                rdp_proto::nego::NegResponseFlags::from_bits_retain(flags),
-            );
-            if flags & 0x08 != 0 {
-                run.findings.push(finding(
-                    FindingId::RestrictedAdminSupported,
-                    "RDP_NEG_RSP flag RESTRICTED_ADMIN_MODE_SUPPORTED",
-                ));
-            }
-        }
-        Confirm::Legacy => {
-            sec.legacy_no_negotiation = true;
-            sec.selected = Some("rdp".into());
-            run.findings.push(finding(
-                FindingId::LegacyNoNegotiation,
-                "Connection Confirm without RDP_NEG_RSP",
-            ));
-        }
-        Confirm::Failure(_) => {}
-    }
+    sec.selected = main_selected.map(protocol_names);
+    sec.neg_flags = rdp_proto::nego::flag_names(confirm.flags());
+    sec.legacy_no_negotiation = confirm.is_legacy();
+    run.findings
+        .extend(rules::restricted_admin(confirm.flags()));
+    run.findings.extend(rules::legacy_no_negotiation(&confirm));
 
     // Security layers, each on its own connection.
     let mut results: BTreeMap<&'static str, ProtocolResult> = BTreeMap::new();
     results.insert("hybrid_ex", protocol_result(0x08, &primary));
     let mut not_requested = Vec::new();
-    let check_requested = |req: u32, ex: &Exchange, out: &mut Vec<String>| {
-        if let Exchange::Confirmed {
-            confirm: Confirm::Selected { protocol, .. },
-            ..
-        } = ex
-        {
-            let sel = protocol.bits();
-            if (sel == 0 && req != 0) || sel & !req != 0 {
-                out.push(format!(
-                    "requested {}, selected {}",
-                    SecurityProtocol::from_bits_retain(req).names().join("|"),
-                    protocol.names().join("|")
-                ));
+    let check_requested = |req: u32, ex: &Exchange, out: &mut Vec<Finding>| {
+        if let Exchange::Confirmed { confirm, .. } = ex {
+            if let Answer::Selected { protocol, .. } = confirm.answer {
+                let req = SecurityProtocol::from_bits_retain(req);
+                out.extend(rules::protocol_not_requested(req, protocol));
             }
         }
     };
     check_requested(PRIMARY, &primary, &mut not_requested);
     drop(primary);
-    let mut legacy_cc = matches!(confirm, Confirm::Legacy);
+    let mut legacy_cc = confirm.is_legacy();
     if run.opts.enumerate {
         for (key, req, expect) in LAYERS {
             if key == "hybrid_ex" {
@@ -802,44 +768,29 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
         }
         run.pace().await;
         let ex = exchange(addr, None, run.opts, run.deadline).await;
-        legacy_cc |= matches!(
-            ex,
-            Exchange::Confirmed {
-                confirm: Confirm::Legacy,
-                ..
-            }
-        );
+        legacy_cc |= matches!(&ex, Exchange::Confirmed { confirm, .. } if confirm.is_legacy());
     }
     // A Confirm without negotiation is only half an answer (xrdp set to TLS sends one and then
     // drops the Connect-Initial): Standard RDP Security is accepted if the MCS stage works.
-    let mut legacy_accepted = matches!(confirm, Confirm::Legacy);
+    let mut legacy_accepted = confirm.is_legacy();
+    let mut legacy_found = None;
     if legacy_cc && !results.get("rdp").is_some_and(|r| r.accepted) && run.opts.enumerate {
-        let mut scratch = ProbeResult {
-            rdp_security: None,
-            ..result.clone()
-        };
-        rdp_security_stage(run, addr, None, &mut scratch, true).await;
-        if scratch
-            .rdp_security
+        let found = rdp_security_attempts(run, addr, None).await;
+        if found
             .as_ref()
-            .is_some_and(|r| r.server_version.is_some())
+            .is_some_and(|f| f.report.server_version.is_some())
         {
             legacy_accepted = true;
-            result.rdp_security = scratch.rdp_security;
+            legacy_found = found;
         }
     }
-    for n in not_requested.iter().take(1) {
-        run.findings
-            .push(finding(FindingId::NegProtocolNotRequested, n.clone()));
-    }
+    run.findings.extend(not_requested.into_iter().take(1));
     // What the main connection's selection shows counts too (--no-enum enumerates nothing).
-    let main_is = |p: SecurityProtocol| {
-        main_selected.is_some_and(|s| s.contains(p) && !matches!(confirm, Confirm::Legacy))
-    };
+    let main_is =
+        |p: SecurityProtocol| main_selected.is_some_and(|s| s.contains(p) && !confirm.is_legacy());
     let acc = |k: &str| results.get(k).is_some_and(|r| r.accepted);
     let (rdp_neg, ssl, hybrid, hybrid_ex) = (
-        acc("rdp")
-            || main_selected == Some(SecurityProtocol::RDP) && !matches!(confirm, Confirm::Legacy),
+        acc("rdp") || main_selected == Some(SecurityProtocol::RDP) && !confirm.is_legacy(),
         acc("ssl") || main_selected == Some(SecurityProtocol::SSL),
         acc("hybrid") || main_is(SecurityProtocol::HYBRID),
         acc("hybrid_ex") || main_is(SecurityProtocol::HYBRID_EX),
@@ -848,36 +799,16 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
     let any = rdp || ssl || hybrid || hybrid_ex || acc("rdstls") || acc("rdsaad");
     if any {
         result.security.nla_required = Some(!(rdp || ssl) && (hybrid || hybrid_ex));
-        if rdp || ssl {
-            let which = [(rdp, "Standard RDP Security"), (ssl, "TLS without CredSSP")]
-                .iter()
-                .filter(|x| x.0)
-                .map(|x| x.1)
-                .collect::<Vec<_>>()
-                .join(" and ");
-            run.findings.push(finding(
-                FindingId::NlaNotRequired,
-                format!("the server accepts {which}"),
-            ));
-        }
-        if rdp {
-            run.findings.push(finding(
-                FindingId::RdpSecurityAllowed,
-                if legacy_accepted && !rdp_neg {
-                    "a client without negotiation gets Standard RDP Security".to_owned()
-                } else {
-                    "PROTOCOL_RDP accepted".to_owned()
-                },
-            ));
-        }
-    } else if let Confirm::Failure(code) = confirm {
+        run.findings.extend(rules::open_layers(rules::OpenLayers {
+            rdp,
+            rdp_only_legacy: legacy_accepted && !rdp_neg,
+            ssl,
+        }));
+    } else if let Some(code) = confirm.failure() {
         run.stop("x224");
-        run.findings.push(finding(
-            diagnose::negotiation_failure_id(code),
-            format!(
-                "RDP_NEG_FAILURE {} to SSL|HYBRID|HYBRID_EX",
-                FailureCode(code)
-            ),
+        run.findings.push(rules::negotiation_failure(
+            code,
+            Some(SecurityProtocol::from_bits_retain(PRIMARY)),
         ));
     }
     result.security.protocols = results;
@@ -898,21 +829,24 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
     }
     // Standard RDP Security: every method alone when enumerating; else the one Connect-Initial
     // mstsc sends (all methods offered) when Standard RDP Security is what the server chose.
-    if rdp && !run.opts.enumerate && !main_tls {
-        let req = (!matches!(confirm, Confirm::Legacy)).then_some(SecurityProtocol::RDP);
-        rdp_security_stage(run, addr, req, result, false).await;
+    let found = if rdp && !run.opts.enumerate && !main_tls {
+        let req = (!confirm.is_legacy()).then_some(SecurityProtocol::RDP);
+        run.begin("mcs");
+        rdp_security_attempts(run, addr, req).await
     } else if rdp && run.opts.enumerate {
-        match result.rdp_security.take() {
-            Some(found) => conclude_rdp_security(run, found, true, result),
+        match legacy_found {
+            Some(found) => Some(found),
             None => {
-                let req = if rdp_neg {
-                    Some(SecurityProtocol::RDP)
-                } else {
-                    None
-                };
-                rdp_security_stage(run, addr, req, result, false).await;
+                let req = rdp_neg.then_some(SecurityProtocol::RDP);
+                run.begin("mcs");
+                rdp_security_attempts(run, addr, req).await
             }
         }
+    } else {
+        None
+    };
+    if let Some(found) = found {
+        conclude_rdp_security(run, found, result);
     }
 }
 
@@ -1051,21 +985,19 @@ async fn tls_stage(
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        if let Some(c) = cert::facts(der, now) {
-            let name_matches = name_matches(der, run.host);
-            run.findings
-                .extend(cert::findings(&c, &format!("now {}", rfc3339(now))));
-            if !name_matches {
-                run.findings.push(finding(
-                    FindingId::CertNameMismatch,
-                    format!("{} is not in {} / {:?}", run.host, c.subject, c.sans),
-                ));
-            }
+        if let Some(c) = CertFacts::parse(der) {
+            run.findings.extend(rules::certificate(
+                &c,
+                now,
+                &format!("now {}", rfc3339(now)),
+            ));
+            let mismatch = rules::certificate_name(&c, run.host);
             report.certificate = Some(ProbeCertificate {
-                cert: c,
-                name_matches,
+                cert: Certificate::from_facts(&c, now),
+                name_matches: mismatch.is_none(),
                 chain_length: chain.len(),
             });
+            run.findings.extend(mismatch);
         }
     }
     if let Some(c) = &result.credssp {
@@ -1105,7 +1037,10 @@ async fn hello_probe(
     let Exchange::Confirmed {
         mut stream,
         mut reader,
-        confirm: Confirm::Selected { .. },
+        confirm: Confirm {
+            answer: Answer::Selected { .. },
+            ..
+        },
         ..
     } = ex
     else {
@@ -1292,7 +1227,11 @@ async fn rustls_session(
     .await;
     let Exchange::Confirmed {
         stream,
-        confirm: Confirm::Selected { protocol, .. },
+        confirm:
+            Confirm {
+                answer: Answer::Selected { protocol, .. },
+                ..
+            },
         ..
     } = ex
     else {
@@ -1402,15 +1341,25 @@ async fn credssp_exchange(
     Ok(report)
 }
 
-/// Offers each encryption method alone in an MCS Connect-Initial. `quiet`: only find out
-/// whether it works (no stage, no findings), for the legacy check.
-async fn rdp_security_stage(
+/// What the Connect-Initial attempts of Standard RDP Security found.
+struct RdpSecurityFound {
+    report: RdpSecurityReport,
+    /// Methods the server accepted.
+    accepted: Vec<EncryptionMethods>,
+    level: Option<rdp_proto::gcc::EncryptionLevel>,
+    /// The X.509 chain of the first answer with one.
+    x509: Vec<Vec<u8>>,
+    /// At least one Connect-Response came back.
+    any: bool,
+}
+
+/// Offers each encryption method alone in an MCS Connect-Initial (when enumerating), else the
+/// one Connect-Initial mstsc sends. None when nothing could be tried in time.
+async fn rdp_security_attempts(
     run: &mut Run<'_>,
     addr: SocketAddr,
     req: Option<SecurityProtocol>,
-    result: &mut ProbeResult,
-    quiet: bool,
-) {
+) -> Option<RdpSecurityFound> {
     // Each method alone when enumerating; else what mstsc offers: 40, 56, 128-bit and FIPS.
     let each: &[(u32, &'static str)] = &[
         (0u32, "none"),
@@ -1421,12 +1370,14 @@ async fn rdp_security_stage(
     ];
     let mstsc: &[(u32, &'static str)] = &[(0x1B, "all")];
     let methods = if run.opts.enumerate { each } else { mstsc };
-    if !quiet {
-        run.begin("mcs");
-    }
-    let mut report = RdpSecurityReport::default();
-    let mut any = false;
-    let mut x509 = Vec::new();
+    let mut found = RdpSecurityFound {
+        report: RdpSecurityReport::default(),
+        accepted: Vec::new(),
+        level: None,
+        x509: Vec::new(),
+        any: false,
+    };
+    let report = &mut found.report;
     for &(bits, name) in methods {
         if run.out_of_time() {
             report
@@ -1454,8 +1405,8 @@ async fn rdp_security_stage(
             }
             continue;
         };
-        let selected = match confirm {
-            Confirm::Selected { protocol, .. } => Some(protocol),
+        let selected = match confirm.answer {
+            Answer::Selected { protocol, .. } => Some(protocol),
             _ => None,
         };
         let Ok(ci) = pdu::connect_initial(EncryptionMethods::from_bits_retain(bits), selected)
@@ -1466,186 +1417,110 @@ async fn rdp_security_stage(
             report.answers.insert(name, "closed".into());
             continue;
         }
-        match reader
+        let frame = reader
             .next(
                 &mut stream,
                 net::stage_deadline(run.deadline, run.opts.stage_timeout),
             )
-            .await
-        {
-            Ok(frame) => match pdu::parse_connect_response(&frame) {
-                Some(s) => {
-                    any = true;
-                    report
-                        .answers
-                        .insert(name, pdu::method_name(s.method).to_owned());
-                    if bits.count_ones() > 1 {
-                        // Several offered: the one the server chose is accepted.
-                        if s.method & bits != 0 {
-                            report
-                                .encryption_methods
-                                .push(pdu::method_name(s.method).to_owned());
-                        }
-                    } else if s.method == bits && !(bits == 0 && s.level != 0) {
-                        report.encryption_methods.push(name.to_owned());
-                    }
-                    report.server_version = report.server_version.take().or(s.version.clone());
-                    report.encryption_level = report
-                        .encryption_level
-                        .take()
-                        .or(Some(s.level_name.clone()));
-                    report.certificate_type = report
-                        .certificate_type
-                        .take()
-                        .or(s.certificate_type.clone());
-                    report.rsa_key_bits = report.rsa_key_bits.or(s.rsa_bits);
-                    if x509.is_empty() {
-                        x509 = s.x509_chain;
-                    }
-                }
-                None => {
-                    report.answers.insert(name, "not a Connect-Response".into());
-                }
-            },
+            .await;
+        let answer = match frame {
+            Ok(frame) => ConnectResponseFacts::parse(&frame),
             Err(e) => {
                 report.answers.insert(name, e.describe());
+                continue;
             }
+        };
+        let Some(cr) = answer else {
+            report.answers.insert(name, "not a Connect-Response".into());
+            continue;
+        };
+        found.any = true;
+        report.server_version = report
+            .server_version
+            .take()
+            .or(cr.version.map(|v| v.label()));
+        let Some(sec) = cr.security else {
+            report
+                .answers
+                .insert(name, "no Server Security Data".into());
+            continue;
+        };
+        report.answers.insert(name, method_name(sec.method));
+        let offered = EncryptionMethods::from_bits_retain(bits);
+        let accepted = if bits.count_ones() > 1 {
+            // Several offered: the one the server chose is accepted.
+            sec.method.intersects(offered)
+        } else {
+            sec.method == offered && !(bits == 0 && sec.level.0 != 0)
+        };
+        if accepted {
+            found.accepted.push(sec.method);
+            report.encryption_methods.push(method_name(sec.method));
+        }
+        found.level = found.level.or(Some(sec.level));
+        report.encryption_level = report
+            .encryption_level
+            .take()
+            .or(Some(sec.level.to_string()));
+        report.certificate_type = report
+            .certificate_type
+            .take()
+            .or(sec.certificate.map(|k| k.label().to_owned()));
+        report.rsa_key_bits = report.rsa_key_bits.or(sec.rsa_bits);
+        if found.x509.is_empty() {
+            found.x509 = sec.x509_chain;
         }
     }
-    if quiet {
-        if any {
-            result.rdp_security = Some(report);
-        }
-        return;
-    }
-    if !any && report.answers.values().all(|a| a.starts_with("skipped")) && run.out_of_time() {
+    if !found.any
+        && found
+            .report
+            .answers
+            .values()
+            .all(|a| a.starts_with("skipped"))
+        && run.out_of_time()
+    {
         // Nothing could be tried in time: not a server failure (the mcs stage is skipped).
-        return;
+        return None;
     }
+    Some(found)
+}
+
+/// The MCS stage's line and findings from what the Connect-Initial attempts found.
+fn conclude_rdp_security(run: &mut Run<'_>, found: RdpSecurityFound, result: &mut ProbeResult) {
+    run.begin("mcs");
+    let report = found.report;
     // The X.509 chain of Standard RDP Security: the server's own certificate is the last.
-    if let Some(der) = x509.last() {
+    if let Some(c) = found.x509.last().and_then(|der| CertFacts::parse(der)) {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        if let Some(c) = cert::facts(der, now) {
-            run.findings
-                .extend(cert::findings(&c, &format!("now {}", rfc3339(now))));
-        }
+        run.findings.extend(rules::certificate(
+            &c,
+            now,
+            &format!("now {}", rfc3339(now)),
+        ));
     }
-    conclude_rdp_security(run, report, any, result);
-}
-
-/// The MCS stage's line and findings from what the Connect-Initial probes found.
-fn conclude_rdp_security(
-    run: &mut Run<'_>,
-    report: RdpSecurityReport,
-    any: bool,
-    result: &mut ProbeResult,
-) {
-    if any {
+    if found.any {
         let detail = format!(
             "{} {}",
             report.encryption_level.clone().unwrap_or_default(),
             report.encryption_methods.join(",")
         );
         run.stage("mcs", "ok", detail);
-        let weak: Vec<&String> = report
-            .encryption_methods
-            .iter()
-            .filter(|m| matches!(m.as_str(), "none" | "40bit" | "56bit"))
-            .collect();
-        let weak_level = matches!(
-            report.encryption_level.as_deref(),
-            Some("ENCRYPTION_LEVEL_NONE" | "ENCRYPTION_LEVEL_LOW")
-        );
-        if !weak.is_empty() || weak_level {
-            run.findings.push(finding(
-                FindingId::WeakRdpEncryption,
-                format!(
-                    "accepted {}; level {}",
-                    weak.iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(","),
-                    report.encryption_level.as_deref().unwrap_or("?")
-                ),
-            ));
-        }
-        if report.rsa_key_bits.is_some_and(|b| b < 2048) {
-            run.findings.push(finding(
-                FindingId::CertWeak,
-                format!(
-                    "proprietary certificate with a {}-bit RSA key",
-                    report.rsa_key_bits.unwrap_or(0)
-                ),
-            ));
-        }
+        run.findings
+            .extend(rules::weak_rdp_encryption(&found.accepted, found.level));
+        run.findings
+            .extend(rules::weak_proprietary_key(report.rsa_key_bits));
     } else {
-        run.stage(
-            "mcs",
-            "failed",
-            report.answers.values().next().cloned().unwrap_or_default(),
-        );
+        let first = report.answers.values().next().cloned().unwrap_or_default();
+        run.stage("mcs", "failed", first.clone());
         run.stop("mcs");
         run.findings.push(finding(
             FindingId::X224Closed,
-            format!(
-                "Standard RDP Security accepted, but no Connect-Response: {}",
-                report.answers.values().next().cloned().unwrap_or_default()
-            ),
+            format!("Standard RDP Security accepted, but no Connect-Response: {first}"),
         ));
     }
     result.rdp_security = Some(report);
-}
-
-/// Whether `host` is named by the certificate (DNS SANs with wildcards, IP SANs, else the CN).
-pub fn name_matches(der: &[u8], host: &str) -> bool {
-    use x509_parser::prelude::*;
-    let Ok((_, cert)) = X509Certificate::from_der(der) else {
-        return false;
-    };
-    let host_ip: Option<IpAddr> = host.parse().ok();
-    let host_l = host.to_ascii_lowercase();
-    let dns_match = |pat: &str| {
-        let pat = pat.to_ascii_lowercase();
-        match pat.strip_prefix("*.") {
-            Some(suffix) => host_l
-                .split_once('.')
-                .is_some_and(|(_, rest)| rest == suffix),
-            None => pat == host_l,
-        }
-    };
-    let mut had_san = false;
-    if let Ok(Some(san)) = cert.subject_alternative_name() {
-        for g in &san.value.general_names {
-            had_san = true;
-            match g {
-                GeneralName::DNSName(n) if host_ip.is_none() && dns_match(n) => return true,
-                GeneralName::IPAddress(b) => {
-                    let ip = match b.len() {
-                        4 => <[u8; 4]>::try_from(*b).ok().map(IpAddr::from),
-                        16 => <[u8; 16]>::try_from(*b).ok().map(IpAddr::from),
-                        _ => None,
-                    };
-                    if ip.is_some() && ip == host_ip {
-                        return true;
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    if had_san {
-        return false;
-    }
-    let matched = cert
-        .subject()
-        .iter_common_name()
-        .filter_map(|cn| cn.as_str().ok())
-        .any(|cn| {
-            host_ip.map_or_else(|| dns_match(cn), |ip| cn.parse::<IpAddr>().ok() == Some(ip))
-        });
-    matched
 }
 
 #[cfg(test)]

@@ -7,13 +7,15 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
-use crate::capture::cert;
 use crate::capture::link::{Decoded, TcpSegment, Transport};
 use crate::capture::tcp::{analyze, flags, Budget, History, Reassembler, Segment, SeqState};
-use crate::diagnose::{self, finding, finding_with, Finding, FindingId, Severity, Verdict};
-use crate::report::capture::{Connection, Stage, Summary, TcpReport, UdpFlow};
+use crate::diagnose::{self, finding, finding_with, rules, Finding, FindingId, Severity, Verdict};
+use crate::facts::cert;
+use crate::facts::x224::Confirm;
+use crate::report::capture::{Certificate, Connection, Stage, Summary, TcpReport, UdpFlow};
 use crate::session::{stage, stage_index, Dir, Session};
 use crate::time::rfc3339;
+use rdp_proto::nego::SecurityProtocol;
 
 /// Analyzer settings.
 #[derive(Clone, Debug)]
@@ -836,13 +838,6 @@ fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connection {
     };
     let mut findings: Vec<Finding> = Vec::new();
     let mut stopped_at: Option<&'static str> = None;
-    let hybrid = s.selected().is_some_and(|p| {
-        p.intersects(
-            rdp_proto::nego::SecurityProtocol::HYBRID
-                | rdp_proto::nego::SecurityProtocol::HYBRID_EX,
-        )
-    });
-    let _ = hybrid;
     // Encrypted bulk data both ways (past any CredSSP exchange), or fast-path traffic.
     let reached_bulk = s.reached == stage::ACTIVE || (s.appdata().0 >= 4 && s.appdata().1 >= 4);
     let midstream = c.syn_ts.is_none() && c.synack_ts.is_none();
@@ -883,111 +878,46 @@ fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connection {
     let mut rdp = None;
     if s.is_rdp {
         let mut r = s.rdp.clone();
-        if let Some(f) = &r.failure {
-            let code = failure_code(f);
+        if let Some(code) = s.confirm.as_ref().and_then(Confirm::failure) {
             stopped_at = Some(stage::X224);
-            findings.push(finding(
-                diagnose::negotiation_failure_id(code),
-                format!("RDP_NEG_FAILURE {f}"),
-            ));
+            findings.push(rules::negotiation_failure(code, s.requested));
         }
-        let requested = r.requested_protocols.clone();
-        if let (Some(sel), Some(req)) = (s.selected(), &requested) {
-            let req_bits = protocol_bits(req);
-            if !sel.is_empty() && req_bits & sel.bits() != sel.bits() {
-                findings.push(finding(
-                    FindingId::NegProtocolNotRequested,
-                    format!(
-                        "requested {}, server selected {}",
-                        req.join("|"),
-                        sel.names().join("|")
-                    ),
-                ));
-            }
-            if sel.is_empty() && req_bits != 0 {
-                findings.push(finding(
-                    FindingId::NegProtocolNotRequested,
-                    format!(
-                        "requested {}, server selected Standard RDP Security",
-                        req.join("|")
-                    ),
-                ));
-            }
+        if let (Some(sel), Some(req)) = (s.selected(), s.requested) {
+            findings.extend(rules::protocol_not_requested(req, sel));
         }
-        if r.legacy_no_negotiation {
-            findings.push(finding(
-                FindingId::LegacyNoNegotiation,
-                "Connection Confirm without RDP_NEG_RSP",
-            ));
+        if let Some(c) = &s.confirm {
+            findings.extend(rules::legacy_no_negotiation(c));
         }
         if let Some(sel) = s.selected() {
-            if !sel.intersects(
-                rdp_proto::nego::SecurityProtocol::HYBRID
-                    | rdp_proto::nego::SecurityProtocol::HYBRID_EX,
-            ) {
-                findings.push(finding(
-                    FindingId::NlaNotRequired,
-                    format!(
-                        "the server accepted {} without CredSSP",
-                        sel.names().join("|")
-                    ),
-                ));
-            }
-            if sel.is_empty() {
-                findings.push(finding(
-                    FindingId::RdpSecurityAllowed,
-                    "Standard RDP Security selected",
-                ));
-            }
+            findings.extend(rules::open_layers(rules::OpenLayers {
+                rdp: sel.is_empty(),
+                rdp_only_legacy: s.confirm.is_some_and(|c| c.is_legacy()),
+                ssl: sel.contains(SecurityProtocol::SSL)
+                    && !sel.intersects(SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX),
+            }));
         }
-        if r.neg_flags
-            .iter()
-            .any(|f| f == "RESTRICTED_ADMIN_MODE_SUPPORTED")
+        if let Some(c) = &s.confirm {
+            findings.extend(rules::restricted_admin(c.flags()));
+        }
+        if let Some(sec) = s
+            .connect_response
+            .as_ref()
+            .and_then(|f| f.security.as_ref())
         {
-            findings.push(finding(
-                FindingId::RestrictedAdminSupported,
-                "RDP_NEG_RSP flag RESTRICTED_ADMIN_MODE_SUPPORTED",
-            ));
+            findings.extend(rules::weak_rdp_encryption(&[sec.method], Some(sec.level)));
+            findings.extend(rules::weak_proprietary_key(sec.rsa_bits));
         }
-        if let Some(server) = &r.server {
-            let weak_method = matches!(
-                server.encryption_method.as_deref(),
-                Some("40bit" | "56bit" | "none")
-            );
-            let weak_level = matches!(
-                server.encryption_level.as_deref(),
-                Some("ENCRYPTION_LEVEL_NONE" | "ENCRYPTION_LEVEL_LOW")
-            );
-            if weak_method || weak_level {
-                findings.push(finding(
-                    FindingId::WeakRdpEncryption,
-                    format!(
-                        "encryption method {}, level {}",
-                        server.encryption_method.as_deref().unwrap_or("?"),
-                        server.encryption_level.as_deref().unwrap_or("?")
-                    ),
-                ));
-            }
-            if server.rsa_key_bits.is_some_and(|b| b < 2048) {
-                findings.push(finding(
-                    FindingId::CertWeak,
-                    format!(
-                        "proprietary server certificate with a {}-bit RSA key",
-                        server.rsa_key_bits.unwrap_or(0)
-                    ),
-                ));
-            }
-        }
+        let when = format!("capture time {start}");
         if let Some(cert_der) = s.rdp_x509_chain.last() {
-            if let Some(facts) = certs.facts(cert_der, now_s) {
-                findings.extend(cert::findings(&facts, &format!("capture time {start}")));
+            if let Some(facts) = certs.parse(cert_der) {
+                findings.extend(rules::certificate(&facts, now_s, &when));
             }
         }
         if let Some(t) = r.tls.as_mut() {
             if let Some(der) = s.tls_chain.first() {
-                t.certificate = certs.facts(der, now_s);
-                if let Some(facts) = &t.certificate {
-                    findings.extend(cert::findings(facts, &format!("capture time {start}")));
+                if let Some(facts) = certs.parse(der) {
+                    t.certificate = Some(Certificate::from_facts(&facts, now_s));
+                    findings.extend(rules::certificate(&facts, now_s, &when));
                 }
             }
             if let Some(alert) = &t.alert {
@@ -1014,9 +944,9 @@ fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connection {
                 ));
             }
         }
-        if let Some(m) = &s.malformed {
+        if let Some(m) = s.confirm.as_ref().and_then(rules::malformed_confirm) {
             stopped_at.get_or_insert(stage::X224);
-            findings.push(finding(FindingId::X224Malformed, m.clone()));
+            findings.push(m);
         }
         rdp = Some(r);
         let open_at_end = !(c.dirs[0].fin || c.dirs[1].fin || c.dirs[0].rst || c.dirs[1].rst);
@@ -1224,34 +1154,6 @@ fn client_ended(c: &Conn) -> bool {
         (Some(f), None) => f == 0,
         (None, None) => false,
     }
-}
-
-fn failure_code(name: &str) -> u32 {
-    [
-        "SSL_REQUIRED_BY_SERVER",
-        "SSL_NOT_ALLOWED_BY_SERVER",
-        "SSL_CERT_NOT_ON_SERVER",
-        "INCONSISTENT_FLAGS",
-        "HYBRID_REQUIRED_BY_SERVER",
-        "SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER",
-    ]
-    .iter()
-    .position(|n| *n == name)
-    .map_or(0, |i| i as u32 + 1)
-}
-
-fn protocol_bits(names: &[String]) -> u32 {
-    names
-        .iter()
-        .map(|n| match n.as_str() {
-            "ssl" => 1,
-            "hybrid" => 2,
-            "rdstls" => 4,
-            "hybrid_ex" => 8,
-            "rdsaad" => 0x10,
-            _ => 0,
-        })
-        .fold(0, |a, b| a | b)
 }
 
 /// The stage timeline: TCP, then every RDP stage seen, the one that stopped marked failed.

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 mod id;
+pub mod rules;
 pub use id::FindingId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -99,19 +100,6 @@ pub fn verdict(findings: &[Finding]) -> Verdict {
 /// The worse of two verdicts (`error` > `warning` > `ok`), for exit codes over many results.
 pub fn worse(a: Verdict, b: Verdict) -> Verdict {
     a.max(b)
-}
-
-/// The finding id for an RDP_NEG_FAILURE code.
-pub fn negotiation_failure_id(code: u32) -> FindingId {
-    match code {
-        1 => FindingId::NegSslRequired,
-        2 => FindingId::NegSslNotAllowed,
-        3 => FindingId::NegSslCertNotOnServer,
-        4 => FindingId::NegInconsistentFlags,
-        5 => FindingId::NegHybridRequired,
-        6 => FindingId::NegSslWithUserAuthRequired,
-        _ => FindingId::X224Closed,
-    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,9 @@
 use serde::Serialize;
 
 use crate::diagnose::{Finding, Verdict};
+use crate::facts::cert::CertFacts;
+use crate::facts::gcc::{method_name, ConnectResponseFacts};
+use crate::time::rfc3339;
 
 /// One stage of the timeline.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -190,4 +193,44 @@ pub struct CaptureReport {
     pub udp: Vec<UdpFlow>,
     pub notices: Vec<String>,
     pub summary: Summary,
+}
+
+impl ServerData {
+    /// The `rdp.server` object of a Connect-Response.
+    pub fn from_facts(f: &ConnectResponseFacts) -> Self {
+        let sec = f.security.as_ref();
+        Self {
+            version: f.version.map(|v| v.label()),
+            mcs_result: Some(f.result.to_string()),
+            encryption_method: sec.map(|s| method_name(s.method)),
+            encryption_level: sec.map(|s| s.level.to_string()),
+            certificate_type: sec
+                .and_then(|s| s.certificate)
+                .map(|k| k.label().to_owned()),
+            certificate_count: sec.and_then(|s| s.certificate_count),
+            certificate_permanent: sec.and_then(|s| s.permanent),
+            rsa_key_bits: sec.and_then(|s| s.rsa_bits),
+            client_requested_protocols: f.client_requested_protocols.map(|p| p.names()),
+        }
+    }
+}
+
+impl Certificate {
+    /// A certificate's facts, its validity judged at `now` (Unix seconds).
+    pub fn from_facts(c: &CertFacts, now: i64) -> Self {
+        Self {
+            subject: c.subject.clone(),
+            issuer: c.issuer.clone(),
+            sans: c.sans.clone(),
+            serial: c.serial.clone(),
+            not_before: rfc3339(c.not_before),
+            not_after: rfc3339(c.not_after),
+            expired: c.expired_at(now),
+            not_yet_valid: c.not_yet_valid_at(now),
+            self_signed: c.self_signed,
+            key_type: c.key_type.clone(),
+            key_bits: c.key_bits,
+            signature: c.signature.clone(),
+        }
+    }
 }

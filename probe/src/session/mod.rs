@@ -7,7 +7,7 @@
 //! on only TCP metadata is tracked.
 
 use rdp_proto::frame::{Deframer, FrameKind};
-use rdp_proto::gcc::{ClientBlock, ServerCertificate};
+use rdp_proto::gcc::ClientBlock;
 use rdp_proto::licensing::{LicensingBody, LicensingPdu};
 use rdp_proto::mcs::{ConnectInitial, ConnectResponse, DomainPdu};
 use rdp_proto::nego::{flag_names, SecurityProtocol};
@@ -16,9 +16,11 @@ use rdp_proto::slowpath::{
 };
 use rdp_proto::tls::{self, ContentType, HandshakeType};
 use rdp_proto::tpkt::Tpkt;
-use rdp_proto::x224::{NegotiationResult, Token, Tpdu};
+use rdp_proto::x224::{Token, Tpdu};
 use rdp_proto::{decode, decode_prefix};
 
+use crate::facts::gcc::{method_names, ConnectResponseFacts};
+use crate::facts::x224::{protocol_names, Answer, Confirm};
 use crate::report::capture::{ClientData, RdpReport, ServerData, TlsReport};
 
 /// Direction of bytes: client to server, or server to client.
@@ -94,15 +96,18 @@ pub struct Session {
     pub is_rdp: bool,
     /// The server answered with bytes that are not RDP.
     pub not_rdp: Option<String>,
-    /// A negotiation structure that breaks the spec (e.g. RDP_NEG_RSP length 0).
-    pub malformed: Option<String>,
+    /// The client's RDP_NEG_REQ `requestedProtocols`.
+    pub requested: Option<SecurityProtocol>,
+    /// The server's Connection Confirm.
+    pub confirm: Option<Confirm>,
+    /// The server's MCS Connect-Response.
+    pub connect_response: Option<ConnectResponseFacts>,
     /// The server sent a Connection Confirm.
     server_spoke: bool,
     pub events: Vec<Event>,
     /// The furthest stage reached, and whether it completed.
     pub reached: &'static str,
     pub reached_done: bool,
-    selected: Option<SecurityProtocol>,
     /// The TLS certificate chain, DER, server's first (at most a few certificates).
     pub tls_chain: Vec<Vec<u8>>,
     /// X.509 chain of Standard RDP Security's server certificate.
@@ -134,12 +139,13 @@ impl Session {
             rdp: RdpReport::default(),
             is_rdp: false,
             not_rdp: None,
-            malformed: None,
+            requested: None,
+            confirm: None,
+            connect_response: None,
             server_spoke: false,
             events: Vec::new(),
             reached: stage::X224,
             reached_done: false,
-            selected: None,
             tls_chain: Vec::new(),
             rdp_x509_chain: Vec::new(),
             bulk: false,
@@ -166,8 +172,9 @@ impl Session {
         self.dirs[0].ccs && self.dirs[1].ccs
     }
 
+    /// The security protocol the Connection Confirm selected (a legacy Confirm: RDP).
     pub fn selected(&self) -> Option<SecurityProtocol> {
-        self.selected
+        self.confirm.as_ref().and_then(Confirm::selected)
     }
 
     /// Application-data records seen (client, server) after the TLS handshake.
@@ -346,56 +353,29 @@ impl Session {
                     }
                     None => {}
                 }
-                self.rdp.requested_protocols =
-                    cr.negotiation.map(|n| n.requested_protocols.names());
+                self.requested = cr.negotiation.map(|n| n.requested_protocols);
+                self.rdp.requested_protocols = self.requested.map(SecurityProtocol::names);
                 self.event(stage::X224, false, ts, "Connection Request");
             }
             Tpdu::ConnectionConfirm(cc) if dir == Dir::ServerToClient => {
                 self.is_rdp = true;
                 self.server_spoke = true;
-                match cc.negotiation {
-                    Some(NegotiationResult::Response(r)) => {
-                        if r.length != rdp_proto::nego::NEG_LEN {
-                            self.malformed = Some(format!(
-                                "RDP_NEG_RSP length is {}, the spec says 8",
-                                r.length
-                            ));
-                        }
-                        self.selected = Some(r.selected_protocol);
-                        self.rdp.selected_protocol = Some(r.selected_protocol.names().join("|"));
-                        self.rdp.neg_flags = flag_names(r.flags);
-                        self.event(
-                            stage::X224,
-                            true,
-                            ts,
-                            format!("selected {}", r.selected_protocol.names().join("|")),
-                        );
+                let c = Confirm::from_pdu(&cc);
+                self.confirm = Some(c);
+                match c.answer {
+                    Answer::Selected { protocol, flags } => {
+                        self.rdp.selected_protocol = Some(protocol_names(protocol));
+                        self.rdp.neg_flags = flag_names(flags);
+                        self.event(stage::X224, true, ts, c.detail());
                     }
-                    Some(NegotiationResult::Failure(f)) => {
-                        if f.length != rdp_proto::nego::NEG_LEN {
-                            self.malformed = Some(format!(
-                                "RDP_NEG_FAILURE length is {}, the spec says 8",
-                                f.length
-                            ));
-                        }
-                        self.rdp.failure = Some(f.code.to_string());
-                        self.event(
-                            stage::X224,
-                            false,
-                            ts,
-                            format!("RDP_NEG_FAILURE {}", f.code),
-                        );
+                    Answer::Failure(code) => {
+                        self.rdp.failure = Some(code.to_string());
+                        self.event(stage::X224, false, ts, c.detail());
                     }
-                    None => {
+                    Answer::Legacy => {
                         self.rdp.legacy_no_negotiation = true;
-                        self.selected = Some(SecurityProtocol::RDP);
-                        self.rdp.selected_protocol = Some("rdp".into());
-                        self.event(
-                            stage::X224,
-                            true,
-                            ts,
-                            "Connection Confirm without negotiation (legacy)",
-                        );
+                        self.rdp.selected_protocol = Some(protocol_names(SecurityProtocol::RDP));
+                        self.event(stage::X224, true, ts, c.detail());
                     }
                 }
             }
@@ -420,20 +400,19 @@ impl Session {
         }
         if p.starts_with(&rdp_proto::mcs::TAG_CONNECT_RESPONSE) {
             if let Ok(cr) = decode::<ConnectResponse>(p) {
-                let mut server = ServerData {
-                    mcs_result: Some(cr.result.to_string()),
-                    ..ServerData::default()
-                };
-                if let Ok(gcc) = decode::<rdp_proto::gcc::ConferenceCreateResponse>(cr.user_data) {
-                    self.fill_server(&mut server, &gcc);
+                let facts = ConnectResponseFacts::from_pdu(&cr);
+                self.encrypted_rdp = facts.security.as_ref().is_some_and(|sec| sec.level.0 != 0);
+                if let Some(sec) = &facts.security {
+                    self.rdp_x509_chain = sec.x509_chain.iter().take(4).cloned().collect();
                 }
-                self.rdp.server = Some(server);
+                self.rdp.server = Some(ServerData::from_facts(&facts));
                 self.event(
                     stage::MCS,
                     true,
                     ts,
                     format!("Connect-Response {}", cr.result),
                 );
+                self.connect_response = Some(facts);
             }
             return;
         }
@@ -455,47 +434,6 @@ impl Session {
                 self.on_slowpath(dir, sd.data, ts)
             }
             _ => {}
-        }
-    }
-
-    fn fill_server(
-        &mut self,
-        server: &mut ServerData,
-        gcc: &rdp_proto::gcc::ConferenceCreateResponse<'_>,
-    ) {
-        if let Some(core) = gcc.core() {
-            server.version = Some(core.version.label());
-            server.client_requested_protocols = core
-                .client_requested_protocols
-                .map(|p| SecurityProtocol::from_bits_retain(p).names());
-        }
-        if let Some(sec) = gcc.security() {
-            server.encryption_method = Some(method_name(sec.encryption_method.bits()));
-            server.encryption_level = Some(sec.encryption_level.to_string());
-            self.encrypted_rdp = sec.encryption_level.0 != 0;
-            if let Some(Ok(cert)) = sec.certificate() {
-                server.certificate_type = Some(
-                    match cert.cert_type().0 {
-                        1 => "proprietary",
-                        2 => "x509",
-                        _ => "unknown",
-                    }
-                    .into(),
-                );
-                server.certificate_permanent = Some(cert.permanent());
-                match &cert.certificate {
-                    ServerCertificate::Proprietary(p) => {
-                        server.certificate_count = Some(1);
-                        server.rsa_key_bits = Some(p.public_key.bitlen);
-                    }
-                    ServerCertificate::X509 { certificates, .. } => {
-                        server.certificate_count = Some(certificates.len());
-                        self.rdp_x509_chain =
-                            certificates.iter().take(4).map(|c| c.to_vec()).collect();
-                    }
-                    ServerCertificate::Unknown { .. } => {}
-                }
-            }
         }
     }
 
@@ -628,12 +566,13 @@ impl Session {
                 let st = &mut self.dirs[d];
                 st.appdata += 1;
                 st.appdata_bytes += rec.fragment.len() as u64;
-                let is_hybrid = self.selected.is_some_and(|s| {
+                let selected = self.selected();
+                let is_hybrid = selected.is_some_and(|s| {
                     s.intersects(SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX)
                 });
                 if is_hybrid {
                     self.event(stage::CREDSSP, false, ts, "CredSSP (encrypted)");
-                } else if self.selected.is_some() {
+                } else if selected.is_some() {
                     self.event(stage::MCS, false, ts, "MCS (encrypted)");
                 }
                 // Joined mid-way with no selection seen: encrypted records, stage unknown.
@@ -697,17 +636,6 @@ pub fn stage_index(s: &str) -> usize {
     ORDER.iter().position(|x| *x == s).unwrap_or(0)
 }
 
-fn method_name(bits: u32) -> String {
-    match bits {
-        0 => "none".into(),
-        0x01 => "40bit".into(),
-        0x02 => "128bit".into(),
-        0x08 => "56bit".into(),
-        0x10 => "fips".into(),
-        v => format!("0x{v:x}"),
-    }
-}
-
 fn client_data(gcc: &rdp_proto::gcc::ConferenceCreateRequest<'_>) -> ClientData {
     let mut c = ClientData::default();
     if let Some(core) = gcc.core() {
@@ -724,16 +652,7 @@ fn client_data(gcc: &rdp_proto::gcc::ConferenceCreateRequest<'_>) -> ClientData 
     for b in &gcc.blocks {
         match b {
             ClientBlock::Security(s) => {
-                c.encryption_methods = [
-                    (0x01, "40bit"),
-                    (0x02, "128bit"),
-                    (0x08, "56bit"),
-                    (0x10, "fips"),
-                ]
-                .iter()
-                .filter(|(bit, _)| s.encryption_methods.bits() & bit != 0)
-                .map(|(_, n)| (*n).to_owned())
-                .collect();
+                c.encryption_methods = method_names(s.encryption_methods);
             }
             ClientBlock::Network(n) => c.channels = n.channels.iter().map(|ch| ch.name()).collect(),
             _ => {}

@@ -1,0 +1,276 @@
+//! ONE rule set from facts to findings, called by the active probe and the capture analyzer
+//! alike (ARCHITECTURE.md, "One rule per finding"). Each function is the only place that raises
+//! its finding ids; the evidence names what was seen. Rules that only one front can observe
+//! (TCP resets and loss in a capture, enumeration results in a probe) sit in the fronts' own
+//! rule modules beside this one.
+
+use rdp_proto::gcc::{EncryptionLevel, EncryptionMethods};
+use rdp_proto::nego::{FailureCode, NegResponseFlags, SecurityProtocol};
+
+use super::{finding, Finding, FindingId};
+use crate::facts::cert::CertFacts;
+use crate::facts::gcc::{is_weak_level, is_weak_method, method_name};
+use crate::facts::x224::{protocol_names, Confirm};
+
+/// The finding id for an RDP_NEG_FAILURE code (MS-RDPBCGR 2.2.1.2.2).
+pub fn negotiation_failure_id(code: FailureCode) -> FindingId {
+    match code.0 {
+        1 => FindingId::NegSslRequired,
+        2 => FindingId::NegSslNotAllowed,
+        3 => FindingId::NegSslCertNotOnServer,
+        4 => FindingId::NegInconsistentFlags,
+        5 => FindingId::NegHybridRequired,
+        6 => FindingId::NegSslWithUserAuthRequired,
+        _ => FindingId::X224Closed,
+    }
+}
+
+/// `neg-*`: the server refused the request with RDP_NEG_FAILURE.
+pub fn negotiation_failure(code: FailureCode, requested: Option<SecurityProtocol>) -> Finding {
+    let to = requested.map_or_else(String::new, |r| {
+        format!(" to {}", protocol_names(r).to_uppercase())
+    });
+    finding(
+        negotiation_failure_id(code),
+        format!("RDP_NEG_FAILURE {code}{to}"),
+    )
+}
+
+/// `neg-protocol-not-requested`: the selection is outside the request (Standard RDP Security
+/// to a client that asked for TLS or CredSSP counts).
+pub fn protocol_not_requested(
+    requested: SecurityProtocol,
+    selected: SecurityProtocol,
+) -> Option<Finding> {
+    let outside = if selected.is_empty() {
+        !requested.is_empty()
+    } else {
+        !requested.contains(selected)
+    };
+    outside.then(|| {
+        finding(
+            FindingId::NegProtocolNotRequested,
+            format!(
+                "requested {}, selected {}",
+                protocol_names(requested),
+                protocol_names(selected)
+            ),
+        )
+    })
+}
+
+/// `restricted-admin-supported`: the RDP_NEG_RSP flag.
+pub fn restricted_admin(flags: NegResponseFlags) -> Option<Finding> {
+    flags
+        .contains(NegResponseFlags::RESTRICTED_ADMIN_MODE_SUPPORTED)
+        .then(|| {
+            finding(
+                FindingId::RestrictedAdminSupported,
+                "RDP_NEG_RSP flag RESTRICTED_ADMIN_MODE_SUPPORTED",
+            )
+        })
+}
+
+/// `legacy-no-negotiation`: a Connection Confirm without RDP_NEG_RSP.
+pub fn legacy_no_negotiation(c: &Confirm) -> Option<Finding> {
+    c.is_legacy().then(|| {
+        finding(
+            FindingId::LegacyNoNegotiation,
+            "Connection Confirm without RDP_NEG_RSP",
+        )
+    })
+}
+
+/// `x224-malformed`: a negotiation structure that breaks the spec.
+pub fn malformed_confirm(c: &Confirm) -> Option<Finding> {
+    c.malformed().map(|m| finding(FindingId::X224Malformed, m))
+}
+
+/// The security layers a client gets without CredSSP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenLayers {
+    /// Standard RDP Security (PROTOCOL_RDP, or a legacy Confirm).
+    pub rdp: bool,
+    /// Only a client without negotiation gets Standard RDP Security.
+    pub rdp_only_legacy: bool,
+    /// TLS without CredSSP (PROTOCOL_SSL).
+    pub ssl: bool,
+}
+
+/// `nla-not-required` and `rdp-security-allowed`: a session without Network Level
+/// Authentication is possible. RDSTLS and RDSAAD authenticate before the session, so they do
+/// not count.
+pub fn open_layers(l: OpenLayers) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if l.rdp || l.ssl {
+        let which = [
+            (l.rdp, "Standard RDP Security"),
+            (l.ssl, "TLS without CredSSP"),
+        ]
+        .iter()
+        .filter(|x| x.0)
+        .map(|x| x.1)
+        .collect::<Vec<_>>()
+        .join(" and ");
+        out.push(finding(
+            FindingId::NlaNotRequired,
+            format!("the server accepts {which}"),
+        ));
+    }
+    if l.rdp {
+        out.push(finding(
+            FindingId::RdpSecurityAllowed,
+            if l.rdp_only_legacy {
+                "a client without negotiation gets Standard RDP Security"
+            } else {
+                "PROTOCOL_RDP accepted"
+            },
+        ));
+    }
+    out
+}
+
+/// `weak-rdp-encryption`: an accepted method without encryption or with an export-grade key, or
+/// a level that leaves server traffic in clear.
+pub fn weak_rdp_encryption(
+    accepted: &[EncryptionMethods],
+    level: Option<EncryptionLevel>,
+) -> Option<Finding> {
+    let weak: Vec<String> = accepted
+        .iter()
+        .filter(|m| is_weak_method(**m))
+        .map(|m| method_name(*m))
+        .collect();
+    let weak_level = level.is_some_and(is_weak_level);
+    (!weak.is_empty() || weak_level).then(|| {
+        let methods = if weak.is_empty() {
+            accepted.iter().map(|m| method_name(*m)).collect()
+        } else {
+            weak
+        };
+        finding(
+            FindingId::WeakRdpEncryption,
+            format!(
+                "accepted {}; level {}",
+                methods.join(","),
+                level.map_or_else(|| "?".to_owned(), |l| l.to_string())
+            ),
+        )
+    })
+}
+
+/// `cert-weak` for Standard RDP Security's proprietary certificate: an RSA key under 2048 bits.
+pub fn weak_proprietary_key(rsa_bits: Option<u32>) -> Option<Finding> {
+    let bits = rsa_bits.filter(|b| *b < 2048)?;
+    Some(finding(
+        FindingId::CertWeak,
+        format!("proprietary server certificate with a {bits}-bit RSA key"),
+    ))
+}
+
+/// The certificate findings, judged at `now` (Unix seconds; `when` says which time that is):
+/// expired, not yet valid, self-signed, weak key or signature.
+pub fn certificate(c: &CertFacts, now: i64, when: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let who = format!("{} (serial {})", c.subject, c.serial);
+    if c.expired_at(now) {
+        out.push(finding(
+            FindingId::CertExpired,
+            format!(
+                "{who} expired {} ({when})",
+                crate::time::rfc3339(c.not_after)
+            ),
+        ));
+    }
+    if c.not_yet_valid_at(now) {
+        out.push(finding(
+            FindingId::CertNotYetValid,
+            format!(
+                "{who} valid from {} ({when})",
+                crate::time::rfc3339(c.not_before)
+            ),
+        ));
+    }
+    if c.self_signed {
+        out.push(finding(
+            FindingId::CertSelfSigned,
+            format!("{who} is its own issuer"),
+        ));
+    }
+    if c.weak_key() || c.weak_signature() {
+        out.push(finding(
+            FindingId::CertWeak,
+            format!(
+                "{who}: {} {} bits, signed {}",
+                c.key_type, c.key_bits, c.signature
+            ),
+        ));
+    }
+    out
+}
+
+/// `cert-name-mismatch`: the name the client connects to is not in the certificate.
+pub fn certificate_name(c: &CertFacts, host: &str) -> Option<Finding> {
+    (!c.matches_name(host)).then(|| {
+        finding(
+            FindingId::CertNameMismatch,
+            format!("{host} is not in {} / {:?}", c.subject, c.sans),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_selection_outside_the_request_is_noticed() {
+        let p = SecurityProtocol::from_bits_retain;
+        assert!(protocol_not_requested(p(0x0B), p(0x02)).is_none());
+        assert!(protocol_not_requested(p(0x0B), p(0x00)).is_some());
+        assert!(protocol_not_requested(p(0x01), p(0x02)).is_some());
+        assert!(protocol_not_requested(p(0x00), p(0x00)).is_none());
+        assert_eq!(
+            protocol_not_requested(p(0x03), p(0x00)).unwrap().evidence,
+            "requested ssl|hybrid, selected rdp"
+        );
+    }
+
+    #[test]
+    fn weak_encryption_names_the_weak_methods_or_the_level() {
+        let m = EncryptionMethods::from_bits_retain;
+        assert!(weak_rdp_encryption(
+            &[m(0x02)],
+            Some(EncryptionLevel::ENCRYPTION_LEVEL_CLIENT_COMPATIBLE)
+        )
+        .is_none());
+        let f = weak_rdp_encryption(
+            &[m(0x02), m(0x01)],
+            Some(EncryptionLevel::ENCRYPTION_LEVEL_HIGH),
+        )
+        .unwrap();
+        assert_eq!(f.evidence, "accepted 40bit; level ENCRYPTION_LEVEL_HIGH");
+        let f = weak_rdp_encryption(&[m(0x02)], Some(EncryptionLevel::ENCRYPTION_LEVEL_LOW));
+        assert_eq!(
+            f.unwrap().evidence,
+            "accepted 128bit; level ENCRYPTION_LEVEL_LOW"
+        );
+    }
+
+    #[test]
+    fn open_layers_rdstls_alone_is_not_open() {
+        assert!(open_layers(OpenLayers::default()).is_empty());
+        let ids: Vec<_> = open_layers(OpenLayers {
+            rdp: true,
+            rdp_only_legacy: true,
+            ssl: false,
+        })
+        .iter()
+        .map(|f| f.id)
+        .collect();
+        assert_eq!(
+            ids,
+            [FindingId::NlaNotRequired, FindingId::RdpSecurityAllowed]
+        );
+    }
+}
