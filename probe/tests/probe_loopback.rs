@@ -734,3 +734,30 @@ async fn no_enum_still_makes_the_tls_connection() {
     assert!(tls.certificate.is_some());
     assert_eq!(r.stopped_at, None);
 }
+
+/// Zeek's `rdp-invalid-length` server: a Connection Confirm whose RDP_NEG_RSP has length 0
+/// (real bytes). The probe raises `x224-malformed` and stops at x224, as the analyzer does on
+/// the capture.
+#[tokio::test]
+async fn a_zero_length_neg_rsp_is_x224_malformed() {
+    let cc = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/pdu/zeek__rdp-invalid-length/001-s2c-x224-cc.bin"),
+    )
+    .unwrap();
+    let cc = Arc::new(cc);
+    let port = server(move |mut s| {
+        let cc = cc.clone();
+        async move {
+            if read_request(&mut s).await.is_some() {
+                let _ = s.write_all(&cc).await;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    })
+    .await;
+    let (r, t) = run(port).await;
+    assert_stop(&r, t, "x224", "x224-malformed");
+    let x224 = r.stages.iter().find(|s| s.name == "x224").unwrap();
+    assert_eq!(x224.status, "failed", "{r:#?}");
+}
