@@ -210,7 +210,7 @@ fn peer_scenarios_get_the_right_stage_verdict_and_findings() {
         let r = analyze_file(&dir.join(name), config_for(name), |_| {}, |_| {}).unwrap();
         let c = &r.connections[*idx];
         assert_eq!(
-            (c.stopped_at, c.verdict.as_str()),
+            (c.stopped_at.map(|s| s.as_str()), c.verdict.as_str()),
             (*stop, *verdict),
             "{name} #{idx}: {:?}",
             c.findings
@@ -355,7 +355,7 @@ fn captures_that_join_mid_connection_report_what_is_visible() {
         "{ids:?}"
     );
     assert!(!ids.contains(&"legacy-no-negotiation"), "{ids:?}");
-    let stages: Vec<&str> = c.stages.iter().map(|s| s.name).collect();
+    let stages: Vec<&str> = c.stages.iter().map(|s| s.name.as_str()).collect();
     assert!(
         !stages.contains(&"x224") && !stages.contains(&"mcs"),
         "{stages:?}"
@@ -379,7 +379,7 @@ fn captures_that_join_mid_connection_report_what_is_visible() {
         "the stage of the reset is not visible"
     );
     assert_eq!(c.stopped_at, None);
-    let stages: Vec<&str> = c.stages.iter().map(|s| s.name).collect();
+    let stages: Vec<&str> = c.stages.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(stages, ["tcp"], "{:?}", c.stages);
 }
 

@@ -20,10 +20,11 @@ use tokio::time::Instant;
 use super::net::{self, ConnectFailure, FrameReader, ReadFailure};
 use super::pdu;
 use crate::diagnose::{self, finding, rules, Finding, FindingId, Verdict};
+use crate::diagnose::{Stage, StageStatus};
 use crate::facts::cert::CertFacts;
 use crate::facts::gcc::{method_name, ConnectResponseFacts};
 use crate::facts::x224::{protocol_names, Answer, Confirm};
-use crate::report::capture::{Certificate, Stage};
+use crate::report::capture::{Certificate, StageReport};
 use crate::report::probe::*;
 use crate::time::rfc3339;
 
@@ -302,34 +303,34 @@ struct Run<'a> {
     opts: &'a ProbeOptions,
     deadline: Instant,
     t0: Instant,
-    stages: Vec<Stage>,
+    stages: Vec<StageReport>,
     findings: Vec<Finding>,
-    stopped_at: Option<&'static str>,
+    stopped_at: Option<Stage>,
     host: &'a str,
     rng: u64,
     /// The stage being worked on (its own connection or its enumeration).
-    current: &'static str,
+    current: Stage,
     /// Stages the main connection is due to go through, in order; those not recorded when the
     /// run ends (the deadline ran out) are reported as skipped.
-    planned: Vec<&'static str>,
+    planned: Vec<Stage>,
     /// What was not tried for lack of time (layers, TLS versions, methods).
     skipped: Vec<String>,
 }
 
 impl Run<'_> {
-    fn stage(&mut self, name: &'static str, status: &'static str, detail: impl Into<String>) {
+    fn stage(&mut self, name: Stage, status: StageStatus, detail: impl Into<String>) {
         let at = self.t0.elapsed();
         self.stage_at(name, status, at, detail);
     }
 
     fn stage_at(
         &mut self,
-        name: &'static str,
-        status: &'static str,
+        name: Stage,
+        status: StageStatus,
         at: Duration,
         detail: impl Into<String>,
     ) {
-        self.stages.push(Stage {
+        self.stages.push(StageReport {
             name,
             status,
             elapsed_ms: ms(at),
@@ -337,19 +338,19 @@ impl Run<'_> {
         });
     }
 
-    fn has_stage(&self, name: &str) -> bool {
+    fn has_stage(&self, name: Stage) -> bool {
         self.stages.iter().any(|s| s.name == name)
     }
 
-    fn begin(&mut self, stage: &'static str) {
+    fn begin(&mut self, stage: Stage) {
         self.current = stage;
     }
 
-    fn plan(&mut self, stages: &[&'static str]) {
+    fn plan(&mut self, stages: &[Stage]) {
         self.planned = stages.to_vec();
     }
 
-    fn stop(&mut self, stage: &'static str) {
+    fn stop(&mut self, stage: Stage) {
         self.stopped_at.get_or_insert(stage);
     }
 
@@ -392,7 +393,11 @@ impl Run<'_> {
         let current = self.current;
         let limit = format!("--timeout ({:?}) ran out", self.opts.timeout);
         if !self.has_stage(current) {
-            self.stage(current, "timeout", format!("{limit} during this stage"));
+            self.stage(
+                current,
+                StageStatus::Timeout,
+                format!("{limit} during this stage"),
+            );
             self.stop(current);
         }
         let mut evidence = format!("{limit} during the {current} stage");
@@ -432,7 +437,7 @@ impl Run<'_> {
                 } else {
                     "not reached before --timeout"
                 };
-                self.stage_at(st, "skipped", at, why);
+                self.stage_at(st, StageStatus::Skipped, at, why);
             }
         }
     }
@@ -455,7 +460,7 @@ pub async fn probe(target: &Target, opts: &ProbeOptions) -> ProbeResult {
         stopped_at: None,
         host: &target.host,
         rng: seed,
-        current: "dns",
+        current: Stage::Dns,
         planned: Vec::new(),
         skipped: Vec::new(),
     };
@@ -523,12 +528,12 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
                         .map(|a| a.ip().to_string())
                         .collect::<Vec<_>>()
                         .join(", ");
-                    run.stage("dns", "ok", list);
+                    run.stage(Stage::Dns, StageStatus::Ok, list);
                     v
                 }
                 Ok(Err(e)) => {
-                    run.stage("dns", "failed", e.to_string());
-                    run.stop("dns");
+                    run.stage(Stage::Dns, StageStatus::Failed, e.to_string());
+                    run.stop(Stage::Dns);
                     run.findings.push(finding(
                         FindingId::DnsUnresolved,
                         format!("{}: {e}", target.host),
@@ -536,8 +541,12 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
                     return;
                 }
                 Err(_) => {
-                    run.stage("dns", "timeout", "no answer from the resolver");
-                    run.stop("dns");
+                    run.stage(
+                        Stage::Dns,
+                        StageStatus::Timeout,
+                        "no answer from the resolver",
+                    );
+                    run.stop(Stage::Dns);
                     run.findings.push(finding(
                         FindingId::DnsUnresolved,
                         format!("{}: resolver timeout", target.host),
@@ -548,8 +557,8 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
         }
     };
     if addrs.is_empty() {
-        run.stage("dns", "failed", "no address");
-        run.stop("dns");
+        run.stage(Stage::Dns, StageStatus::Failed, "no address");
+        run.stop(Stage::Dns);
         run.findings.push(finding(
             FindingId::DnsUnresolved,
             format!("{}: no address", target.host),
@@ -561,7 +570,7 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
     let mut chosen = None;
     let mut first_failure = None;
     let mut outcomes = Vec::new();
-    run.begin("tcp");
+    run.begin(Stage::Tcp);
     // Different addresses are different servers: no pacing between them, but every attempt
     // inside the target's deadline; those that did not fit are reported as skipped.
     for addr in &addrs {
@@ -622,61 +631,65 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
     let Some((addr, primary)) = chosen else {
         return;
     };
-    run.begin("x224");
+    run.begin(Stage::X224);
     let primary = match primary {
         Exchange::ConnectFailed(e, t) => {
             let (status, id, detail) = match &e {
                 ConnectFailure::Refused => (
-                    "failed",
+                    StageStatus::Failed,
                     FindingId::TcpRefused,
                     format!("{addr} refused the connection (RST)"),
                 ),
                 ConnectFailure::Timeout => (
-                    "timeout",
+                    StageStatus::Timeout,
                     FindingId::TcpTimeout,
                     format!("no answer from {addr} within {:?}", run.opts.stage_timeout),
                 ),
-                ConnectFailure::Unreachable(m) => {
-                    ("failed", FindingId::TcpUnreachable, format!("{addr}: {m}"))
-                }
-                ConnectFailure::Other(m) => {
-                    ("failed", FindingId::TcpUnreachable, format!("{addr}: {m}"))
-                }
+                ConnectFailure::Unreachable(m) => (
+                    StageStatus::Failed,
+                    FindingId::TcpUnreachable,
+                    format!("{addr}: {m}"),
+                ),
+                ConnectFailure::Other(m) => (
+                    StageStatus::Failed,
+                    FindingId::TcpUnreachable,
+                    format!("{addr}: {m}"),
+                ),
                 ConnectFailure::NoTime | ConnectFailure::Reset => (
-                    "skipped",
+                    StageStatus::Skipped,
                     FindingId::ProbeTimeout,
                     format!("no time left to connect to {addr} (--timeout / --rate)"),
                 ),
             };
-            run.stages.push(Stage {
-                name: "tcp",
+            run.stages.push(StageReport {
+                name: Stage::Tcp,
                 status,
                 elapsed_ms: ms(t),
                 detail: detail.clone(),
             });
-            run.stop("tcp");
+            run.stop(Stage::Tcp);
             run.findings.push(finding(id, detail));
             return;
         }
         Exchange::NoConfirm(e, tcp, x) => {
-            run.stages.push(Stage {
-                name: "tcp",
-                status: "ok",
+            run.stages.push(StageReport {
+                name: Stage::Tcp,
+                status: StageStatus::Ok,
                 elapsed_ms: ms(tcp),
                 detail: addr.to_string(),
             });
             let (status, id) = match &e {
-                ReadFailure::Timeout { .. } => ("timeout", FindingId::X224NoResponse),
-                ReadFailure::NotFrame { .. } => ("failed", FindingId::NotRdp),
-                _ => ("failed", FindingId::X224Closed),
+                ReadFailure::Timeout { .. } => (StageStatus::Timeout, FindingId::X224NoResponse),
+                ReadFailure::NotFrame { .. } => (StageStatus::Failed, FindingId::NotRdp),
+                _ => (StageStatus::Failed, FindingId::X224Closed),
             };
-            run.stages.push(Stage {
-                name: "x224",
+            run.stages.push(StageReport {
+                name: Stage::X224,
                 status,
                 elapsed_ms: ms(tcp + x),
                 detail: e.describe(),
             });
-            run.stop("x224");
+            run.stop(Stage::X224);
             run.findings.push(finding(id, e.describe()));
             return;
         }
@@ -688,22 +701,26 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
     else {
         return;
     };
-    run.stages.push(Stage {
-        name: "tcp",
-        status: "ok",
+    run.stages.push(StageReport {
+        name: Stage::Tcp,
+        status: StageStatus::Ok,
         elapsed_ms: ms(*tcp),
         detail: addr.to_string(),
     });
     let confirm = *confirm;
     let malformed = rules::malformed_confirm(&confirm);
-    run.stages.push(Stage {
-        name: "x224",
-        status: if malformed.is_some() { "failed" } else { "ok" },
+    run.stages.push(StageReport {
+        name: Stage::X224,
+        status: if malformed.is_some() {
+            StageStatus::Failed
+        } else {
+            StageStatus::Ok
+        },
         elapsed_ms: ms(*tcp + *x224),
         detail: confirm.detail(),
     });
     if let Some(m) = malformed {
-        run.stop("x224");
+        run.stop(Stage::X224);
         run.findings.push(m);
     }
     let main_selected = confirm.selected();
@@ -713,11 +730,11 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
     let main_nla = main_selected
         .is_some_and(|p| p.intersects(SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX));
     if main_nla {
-        run.plan(&["tls", "credssp"]);
+        run.plan(&[Stage::Tls, Stage::Credssp]);
     } else if main_tls {
-        run.plan(&["tls"]);
+        run.plan(&[Stage::Tls]);
     } else if main_selected.is_some() {
-        run.plan(&["mcs"]);
+        run.plan(&[Stage::Mcs]);
     }
     let sec = &mut result.security;
     sec.selected = main_selected.map(protocol_names);
@@ -805,7 +822,7 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
             ssl,
         }));
     } else if let Some(code) = confirm.failure() {
-        run.stop("x224");
+        run.stop(Stage::X224);
         run.findings.push(rules::negotiation_failure(
             code,
             Some(SecurityProtocol::from_bits_retain(PRIMARY)),
@@ -831,14 +848,14 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
     // mstsc sends (all methods offered) when Standard RDP Security is what the server chose.
     let found = if rdp && !run.opts.enumerate && !main_tls {
         let req = (!confirm.is_legacy()).then_some(SecurityProtocol::RDP);
-        run.begin("mcs");
+        run.begin(Stage::Mcs);
         rdp_security_attempts(run, addr, req).await
     } else if rdp && run.opts.enumerate {
         match legacy_found {
             Some(found) => Some(found),
             None => {
                 let req = rdp_neg.then_some(SecurityProtocol::RDP);
-                run.begin("mcs");
+                run.begin(Stage::Mcs);
                 rdp_security_attempts(run, addr, req).await
             }
         }
@@ -868,13 +885,18 @@ async fn tls_stage(
         run.skip("tls");
         return;
     }
-    run.begin("tls");
+    run.begin(Stage::Tls);
     let main = rustls_session(run, addr, req, credssp).await;
     let mut session_chain = Vec::new();
     let mut credssp_outcome = None;
     let main_failure = match main {
         Ok(s) => {
-            run.stage_at("tls", "ok", s.tls_at, format!("{} {}", s.version, s.cipher));
+            run.stage_at(
+                Stage::Tls,
+                StageStatus::Ok,
+                s.tls_at,
+                format!("{} {}", s.version, s.cipher),
+            );
             report.version = Some(s.version);
             report.cipher = Some(s.cipher);
             session_chain = s.chain;
@@ -887,16 +909,16 @@ async fn tls_stage(
         match outcome {
             Ok(c) => {
                 run.stage_at(
-                    "credssp",
-                    "ok",
+                    Stage::Credssp,
+                    StageStatus::Ok,
                     at,
                     format!("TSRequest version {}", c.version),
                 );
                 result.credssp = Some(c);
             }
             Err(err) => {
-                run.stage_at("credssp", "failed", at, err.clone());
-                run.stop("credssp");
+                run.stage_at(Stage::Credssp, StageStatus::Failed, at, err.clone());
+                run.stop(Stage::Credssp);
                 run.findings.push(finding(FindingId::CredsspFailed, err));
             }
         }
@@ -946,18 +968,22 @@ async fn tls_stage(
     match &main_failure {
         Some(_) if legacy_only => {
             // rustls cannot speak TLS 1.0/1.1: the handshake our own ClientHello made stands.
-            run.stage("tls", "ok", accepted.join(","));
+            run.stage(Stage::Tls, StageStatus::Ok, accepted.join(","));
         }
         Some(e) => {
             if !run.opts.enumerate {
                 report.rejections.insert("tls1_2", e.why.clone());
             }
             run.stage(
-                "tls",
-                if e.timed_out { "timeout" } else { "failed" },
+                Stage::Tls,
+                if e.timed_out {
+                    StageStatus::Timeout
+                } else {
+                    StageStatus::Failed
+                },
                 e.why.clone(),
             );
-            run.stop("tls");
+            run.stop(Stage::Tls);
             run.findings.push(finding(
                 FindingId::TlsHandshakeFailed,
                 format!("TLS session: {}", e.why),
@@ -1275,7 +1301,7 @@ async fn rustls_session(
     };
     let hybrid = protocol.intersects(SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX);
     if credssp && hybrid {
-        run.begin("credssp");
+        run.begin(Stage::Credssp);
         let outcome = credssp_exchange(run, &mut tls).await;
         session.credssp = Some((run.t0.elapsed(), outcome));
     }
@@ -1487,7 +1513,7 @@ async fn rdp_security_attempts(
 
 /// The MCS stage's line and findings from what the Connect-Initial attempts found.
 fn conclude_rdp_security(run: &mut Run<'_>, found: RdpSecurityFound, result: &mut ProbeResult) {
-    run.begin("mcs");
+    run.begin(Stage::Mcs);
     let report = found.report;
     // The X.509 chain of Standard RDP Security: the server's own certificate is the last.
     if let Some(c) = found.x509.last().and_then(|der| CertFacts::parse(der)) {
@@ -1506,15 +1532,15 @@ fn conclude_rdp_security(run: &mut Run<'_>, found: RdpSecurityFound, result: &mu
             report.encryption_level.clone().unwrap_or_default(),
             report.encryption_methods.join(",")
         );
-        run.stage("mcs", "ok", detail);
+        run.stage(Stage::Mcs, StageStatus::Ok, detail);
         run.findings
             .extend(rules::weak_rdp_encryption(&found.accepted, found.level));
         run.findings
             .extend(rules::weak_proprietary_key(report.rsa_key_bits));
     } else {
         let first = report.answers.values().next().cloned().unwrap_or_default();
-        run.stage("mcs", "failed", first.clone());
-        run.stop("mcs");
+        run.stage(Stage::Mcs, StageStatus::Failed, first.clone());
+        run.stop(Stage::Mcs);
         run.findings.push(finding(
             FindingId::X224Closed,
             format!("Standard RDP Security accepted, but no Connect-Response: {first}"),

@@ -9,11 +9,13 @@ use std::sync::LazyLock;
 
 use crate::capture::link::{Decoded, TcpSegment, Transport};
 use crate::capture::tcp::{analyze, flags, Budget, History, Reassembler, Segment, SeqState};
-use crate::diagnose::{self, finding, finding_with, rules, Finding, FindingId, Severity, Verdict};
+use crate::diagnose::{
+    self, finding, finding_with, rules, Finding, FindingId, Severity, Stage, StageStatus, Verdict,
+};
 use crate::facts::cert;
 use crate::facts::x224::Confirm;
-use crate::report::capture::{Certificate, Connection, Stage, Summary, TcpReport, UdpFlow};
-use crate::session::{stage, stage_index, Dir, Session};
+use crate::report::capture::{Certificate, Connection, StageReport, Summary, TcpReport, UdpFlow};
+use crate::session::{Dir, Session};
 use crate::time::rfc3339;
 use rdp_proto::nego::SecurityProtocol;
 
@@ -170,7 +172,7 @@ struct Conn {
     closed_queued: bool,
     /// (direction, timestamp, stage) of the first RST.
     /// `None` stage: unknown (a connection joined mid-way, before anything readable).
-    first_rst: Option<(usize, i64, Option<&'static str>)>,
+    first_rst: Option<(usize, i64, Option<Stage>)>,
     first_fin: Option<usize>,
     first_fin_ts: i64,
     injected_resets: u64,
@@ -685,7 +687,7 @@ impl Analyzer {
 }
 
 /// The stage that was in progress (or due next) at this moment of the connection.
-fn due_stage(c: &Conn) -> Option<&'static str> {
+fn due_stage(c: &Conn) -> Option<Stage> {
     let s = c.session();
     if s.rdp.joined_midstream {
         // Only what the capture shows: the last stage seen, if any.
@@ -694,14 +696,14 @@ fn due_stage(c: &Conn) -> Option<&'static str> {
     Some(due_stage_from_start(c, s))
 }
 
-fn due_stage_from_start(c: &Conn, s: &Session) -> &'static str {
+fn due_stage_from_start(c: &Conn, s: &Session) -> Stage {
     if c.established_ts.is_none() && !c.payload_seen[0] {
-        return stage::TCP;
+        return Stage::Tcp;
     }
     if !s.is_rdp || s.selected().is_none() {
-        return stage::X224;
+        return Stage::X224;
     }
-    if s.reached == stage::X224 {
+    if s.reached == Stage::X224 {
         return next_after_x224(s);
     }
     if s.reached_done {
@@ -710,14 +712,14 @@ fn due_stage_from_start(c: &Conn, s: &Session) -> &'static str {
     s.reached
 }
 
-fn next_after_x224(s: &Session) -> &'static str {
+fn next_after_x224(s: &Session) -> Stage {
     match s.selected() {
-        Some(p) if !p.is_empty() => stage::TLS,
-        _ => stage::MCS,
+        Some(p) if !p.is_empty() => Stage::Tls,
+        _ => Stage::Mcs,
     }
 }
 
-fn next_stage(s: &Session, after: &'static str) -> &'static str {
+fn next_stage(s: &Session, after: Stage) -> Stage {
     let hybrid = s.selected().is_some_and(|p| {
         p.intersects(
             rdp_proto::nego::SecurityProtocol::HYBRID
@@ -725,21 +727,21 @@ fn next_stage(s: &Session, after: &'static str) -> &'static str {
         )
     });
     match after {
-        stage::X224 => next_after_x224(s),
-        stage::TLS if hybrid => stage::CREDSSP,
-        stage::TLS | stage::CREDSSP => stage::MCS,
-        stage::MCS => stage::CHANNELS,
-        stage::CHANNELS => {
+        Stage::X224 => next_after_x224(s),
+        Stage::Tls if hybrid => Stage::Credssp,
+        Stage::Tls | Stage::Credssp => Stage::Mcs,
+        Stage::Mcs => Stage::Channels,
+        Stage::Channels => {
             if s.selected().is_some_and(|p| p.is_empty()) {
-                stage::SECURITY_EXCHANGE
+                Stage::SecurityExchange
             } else {
-                stage::CLIENT_INFO
+                Stage::ClientInfo
             }
         }
-        stage::SECURITY_EXCHANGE => stage::CLIENT_INFO,
-        stage::CLIENT_INFO => stage::LICENSING,
-        stage::LICENSING => stage::CAPABILITIES,
-        _ => stage::ACTIVE,
+        Stage::SecurityExchange => Stage::ClientInfo,
+        Stage::ClientInfo => Stage::Licensing,
+        Stage::Licensing => Stage::Capabilities,
+        _ => Stage::Active,
     }
 }
 
@@ -837,22 +839,22 @@ fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connection {
         role_guessed: c.role_guessed,
     };
     let mut findings: Vec<Finding> = Vec::new();
-    let mut stopped_at: Option<&'static str> = None;
+    let mut stopped_at: Option<Stage> = None;
     // Encrypted bulk data both ways (past any CredSSP exchange), or fast-path traffic.
-    let reached_bulk = s.reached == stage::ACTIVE || (s.appdata().0 >= 4 && s.appdata().1 >= 4);
+    let reached_bulk = s.reached == Stage::Active || (s.appdata().0 >= 4 && s.appdata().1 >= 4);
     let midstream = c.syn_ts.is_none() && c.synack_ts.is_none();
 
     // TCP establishment.
     match state {
         "REJ" => {
-            stopped_at = Some(stage::TCP);
+            stopped_at = Some(Stage::Tcp);
             findings.push(finding(
                 FindingId::TcpRefused,
                 format!("{} answered the SYN with RST", c.server),
             ));
         }
         "S0" | "SH" => {
-            stopped_at = Some(stage::TCP);
+            stopped_at = Some(Stage::Tcp);
             let syns = c.seq[0].counters.packets;
             findings.push(finding(
                 FindingId::SynUnanswered,
@@ -863,7 +865,7 @@ fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connection {
             ));
         }
         "RSTOS0" => {
-            stopped_at = Some(stage::TCP);
+            stopped_at = Some(Stage::Tcp);
             findings.push(finding(
                 FindingId::SynUnanswered,
                 format!(
@@ -879,7 +881,7 @@ fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connection {
     if s.is_rdp {
         let mut r = s.rdp.clone();
         if let Some(code) = s.confirm.as_ref().and_then(Confirm::failure) {
-            stopped_at = Some(stage::X224);
+            stopped_at = Some(Stage::X224);
             findings.push(rules::negotiation_failure(code, s.requested));
         }
         if let (Some(sel), Some(req)) = (s.selected(), s.requested) {
@@ -922,7 +924,7 @@ fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connection {
             }
             if let Some(alert) = &t.alert {
                 if !s.tls_established() {
-                    stopped_at.get_or_insert(stage::TLS);
+                    stopped_at.get_or_insert(Stage::Tls);
                     findings.push(finding(
                         FindingId::TlsHandshakeFailed,
                         format!("{} sent alert {alert}", t.alert_by.unwrap_or("?")),
@@ -945,7 +947,7 @@ fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connection {
             }
         }
         if let Some(m) = s.confirm.as_ref().and_then(rules::malformed_confirm) {
-            stopped_at.get_or_insert(stage::X224);
+            stopped_at.get_or_insert(Stage::X224);
             findings.push(m);
         }
         rdp = Some(r);
@@ -954,18 +956,18 @@ fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connection {
             let due = due_stage_from_start(&c, s);
             let ended_by = ended_by(&c);
             let waited = c.last_ts - c.first_ts;
-            if let (stage::X224, Some(what)) = (due, &s.not_rdp) {
+            if let (Stage::X224, Some(what)) = (due, &s.not_rdp) {
                 stopped_at = Some(due);
                 findings.push(finding(
                     FindingId::NotRdp,
                     format!("the server answered {what}"),
                 ));
-            } else if open_at_end && !(due == stage::X224 && waited > 5_000_000_000) {
+            } else if open_at_end && !(due == Stage::X224 && waited > 5_000_000_000) {
                 // Still open when the capture ends: nothing failed that we can see.
             } else {
                 stopped_at = Some(due);
                 match due {
-                    stage::X224 => {
+                    Stage::X224 => {
                         if c.payload_seen[1] {
                             findings.push(finding(
                                 FindingId::X224Closed,
@@ -985,7 +987,7 @@ fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connection {
                             ));
                         }
                     }
-                    stage::TLS
+                    Stage::Tls
                         if !findings
                             .iter()
                             .any(|f| f.id == FindingId::TlsHandshakeFailed) =>
@@ -995,7 +997,7 @@ fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connection {
                             format!("the TLS handshake did not complete: {ended_by}"),
                         ));
                     }
-                    stage::CREDSSP => {
+                    Stage::Credssp => {
                         let (ca, sa) = s.appdata();
                         let evidence = format!("{ended_by} during CredSSP after {ca} client and {sa} server TLS records");
                         if client_ended(&c) {
@@ -1028,9 +1030,9 @@ fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connection {
     } else if rdp_port && !midstream && stopped_at.is_none() {
         // A connection to an RDP port that never spoke RDP.
         stopped_at = Some(if c.established_ts.is_some() || c.payload_seen[0] {
-            stage::X224
+            Stage::X224
         } else {
-            stage::TCP
+            Stage::Tcp
         });
         if let Some(what) = &s.not_rdp {
             findings.push(finding(
@@ -1047,7 +1049,7 @@ fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connection {
                 FindingId::X224NoResponse,
                 format!("no answer to the request; {}", ended_by(&c)),
             ));
-        } else if stopped_at == Some(stage::X224) {
+        } else if stopped_at == Some(Stage::X224) {
             // Connected, nothing sent: a port check or a client that gave up.
             stopped_at = None;
         }
@@ -1123,7 +1125,7 @@ fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connection {
     }
 }
 
-fn during(stage: Option<&str>) -> String {
+fn during(stage: Option<Stage>) -> String {
     stage.map_or_else(
         || "(the capture joined the connection mid-way: its stage is not visible)".to_owned(),
         |st| format!("during {st}"),
@@ -1157,17 +1159,17 @@ fn client_ended(c: &Conn) -> bool {
 }
 
 /// The stage timeline: TCP, then every RDP stage seen, the one that stopped marked failed.
-fn timeline(c: &Conn, stopped_at: Option<&'static str>) -> Vec<Stage> {
+fn timeline(c: &Conn, stopped_at: Option<Stage>) -> Vec<StageReport> {
     let t0 = c.first_ts;
     let mut out = Vec::new();
     let tcp_status = match stopped_at {
-        Some(stage::TCP) => "failed",
-        _ if c.established_ts.is_some() || c.synack_ts.is_some() => "ok",
-        _ => "skipped",
+        Some(Stage::Tcp) => StageStatus::Failed,
+        _ if c.established_ts.is_some() || c.synack_ts.is_some() => StageStatus::Ok,
+        _ => StageStatus::Skipped,
     };
     let tcp_end = c.established_ts.or(c.synack_ts).unwrap_or(c.last_ts);
-    out.push(Stage {
-        name: stage::TCP,
+    out.push(StageReport {
+        name: Stage::Tcp,
         status: tcp_status,
         elapsed_ms: ms(tcp_end - t0),
         detail: match (c.syn_ts, c.synack_ts) {
@@ -1177,7 +1179,7 @@ fn timeline(c: &Conn, stopped_at: Option<&'static str>) -> Vec<Stage> {
         },
     });
     let s = c.session();
-    let mut by_stage: Vec<(&'static str, i64, bool, String)> = Vec::new();
+    let mut by_stage: Vec<(Stage, i64, bool, String)> = Vec::new();
     for e in &s.events {
         if let Some(x) = by_stage.iter_mut().find(|x| x.0 == e.stage) {
             x.1 = e.ts_ns;
@@ -1187,19 +1189,19 @@ fn timeline(c: &Conn, stopped_at: Option<&'static str>) -> Vec<Stage> {
             by_stage.push((e.stage, e.ts_ns, e.done, e.detail.clone()));
         }
     }
-    by_stage.sort_by_key(|x| stage_index(x.0));
+    by_stage.sort_by_key(|x| x.0);
     for (i, (name, ts, done, detail)) in by_stage.iter().enumerate() {
         let later = by_stage.get(i + 1).is_some();
         // A stage whose end was not seen still passed if a later one began.
         let status = if Some(*name) == stopped_at {
-            "failed"
+            StageStatus::Failed
         } else if *done || later {
-            "ok"
+            StageStatus::Ok
         } else {
-            "started"
+            StageStatus::Started
         };
-        out.push(Stage {
-            name,
+        out.push(StageReport {
+            name: *name,
             status,
             elapsed_ms: ms(ts - t0),
             detail: detail.clone(),
@@ -1207,9 +1209,9 @@ fn timeline(c: &Conn, stopped_at: Option<&'static str>) -> Vec<Stage> {
     }
     if let Some(st) = stopped_at {
         if !out.iter().any(|x| x.name == st) {
-            out.push(Stage {
+            out.push(StageReport {
                 name: st,
-                status: "failed",
+                status: StageStatus::Failed,
                 elapsed_ms: ms(c.last_ts - t0),
                 detail: ended_by(c),
             });
@@ -1302,7 +1304,7 @@ mod tests {
         assert_eq!(c.tcp.injected_resets, 1);
         assert_eq!(c.tcp.reset_by, Some("server"));
         assert_eq!(
-            c.stopped_at,
+            c.stopped_at.map(|s| s.as_str()),
             Some("tls"),
             "HYBRID was selected, TLS was due"
         );

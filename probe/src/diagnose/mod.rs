@@ -5,6 +5,8 @@
 use serde::Serialize;
 
 mod id;
+mod stage;
+pub use stage::{Stage, StageStatus};
 pub mod rules;
 pub use id::FindingId;
 

@@ -3,16 +3,16 @@
 
 use serde::Serialize;
 
-use crate::diagnose::{Finding, Verdict};
+use crate::diagnose::{Finding, Stage, StageStatus, Verdict};
 use crate::facts::cert::CertFacts;
 use crate::facts::gcc::{method_name, ConnectResponseFacts};
 use crate::time::rfc3339;
 
 /// One stage of the timeline.
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Stage {
-    pub name: &'static str,
-    pub status: &'static str,
+pub struct StageReport {
+    pub name: Stage,
+    pub status: StageStatus,
     /// Milliseconds from the connection's first packet to the end of this stage.
     pub elapsed_ms: f64,
     pub detail: String,
@@ -39,7 +39,7 @@ pub struct TcpReport {
     pub keep_alives: u64,
     pub reset_by: Option<&'static str>,
     /// The stage during which the first RST was sent.
-    pub reset_stage: Option<&'static str>,
+    pub reset_stage: Option<Stage>,
     pub injected_resets: u64,
     pub conflicting_overlaps: u64,
     pub gap_bytes: u64,
@@ -138,8 +138,8 @@ pub struct Connection {
     pub start: String,
     pub duration_ms: f64,
     pub verdict: Verdict,
-    pub stopped_at: Option<&'static str>,
-    pub stages: Vec<Stage>,
+    pub stopped_at: Option<Stage>,
+    pub stages: Vec<StageReport>,
     pub tcp: TcpReport,
     pub rdp: Option<RdpReport>,
     pub findings: Vec<Finding>,

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::diagnose::{Finding, Verdict};
-use crate::report::capture::{Certificate, Stage};
+use crate::diagnose::{Finding, Stage, Verdict};
+use crate::report::capture::{Certificate, StageReport};
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct AddressResult {
@@ -90,8 +90,8 @@ pub struct ProbeResult {
     pub port: u16,
     pub addresses: Vec<AddressResult>,
     pub verdict: Verdict,
-    pub stopped_at: Option<&'static str>,
-    pub stages: Vec<Stage>,
+    pub stopped_at: Option<Stage>,
+    pub stages: Vec<StageReport>,
     pub security: SecurityReport,
     pub tls: Option<TlsProbeReport>,
     pub credssp: Option<CredsspReport>,

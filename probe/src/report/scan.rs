@@ -122,7 +122,7 @@ mod tests {
             start: "2026-01-01T00:00:00Z".into(),
             duration_ms: 0.0,
             verdict: crate::diagnose::Verdict::Error,
-            stopped_at: Some("tcp"),
+            stopped_at: Some(crate::diagnose::Stage::Tcp),
             stages: Vec::new(),
             tcp: TcpReport {
                 state: state.into(),

@@ -263,7 +263,7 @@ pub fn connection(c: &Connection, out: &mut String) {
         t.dup_acks,
         t.zero_windows,
         t.keep_alives,
-        t.reset_by.map(|b| format!(", reset by {b} during {}", t.reset_stage.unwrap_or("a stage not in the capture"))).unwrap_or_default()
+        t.reset_by.map(|b| format!(", reset by {b} during {}", t.reset_stage.map_or("a stage not in the capture", |s| s.as_str()))).unwrap_or_default()
     );
     findings(&c.findings, out);
 }

@@ -19,6 +19,7 @@ use rdp_proto::tpkt::Tpkt;
 use rdp_proto::x224::{Token, Tpdu};
 use rdp_proto::{decode, decode_prefix};
 
+use crate::diagnose::Stage;
 use crate::facts::gcc::{method_names, ConnectResponseFacts};
 use crate::facts::x224::{protocol_names, Answer, Confirm};
 use crate::report::capture::{ClientData, RdpReport, ServerData, TlsReport};
@@ -39,25 +40,10 @@ impl Dir {
     }
 }
 
-/// Stage names of the timeline (DESIGN.md section 4).
-pub mod stage {
-    pub const TCP: &str = "tcp";
-    pub const X224: &str = "x224";
-    pub const TLS: &str = "tls";
-    pub const CREDSSP: &str = "credssp";
-    pub const MCS: &str = "mcs";
-    pub const CHANNELS: &str = "channels";
-    pub const SECURITY_EXCHANGE: &str = "security_exchange";
-    pub const CLIENT_INFO: &str = "client_info";
-    pub const LICENSING: &str = "licensing";
-    pub const CAPABILITIES: &str = "capabilities";
-    pub const ACTIVE: &str = "active";
-}
-
 /// A stage boundary seen on the wire.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
-    pub stage: &'static str,
+    pub stage: Stage,
     /// true when the stage completed with this event, false when it started.
     pub done: bool,
     pub ts_ns: i64,
@@ -106,7 +92,7 @@ pub struct Session {
     server_spoke: bool,
     pub events: Vec<Event>,
     /// The furthest stage reached, and whether it completed.
-    pub reached: &'static str,
+    pub reached: Stage,
     pub reached_done: bool,
     /// The TLS certificate chain, DER, server's first (at most a few certificates).
     pub tls_chain: Vec<Vec<u8>>,
@@ -144,7 +130,7 @@ impl Session {
             connect_response: None,
             server_spoke: false,
             events: Vec::new(),
-            reached: stage::X224,
+            reached: Stage::X224,
             reached_done: false,
             tls_chain: Vec::new(),
             rdp_x509_chain: Vec::new(),
@@ -182,7 +168,7 @@ impl Session {
         (self.dirs[0].appdata, self.dirs[1].appdata)
     }
 
-    fn event(&mut self, stage: &'static str, done: bool, ts_ns: i64, detail: impl Into<String>) {
+    fn event(&mut self, stage: Stage, done: bool, ts_ns: i64, detail: impl Into<String>) {
         if self.events.len() < 64 {
             self.events.push(Event {
                 stage,
@@ -191,7 +177,7 @@ impl Session {
                 detail: detail.into(),
             });
         }
-        if stage_index(stage) > stage_index(self.reached) || (stage == self.reached && done) {
+        if stage > self.reached || (stage == self.reached && done) {
             self.reached = stage;
             self.reached_done = done;
         }
@@ -321,7 +307,7 @@ impl Session {
                 let d = &mut self.dirs[dir.index()];
                 d.fastpath += 1;
                 if self.is_rdp {
-                    self.event(stage::ACTIVE, true, ts, "fast-path traffic");
+                    self.event(Stage::Active, true, ts, "fast-path traffic");
                     if self.dirs[0].fastpath > 0 && self.dirs[1].fastpath > 0 {
                         self.bulk = true;
                     }
@@ -355,7 +341,7 @@ impl Session {
                 }
                 self.requested = cr.negotiation.map(|n| n.requested_protocols);
                 self.rdp.requested_protocols = self.requested.map(SecurityProtocol::names);
-                self.event(stage::X224, false, ts, "Connection Request");
+                self.event(Stage::X224, false, ts, "Connection Request");
             }
             Tpdu::ConnectionConfirm(cc) if dir == Dir::ServerToClient => {
                 self.is_rdp = true;
@@ -366,16 +352,16 @@ impl Session {
                     Answer::Selected { protocol, flags } => {
                         self.rdp.selected_protocol = Some(protocol_names(protocol));
                         self.rdp.neg_flags = flag_names(flags);
-                        self.event(stage::X224, true, ts, c.detail());
+                        self.event(Stage::X224, true, ts, c.detail());
                     }
                     Answer::Failure(code) => {
                         self.rdp.failure = Some(code.to_string());
-                        self.event(stage::X224, false, ts, c.detail());
+                        self.event(Stage::X224, false, ts, c.detail());
                     }
                     Answer::Legacy => {
                         self.rdp.legacy_no_negotiation = true;
                         self.rdp.selected_protocol = Some(protocol_names(SecurityProtocol::RDP));
-                        self.event(stage::X224, true, ts, c.detail());
+                        self.event(Stage::X224, true, ts, c.detail());
                     }
                 }
             }
@@ -390,7 +376,7 @@ impl Session {
 
     fn on_mcs(&mut self, dir: Dir, p: &[u8], ts: i64) {
         if p.starts_with(&rdp_proto::mcs::TAG_CONNECT_INITIAL) {
-            self.event(stage::MCS, false, ts, "Connect-Initial");
+            self.event(Stage::Mcs, false, ts, "Connect-Initial");
             if let Ok(ci) = decode::<ConnectInitial>(p) {
                 if let Ok(gcc) = decode::<rdp_proto::gcc::ConferenceCreateRequest>(ci.user_data) {
                     self.rdp.client = Some(client_data(&gcc));
@@ -407,7 +393,7 @@ impl Session {
                 }
                 self.rdp.server = Some(ServerData::from_facts(&facts));
                 self.event(
-                    stage::MCS,
+                    Stage::Mcs,
                     true,
                     ts,
                     format!("Connect-Response {}", cr.result),
@@ -421,10 +407,10 @@ impl Session {
         };
         match pdu {
             DomainPdu::ErectDomainRequest { .. } | DomainPdu::AttachUserRequest => {
-                self.event(stage::CHANNELS, false, ts, "Erect Domain / Attach User");
+                self.event(Stage::Channels, false, ts, "Erect Domain / Attach User");
             }
             DomainPdu::ChannelJoinConfirm { .. } => {
-                self.event(stage::CHANNELS, true, ts, "Channel Join Confirm")
+                self.event(Stage::Channels, true, ts, "Channel Join Confirm")
             }
             DomainPdu::DisconnectProviderUltimatum { reason } => {
                 self.rdp.disconnect_reason =
@@ -453,11 +439,11 @@ impl Session {
         };
         let f = sec.flags;
         if f.contains(SecurityFlags::SEC_EXCHANGE_PKT) {
-            self.event(stage::SECURITY_EXCHANGE, true, ts, "Security Exchange PDU");
+            self.event(Stage::SecurityExchange, true, ts, "Security Exchange PDU");
         } else if f.contains(SecurityFlags::SEC_INFO_PKT) {
-            self.event(stage::CLIENT_INFO, true, ts, "Client Info PDU");
+            self.event(Stage::ClientInfo, true, ts, "Client Info PDU");
         } else if f.contains(SecurityFlags::SEC_LICENSE_PKT) {
-            self.event(stage::LICENSING, false, ts, "licensing");
+            self.event(Stage::Licensing, false, ts, "licensing");
             if !f.contains(SecurityFlags::SEC_ENCRYPT) {
                 let body = if self.encrypted_rdp
                     && rest.len() >= 8
@@ -472,15 +458,15 @@ impl Session {
                         self.rdp.licensing =
                             Some(format!("{} / {}", m.error_code, m.state_transition));
                         if l.is_valid_client() {
-                            self.event(stage::LICENSING, true, ts, "STATUS_VALID_CLIENT");
+                            self.event(Stage::Licensing, true, ts, "STATUS_VALID_CLIENT");
                         }
                     }
                 }
             }
         } else if f.contains(SecurityFlags::SEC_ENCRYPT) && dir == Dir::ServerToClient {
             // An encrypted server PDU after licensing: Demand Active or later.
-            if stage_index(self.reached) >= stage_index(stage::LICENSING) {
-                self.event(stage::CAPABILITIES, false, ts, "encrypted slow-path data");
+            if self.reached >= Stage::Licensing {
+                self.event(Stage::Capabilities, false, ts, "encrypted slow-path data");
             }
         } else if let Ok(sc) = decode::<ShareControlPdu>(rest) {
             self.on_share_control(&sc, ts);
@@ -490,10 +476,10 @@ impl Session {
     fn on_share_control(&mut self, sc: &ShareControlPdu<'_>, ts: i64) {
         match sc.pdu_type() {
             PduType::PDUTYPE_DEMANDACTIVEPDU => {
-                self.event(stage::CAPABILITIES, false, ts, "Demand Active")
+                self.event(Stage::Capabilities, false, ts, "Demand Active")
             }
             PduType::PDUTYPE_CONFIRMACTIVEPDU => {
-                self.event(stage::CAPABILITIES, true, ts, "Confirm Active")
+                self.event(Stage::Capabilities, true, ts, "Confirm Active")
             }
             PduType::PDUTYPE_DATAPDU => {
                 if let Ok(sd) = decode::<ShareDataPdu>(sc.body) {
@@ -540,7 +526,7 @@ impl Session {
                         .as_ref()
                         .and_then(|t| t.version.clone())
                         .unwrap_or_default();
-                    self.event(stage::TLS, true, ts, detail);
+                    self.event(Stage::Tls, true, ts, detail);
                 }
             }
             ContentType::ALERT if rec.fragment.len() == 2 && !self.dirs[d].ccs => {
@@ -559,7 +545,7 @@ impl Session {
             // the server's encrypted records before it are handshake, not CredSSP.
             ContentType::APPLICATION_DATA if self.tls13_handshake && dir == Dir::ClientToServer => {
                 self.tls13_handshake = false;
-                self.event(stage::TLS, true, ts, "TLSv1.3");
+                self.event(Stage::Tls, true, ts, "TLSv1.3");
             }
             ContentType::APPLICATION_DATA if self.tls13_handshake => {}
             ContentType::APPLICATION_DATA => {
@@ -571,15 +557,15 @@ impl Session {
                     s.intersects(SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX)
                 });
                 if is_hybrid {
-                    self.event(stage::CREDSSP, false, ts, "CredSSP (encrypted)");
+                    self.event(Stage::Credssp, false, ts, "CredSSP (encrypted)");
                 } else if selected.is_some() {
-                    self.event(stage::MCS, false, ts, "MCS (encrypted)");
+                    self.event(Stage::Mcs, false, ts, "MCS (encrypted)");
                 }
                 // Joined mid-way with no selection seen: encrypted records, stage unknown.
                 if self.dirs[0].appdata >= APPDATA_RECORDS
                     && self.dirs[1].appdata >= APPDATA_RECORDS
                 {
-                    self.event(stage::ACTIVE, true, ts, "encrypted bulk data (inferred)");
+                    self.event(Stage::Active, true, ts, "encrypted bulk data (inferred)");
                     self.bulk = true;
                 }
             }
@@ -595,7 +581,7 @@ impl Session {
                     t.client_versions = ch.versions().iter().map(|v| v.label()).collect();
                     t.sni = ch.sni().map(|s| String::from_utf8_lossy(s).into_owned());
                     t.client_suites = ch.cipher_suites().count();
-                    self.event(stage::TLS, false, ts, "ClientHello");
+                    self.event(Stage::Tls, false, ts, "ClientHello");
                 }
             }
             HandshakeType::SERVER_HELLO if dir == Dir::ServerToClient => {
@@ -615,25 +601,6 @@ impl Session {
             _ => {}
         }
     }
-}
-
-/// Order of the stages on the timeline.
-pub fn stage_index(s: &str) -> usize {
-    const ORDER: [&str; 12] = [
-        "dns",
-        stage::TCP,
-        stage::X224,
-        stage::TLS,
-        stage::CREDSSP,
-        stage::MCS,
-        stage::CHANNELS,
-        stage::SECURITY_EXCHANGE,
-        stage::CLIENT_INFO,
-        stage::LICENSING,
-        stage::CAPABILITIES,
-        stage::ACTIVE,
-    ];
-    ORDER.iter().position(|x| *x == s).unwrap_or(0)
 }
 
 fn client_data(gcc: &rdp_proto::gcc::ConferenceCreateRequest<'_>) -> ClientData {

@@ -1,0 +1,124 @@
+//! The stages of an RDP connection (MS-RDPBCGR 1.3.1.1; DESIGN.md section 4) in timeline order,
+//! and the status of each in a report.
+
+use serde::Serialize;
+
+/// One stage of the connection sequence. The declaration order is the timeline order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Dns,
+    Tcp,
+    X224,
+    Tls,
+    Credssp,
+    Mcs,
+    Channels,
+    SecurityExchange,
+    ClientInfo,
+    Licensing,
+    Capabilities,
+    Finalization,
+    Active,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dns => "dns",
+            Self::Tcp => "tcp",
+            Self::X224 => "x224",
+            Self::Tls => "tls",
+            Self::Credssp => "credssp",
+            Self::Mcs => "mcs",
+            Self::Channels => "channels",
+            Self::SecurityExchange => "security_exchange",
+            Self::ClientInfo => "client_info",
+            Self::Licensing => "licensing",
+            Self::Capabilities => "capabilities",
+            Self::Finalization => "finalization",
+            Self::Active => "active",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Stage {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// How a stage went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageStatus {
+    Ok,
+    Failed,
+    Timeout,
+    /// Seen beginning (a capture that ends or breaks before the stage completes).
+    Started,
+    /// Not tried: the target's time ran out first.
+    Skipped,
+}
+
+impl StageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+            Self::Timeout => "timeout",
+            Self::Started => "started",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+impl std::fmt::Display for StageStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for StageStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_json_names_in_timeline_order() {
+        let all = [
+            Stage::Dns,
+            Stage::Tcp,
+            Stage::X224,
+            Stage::Tls,
+            Stage::Credssp,
+            Stage::Mcs,
+            Stage::Channels,
+            Stage::SecurityExchange,
+            Stage::ClientInfo,
+            Stage::Licensing,
+            Stage::Capabilities,
+            Stage::Finalization,
+            Stage::Active,
+        ];
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
+        for s in all {
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
+        }
+        assert_eq!(
+            serde_json::to_string(&StageStatus::Skipped).unwrap(),
+            "\"skipped\""
+        );
+    }
+}
