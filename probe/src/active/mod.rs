@@ -1,9 +1,11 @@
-//! The active probe: speaks the RDP handshake to a server stage by stage (DESIGN.md sections
-//! 3 to 5). [`pdu`] builds and reads the PDUs (no I/O), [`net`] owns sockets and deadlines,
-//! [`run`] drives the stages and turns observations into findings.
+//! The active probe: speaks the RDP handshake to a server stage by stage (ARCHITECTURE.md,
+//! "The probe: plan and driver"). [`plan`] decides (sans-IO: what to try, what each answer
+//! means, what the result is), [`pdu`] builds the requests, [`run`] is the tokio driver, [`net`]
+//! owns sockets, deadlines and framing, [`targets`] reads target lists, [`fleet`] runs many.
 
 pub mod fleet;
 pub mod net;
 pub mod pdu;
+pub mod plan;
 pub mod run;
 pub mod targets;

@@ -9,19 +9,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
-/// Why a TCP connection did not open.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConnectFailure {
-    Refused,
-    Timeout,
-    /// The server accepted (SYN-ACK) and reset before the connect call returned: that is a
-    /// server closing at once, not a network error.
-    Reset,
-    /// The target's deadline (or the global --rate) left no time to try.
-    NoTime,
-    Unreachable(String),
-    Other(String),
-}
+pub use super::plan::{ConnectFailure, ReadFailure};
 
 /// Opens a TCP connection before `deadline`.
 pub async fn connect(addr: SocketAddr, deadline: Instant) -> Result<TcpStream, ConnectFailure> {
@@ -47,46 +35,6 @@ pub async fn connect(addr: SocketAddr, deadline: Instant) -> Result<TcpStream, C
             }
             _ => ConnectFailure::Other(e.to_string()),
         }),
-    }
-}
-
-/// Why no frame came back.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ReadFailure {
-    /// The deadline passed; `got` bytes had arrived (a silent server has 0).
-    Timeout {
-        got: usize,
-    },
-    /// The peer closed (FIN) after `got` bytes.
-    Closed {
-        got: usize,
-    },
-    /// The peer reset the connection.
-    Reset {
-        got: usize,
-    },
-    /// The bytes are not the expected framing (HTTP, an SSH banner, garbage).
-    NotFrame {
-        head: Vec<u8>,
-    },
-    /// A well-formed frame, but not the one expected (e.g. an MCS Disconnect Provider
-    /// Ultimatum instead of a Connection Confirm).
-    Unexpected(String),
-    Io(String),
-}
-
-impl ReadFailure {
-    pub fn describe(&self) -> String {
-        match self {
-            Self::Timeout { got: 0 } => "no answer before the deadline".into(),
-            Self::Timeout { got } => format!("only {got} bytes of a frame before the deadline"),
-            Self::Closed { got: 0 } => "the server closed the connection without answering".into(),
-            Self::Closed { got } => format!("the server closed the connection after {got} bytes"),
-            Self::Reset { got } => format!("the server reset the connection (after {got} bytes)"),
-            Self::NotFrame { head } => crate::session::describe_non_rdp(head),
-            Self::Unexpected(what) => what.clone(),
-            Self::Io(e) => e.clone(),
-        }
     }
 }
 

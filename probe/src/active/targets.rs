@@ -5,7 +5,60 @@
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::run::{parse_target, Target};
+/// A target: a host name or address, and a port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+}
+
+/// Parses `host`, `host:port`, `IPv4`, `IPv4:port`, `[IPv6]:port`, `IPv6`.
+pub fn parse_target(s: &str, default_port: u16) -> Result<Target, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty target".into());
+    }
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, tail) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("{s}: missing ]"))?;
+        host.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| format!("{s}: not an IPv6 address"))?;
+        let port = match tail.strip_prefix(':') {
+            Some(p) => p
+                .parse()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("{s}: bad port"))?,
+            None if tail.is_empty() => default_port,
+            None => return Err(format!("{s}: unexpected text after ]")),
+        };
+        return Ok(Target {
+            host: host.to_owned(),
+            port,
+        });
+    }
+    if s.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Ok(Target {
+            host: s.to_owned(),
+            port: default_port,
+        });
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) => Ok(Target {
+            host: h.to_owned(),
+            port: p
+                .parse()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("{s}: bad port"))?,
+        }),
+        None => Ok(Target {
+            host: s.to_owned(),
+            port: default_port,
+        }),
+    }
+}
 
 /// The most bytes read from a target list or a hex dump (`-i FILE|-`, `decode -`).
 pub const MAX_INPUT: u64 = 64 * 1024 * 1024;
@@ -169,6 +222,40 @@ pub fn ambiguity(s: &str, default_port: u16) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn targets_parse() {
+        assert_eq!(
+            parse_target("rdp.example", 3389).unwrap(),
+            Target {
+                host: "rdp.example".into(),
+                port: 3389
+            }
+        );
+        assert_eq!(
+            parse_target("10.0.0.1:3390", 3389).unwrap(),
+            Target {
+                host: "10.0.0.1".into(),
+                port: 3390
+            }
+        );
+        assert_eq!(
+            parse_target("[::1]:13389", 3389).unwrap(),
+            Target {
+                host: "::1".into(),
+                port: 13389
+            }
+        );
+        assert_eq!(
+            parse_target("::1", 3389).unwrap(),
+            Target {
+                host: "::1".into(),
+                port: 3389
+            }
+        );
+        assert!(parse_target("[::1", 3389).is_err());
+        assert!(parse_target("host:notaport", 3389).is_err());
+    }
 
     fn hosts(spec: &Spec) -> Vec<String> {
         spec.targets()

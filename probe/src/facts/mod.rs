@@ -6,5 +6,7 @@
 //! facts; the report DTOs are built from them.
 
 pub mod cert;
+pub mod credssp;
 pub mod gcc;
+pub mod tls;
 pub mod x224;

@@ -7,12 +7,61 @@ use serde::Serialize;
 use crate::diagnose::{Finding, Stage, Verdict};
 use crate::report::capture::{Certificate, StageReport};
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct AddressResult {
     pub address: String,
-    /// "rdp", "refused", "timeout", "unreachable", "closed", "not-rdp", ...
-    pub outcome: String,
+    pub outcome: AddressOutcome,
     pub probed: bool,
+}
+
+/// What one address of a target answered to the mstsc request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AddressOutcome {
+    /// A Connection Confirm.
+    Rdp,
+    Refused,
+    /// No SYN-ACK in time.
+    Timeout,
+    Unreachable,
+    /// Another connect error.
+    Error,
+    /// Not tried: the target's time ran out.
+    Skipped,
+    /// Bytes that are not RDP.
+    NotRdp,
+    /// Connected, no answer.
+    Silent,
+    /// Connected, closed or reset without a Confirm.
+    Closed,
+}
+
+impl AddressOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rdp => "rdp",
+            Self::Refused => "refused",
+            Self::Timeout => "timeout",
+            Self::Unreachable => "unreachable",
+            Self::Error => "error",
+            Self::Skipped => "skipped",
+            Self::NotRdp => "not-rdp",
+            Self::Silent => "silent",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+impl std::fmt::Display for AddressOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for AddressOutcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]

@@ -21,6 +21,7 @@ use rdp_proto::{decode, decode_prefix};
 
 use crate::diagnose::Stage;
 use crate::facts::gcc::{method_names, ConnectResponseFacts};
+use crate::facts::tls::{HandshakeReader, ServerHelloFacts};
 use crate::facts::x224::{protocol_names, Answer, Confirm};
 use crate::report::capture::{ClientData, RdpReport, ServerData, TlsReport};
 
@@ -69,8 +70,8 @@ struct DirState {
     appdata_bytes: u64,
     fastpath: u64,
     delivered: u64,
-    /// Partial TLS handshake message spanning records.
-    hs_buf: Vec<u8>,
+    /// Handshake messages spanning records.
+    hs: HandshakeReader,
 }
 
 /// The RDP analysis of one connection.
@@ -505,17 +506,10 @@ impl Session {
         self.rdp.tls.get_or_insert_with(TlsReport::default);
         match rec.content_type {
             ContentType::HANDSHAKE if !self.dirs[d].ccs => {
-                // Handshake messages may span records: keep a bounded carry-over.
-                let mut buf = std::mem::take(&mut self.dirs[d].hs_buf);
-                buf.extend_from_slice(rec.fragment);
-                let mut rest: &[u8] = &buf;
-                while let Ok((r, hs)) = decode_prefix::<tls::Handshake>(rest) {
-                    self.on_handshake(dir, &hs, ts);
-                    rest = r;
-                }
-                if rest.len() <= 256 * 1024 {
-                    self.dirs[d].hs_buf = rest.to_vec();
-                }
+                // Handshake messages may span records: a bounded carry-over.
+                let mut reader = std::mem::take(&mut self.dirs[d].hs);
+                reader.push(rec.fragment, |hs| self.on_handshake(dir, hs, ts));
+                self.dirs[d].hs = reader;
             }
             ContentType::CHANGE_CIPHER_SPEC => {
                 self.dirs[d].ccs = true;
@@ -586,10 +580,10 @@ impl Session {
             }
             HandshakeType::SERVER_HELLO if dir == Dir::ServerToClient => {
                 if let Ok(sh) = decode::<tls::ServerHello>(hs.body) {
-                    t.version = Some(sh.selected_version().label());
-                    self.tls13_handshake = sh.selected_version() == tls::ProtocolVersion::TLS_1_3
-                        && !sh.is_hello_retry_request();
-                    t.cipher = Some(sh.cipher_suite.to_string());
+                    let sh = ServerHelloFacts::from_pdu(&sh);
+                    t.version = Some(sh.version.label());
+                    self.tls13_handshake = sh.is_tls13();
+                    t.cipher = Some(sh.cipher.to_string());
                 }
             }
             HandshakeType::CERTIFICATE if dir == Dir::ServerToClient => {

@@ -1,0 +1,99 @@
+//! TLS handshake messages (RFC 8446 / 5246 section 7.4) as the probe and the capture see them:
+//! the reassembly of handshake messages across records, and what a ServerHello says.
+
+use rdp_proto::tls::{CipherSuite, Handshake, ProtocolVersion, ServerHello};
+
+/// What a ServerHello says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerHelloFacts {
+    /// The version chosen (supported_versions for TLS 1.3, else legacy_version).
+    pub version: ProtocolVersion,
+    pub cipher: CipherSuite,
+    /// A HelloRetryRequest (RFC 8446 4.1.3), not a real ServerHello.
+    pub hello_retry: bool,
+}
+
+impl ServerHelloFacts {
+    pub fn from_pdu(sh: &ServerHello<'_>) -> Self {
+        Self {
+            version: sh.selected_version(),
+            cipher: sh.cipher_suite,
+            hello_retry: sh.is_hello_retry_request(),
+        }
+    }
+
+    /// A real TLS 1.3 ServerHello: the rest of the server's handshake is encrypted.
+    pub fn is_tls13(&self) -> bool {
+        self.version == ProtocolVersion::TLS_1_3 && !self.hello_retry
+    }
+}
+
+/// Handshake messages split across records (a certificate chain often is): the carry-over of
+/// one direction, bounded.
+#[derive(Debug, Default)]
+pub struct HandshakeReader {
+    carry: Vec<u8>,
+}
+
+impl HandshakeReader {
+    /// The largest flight waited through (certificate chains of real RDP servers are a few kB);
+    /// past it, a 16 MB length claim or a flood of fragments is not a usable answer.
+    pub const MAX: usize = 256 * 1024;
+
+    /// Adds one handshake record's fragment and hands each complete message to `each`. False
+    /// (and nothing added) when the carry-over would pass [`Self::MAX`].
+    pub fn push(&mut self, fragment: &[u8], mut each: impl FnMut(&Handshake<'_>)) -> bool {
+        if self.carry.len() + fragment.len() > Self::MAX {
+            return false;
+        }
+        self.carry.extend_from_slice(fragment);
+        let mut rest: &[u8] = &self.carry;
+        while let Ok((r, hs)) = rdp_proto::decode_prefix::<Handshake>(rest) {
+            each(&hs);
+            rest = r;
+        }
+        // Only what was consumed goes (no copy of the whole buffer per record: a flood of
+        // one-byte fragments would make that quadratic).
+        let consumed = self.carry.len() - rest.len();
+        self.carry.drain(..consumed);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdp_proto::tls::{HandshakeType, Record};
+
+    /// Zeek's rdp-to-ssl server flight, one record at a time and then one byte at a time: the
+    /// same messages come out.
+    #[test]
+    fn messages_come_out_whatever_the_fragmentation() {
+        let flight = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../fixtures/pdu/zeek__rdp-to-ssl/004-s2c-tls-handshake-server-hello.bin"),
+        )
+        .unwrap();
+        let mut whole = Vec::new();
+        let mut rest: &[u8] = &flight;
+        let mut fragments = Vec::new();
+        while let Ok((r, rec)) = rdp_proto::decode_prefix::<Record>(rest) {
+            fragments.push(rec.fragment.to_vec());
+            rest = r;
+        }
+        let mut reader = HandshakeReader::default();
+        for f in &fragments {
+            assert!(reader.push(f, |hs| whole.push(hs.msg_type)));
+        }
+        assert!(whole.contains(&HandshakeType::SERVER_HELLO), "{whole:?}");
+        assert!(whole.contains(&HandshakeType::CERTIFICATE), "{whole:?}");
+        let mut bytewise = Vec::new();
+        let mut reader = HandshakeReader::default();
+        for b in fragments.concat() {
+            assert!(reader.push(&[b], |hs| bytewise.push(hs.msg_type)));
+        }
+        assert_eq!(whole, bytewise);
+        let mut reader = HandshakeReader::default();
+        assert!(!reader.push(&vec![0; HandshakeReader::MAX + 1], |_| {}));
+    }
+}
