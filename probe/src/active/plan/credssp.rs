@@ -1,0 +1,100 @@
+//! CredSSP: the NTLM NEGOTIATE and the server's CHALLENGE (anonymous probing stops there).
+
+use core::time::Duration;
+
+use crate::diagnose::{finding, FindingId, Stage, StageStatus};
+use crate::facts::credssp::TsRequestFacts;
+use crate::report::probe::{CredsspReport, NtlmReport};
+use crate::time::rfc3339;
+
+use super::*;
+
+/// The credssp stage from the server's TSRequest (or why none came), judged at `now`.
+pub fn conclude_credssp(
+    rec: &mut Record,
+    answer: Result<TsRequestFacts, String>,
+    now: i64,
+    at: Duration,
+) -> Option<CredsspReport> {
+    let ts = match answer {
+        Ok(ts) => ts,
+        Err(why) => {
+            rec.stage(Stage::Credssp, StageStatus::Failed, at, why.clone());
+            rec.stop(Stage::Credssp);
+            rec.findings.push(finding(FindingId::CredsspFailed, why));
+            return None;
+        }
+    };
+    rec.stage(
+        Stage::Credssp,
+        StageStatus::Ok,
+        at,
+        format!("TSRequest version {}", ts.version),
+    );
+    let report = CredsspReport {
+        version: ts.version,
+        patched_cve_2018_0886: ts.patched_cve_2018_0886,
+        ntlm: ts.challenge.map(|ch| NtlmReport {
+            netbios_domain: ch.netbios_domain,
+            netbios_computer: ch.netbios_computer,
+            dns_domain: ch.dns_domain,
+            dns_computer: ch.dns_computer,
+            dns_tree: ch.dns_tree,
+            product_version: ch.product_version,
+            timestamp: ch.timestamp.map(rfc3339),
+            clock_skew_s: ch.timestamp.map(|t| t - now),
+        }),
+        error_code: ts.error_code.map(|e| format!("0x{:08x} {e}", e.0)),
+    };
+    Some(report)
+}
+
+/// The CredSSP findings: the CVE-2018-0886 fix missing, the server's clock off by more than
+/// Kerberos' five minutes.
+pub fn credssp_findings(rec: &mut Record, c: &CredsspReport) {
+    if !c.patched_cve_2018_0886 {
+        rec.findings.push(finding(
+            FindingId::CredsspUnpatched,
+            format!("TSRequest version {}", c.version),
+        ));
+    }
+    if let Some(skew) = c.ntlm.as_ref().and_then(|n| n.clock_skew_s) {
+        if skew.abs() > 300 {
+            rec.findings.push(finding(
+                FindingId::ClockSkew,
+                format!("the server's clock is {skew} s from ours"),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::diagnose::FindingId;
+    use crate::facts::credssp::TsRequestFacts;
+
+    use core::time::Duration;
+
+    fn peer(name: &str) -> Vec<u8> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/pdu/peers");
+        std::fs::read(dir.join(name)).unwrap()
+    }
+
+    /// The real CHALLENGE of FreeRDP's NLA server: names, version, clock.
+    #[test]
+    fn credssp_from_a_real_challenge() {
+        let ts = TsRequestFacts::parse(&peer("credssp/shadow-nla_tsrequest_challenge.bin"));
+        let mut rec = Record::default();
+        let c =
+            conclude_credssp(&mut rec, ts.map_err(|e| e.to_string()), 0, Duration::ZERO).unwrap();
+        assert!(c
+            .ntlm
+            .as_ref()
+            .is_some_and(|n| n.netbios_computer.is_some()));
+        credssp_findings(&mut rec, &c);
+        // The fixture's clock is years from 1970: a skew finding.
+        assert!(rec.findings.iter().any(|f| f.id == FindingId::ClockSkew));
+    }
+}

@@ -1,0 +1,20 @@
+//! The probe's decisions, sans-IO (ARCHITECTURE.md, "The probe: plan and driver"): which
+//! attempts to make, what each answer means, when a stage is done and what the result is.
+//!
+//! No tokio, no sockets, no clock reads. The driver ([`super::run`]) connects, writes, reads
+//! frames by the deframer's hint, keeps the deadlines, and hands what it observed to these
+//! functions together with the elapsed time. Unit tests drive them with the real peers' PDUs.
+
+mod credssp;
+mod mcs;
+mod observe;
+mod record;
+mod tls;
+mod x224;
+
+pub use credssp::*;
+pub use mcs::*;
+pub use observe::*;
+pub use record::*;
+pub use tls::*;
+pub use x224::*;
