@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::capture::analyzer::{Analyzer, Config};
-use crate::capture::link;
+use crate::capture::analyzer::Config;
+use crate::capture::pipeline::Pipeline;
 use crate::capture::source::LinkType;
 use crate::report::capture::{CaptureReport, Connection};
 
@@ -29,7 +29,7 @@ pub struct LiveOptions {
 /// Captures until stopped; `on_connection` sees each finished connection at once.
 pub fn run(
     opts: &LiveOptions,
-    mut on_connection: impl FnMut(&Connection),
+    on_connection: impl FnMut(&Connection),
 ) -> anyhow::Result<CaptureReport> {
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -60,40 +60,21 @@ pub fn run(
     }
     let link = LinkType(u32::try_from(cap.get_datalink().0).unwrap_or(u32::MAX));
     let started = Instant::now();
-    let mut analyzer = Analyzer::new(opts.config.clone());
-    let (mut packets, mut bytes, mut undecodable) = (0u64, 0u64, 0u64);
-    let mut connections = Vec::new();
-    let mut notices = Vec::new();
-    let mut take = |analyzer: &mut Analyzer, connections: &mut Vec<Connection>| {
-        for c in analyzer.take_finished() {
-            on_connection(&c);
-            connections.push(c);
-        }
-    };
+    let mut pipeline = Pipeline::new(opts.config.clone(), on_connection);
     loop {
         if stop.load(Ordering::SeqCst)
             || opts.duration.is_some_and(|d| started.elapsed() >= d)
-            || opts.count.is_some_and(|n| packets >= n)
+            || opts.count.is_some_and(|n| pipeline.packets >= n)
         {
             break;
         }
         match cap.next_packet() {
             Ok(p) => {
-                packets += 1;
-                bytes += u64::from(p.header.len);
                 let ts = timestamp_ns(p.header.ts.tv_sec, p.header.ts.tv_usec);
-                match link::decode(link, p.data) {
-                    Ok(d) => analyzer.packet(packets, ts, &d),
-                    Err(
-                        link::LinkError::NotIp { .. } | link::LinkError::UnsupportedFamily { .. },
-                    ) => {}
-                    Err(e) => {
-                        undecodable += 1;
-                        if notices.len() < 20 {
-                            notices.push(format!("packet {packets}: {e}"));
-                        }
-                    }
-                }
+                let number = pipeline.packets + 1;
+                pipeline.packet(number, ts, link, p.data, p.header.len);
+                // Live output is prompt: each connection leaves as it finishes.
+                pipeline.flush();
             }
             Err(pcap::Error::TimeoutExpired) => {
                 std::thread::sleep(Duration::from_millis(20));
@@ -101,25 +82,12 @@ pub fn run(
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
                     .unwrap_or(0);
-                analyzer.tick(now);
+                pipeline.tick(now);
             }
             Err(e) => return Err(e).context("reading packets"),
         }
-        take(&mut analyzer, &mut connections);
     }
-    let udp = analyzer.finish();
-    take(&mut analyzer, &mut connections);
-    let mut summary = analyzer.summary.clone();
-    summary.undecodable_packets = undecodable;
-    Ok(CaptureReport {
-        file: format!("live:{}", opts.interface),
-        packets,
-        bytes,
-        connections,
-        udp,
-        notices,
-        summary,
-    })
+    Ok(pipeline.finish(format!("live:{}", opts.interface)))
 }
 
 /// A libpcap timestamp in nanoseconds (`time_t` and `suseconds_t` differ in width by platform).

@@ -1,0 +1,112 @@
+//! One pipeline for files and live capture: each packet's link layer decoded, fed to the
+//! analyzer, finished connections handed out at once in batches, undecodable packets counted
+//! by reason, and the report assembled at the end.
+
+use crate::capture::analyzer::{Analyzer, Config};
+use crate::capture::link;
+use crate::capture::source::LinkType;
+use crate::report::capture::{CaptureReport, Connection};
+
+/// Most per-packet decode notices kept in a report (the rest are counted).
+const MAX_NOTICES: usize = 20;
+
+/// Packets in, connections out.
+pub struct Pipeline<F: FnMut(&Connection)> {
+    analyzer: Analyzer,
+    keep: bool,
+    on_connection: F,
+    connections: Vec<Connection>,
+    pub notices: Vec<String>,
+    pub packets: u64,
+    pub bytes: u64,
+    undecodable: u64,
+    non_ip: u64,
+}
+
+impl<F: FnMut(&Connection)> Pipeline<F> {
+    /// `on_connection` sees each connection as soon as it is finished (streaming output); the
+    /// report keeps them all unless `cfg.keep_connections` is false.
+    pub fn new(cfg: Config, on_connection: F) -> Self {
+        Self {
+            keep: cfg.keep_connections,
+            analyzer: Analyzer::new(cfg),
+            on_connection,
+            connections: Vec::new(),
+            notices: Vec::new(),
+            packets: 0,
+            bytes: 0,
+            undecodable: 0,
+            non_ip: 0,
+        }
+    }
+
+    /// One captured packet: its number, time, link type, captured bytes and original length.
+    pub fn packet(&mut self, number: u64, ts_ns: i64, link: LinkType, data: &[u8], orig_len: u32) {
+        self.packets += 1;
+        self.bytes += u64::from(orig_len);
+        match link::decode(link, data) {
+            Ok(d) => self.analyzer.packet(number, ts_ns, &d),
+            // ARP, LLDP and the like are normal on a wire: counted, not reported.
+            Err(link::LinkError::NotIp { .. } | link::LinkError::UnsupportedFamily { .. }) => {
+                self.non_ip += 1
+            }
+            Err(e) => {
+                self.undecodable += 1;
+                if self.notices.len() < MAX_NOTICES {
+                    self.notices.push(format!("packet {number}: {e}"));
+                }
+            }
+        }
+        // Finished connections leave at once in batches (a SYN scan evicts one per packet).
+        if self.analyzer.finished_len() >= 256 || self.packets % 65_536 == 0 {
+            self.flush();
+        }
+    }
+
+    /// Time passes without packets (live capture): idle connections finish.
+    pub fn tick(&mut self, now_ns: i64) {
+        self.analyzer.tick(now_ns);
+        self.flush();
+    }
+
+    /// Hands out the connections finished so far.
+    pub fn flush(&mut self) {
+        for c in self.analyzer.take_finished() {
+            (self.on_connection)(&c);
+            if self.keep {
+                self.connections.push(c);
+            }
+        }
+    }
+
+    /// The end of the input: every connection still open is finished; the report.
+    pub fn finish(mut self, file: String) -> CaptureReport {
+        let (keep, on_connection, connections) =
+            (self.keep, &mut self.on_connection, &mut self.connections);
+        let udp = self.analyzer.finish_each(|c| {
+            on_connection(&c);
+            if keep {
+                connections.push(c);
+            }
+        });
+        self.connections.sort_by_key(|c| c.first_packet);
+        let mut summary = self.analyzer.summary.clone();
+        if summary.reassembly_skipped_gaps > 0 {
+            self.notices.push(format!(
+                "to stay within the reassembly memory limits, {} byte(s) in {} gap(s) were skipped instead of held (heavy reordering or loss); the TCP counts are complete",
+                summary.reassembly_skipped_bytes, summary.reassembly_skipped_gaps
+            ));
+        }
+        summary.undecodable_packets = self.undecodable;
+        summary.non_ip_packets = self.non_ip;
+        CaptureReport {
+            file,
+            packets: self.packets,
+            bytes: self.bytes,
+            connections: self.connections,
+            udp,
+            notices: self.notices,
+            summary,
+        }
+    }
+}
