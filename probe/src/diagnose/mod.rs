@@ -6,6 +6,7 @@ use serde::Serialize;
 
 mod id;
 mod stage;
+pub mod transport;
 pub use stage::{Stage, StageStatus};
 pub mod rules;
 pub use id::FindingId;

@@ -5,7 +5,9 @@
 //! rule modules beside this one.
 
 use rdp_proto::gcc::{EncryptionLevel, EncryptionMethods};
+use rdp_proto::licensing::{LicenseErrorCode, StateTransition};
 use rdp_proto::nego::{FailureCode, NegResponseFlags, SecurityProtocol};
+use rdp_proto::slowpath::ErrorInfo;
 
 use super::{finding, Finding, FindingId};
 use crate::facts::cert::CertFacts;
@@ -215,6 +217,25 @@ pub fn certificate_name(c: &CertFacts, host: &str) -> Option<Finding> {
         finding(
             FindingId::CertNameMismatch,
             format!("{host} is not in {} / {:?}", c.subject, c.sans),
+        )
+    })
+}
+
+/// `server-error-info`: the server sent Set Error Info (MS-RDPBCGR 2.2.5.1.1) with a reason.
+pub fn server_error_info(e: ErrorInfo) -> Finding {
+    finding(
+        FindingId::ServerErrorInfo,
+        format!("Set Error Info 0x{:08x} {e}", e.0),
+    )
+}
+
+/// `licensing-error`: a licensing error alert other than STATUS_VALID_CLIENT (MS-RDPELE
+/// 2.2.2.7.1).
+pub fn licensing(code: LicenseErrorCode, transition: StateTransition) -> Option<Finding> {
+    (code != LicenseErrorCode::STATUS_VALID_CLIENT).then(|| {
+        finding(
+            FindingId::LicensingError,
+            format!("licensing error {code} / {transition}"),
         )
     })
 }

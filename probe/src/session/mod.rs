@@ -8,11 +8,12 @@
 
 use rdp_proto::frame::{Deframer, FrameKind};
 use rdp_proto::gcc::ClientBlock;
-use rdp_proto::licensing::{LicensingBody, LicensingPdu};
+use rdp_proto::licensing::{LicenseErrorCode, LicensingBody, LicensingPdu, StateTransition};
 use rdp_proto::mcs::{ConnectInitial, ConnectResponse, DomainPdu};
 use rdp_proto::nego::{flag_names, SecurityProtocol};
 use rdp_proto::slowpath::{
-    PduType, PduType2, SecurityFlags, SecurityHeader, SetErrorInfo, ShareControlPdu, ShareDataPdu,
+    ErrorInfo, PduType, PduType2, SecurityFlags, SecurityHeader, SetErrorInfo, ShareControlPdu,
+    ShareDataPdu,
 };
 use rdp_proto::tls::{self, ContentType, HandshakeType};
 use rdp_proto::tpkt::Tpkt;
@@ -89,6 +90,10 @@ pub struct Session {
     pub confirm: Option<Confirm>,
     /// The server's MCS Connect-Response.
     pub connect_response: Option<ConnectResponseFacts>,
+    /// The licensing error alert (STATUS_VALID_CLIENT included).
+    pub license_error: Option<(LicenseErrorCode, StateTransition)>,
+    /// A non-zero Set Error Info.
+    pub error_info: Option<ErrorInfo>,
     /// The server sent a Connection Confirm.
     server_spoke: bool,
     pub events: Vec<Event>,
@@ -129,6 +134,8 @@ impl Session {
             requested: None,
             confirm: None,
             connect_response: None,
+            license_error: None,
+            error_info: None,
             server_spoke: false,
             events: Vec::new(),
             reached: Stage::X224,
@@ -458,6 +465,7 @@ impl Session {
                     if let LicensingBody::ErrorAlert(m) = &l.body {
                         self.rdp.licensing =
                             Some(format!("{} / {}", m.error_code, m.state_transition));
+                        self.license_error = Some((m.error_code, m.state_transition));
                         if l.is_valid_client() {
                             self.event(Stage::Licensing, true, ts, "STATUS_VALID_CLIENT");
                         }
@@ -489,6 +497,7 @@ impl Session {
                             if e.error_info.0 != 0 {
                                 self.rdp.error_info =
                                     Some(format!("0x{:08x} {}", e.error_info.0, e.error_info));
+                                self.error_info = Some(e.error_info);
                             }
                         }
                     }

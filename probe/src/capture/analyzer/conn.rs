@@ -1,0 +1,219 @@
+//! One TCP connection's state in the flow table, and what it says once finished: its Zeek
+//! conn_state, the stage it was in, who ended it.
+
+use std::sync::LazyLock;
+
+use crate::capture::tcp::{History, Reassembler, SeqState};
+use crate::diagnose::{transport, Stage};
+use crate::session::Session;
+
+use super::flow::Endpoint;
+
+#[derive(Debug, Default)]
+pub(super) struct DirInfo {
+    pub(super) syn: bool,
+    pub(super) synack: bool,
+    pub(super) fin: bool,
+    pub(super) rst: bool,
+    pub(super) isn: Option<u32>,
+    pub(super) ttl_min: Option<u8>,
+    pub(super) ttl_max: Option<u8>,
+    pub(super) packets_before_rst: u64,
+}
+
+#[derive(Debug)]
+pub(super) struct Conn {
+    pub(super) client: Endpoint,
+    pub(super) server: Endpoint,
+    pub(super) role_guessed: bool,
+    pub(super) first_packet: u64,
+    pub(super) first_ts: i64,
+    pub(super) last_ts: i64,
+    pub(super) syn_ts: Option<i64>,
+    /// The most recent SYN before the handshake completed (Wireshark's `ts_mru_syn`): the
+    /// initial RTT, the out-of-order threshold, runs from it.
+    pub(super) last_syn_ts: Option<i64>,
+    pub(super) synack_ts: Option<i64>,
+    pub(super) established_ts: Option<i64>,
+    pub(super) seq: [SeqState; 2],
+    pub(super) dirs: [DirInfo; 2],
+    pub(super) history: History,
+    /// Reassembly and the RDP session, allocated with the first payload byte: a SYN-only flow
+    /// (a scan) costs a few hundred bytes, not kilobytes.
+    pub(super) payload: Option<Box<Payload>>,
+    /// In the closed-flows queue already.
+    pub(super) closed_queued: bool,
+    /// (direction, timestamp, stage) of the first RST.
+    /// `None` stage: unknown (a connection joined mid-way, before anything readable).
+    pub(super) first_rst: Option<(usize, i64, Option<Stage>)>,
+    pub(super) first_fin: Option<usize>,
+    pub(super) first_fin_ts: i64,
+    pub(super) injected_resets: u64,
+    pub(super) injected_detail: Option<String>,
+    pub(super) payload_seen: [bool; 2],
+}
+
+/// What a flow needs once it carries bytes.
+#[derive(Debug, Default)]
+pub(super) struct Payload {
+    pub(super) reasm: [Reassembler; 2],
+    pub(super) session: Session,
+}
+
+/// The session of a flow that carried no payload.
+pub(super) static NO_SESSION: LazyLock<Session> = LazyLock::new(Session::new);
+
+impl Conn {
+    pub(super) fn session(&self) -> &Session {
+        self.payload.as_ref().map_or(&NO_SESSION, |p| &p.session)
+    }
+
+    pub(super) fn closed(&self) -> bool {
+        (self.dirs[0].fin && self.dirs[1].fin) || self.dirs[0].rst || self.dirs[1].rst
+    }
+}
+
+/// The stage that was in progress (or due next) at this moment of the connection.
+pub(super) fn due_stage(c: &Conn) -> Option<Stage> {
+    let s = c.session();
+    if s.rdp.joined_midstream {
+        // Only what the capture shows: the last stage seen, if any.
+        return (!s.events.is_empty()).then_some(s.reached);
+    }
+    Some(due_stage_from_start(c, s))
+}
+
+pub(super) fn due_stage_from_start(c: &Conn, s: &Session) -> Stage {
+    if c.established_ts.is_none() && !c.payload_seen[0] {
+        return Stage::Tcp;
+    }
+    if !s.is_rdp || s.selected().is_none() {
+        return Stage::X224;
+    }
+    if s.reached == Stage::X224 {
+        return next_after_x224(s);
+    }
+    if s.reached_done {
+        return next_stage(s, s.reached);
+    }
+    s.reached
+}
+
+pub(super) fn next_after_x224(s: &Session) -> Stage {
+    match s.selected() {
+        Some(p) if !p.is_empty() => Stage::Tls,
+        _ => Stage::Mcs,
+    }
+}
+
+pub(super) fn next_stage(s: &Session, after: Stage) -> Stage {
+    let hybrid = s.selected().is_some_and(|p| {
+        p.intersects(
+            rdp_proto::nego::SecurityProtocol::HYBRID
+                | rdp_proto::nego::SecurityProtocol::HYBRID_EX,
+        )
+    });
+    match after {
+        Stage::X224 => next_after_x224(s),
+        Stage::Tls if hybrid => Stage::Credssp,
+        Stage::Tls | Stage::Credssp => Stage::Mcs,
+        Stage::Mcs => Stage::Channels,
+        Stage::Channels => {
+            if s.selected().is_some_and(|p| p.is_empty()) {
+                Stage::SecurityExchange
+            } else {
+                Stage::ClientInfo
+            }
+        }
+        Stage::SecurityExchange => Stage::ClientInfo,
+        Stage::ClientInfo => Stage::Licensing,
+        Stage::Licensing => Stage::Capabilities,
+        _ => Stage::Active,
+    }
+}
+
+/// Zeek's conn_state.
+pub(super) fn conn_state(c: &Conn) -> &'static str {
+    let (o, r) = (&c.dirs[0], &c.dirs[1]);
+    let orig_syn = o.syn;
+    let resp_synack = r.synack;
+    let established = orig_syn && resp_synack;
+    if o.rst || r.rst {
+        if established {
+            return if o.rst && c.first_rst.is_some_and(|(d, ..)| d == 0) {
+                "RSTO"
+            } else {
+                "RSTR"
+            };
+        }
+        if orig_syn && !resp_synack {
+            if r.rst && !o.rst {
+                return "REJ";
+            }
+            return if o.rst { "RSTOS0" } else { "REJ" };
+        }
+        if resp_synack && !orig_syn {
+            return if r.rst { "RSTRH" } else { "RSTO" };
+        }
+        return if c.first_rst.is_some_and(|(d, ..)| d == 0) {
+            "RSTO"
+        } else {
+            "RSTR"
+        };
+    }
+    if orig_syn && !resp_synack {
+        return if o.fin { "SH" } else { "S0" };
+    }
+    if resp_synack && !orig_syn {
+        return if r.fin { "SHR" } else { "OTH" };
+    }
+    if established {
+        return match (o.fin, r.fin) {
+            (true, true) => "SF",
+            (true, false) => "S2",
+            (false, true) => "S3",
+            _ => "S1",
+        };
+    }
+    "OTH"
+}
+
+pub(super) fn ms(ns: i64) -> f64 {
+    (ns as f64 / 1e4).round() / 100.0
+}
+
+pub(super) fn ended_by(c: &Conn) -> String {
+    let who = |d: usize| if d == 0 { "the client" } else { "the server" };
+    match (c.first_rst, c.first_fin) {
+        (Some((r, rts, _)), Some(f)) if c.first_fin_ts <= rts => {
+            if r == f {
+                format!("{} closed the connection", who(f))
+            } else {
+                format!("{} closed the connection and {} reset it", who(f), who(r))
+            }
+        }
+        (Some((d, ..)), _) => format!("{} reset the connection", who(d)),
+        (None, Some(d)) => format!("{} closed the connection", who(d)),
+        (None, None) => "the capture ends".to_owned(),
+    }
+}
+
+/// How the connection ended, for the transport rules (`text`: [`ended_by`]).
+pub(super) fn ending<'a>(c: &Conn, text: &'a str) -> transport::Ending<'a> {
+    transport::Ending {
+        text,
+        client_first: client_ended(c),
+        server_spoke: c.payload_seen[1],
+        server_closed: c.dirs[1].fin || c.dirs[1].rst,
+    }
+}
+
+/// The client ended the connection first (FIN or RST).
+pub(super) fn client_ended(c: &Conn) -> bool {
+    match (c.first_fin, c.first_rst) {
+        (Some(f), Some((_, rts, _))) if c.first_fin_ts <= rts => f == 0,
+        (_, Some((d, ..))) => d == 0,
+        (Some(f), None) => f == 0,
+        (None, None) => false,
+    }
+}

@@ -1,0 +1,216 @@
+//! Rules only a capture can observe: how the TCP connection was (not) established, how it
+//! ended before its next stage, resets, loss and zero windows. The capture analyzer decides
+//! *which* situation a connection is in; these functions decide the finding, its severity and
+//! its evidence.
+
+use super::{finding, finding_with, Finding, FindingId, Severity, Stage};
+
+/// How a TCP handshake that did not complete ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Establishment {
+    /// The SYN was answered with RST (Zeek's REJ).
+    Refused,
+    /// SYNs without a SYN-ACK in the capture (S0, SH).
+    Unanswered { syns: u64 },
+    /// The client reset after unanswered SYNs (RSTOS0).
+    ClientGaveUp,
+}
+
+/// `tcp-refused` / `syn-unanswered`.
+pub fn establishment(e: Establishment, server: &str) -> Finding {
+    match e {
+        Establishment::Refused => finding(
+            FindingId::TcpRefused,
+            format!("{server} answered the SYN with RST"),
+        ),
+        Establishment::Unanswered { syns } => finding(
+            FindingId::SynUnanswered,
+            format!("{syns} SYN(s) to {server} without a reply in the capture"),
+        ),
+        Establishment::ClientGaveUp => finding(
+            FindingId::SynUnanswered,
+            format!("the client gave up (RST) after SYNs to {server} got no reply"),
+        ),
+    }
+}
+
+/// `not-rdp`: the server answered with something else (`what`: an HTTP line, hex).
+pub fn not_rdp(what: &str) -> Finding {
+    finding(FindingId::NotRdp, format!("the server answered {what}"))
+}
+
+/// How a connection ended, as the capture shows it.
+#[derive(Clone, Copy, Debug)]
+pub struct Ending<'a> {
+    /// "the client closed the connection and the server reset it", ...
+    pub text: &'a str,
+    /// The client ended it first (FIN or RST).
+    pub client_first: bool,
+    /// The server sent payload.
+    pub server_spoke: bool,
+    /// The server sent FIN or RST.
+    pub server_closed: bool,
+}
+
+/// The finding for a connection that ended while stage `due` was in progress or due next.
+/// `tls_records`: TLS application-data records (client, server) seen, for CredSSP;
+/// `disconnect`: the server's disconnect reason, if it sent one.
+pub fn ended_during(
+    due: Stage,
+    end: &Ending<'_>,
+    tls_records: (u64, u64),
+    disconnect: Option<&str>,
+) -> Option<Finding> {
+    let by = end.text;
+    match due {
+        Stage::X224 if end.server_spoke => Some(finding(
+            FindingId::X224Closed,
+            format!("{by} after the Connection Request"),
+        )),
+        Stage::X224 if end.server_closed => Some(finding(
+            FindingId::X224Closed,
+            format!("the server closed without a Connection Confirm ({by})"),
+        )),
+        Stage::X224 => Some(finding(
+            FindingId::X224NoResponse,
+            format!("no Connection Confirm; {by}"),
+        )),
+        Stage::Tls => Some(finding(
+            FindingId::TlsHandshakeFailed,
+            format!("the TLS handshake did not complete: {by}"),
+        )),
+        Stage::Credssp => {
+            let (ca, sa) = tls_records;
+            let evidence =
+                format!("{by} during CredSSP after {ca} client and {sa} server TLS records");
+            // mstsc's "check credentials, then reconnect" and abandoned attempts: information.
+            let severity = if end.client_first {
+                Severity::Info
+            } else {
+                FindingId::CredsspFailed.entry().0
+            };
+            Some(finding_with(FindingId::CredsspFailed, severity, evidence))
+        }
+        _ if !end.client_first => {
+            let why = disconnect.map(|r| format!(" ({r})")).unwrap_or_default();
+            Some(finding(
+                FindingId::ClosedByServer,
+                format!("{by} during {due}{why}"),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// A connection to an RDP port that never spoke RDP: `client_sent` payload or not.
+pub fn silent_rdp_port(end: &Ending<'_>, client_sent: bool) -> Option<Finding> {
+    if !client_sent {
+        return None;
+    }
+    Some(if end.server_closed {
+        finding(
+            FindingId::X224Closed,
+            format!("{} without answering", end.text),
+        )
+    } else {
+        finding(
+            FindingId::X224NoResponse,
+            format!("no answer to the request; {}", end.text),
+        )
+    })
+}
+
+/// `reset-by-server` / `reset-by-client`: an abnormal reset during `stage` (None: the capture
+/// joined mid-way); a server reset is an error when the connection stopped, else information.
+pub fn reset(by_server: bool, stage: Option<Stage>, stopped: bool) -> Finding {
+    let during = stage.map_or_else(
+        || "(the capture joined the connection mid-way: its stage is not visible)".to_owned(),
+        |st| format!("during {st}"),
+    );
+    if by_server {
+        let severity = if stopped {
+            Severity::Error
+        } else {
+            Severity::Info
+        };
+        finding_with(
+            FindingId::ResetByServer,
+            severity,
+            format!("server RST {during}"),
+        )
+    } else {
+        finding(FindingId::ResetByClient, format!("client RST {during}"))
+    }
+}
+
+/// `injected-reset`: a RST whose TTL or sequence betrays a middlebox.
+pub fn injected_reset(detail: &str) -> Finding {
+    finding(FindingId::InjectedReset, detail)
+}
+
+/// `packet-loss`: more than 1 % of the packets (and at least two) retransmitted or lost, on a
+/// connection that was established (SYN retries of an unanswered one are not path loss).
+pub fn loss(established: bool, retransmissions: u64, lost: u64, packets: u64) -> Option<Finding> {
+    let lossy = retransmissions + lost;
+    (established && lossy * 100 > packets.max(1) && lossy >= 2).then(|| {
+        finding(
+            FindingId::PacketLoss,
+            format!(
+                "{retransmissions} retransmissions and {lost} lost segments in {packets} packets"
+            ),
+        )
+    })
+}
+
+/// `zero-window`: a receiver advertised a zero window.
+pub fn zero_window(count: u64) -> Option<Finding> {
+    (count > 0).then(|| {
+        finding(
+            FindingId::ZeroWindow,
+            format!("{count} zero-window advertisements"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credssp_abandoned_by_the_client_is_information() {
+        let end = Ending {
+            text: "the client closed the connection",
+            client_first: true,
+            server_spoke: true,
+            server_closed: false,
+        };
+        let f = ended_during(Stage::Credssp, &end, (2, 2), None).unwrap();
+        assert_eq!(f.severity, Severity::Info);
+        let server = Ending {
+            client_first: false,
+            ..end
+        };
+        let f = ended_during(Stage::Credssp, &server, (2, 2), None).unwrap();
+        assert_eq!(f.severity, FindingId::CredsspFailed.entry().0);
+        assert!(ended_during(Stage::Mcs, &end, (0, 0), None).is_none());
+        assert_eq!(
+            ended_during(
+                Stage::Mcs,
+                &server,
+                (0, 0),
+                Some("MCS Disconnect Provider Ultimatum 3")
+            )
+            .unwrap()
+            .evidence,
+            "the client closed the connection during mcs (MCS Disconnect Provider Ultimatum 3)"
+        );
+    }
+
+    #[test]
+    fn loss_needs_an_established_connection_and_more_than_one_percent() {
+        assert!(loss(false, 5, 0, 10).is_none());
+        assert!(loss(true, 1, 0, 10).is_none());
+        assert!(loss(true, 1, 1, 300).is_none());
+        assert!(loss(true, 2, 1, 100).is_some());
+    }
+}
