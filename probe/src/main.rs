@@ -17,6 +17,47 @@ struct Cli {
 
 const EXIT_CODES: &str = "Exit codes:\n  0  success\n  1  a verdict is `warning` or `error`\n  2  usage or input error (bad argument, unreadable file, undecodable bytes)";
 
+const PROBE_HELP: &str = "Examples:
+  rdprobe probe 127.0.0.1                      one server, default port 3389
+  rdprobe probe localhost:3390 --no-enum       a custom port; only the mstsc connection
+  rdprobe probe -i hosts.txt --format jsonl    a list, one JSON line per target
+  rdprobe probe 127.0.0.0/28 --timeout 5       a block, each target within 5 s
+
+Exit codes:
+  0    every verdict is `ok`
+  1    a verdict is `warning` or `error`
+  2    usage or input error (bad argument, unreadable target list)
+  130  interrupted (Ctrl-C): what finished was printed";
+
+const PCAP_HELP: &str = "Examples:
+  rdprobe pcap capture.pcapng                  every connection, text
+  rdprobe pcap a.pcap b.pcap --format json     several files (analysed in parallel)
+  rdprobe pcap scan.pcap --format jsonl | head one JSON line per connection, as they finish
+  rdprobe pcap lab.pcap --port 3390            RDP on another port too
+
+Exit codes:
+  0  every verdict is `ok`
+  1  a verdict is `warning` or `error`
+  2  usage or input error (bad argument, a file that cannot be read or is not a capture)";
+
+#[cfg(feature = "live")]
+const CAPTURE_HELP: &str = "Examples:
+  rdprobe capture -i lo --filter 'tcp port 3389'          until Ctrl-C
+  rdprobe capture -i eth0 --duration 60 --format jsonl    one minute, JSON lines
+
+Exit codes:
+  0  every verdict is `ok`
+  1  a verdict is `warning` or `error`
+  2  usage error, or the interface cannot be opened (root or CAP_NET_RAW needed)";
+
+const DECODE_HELP: &str = "Examples:
+  rdprobe decode 030000130ed000001234000201080001000000
+  xxd -p pdu.bin | rdprobe decode - --format json
+
+Exit codes:
+  0  decoded
+  2  usage error, or bytes that do not decode (the error names the layer and offset)";
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Probe RDP servers: speak the handshake stage by stage, enumerate what each accepts
@@ -28,8 +69,9 @@ enum Command {
     /// --allow-large-blocks). Targets run in parallel (--concurrency); connections to one target
     /// are paced (--pace-ms), all new connections together can be limited (--rate). --timeout is
     /// a hard deadline per target. Ctrl-C prints what finished and exits 130.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = PROBE_HELP)]
     Probe {
+        /// Targets (see above); more with -i.
         targets: Vec<String>,
         /// Default port for targets without one.
         #[arg(short = 'p', long, default_value_t = 3389, value_parser = clap::value_parser!(u16).range(1..))]
@@ -61,7 +103,8 @@ enum Command {
         /// Only the connection an mstsc client makes (with TLS and CredSSP), no enumeration.
         #[arg(long)]
         no_enum: bool,
-        /// `jsonl`: one {"type":"target","data":...} line per target as it finishes.
+        /// Output format. `jsonl`: one {"type":"target","data":...} line per target as it
+        /// finishes.
         #[arg(long, value_enum, default_value_t = OutFormat::Text)]
         format: OutFormat,
         /// Write the results to FILE instead of standard output.
@@ -74,7 +117,7 @@ enum Command {
     /// Reads pcap and pcapng (Ethernet, VLAN, Linux SLL/SLL2, raw IP, BSD loopback). RDP is
     /// found by content on any port; connections to port 3389 (and to each --port) are reported
     /// even when they never carried RDP (refused, unanswered, non-RDP answers).
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = PCAP_HELP)]
     Pcap {
         /// Capture files.
         #[arg(required = true)]
@@ -82,13 +125,15 @@ enum Command {
         /// More ports to treat as RDP (3389 always is).
         #[arg(long = "port", value_name = "N")]
         ports: Vec<u16>,
+        /// Output format. `jsonl`: one {"type":"connection"} line per connection as it
+        /// finishes, then one {"type":"summary"} line per file.
         #[arg(long, value_enum, default_value_t = OutFormat::Text)]
         format: OutFormat,
     },
     /// Capture live from an interface (libpcap; needs root or CAP_NET_RAW) and report each RDP
     /// connection as it ends, and the rest on Ctrl-C, --duration or --count.
     #[cfg(feature = "live")]
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = CAPTURE_HELP)]
     Capture {
         /// Interface to capture on (`lo`, `eth0`).
         #[arg(short = 'i', long = "interface")]
@@ -99,6 +144,8 @@ enum Command {
         /// More ports to treat as RDP (3389 always is).
         #[arg(long = "port", value_name = "N")]
         ports: Vec<u16>,
+        /// Output format. `jsonl`: one {"type":"connection"} line per connection as it
+        /// finishes, then one {"type":"summary"} line.
         #[arg(long, value_enum, default_value_t = OutFormat::Text)]
         format: OutFormat,
         /// Stop after this many seconds.
@@ -113,10 +160,11 @@ enum Command {
     /// Accepts TPKT frames (X.224 / MCS / GCC / slow-path / licensing), TLS records, fast-path
     /// PDUs, a CredSSP TSRequest (DER), an NTLM message, or a bare MCS Connect-Initial /
     /// Connect-Response or GCC ConnectData. Whitespace, colons and a `0x` prefix are ignored.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = DECODE_HELP)]
     Decode {
         /// The bytes as hex, or `-` to read hex from standard input.
         hex: String,
+        /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -128,7 +176,7 @@ enum OutFormat {
     Text,
     /// One JSON document.
     Json,
-    /// JSON Lines: one {"type", "data"} object per connection, then one summary per file.
+    /// JSON Lines: one {"type", "data"} object per line, each written as soon as it is known.
     Jsonl,
 }
 
@@ -627,10 +675,10 @@ fn parse_hex(text: &str) -> anyhow::Result<Vec<u8>> {
         .concat()
         .replace(':', "");
     if let Some((i, c)) = cleaned.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
-        anyhow::bail!("not hex: {:?} at character {i}", c);
+        anyhow::bail!("decode: not hex: {:?} at character {i}", c);
     }
     if cleaned.len() % 2 != 0 {
-        anyhow::bail!("odd number of hex digits ({})", cleaned.len());
+        anyhow::bail!("decode: an odd number of hex digits ({})", cleaned.len());
     }
     hex::decode(&cleaned).context("not hex")
 }

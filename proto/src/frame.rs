@@ -186,7 +186,7 @@ pub fn frame_header(buf: &[u8], framing: Framing, offset: usize) -> Result<Heade
     let reason = "not the start of a TPKT, TLS record or fast-path PDU";
     Err(err(
         offset,
-        "frame",
+        "header",
         DecodeErrorKind::InvalidField { reason },
     ))
 }
