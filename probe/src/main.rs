@@ -304,11 +304,7 @@ fn pcap(
                 out.write_all(s.as_bytes())
             }
             OutFormat::Jsonl => {
-                let line =
-                    rdprobe::report::json::line(&serde_json::json!({"type": "summary", "data": {
-                    "file": r.file, "packets": r.packets, "bytes": r.bytes,
-                    "udp": r.udp, "notices": r.notices, "summary": r.summary}}));
-                writeln!(out, "{line}")
+                writeln!(out, "{}", rdprobe::report::json::summary_line(&r))
             }
             OutFormat::Json => {
                 reports.push(r);
@@ -430,13 +426,7 @@ fn live(
                 report.packets, s.connections, s.ok, s.warning, s.error
             )?;
         }
-        _ => writeln!(
-            out,
-            "{}",
-            rdprobe::report::json::line(
-                &serde_json::json!({"type": "summary", "data": {"packets": report.packets, "bytes": report.bytes, "udp": report.udp, "summary": report.summary}})
-            )
-        )?,
+        _ => writeln!(out, "{}", rdprobe::report::json::summary_line(&report))?,
     }
     Ok(if worst == rdprobe::diagnose::Verdict::Ok {
         ExitCode::SUCCESS
@@ -542,7 +532,7 @@ impl ResultSink {
             OutFormat::Jsonl => json::write_line(
                 &mut self.out,
                 &json::Envelope {
-                    kind: "target",
+                    kind: json::LineKind::Target,
                     file: None,
                     data: r,
                 },

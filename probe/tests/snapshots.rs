@@ -85,6 +85,16 @@ fn full_json_of_three_real_captures() {
     }
 }
 
+/// JSON Lines: one envelope `{"type", "file"?, "data"}` per connection, then the summary.
+#[test]
+fn json_lines_of_a_real_capture() {
+    let path = fixtures().join("captures/public/ndpi__rdp_over_tls.pcap");
+    let o = rdprobe(&["pcap", path.to_str().unwrap(), "--format", "jsonl"]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    let lines = String::from_utf8(o.stdout).unwrap();
+    insta::assert_snapshot!(lines.replace(fixtures().to_str().unwrap(), "[fixtures]"));
+}
+
 /// A server on 127.0.0.1 that runs `handle` for each connection.
 fn server(handle: fn(std::net::TcpStream)) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -70,7 +70,7 @@ pub fn analyze_one(
             }
         }
         Mode::Jsonl if !cancel.load(Ordering::Relaxed) => line(json::line(&Envelope {
-            kind: "connection",
+            kind: json::LineKind::Connection,
             file: Some(&file_name),
             data: c,
         })),

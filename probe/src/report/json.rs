@@ -6,6 +6,8 @@
 use std::io::{self, Write};
 
 use serde::Serialize;
+
+use crate::report::capture::{CaptureReport, Summary, UdpFlow};
 use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 
 /// Characters escaped on top of JSON's own set: DEL and the terminal-unsafe set of
@@ -84,14 +86,59 @@ pub fn write_pretty<W: Write, T: Serialize + ?Sized>(w: &mut W, value: &T) -> io
 }
 
 /// The JSON Lines envelope shared by `probe`, `pcap` and `capture`:
-/// `{"type": "target" | "connection" | "summary", "file"?: ..., "data": ...}`.
+/// What one JSON Lines line carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineKind {
+    /// One probed target (`rdprobe probe`).
+    Target,
+    /// One finished connection (`rdprobe pcap`, `rdprobe capture`).
+    Connection,
+    /// The end of one capture: [`CaptureSummary`].
+    Summary,
+}
+
+/// The one JSON Lines envelope of every command:
+/// `{"type": "target" | "connection" | "summary", "file"?: ..., "data": ...}`; `file` names
+/// the capture a connection or summary comes from.
 #[derive(Serialize)]
 pub struct Envelope<'a, T: Serialize + ?Sized> {
     #[serde(rename = "type")]
-    pub kind: &'a str,
+    pub kind: LineKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<&'a str>,
     pub data: &'a T,
+}
+
+/// The `data` of a capture's summary line: what is not in its connection lines.
+#[derive(Serialize)]
+pub struct CaptureSummary<'a> {
+    pub packets: u64,
+    pub bytes: u64,
+    pub udp: &'a [UdpFlow],
+    pub notices: &'a [String],
+    pub summary: &'a Summary,
+}
+
+impl<'a> From<&'a CaptureReport> for CaptureSummary<'a> {
+    fn from(r: &'a CaptureReport) -> Self {
+        Self {
+            packets: r.packets,
+            bytes: r.bytes,
+            udp: &r.udp,
+            notices: &r.notices,
+            summary: &r.summary,
+        }
+    }
+}
+
+/// The summary line of a capture.
+pub fn summary_line(r: &CaptureReport) -> String {
+    line(&Envelope {
+        kind: LineKind::Summary,
+        file: Some(&r.file),
+        data: &CaptureSummary::from(r),
+    })
 }
 
 /// `value` as one line of JSON.
