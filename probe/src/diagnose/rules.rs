@@ -8,6 +8,7 @@ use rdp_proto::gcc::{EncryptionLevel, EncryptionMethods};
 use rdp_proto::licensing::{LicenseErrorCode, StateTransition};
 use rdp_proto::nego::{FailureCode, NegResponseFlags, SecurityProtocol};
 use rdp_proto::slowpath::ErrorInfo;
+use rdp_proto::tls::Alert;
 
 use super::{finding, Finding, FindingId};
 use crate::facts::cert::CertFacts;
@@ -219,6 +220,14 @@ pub fn certificate_name(c: &CertFacts, host: &str) -> Option<Finding> {
             format!("{host} is not in {} / {:?}", c.subject, c.sans),
         )
     })
+}
+
+/// `tls-handshake-failed` by an alert during the handshake (`by`: "client" or "server").
+pub fn tls_alert(by: &str, alert: &Alert) -> Finding {
+    finding(
+        FindingId::TlsHandshakeFailed,
+        format!("{by} sent alert {} {}", alert.level, alert.description),
+    )
 }
 
 /// `server-error-info`: the server sent Set Error Info (MS-RDPBCGR 2.2.5.1.1) with a reason.

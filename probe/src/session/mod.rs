@@ -23,7 +23,7 @@ use rdp_proto::{decode, decode_prefix};
 use crate::diagnose::Stage;
 use crate::facts::gcc::{method_names, ConnectResponseFacts};
 use crate::facts::tls::{HandshakeReader, ServerHelloFacts};
-use crate::facts::x224::{protocol_names, Answer, Confirm};
+use crate::facts::x224::{protocol_names, Confirm};
 use crate::report::capture::{ClientData, RdpReport, ServerData, TlsReport};
 
 /// Direction of bytes: client to server, or server to client.
@@ -94,6 +94,8 @@ pub struct Session {
     pub license_error: Option<(LicenseErrorCode, StateTransition)>,
     /// A non-zero Set Error Info.
     pub error_info: Option<ErrorInfo>,
+    /// A TLS alert during the handshake, and who sent it.
+    pub tls_alert: Option<(Dir, tls::Alert)>,
     /// The server sent a Connection Confirm.
     server_spoke: bool,
     pub events: Vec<Event>,
@@ -136,6 +138,7 @@ impl Session {
             connect_response: None,
             license_error: None,
             error_info: None,
+            tls_alert: None,
             server_spoke: false,
             events: Vec::new(),
             reached: Stage::X224,
@@ -292,6 +295,7 @@ impl Session {
 
     /// The server's first bytes if they never became RDP (called at the end of a connection).
     pub fn finish(&mut self) {
+        self.report_facts();
         let s = &self.dirs[1];
         if !self.server_spoke && self.not_rdp.is_none() && !s.deframer.buffered().is_empty() {
             self.not_rdp = Some(describe_non_rdp(s.deframer.buffered()));
@@ -304,6 +308,30 @@ impl Session {
             if let Some(t) = self.rdp.tls.as_mut() {
                 t.established = self.dirs[0].ccs && self.dirs[1].ccs;
             }
+        }
+    }
+
+    /// The report's fields that come from typed facts (the one place they become text).
+    fn report_facts(&mut self) {
+        let r = &mut self.rdp;
+        r.requested_protocols = self.requested.map(SecurityProtocol::names);
+        if let Some(c) = &self.confirm {
+            r.selected_protocol = c.selected().map(protocol_names);
+            r.neg_flags = flag_names(c.flags());
+            r.failure = c.failure().map(|code| code.to_string());
+            r.legacy_no_negotiation = c.is_legacy();
+        }
+        r.server = self.connect_response.as_ref().map(ServerData::from_facts);
+        r.licensing = self
+            .license_error
+            .map(|(code, transition)| format!("{code} / {transition}"));
+        r.error_info = self.error_info.map(|e| format!("0x{:08x} {e}", e.0));
+        if let (Some((dir, a)), Some(t)) = (self.tls_alert, r.tls.as_mut()) {
+            t.alert = Some(format!("{} {}", a.level, a.description));
+            t.alert_by = Some(match dir {
+                Dir::ClientToServer => "client",
+                Dir::ServerToClient => "server",
+            });
         }
     }
 
@@ -348,7 +376,6 @@ impl Session {
                     None => {}
                 }
                 self.requested = cr.negotiation.map(|n| n.requested_protocols);
-                self.rdp.requested_protocols = self.requested.map(SecurityProtocol::names);
                 self.event(Stage::X224, false, ts, "Connection Request");
             }
             Tpdu::ConnectionConfirm(cc) if dir == Dir::ServerToClient => {
@@ -356,22 +383,8 @@ impl Session {
                 self.server_spoke = true;
                 let c = Confirm::from_pdu(&cc);
                 self.confirm = Some(c);
-                match c.answer {
-                    Answer::Selected { protocol, flags } => {
-                        self.rdp.selected_protocol = Some(protocol_names(protocol));
-                        self.rdp.neg_flags = flag_names(flags);
-                        self.event(Stage::X224, true, ts, c.detail());
-                    }
-                    Answer::Failure(code) => {
-                        self.rdp.failure = Some(code.to_string());
-                        self.event(Stage::X224, false, ts, c.detail());
-                    }
-                    Answer::Legacy => {
-                        self.rdp.legacy_no_negotiation = true;
-                        self.rdp.selected_protocol = Some(protocol_names(SecurityProtocol::RDP));
-                        self.event(Stage::X224, true, ts, c.detail());
-                    }
-                }
+                let done = c.failure().is_none();
+                self.event(Stage::X224, done, ts, c.detail());
             }
             Tpdu::DisconnectRequest(dr) => {
                 self.rdp.disconnect_reason =
@@ -399,7 +412,6 @@ impl Session {
                 if let Some(sec) = &facts.security {
                     self.rdp_x509_chain = sec.x509_chain.iter().take(4).cloned().collect();
                 }
-                self.rdp.server = Some(ServerData::from_facts(&facts));
                 self.event(
                     Stage::Mcs,
                     true,
@@ -463,8 +475,6 @@ impl Session {
                 };
                 if let Ok(l) = decode::<LicensingPdu>(body) {
                     if let LicensingBody::ErrorAlert(m) = &l.body {
-                        self.rdp.licensing =
-                            Some(format!("{} / {}", m.error_code, m.state_transition));
                         self.license_error = Some((m.error_code, m.state_transition));
                         if l.is_valid_client() {
                             self.event(Stage::Licensing, true, ts, "STATUS_VALID_CLIENT");
@@ -495,8 +505,6 @@ impl Session {
                     if sd.pdu_type2 == PduType2::PDUTYPE2_SET_ERROR_INFO_PDU {
                         if let Ok(e) = decode::<SetErrorInfo>(sd.body) {
                             if e.error_info.0 != 0 {
-                                self.rdp.error_info =
-                                    Some(format!("0x{:08x} {}", e.error_info.0, e.error_info));
                                 self.error_info = Some(e.error_info);
                             }
                         }
@@ -533,15 +541,8 @@ impl Session {
                 }
             }
             ContentType::ALERT if rec.fragment.len() == 2 && !self.dirs[d].ccs => {
-                if let (Ok(a), Some(t)) =
-                    (decode::<tls::Alert>(rec.fragment), self.rdp.tls.as_mut())
-                {
-                    t.alert = Some(format!("{} {}", a.level, a.description));
-                    t.alert_by = Some(if dir == Dir::ClientToServer {
-                        "client"
-                    } else {
-                        "server"
-                    });
+                if let Ok(a) = decode::<tls::Alert>(rec.fragment) {
+                    self.tls_alert = Some((dir, a));
                 }
             }
             // The client's Finished (its first encrypted record) ends the TLS 1.3 handshake;

@@ -2,7 +2,7 @@
 //! [`crate::diagnose`] raise from them.
 
 use crate::diagnose::transport::{self, Establishment};
-use crate::diagnose::{self, finding, rules, Finding, FindingId, Stage};
+use crate::diagnose::{self, rules, Finding, FindingId, Stage};
 use crate::facts::cert;
 use crate::facts::x224::Confirm;
 use crate::report::capture::{Certificate, Connection, TcpReport};
@@ -11,6 +11,7 @@ use rdp_proto::nego::SecurityProtocol;
 
 use super::conn::*;
 use super::timeline::timeline;
+use crate::session::Dir;
 
 pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connection {
     let state = conn_state(&c);
@@ -120,14 +121,15 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
                     findings.extend(rules::certificate(&facts, now_s, &when));
                 }
             }
-            if let Some(alert) = &t.alert {
-                if !s.tls_established() {
-                    stopped_at.get_or_insert(Stage::Tls);
-                    findings.push(finding(
-                        FindingId::TlsHandshakeFailed,
-                        format!("{} sent alert {alert}", t.alert_by.unwrap_or("?")),
-                    ));
-                }
+        }
+        if let Some((dir, alert)) = s.tls_alert {
+            if r.tls.is_some() && !s.tls_established() {
+                stopped_at.get_or_insert(Stage::Tls);
+                let by = match dir {
+                    Dir::ClientToServer => "client",
+                    Dir::ServerToClient => "server",
+                };
+                findings.push(rules::tls_alert(by, &alert));
             }
         }
         findings.extend(s.error_info.map(rules::server_error_info));
