@@ -1,0 +1,208 @@
+//! The command line's grammar (clap): commands, options, their validation, help texts.
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Finds out why a Remote Desktop connection fails.
+#[derive(Parser, Debug)]
+#[command(name = "rdprobe", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes:\n  0  success\n  1  a verdict is `warning` or `error`\n  2  usage or input error (bad argument, unreadable file, undecodable bytes)";
+
+const PROBE_HELP: &str = "Examples:
+  rdprobe probe 127.0.0.1                      one server, default port 3389
+  rdprobe probe localhost:3390 --no-enum       a custom port; only the mstsc connection
+  rdprobe probe -i hosts.txt --format jsonl    a list, one JSON line per target
+  rdprobe probe 127.0.0.0/28 --timeout 5       a block, each target within 5 s
+
+Exit codes:
+  0    every verdict is `ok`
+  1    a verdict is `warning` or `error`
+  2    usage or input error (bad argument, unreadable target list)
+  130  interrupted (Ctrl-C): what finished was printed";
+
+const PCAP_HELP: &str = "Examples:
+  rdprobe pcap capture.pcapng                  every connection, text
+  rdprobe pcap a.pcap b.pcap --format json     several files (analysed in parallel)
+  rdprobe pcap scan.pcap --format jsonl | head one JSON line per connection, as they finish
+  rdprobe pcap lab.pcap --port 3390            RDP on another port too
+
+Exit codes:
+  0  every verdict is `ok`
+  1  a verdict is `warning` or `error`
+  2  usage or input error (bad argument, a file that cannot be read or is not a capture)";
+
+#[cfg(feature = "live")]
+const CAPTURE_HELP: &str = "Examples:
+  rdprobe capture -i lo --filter 'tcp port 3389'          until Ctrl-C
+  rdprobe capture -i eth0 --duration 60 --format jsonl    one minute, JSON lines
+
+Exit codes:
+  0  every verdict is `ok`
+  1  a verdict is `warning` or `error`
+  2  usage error, or the interface cannot be opened (root or CAP_NET_RAW needed)";
+
+const DECODE_HELP: &str = "Examples:
+  rdprobe decode 030000130ed000001234000201080001000000
+  xxd -p pdu.bin | rdprobe decode - --format json
+
+Exit codes:
+  0  decoded
+  2  usage error, or bytes that do not decode (the error names the layer and offset)";
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Probe RDP servers: speak the handshake stage by stage, enumerate what each accepts
+    /// (security layers, TLS versions, encryption methods), read its certificate and CredSSP/NTLM
+    /// identity, and say why a connection fails.
+    ///
+    /// TARGET is host, host:port, IPv4, IPv4:port, [IPv6]:port, IPv6 (default port), or a CIDR
+    /// block (127.0.0.0/28, 127.0.0.0/28:3390, [::1/127]:3390; larger than a /16 needs
+    /// --allow-large-blocks). Targets run in parallel (--concurrency); connections to one target
+    /// are paced (--pace-ms), all new connections together can be limited (--rate). --timeout is
+    /// a hard deadline per target. Ctrl-C prints what finished and exits 130.
+    #[command(after_help = PROBE_HELP)]
+    Probe {
+        /// Targets (see above); more with -i.
+        targets: Vec<String>,
+        /// Default port for targets without one.
+        #[arg(short = 'p', long, default_value_t = 3389, value_parser = clap::value_parser!(u16).range(1..))]
+        port: u16,
+        /// Read more targets from FILE (`-` for standard input), one per line (# comments allowed).
+        #[arg(short = 'i', long = "input", value_name = "FILE|-")]
+        input: Option<std::path::PathBuf>,
+        /// Hard deadline per target, in seconds (0 < SECS <= 86400).
+        #[arg(long, default_value_t = 20.0, value_parser = seconds)]
+        timeout: f64,
+        /// Deadline of one connect or one answer, in seconds (0 < SECS <= 86400).
+        #[arg(long, default_value_t = 4.0, value_parser = seconds)]
+        stage_timeout: f64,
+        /// Targets probed at once (1..=65536).
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=65536))]
+        concurrency: u32,
+        /// Pause between two connections to the same target, in milliseconds (at most 3600000).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+        pace_ms: u64,
+        /// New connections per second across all targets (default: no limit).
+        #[arg(long, value_name = "PER_SEC", value_parser = rate)]
+        rate: Option<f64>,
+        /// Allow CIDR blocks larger than a /16.
+        #[arg(long)]
+        allow_large_blocks: bool,
+        /// TLS server_name to send (default: the target, when it is a host name).
+        #[arg(long)]
+        sni: Option<String>,
+        /// Only the connection an mstsc client makes (with TLS and CredSSP), no enumeration.
+        #[arg(long)]
+        no_enum: bool,
+        /// Output format. `jsonl`: one {"type":"target","data":...} line per target as it
+        /// finishes.
+        #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+        format: OutFormat,
+        /// Write the results to FILE instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Analyze capture files: every RDP connection, how far its handshake got, who ended it,
+    /// how lossy the path was, and the findings that name the cause.
+    ///
+    /// Reads pcap and pcapng (Ethernet, VLAN, Linux SLL/SLL2, raw IP, BSD loopback). RDP is
+    /// found by content on any port; connections to port 3389 (and to each --port) are reported
+    /// even when they never carried RDP (refused, unanswered, non-RDP answers).
+    #[command(after_help = PCAP_HELP)]
+    Pcap {
+        /// Capture files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// More ports to treat as RDP (3389 always is).
+        #[arg(long = "port", value_name = "N")]
+        ports: Vec<u16>,
+        /// Output format. `jsonl`: one {"type":"connection"} line per connection as it
+        /// finishes, then one {"type":"summary"} line per file.
+        #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+        format: OutFormat,
+    },
+    /// Capture live from an interface (libpcap; needs root or CAP_NET_RAW) and report each RDP
+    /// connection as it ends, and the rest on Ctrl-C, --duration or --count.
+    #[cfg(feature = "live")]
+    #[command(after_help = CAPTURE_HELP)]
+    Capture {
+        /// Interface to capture on (`lo`, `eth0`).
+        #[arg(short = 'i', long = "interface")]
+        interface: String,
+        /// A BPF capture filter, e.g. `tcp port 3389`.
+        #[arg(long)]
+        filter: Option<String>,
+        /// More ports to treat as RDP (3389 always is).
+        #[arg(long = "port", value_name = "N")]
+        ports: Vec<u16>,
+        /// Output format. `jsonl`: one {"type":"connection"} line per connection as it
+        /// finishes, then one {"type":"summary"} line.
+        #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+        format: OutFormat,
+        /// Stop after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        duration: Option<f64>,
+        /// Stop after this many packets.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+    },
+    /// Decode one PDU or a run of frames given as hex, and print every layer and field.
+    ///
+    /// Accepts TPKT frames (X.224 / MCS / GCC / slow-path / licensing), TLS records, fast-path
+    /// PDUs, a CredSSP TSRequest (DER), an NTLM message, or a bare MCS Connect-Initial /
+    /// Connect-Response or GCC ConnectData. Whitespace, colons and a `0x` prefix are ignored.
+    #[command(after_help = DECODE_HELP)]
+    Decode {
+        /// The bytes as hex, or `-` to read hex from standard input.
+        hex: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutFormat {
+    /// Human-readable report.
+    Text,
+    /// One JSON document.
+    Json,
+    /// JSON Lines: one {"type", "data"} object per line, each written as soon as it is known.
+    Jsonl,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    /// Human-readable tree.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// Parses a duration in seconds: finite, above zero, at most a day.
+fn seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !v.is_finite() || v <= 0.0 || v > 86_400.0 {
+        return Err(format!("{s} is not in 0 < SECS <= 86400"));
+    }
+    Ok(v)
+}
+
+/// Parses a rate in connections per second: finite, above zero.
+fn rate(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if !v.is_finite() || !(0.001..=1e6).contains(&v) {
+        return Err(format!("{s} is not in 0.001 <= PER_SEC <= 1000000"));
+    }
+    Ok(v)
+}
