@@ -15,16 +15,18 @@ use rdp_proto::slowpath::{
     ErrorInfo, PduType, PduType2, SecurityFlags, SecurityHeader, SetErrorInfo, ShareControlPdu,
     ShareDataPdu,
 };
-use rdp_proto::tls::{self, ContentType, HandshakeType};
+use rdp_proto::tls::Alert;
 use rdp_proto::tpkt::Tpkt;
 use rdp_proto::x224::{Token, Tpdu};
 use rdp_proto::{decode, decode_prefix};
 
 use crate::diagnose::Stage;
 use crate::facts::gcc::{method_names, ConnectResponseFacts};
-use crate::facts::tls::{HandshakeReader, ServerHelloFacts};
+use crate::facts::tls::HandshakeReader;
 use crate::facts::x224::{protocol_names, Confirm};
-use crate::report::capture::{ClientData, RdpReport, ServerData, TlsReport};
+use crate::report::capture::{ClientData, RdpReport, ServerData};
+
+mod tls;
 
 /// Direction of bytes: client to server, or server to client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,7 +97,7 @@ pub struct Session {
     /// A non-zero Set Error Info.
     pub error_info: Option<ErrorInfo>,
     /// A TLS alert during the handshake, and who sent it.
-    pub tls_alert: Option<(Dir, tls::Alert)>,
+    pub tls_alert: Option<(Dir, Alert)>,
     /// The server sent a Connection Confirm.
     server_spoke: bool,
     pub events: Vec<Event>,
@@ -509,97 +511,6 @@ impl Session {
                             }
                         }
                     }
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn on_tls(&mut self, dir: Dir, bytes: &[u8], ts: i64) {
-        let Ok(rec) = decode::<tls::Record>(bytes) else {
-            return;
-        };
-        let d = dir.index();
-        self.rdp.tls.get_or_insert_with(TlsReport::default);
-        match rec.content_type {
-            ContentType::HANDSHAKE if !self.dirs[d].ccs => {
-                // Handshake messages may span records: a bounded carry-over.
-                let mut reader = std::mem::take(&mut self.dirs[d].hs);
-                reader.push(rec.fragment, |hs| self.on_handshake(dir, hs, ts));
-                self.dirs[d].hs = reader;
-            }
-            ContentType::CHANGE_CIPHER_SPEC => {
-                self.dirs[d].ccs = true;
-                if self.tls_established() && !self.tls13_handshake {
-                    let detail = self
-                        .rdp
-                        .tls
-                        .as_ref()
-                        .and_then(|t| t.version.clone())
-                        .unwrap_or_default();
-                    self.event(Stage::Tls, true, ts, detail);
-                }
-            }
-            ContentType::ALERT if rec.fragment.len() == 2 && !self.dirs[d].ccs => {
-                if let Ok(a) = decode::<tls::Alert>(rec.fragment) {
-                    self.tls_alert = Some((dir, a));
-                }
-            }
-            // The client's Finished (its first encrypted record) ends the TLS 1.3 handshake;
-            // the server's encrypted records before it are handshake, not CredSSP.
-            ContentType::APPLICATION_DATA if self.tls13_handshake && dir == Dir::ClientToServer => {
-                self.tls13_handshake = false;
-                self.event(Stage::Tls, true, ts, "TLSv1.3");
-            }
-            ContentType::APPLICATION_DATA if self.tls13_handshake => {}
-            ContentType::APPLICATION_DATA => {
-                let st = &mut self.dirs[d];
-                st.appdata += 1;
-                st.appdata_bytes += rec.fragment.len() as u64;
-                let selected = self.selected();
-                let is_hybrid = selected.is_some_and(|s| {
-                    s.intersects(SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX)
-                });
-                if is_hybrid {
-                    self.event(Stage::Credssp, false, ts, "CredSSP (encrypted)");
-                } else if selected.is_some() {
-                    self.event(Stage::Mcs, false, ts, "MCS (encrypted)");
-                }
-                // Joined mid-way with no selection seen: encrypted records, stage unknown.
-                if self.dirs[0].appdata >= APPDATA_RECORDS
-                    && self.dirs[1].appdata >= APPDATA_RECORDS
-                {
-                    self.event(Stage::Active, true, ts, "encrypted bulk data (inferred)");
-                    self.bulk = true;
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn on_handshake(&mut self, dir: Dir, hs: &tls::Handshake<'_>, ts: i64) {
-        let t = self.rdp.tls.get_or_insert_with(TlsReport::default);
-        match hs.msg_type {
-            HandshakeType::CLIENT_HELLO if dir == Dir::ClientToServer => {
-                if let Ok(ch) = decode::<tls::ClientHello>(hs.body) {
-                    t.client_versions = ch.versions().iter().map(|v| v.label()).collect();
-                    t.sni = ch.sni().map(|s| String::from_utf8_lossy(s).into_owned());
-                    t.client_suites = ch.cipher_suites().count();
-                    self.event(Stage::Tls, false, ts, "ClientHello");
-                }
-            }
-            HandshakeType::SERVER_HELLO if dir == Dir::ServerToClient => {
-                if let Ok(sh) = decode::<tls::ServerHello>(hs.body) {
-                    let sh = ServerHelloFacts::from_pdu(&sh);
-                    t.version = Some(sh.version.label());
-                    self.tls13_handshake = sh.is_tls13();
-                    t.cipher = Some(sh.cipher.to_string());
-                }
-            }
-            HandshakeType::CERTIFICATE if dir == Dir::ServerToClient => {
-                if let Ok(c) = decode::<tls::Certificate>(hs.body) {
-                    t.chain_length = c.certificates.len();
-                    self.tls_chain = c.certificates.iter().take(4).map(|d| d.to_vec()).collect();
                 }
             }
             _ => {}
