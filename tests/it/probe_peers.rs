@@ -216,3 +216,40 @@ fn freerdp_nla_server_credssp_identity() {
     assert!(!has(&r, "credssp-unpatched"));
     assert!(!has(&r, "nla-not-required"));
 }
+
+/// Holds three real peers (xrdp with Standard RDP Security, xrdp with TLS, FreeRDP's NLA
+/// shadow server) for `RDPROBE_HOLD_SECS` seconds and writes their addresses, one per line, to
+/// `RDPROBE_PEER_ADDRS`: the probe's wall time on real peers is then measured from outside,
+/// old and new binary side by side (the README's command). Ignored by default.
+#[test]
+#[ignore]
+fn hold_peers_for_benchmarks() {
+    let secs: u64 = std::env::var("RDPROBE_HOLD_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
+    let out = std::env::var("RDPROBE_PEER_ADDRS").unwrap_or_else(|_| "/tmp/rdprobe-peers".into());
+    let configs = [
+        XrdpConfig {
+            security: Security::Rdp,
+            crypt_level: CryptLevel::High,
+            cert: Cert::Default,
+            tls_protocols: None,
+        },
+        XrdpConfig {
+            security: Security::Tls,
+            crypt_level: CryptLevel::High,
+            cert: Cert::Default,
+            tls_protocols: None,
+        },
+    ];
+    let mut held = Vec::new();
+    for c in &configs {
+        held.extend(peers::or_skip(peers::xrdp(c)));
+    }
+    held.extend(peers::or_skip(peers::shadow_nla()));
+    let addrs: Vec<String> = held.iter().map(|p| p.addr().to_string()).collect();
+    std::fs::write(&out, addrs.join("\n") + "\n").unwrap();
+    eprintln!("holding {} for {secs} s: {}", addrs.join(", "), out);
+    std::thread::sleep(Duration::from_secs(secs));
+}

@@ -222,12 +222,27 @@ pub fn certificate_name(c: &CertFacts, host: &str) -> Option<Finding> {
     })
 }
 
+/// `tls-handshake-failed`, with what the front saw.
+pub fn tls_failed(evidence: String) -> Finding {
+    finding(FindingId::TlsHandshakeFailed, evidence)
+}
+
 /// `tls-handshake-failed` by an alert during the handshake (`by`: "client" or "server").
 pub fn tls_alert(by: &str, alert: &Alert) -> Finding {
-    finding(
-        FindingId::TlsHandshakeFailed,
-        format!("{by} sent alert {} {}", alert.level, alert.description),
-    )
+    tls_failed(format!(
+        "{by} sent alert {} {}",
+        alert.level, alert.description
+    ))
+}
+
+/// `credssp-failed`, with what the front saw. A client that gave up first (mstsc's "check
+/// credentials, then reconnect", an abandoned attempt) makes it information.
+pub fn credssp_failed(evidence: String, client_gave_up: bool) -> Finding {
+    if client_gave_up {
+        super::finding_with(FindingId::CredsspFailed, super::Severity::Info, evidence)
+    } else {
+        finding(FindingId::CredsspFailed, evidence)
+    }
 }
 
 /// `server-error-info`: the server sent Set Error Info (MS-RDPBCGR 2.2.5.1.1) with a reason.

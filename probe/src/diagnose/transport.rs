@@ -1,28 +1,41 @@
-//! Rules only a capture can observe: how the TCP connection was (not) established, how it
-//! ended before its next stage, resets, loss and zero windows. The capture analyzer decides
+//! Rules of the transport and the first answer: how the TCP connection was (not) established
+//! and how a connection ended before the server's answer (both fronts: the probe sees it on its
+//! own connection, the capture on the wire), and what only a capture can observe: how a
+//! connection ended before its next stage, resets, loss and zero windows. The fronts decide
 //! *which* situation a connection is in; these functions decide the finding, its severity and
 //! its evidence.
 
 use super::{finding, finding_with, Finding, FindingId, Severity, Stage};
 
 /// How a TCP handshake that did not complete ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Establishment {
-    /// The SYN was answered with RST (Zeek's REJ).
+    /// The SYN was answered with RST (Zeek's REJ; the probe's connection refused).
     Refused,
     /// SYNs without a SYN-ACK in the capture (S0, SH).
     Unanswered { syns: u64 },
     /// The client reset after unanswered SYNs (RSTOS0).
     ClientGaveUp,
+    /// The probe's connect got no answer within `within`.
+    TimedOut { within: std::time::Duration },
+    /// The probe's connect failed with a network error (no route, host unreachable).
+    Unreachable(String),
 }
 
-/// `tcp-refused` / `syn-unanswered`.
+/// `tcp-refused`, `syn-unanswered`, `tcp-timeout`, `tcp-unreachable`.
 pub fn establishment(e: Establishment, server: &str) -> Finding {
     match e {
         Establishment::Refused => finding(
             FindingId::TcpRefused,
             format!("{server} answered the SYN with RST"),
         ),
+        Establishment::TimedOut { within } => finding(
+            FindingId::TcpTimeout,
+            format!("no answer from {server} within {within:?}"),
+        ),
+        Establishment::Unreachable(why) => {
+            finding(FindingId::TcpUnreachable, format!("{server}: {why}"))
+        }
         Establishment::Unanswered { syns } => finding(
             FindingId::SynUnanswered,
             format!("{syns} SYN(s) to {server} without a reply in the capture"),
@@ -34,9 +47,31 @@ pub fn establishment(e: Establishment, server: &str) -> Finding {
     }
 }
 
-/// `not-rdp`: the server answered with something else (`what`: an HTTP line, hex).
+/// Why the server's first answer (a Connection Confirm, or a Connect-Response) did not come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// Nothing came (`x224-no-response`).
+    Silent,
+    /// Bytes that are not RDP came (`not-rdp`).
+    NotRdp,
+    /// The server closed or reset the connection (`x224-closed`).
+    Closed,
+}
+
+/// `x224-no-response`, `not-rdp`, `x224-closed`, with the evidence the front saw.
+pub fn no_answer(kind: NoAnswer, evidence: String) -> Finding {
+    let id = match kind {
+        NoAnswer::Silent => FindingId::X224NoResponse,
+        NoAnswer::NotRdp => FindingId::NotRdp,
+        NoAnswer::Closed => FindingId::X224Closed,
+    };
+    finding(id, evidence)
+}
+
+/// `not-rdp` from a capture: the server answered with something else (`what`: an HTTP line,
+/// hex).
 pub fn not_rdp(what: &str) -> Finding {
-    finding(FindingId::NotRdp, format!("the server answered {what}"))
+    no_answer(NoAnswer::NotRdp, format!("the server answered {what}"))
 }
 
 /// How a connection ended, as the capture shows it.
@@ -63,33 +98,27 @@ pub fn ended_during(
 ) -> Option<Finding> {
     let by = end.text;
     match due {
-        Stage::X224 if end.server_spoke => Some(finding(
-            FindingId::X224Closed,
+        Stage::X224 if end.server_spoke => Some(no_answer(
+            NoAnswer::Closed,
             format!("{by} after the Connection Request"),
         )),
-        Stage::X224 if end.server_closed => Some(finding(
-            FindingId::X224Closed,
+        Stage::X224 if end.server_closed => Some(no_answer(
+            NoAnswer::Closed,
             format!("the server closed without a Connection Confirm ({by})"),
         )),
-        Stage::X224 => Some(finding(
-            FindingId::X224NoResponse,
+        Stage::X224 => Some(no_answer(
+            NoAnswer::Silent,
             format!("no Connection Confirm; {by}"),
         )),
-        Stage::Tls => Some(finding(
-            FindingId::TlsHandshakeFailed,
-            format!("the TLS handshake did not complete: {by}"),
-        )),
+        Stage::Tls => Some(super::rules::tls_failed(format!(
+            "the TLS handshake did not complete: {by}"
+        ))),
         Stage::Credssp => {
             let (ca, sa) = tls_records;
-            let evidence =
-                format!("{by} during CredSSP after {ca} client and {sa} server TLS records");
-            // mstsc's "check credentials, then reconnect" and abandoned attempts: information.
-            let severity = if end.client_first {
-                Severity::Info
-            } else {
-                FindingId::CredsspFailed.entry().0
-            };
-            Some(finding_with(FindingId::CredsspFailed, severity, evidence))
+            Some(super::rules::credssp_failed(
+                format!("{by} during CredSSP after {ca} client and {sa} server TLS records"),
+                end.client_first,
+            ))
         }
         _ if !end.client_first => {
             let why = disconnect.map(|r| format!(" ({r})")).unwrap_or_default();
@@ -108,13 +137,10 @@ pub fn silent_rdp_port(end: &Ending<'_>, client_sent: bool) -> Option<Finding> {
         return None;
     }
     Some(if end.server_closed {
-        finding(
-            FindingId::X224Closed,
-            format!("{} without answering", end.text),
-        )
+        no_answer(NoAnswer::Closed, format!("{} without answering", end.text))
     } else {
-        finding(
-            FindingId::X224NoResponse,
+        no_answer(
+            NoAnswer::Silent,
             format!("no answer to the request; {}", end.text),
         )
     })
@@ -191,7 +217,7 @@ mod tests {
             ..end
         };
         let f = ended_during(Stage::Credssp, &server, (2, 2), None).unwrap();
-        assert_eq!(f.severity, FindingId::CredsspFailed.entry().0);
+        assert_eq!(f.severity, Severity::Error);
         assert!(ended_during(Stage::Mcs, &end, (0, 0), None).is_none());
         assert_eq!(
             ended_during(

@@ -2,7 +2,7 @@
 
 use core::time::Duration;
 
-use crate::diagnose::{finding, FindingId, Stage, StageStatus};
+use crate::diagnose::{finding, rules, FindingId, Stage, StageStatus};
 use crate::facts::credssp::TsRequestFacts;
 use crate::report::probe::{CredsspReport, NtlmReport};
 use crate::time::rfc3339;
@@ -21,7 +21,7 @@ pub fn conclude_credssp(
         Err(why) => {
             rec.stage(Stage::Credssp, StageStatus::Failed, at, why.clone());
             rec.stop(Stage::Credssp);
-            rec.findings.push(finding(FindingId::CredsspFailed, why));
+            rec.findings.push(rules::credssp_failed(why, false));
             return None;
         }
     };

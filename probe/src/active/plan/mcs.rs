@@ -4,7 +4,8 @@ use core::time::Duration;
 
 use rdp_proto::gcc::{EncryptionLevel, EncryptionMethods};
 
-use crate::diagnose::{finding, rules, FindingId, Stage, StageStatus};
+use crate::diagnose::transport::{self, NoAnswer};
+use crate::diagnose::{rules, Stage, StageStatus};
 use crate::facts::cert::CertFacts;
 use crate::facts::gcc::{method_name, ConnectResponseFacts};
 use crate::report::probe::RdpSecurityReport;
@@ -135,8 +136,8 @@ pub fn conclude_rdp_security(
         let first = report.answers.values().next().cloned().unwrap_or_default();
         rec.stage(Stage::Mcs, StageStatus::Failed, at, first.clone());
         rec.stop(Stage::Mcs);
-        rec.findings.push(finding(
-            FindingId::X224Closed,
+        rec.findings.push(transport::no_answer(
+            NoAnswer::Closed,
             format!("Standard RDP Security accepted, but no Connect-Response: {first}"),
         ));
     }

@@ -81,8 +81,7 @@ impl Record {
         if !self.skipped.is_empty() {
             evidence += &format!("; not tried: {}", self.skipped.join(", "));
         }
-        self.findings
-            .push(finding(FindingId::ProbeTimeout, evidence));
+        self.findings.push(probe_timeout(evidence));
     }
 
     /// Ends the record at `at`: planned stages never reached are skipped; attempts that did not
@@ -106,11 +105,15 @@ impl Record {
                 .any(|f| f.id == FindingId::ProbeTimeout)
         {
             let evidence = format!("{limit} ran out; not tried: {}", self.skipped.join(", "));
-            self.findings
-                .push(finding(FindingId::ProbeTimeout, evidence));
+            self.findings.push(probe_timeout(evidence));
         }
         self.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     }
+}
+
+/// `probe-timeout`: the target's deadline left something untried.
+pub fn probe_timeout(evidence: String) -> Finding {
+    finding(FindingId::ProbeTimeout, evidence)
 }
 
 /// Milliseconds with two decimals.

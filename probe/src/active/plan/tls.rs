@@ -241,10 +241,8 @@ pub fn conclude_tls(
             };
             rec.stage(Stage::Tls, status, at, e.why.clone());
             rec.stop(Stage::Tls);
-            rec.findings.push(finding(
-                FindingId::TlsHandshakeFailed,
-                format!("TLS session: {}", e.why),
-            ));
+            rec.findings
+                .push(rules::tls_failed(format!("TLS session: {}", e.why)));
         }
         None => {}
     }

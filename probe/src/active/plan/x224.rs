@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use rdp_proto::nego::SecurityProtocol;
 
+use crate::diagnose::transport::{self, Establishment, NoAnswer};
 use crate::diagnose::{finding, rules, Finding, FindingId, Stage, StageStatus};
 use crate::facts::x224::{protocol_names, Answer, Confirm};
 use crate::report::probe::{AddressOutcome, AddressResult, ProtocolResult, SecurityReport};
@@ -72,43 +73,46 @@ pub fn primary_failed(
 ) -> bool {
     match outcome {
         CrOutcome::ConnectFailed(e) => {
-            let (status, id, detail) = match e {
+            let (status, f) = match e {
                 ConnectFailure::Refused => (
                     StageStatus::Failed,
-                    FindingId::TcpRefused,
-                    format!("{addr} refused the connection (RST)"),
+                    transport::establishment(Establishment::Refused, addr),
                 ),
                 ConnectFailure::Timeout => (
                     StageStatus::Timeout,
-                    FindingId::TcpTimeout,
-                    format!("no answer from {addr} within {stage_timeout:?}"),
+                    transport::establishment(
+                        Establishment::TimedOut {
+                            within: stage_timeout,
+                        },
+                        addr,
+                    ),
                 ),
                 ConnectFailure::Unreachable(m) | ConnectFailure::Other(m) => (
                     StageStatus::Failed,
-                    FindingId::TcpUnreachable,
-                    format!("{addr}: {m}"),
+                    transport::establishment(Establishment::Unreachable(m.clone()), addr),
                 ),
                 ConnectFailure::NoTime | ConnectFailure::Reset => (
                     StageStatus::Skipped,
-                    FindingId::ProbeTimeout,
-                    format!("no time left to connect to {addr} (--timeout / --rate)"),
+                    probe_timeout(format!(
+                        "no time left to connect to {addr} (--timeout / --rate)"
+                    )),
                 ),
             };
-            rec.stage(Stage::Tcp, status, tcp, detail.clone());
+            rec.stage(Stage::Tcp, status, tcp, f.evidence.clone());
             rec.stop(Stage::Tcp);
-            rec.findings.push(finding(id, detail));
+            rec.findings.push(f);
             true
         }
         CrOutcome::NoConfirm(e) => {
             rec.stage(Stage::Tcp, StageStatus::Ok, tcp, addr);
-            let (status, id) = match e {
-                ReadFailure::Timeout { .. } => (StageStatus::Timeout, FindingId::X224NoResponse),
-                ReadFailure::NotFrame { .. } => (StageStatus::Failed, FindingId::NotRdp),
-                _ => (StageStatus::Failed, FindingId::X224Closed),
+            let (status, kind) = match e {
+                ReadFailure::Timeout { .. } => (StageStatus::Timeout, NoAnswer::Silent),
+                ReadFailure::NotFrame { .. } => (StageStatus::Failed, NoAnswer::NotRdp),
+                _ => (StageStatus::Failed, NoAnswer::Closed),
             };
             rec.stage(Stage::X224, status, tcp + x224, e.describe());
             rec.stop(Stage::X224);
-            rec.findings.push(finding(id, e.describe()));
+            rec.findings.push(transport::no_answer(kind, e.describe()));
             true
         }
         CrOutcome::Confirmed(_) => false,
