@@ -188,3 +188,28 @@ fn full_json_of_a_probe_of_a_malformed_confirm() {
     let port = server(handle);
     insta::assert_snapshot!(probe_json(port));
 }
+
+/// The README's findings table is the catalogue, entry for entry.
+#[test]
+fn the_readme_lists_the_findings_catalogue() {
+    use rdprobe::diagnose::FindingId;
+    let mut table =
+        String::from("| id | severity | what it means | what to do |\n|---|---|---|---|\n");
+    for id in FindingId::ALL {
+        let (severity, summary, remediation) = id.entry();
+        table += &format!(
+            "| `{}` | {} | {} | {} |\n",
+            id.as_str(),
+            severity.as_str(),
+            summary.replace('|', "\\|"),
+            remediation.replace('|', "\\|")
+        );
+    }
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    assert!(
+        readme.contains(&table),
+        "the README's findings table is out of date; it is:\n\n{table}"
+    );
+}

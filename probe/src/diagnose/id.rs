@@ -1,5 +1,5 @@
-//! Finding ids: the closed set of DESIGN.md section 7 (plus the ids added while building, see
-//! the README). A typo in an id is a compile error; each id has one catalogue entry.
+//! Finding ids: the closed set the README's findings table lists. A typo in an id is a compile
+//! error; each id has one catalogue entry (severity, summary, remediation).
 
 use serde::{Serialize, Serializer};
 

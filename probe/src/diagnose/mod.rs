@@ -1,5 +1,6 @@
-//! Observations to findings: the catalogue of DESIGN.md section 7, shared by the capture
-//! analyzer and the active probe. Each finding has a stable id, a severity, a one-line
+//! Observations to findings: the catalogue ([`FindingId`]), the stages, and the rules
+//! ([`rules`] for both fronts, [`transport`] for the transport and capture-only ones), shared by
+//! the capture analyzer and the active probe (ARCHITECTURE.md, "Layers"). Each finding has a stable id, a severity, a one-line
 //! summary, a remediation and the evidence that raised it.
 
 use serde::Serialize;

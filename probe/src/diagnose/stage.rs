@@ -1,4 +1,4 @@
-//! The stages of an RDP connection (MS-RDPBCGR 1.3.1.1; DESIGN.md section 4) in timeline order,
+//! The stages of an RDP connection (MS-RDPBCGR 1.3.1.1) in timeline order,
 //! and the status of each in a report.
 
 use serde::Serialize;

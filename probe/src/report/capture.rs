@@ -1,4 +1,4 @@
-//! Output DTOs of `rdprobe pcap` (DESIGN.md section 6), filled by the capture pipeline and
+//! Output DTOs of `rdprobe pcap` (the JSON keys the README lists under `rdprobe pcap`), filled by the capture pipeline and
 //! rendered as JSON or text. No protocol types here: owned, serializable values.
 
 use serde::Serialize;

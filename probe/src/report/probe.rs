@@ -1,4 +1,4 @@
-//! Output DTOs of `rdprobe probe` (DESIGN.md section 6).
+//! Output DTOs of `rdprobe probe` (the JSON keys the README lists under `rdprobe probe`).
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,6 @@
 //! Per-connection RDP analysis over the two reassembled byte streams, shared by file and live
 //! capture. Bytes go through `rdp_proto`'s deframer; each PDU moves the connection through the
-//! stages of DESIGN.md section 4 and leaves its facts in an [`RdpReport`].
+//! stages of [`crate::diagnose::Stage`] and leaves its facts in an [`RdpReport`].
 //!
 //! Once the connection is in encrypted bulk data (TLS application data both ways, or fast-path
 //! traffic), [`Session::wants_bytes`] turns false and the caller stops reassembling: from then
