@@ -34,7 +34,12 @@ pub struct CertFacts {
 impl CertFacts {
     /// The one interpreter of a DER certificate; None if it does not parse.
     pub fn parse(der: &[u8]) -> Option<Self> {
-        let (_, cert) = X509Certificate::from_der(der).ok()?;
+        Self::try_parse(der).ok()
+    }
+
+    /// [`Self::parse`], with x509-parser's reason when it does not parse.
+    pub fn try_parse(der: &[u8]) -> Result<Self, String> {
+        let (_, cert) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
         let v = cert.validity();
         let key = cert.public_key();
         let mut sans = Vec::new();
@@ -63,7 +68,7 @@ impl CertFacts {
             .filter_map(|cn| cn.as_str().ok())
             .map(str::to_owned)
             .collect();
-        Some(Self {
+        Ok(Self {
             subject: cert.subject().to_string(),
             issuer: cert.issuer().to_string(),
             sans,
