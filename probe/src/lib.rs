@@ -12,4 +12,6 @@ pub mod facts;
 pub mod fuzzing;
 pub mod report;
 pub mod session;
+#[cfg(test)]
+mod testdata;
 pub mod time;

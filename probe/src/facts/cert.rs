@@ -176,11 +176,7 @@ mod tests {
     use super::*;
 
     fn zeek_cert() -> Vec<u8> {
-        let flight = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../fixtures/pdu/zeek__rdp-to-ssl/004-s2c-tls-handshake-server-hello.bin"),
-        )
-        .unwrap();
+        let flight = crate::testdata::zeek_tls10_flight();
         // The certificate inside the flight: find its DER SEQUENCE (30 82 ..) by parsing.
         let start = (0..flight.len())
             .find(|&i| {

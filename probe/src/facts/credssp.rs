@@ -71,11 +71,7 @@ mod tests {
     /// FreeRDP's NLA server (freerdp-shadow-cli): its real CHALLENGE TSRequest.
     #[test]
     fn a_real_challenge() {
-        let bytes = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../fixtures/pdu/peers/credssp/shadow-nla_tsrequest_challenge.bin"),
-        )
-        .unwrap();
+        let bytes = crate::testdata::pdu("peers/credssp/shadow-nla_tsrequest_challenge.bin");
         let f = TsRequestFacts::parse(&bytes).unwrap();
         assert!(f.version >= 2);
         assert_eq!(f.error_code, None);

@@ -69,11 +69,7 @@ mod tests {
     /// same messages come out.
     #[test]
     fn messages_come_out_whatever_the_fragmentation() {
-        let flight = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../fixtures/pdu/zeek__rdp-to-ssl/004-s2c-tls-handshake-server-hello.bin"),
-        )
-        .unwrap();
+        let flight = crate::testdata::zeek_tls10_flight();
         let mut whole = Vec::new();
         let mut rest: &[u8] = &flight;
         let mut fragments = Vec::new();

@@ -115,8 +115,7 @@ mod tests {
     use super::*;
 
     fn peer(name: &str) -> Vec<u8> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/pdu/peers");
-        std::fs::read(dir.join(name)).unwrap()
+        crate::testdata::pdu(&format!("peers/{name}"))
     }
 
     #[test]

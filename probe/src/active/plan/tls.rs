@@ -294,11 +294,7 @@ mod tests {
     /// its certificate; the same flight answers a TLS 1.2 offer with the wrong version.
     #[test]
     fn hello_answers_from_a_real_flight() {
-        let flight = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../fixtures/pdu/zeek__rdp-to-ssl/004-s2c-tls-handshake-server-hello.bin"),
-        )
-        .unwrap();
+        let flight = crate::testdata::zeek_tls10_flight();
         let mut records = Vec::new();
         let mut rest: &[u8] = &flight;
         while let Ok((r, _)) = rdp_proto::decode_prefix::<ptls::Record>(rest) {

@@ -381,8 +381,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn peer(name: &str) -> Vec<u8> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/pdu/peers");
-        std::fs::read(dir.join(name)).unwrap()
+        crate::testdata::pdu(&format!("peers/{name}"))
     }
 
     /// freerdp-shadow-cli with NLA answers mstsc's request with HYBRID: the main connection

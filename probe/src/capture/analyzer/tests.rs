@@ -37,16 +37,8 @@ fn seg(client: bool, ttl: u8, flags: u8, seq: u32, ack: u32, payload: &[u8]) -> 
 /// middle of the TLS stage: injected-reset, reset by "server", stopped at tls.
 #[test]
 fn forged_reset_is_flagged_as_injected() {
-    let cr = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../fixtures/pdu/ndpi__rdp_over_tls/001-c2s-x224-cr.bin"),
-    )
-    .unwrap();
-    let cc = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../fixtures/pdu/ndpi__rdp_over_tls/002-s2c-x224-cc.bin"),
-    )
-    .unwrap();
+    let cr = crate::testdata::pdu("ndpi__rdp_over_tls/001-c2s-x224-cr.bin");
+    let cc = crate::testdata::pdu("ndpi__rdp_over_tls/002-s2c-x224-cc.bin");
     let mut a = Analyzer::new(Config::default());
     let ms = 1_000_000i64;
     let (syn, ack, psh, rst) = (
