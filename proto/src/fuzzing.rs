@@ -9,7 +9,7 @@
 )]
 
 use crate::frame::{Deframer, Framing, Header};
-use crate::{gcc, licensing, mcs, nego, ntlm, slowpath, tls, x224, Pdu};
+use crate::{capabilities, gcc, licensing, mcs, nego, ntlm, slowpath, tls, x224, Pdu};
 
 /// Parses `$ty` from `$data`; if it parses, encoding must succeed with `encoded_len` bytes and
 /// parse back to an equal value; with `exact`, the bytes must be the ones consumed.
@@ -85,12 +85,16 @@ pub fn mcs_gcc(data: &[u8]) {
     check!(mcs::DomainPdu<'_>, data, false);
 }
 
-/// Slow-path headers, Set Error Info, licensing, fast-path.
+/// Slow-path headers, Set Error Info, the capability exchange, licensing, fast-path.
 pub fn slowpath_licensing(data: &[u8]) {
+    check!(capabilities::DemandActive<'_>, data, true);
+    check!(capabilities::ConfirmActive<'_>, data, true);
     check!(slowpath::SecurityHeader, data, true);
     check!(slowpath::NonFipsSecurityHeader, data, true);
     check!(slowpath::FipsSecurityHeader, data, true);
     if let Some(sc) = check!(slowpath::ShareControlPdu<'_>, data, true) {
+        check!(capabilities::DemandActive<'_>, sc.body, true);
+        check!(capabilities::ConfirmActive<'_>, sc.body, true);
         if let Some(sd) = check!(slowpath::ShareDataPdu<'_>, sc.body, true) {
             check!(slowpath::SetErrorInfo, sd.body, true);
         }

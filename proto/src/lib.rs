@@ -31,6 +31,7 @@
 )]
 
 pub mod ber;
+pub mod capabilities;
 pub(crate) mod codec;
 pub mod credssp;
 pub mod error;

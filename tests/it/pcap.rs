@@ -409,3 +409,40 @@ fn a_cancelled_analysis_stops_early_and_says_so() {
         r.notices
     );
 }
+
+/// xfreerdp against xrdp at encryption level NONE (real traffic, `fixtures/captures/peers`):
+/// every PDU after the MCS connect is in clear, so `rdp.session` holds the channels joined, the
+/// licensing outcome and the server's Demand Active; at FIPS only the licensing (sent in clear)
+/// and the channels are visible; inside TLS nothing is.
+#[test]
+fn the_walk_past_mcs_in_clear_fills_rdp_session() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/captures/peers");
+    let session = |name: &str| {
+        let r = analyze_file(&dir.join(name), config_for(name), |_| {}, |_| {}).unwrap();
+        r.connections[0].rdp.as_ref().unwrap().session.clone()
+    };
+    let none = session("xfreerdp_xrdp-rdp-none.pcap").expect("session facts at level NONE");
+    assert_eq!(none.channels.io_channel, Some(1003));
+    assert_eq!(none.channels.user_channel, Some(1008));
+    assert_eq!(none.channels.joined, [1008, 1003, 1004, 1005, 1006, 1007]);
+    assert!(none.channels.refused.is_empty());
+    assert_eq!(none.licensing.outcome, "valid_client");
+    assert_eq!(
+        none.licensing.error_name.as_deref(),
+        Some("STATUS_VALID_CLIENT")
+    );
+    let caps = none.capabilities.expect("Demand Active facts");
+    assert_eq!(
+        (caps.desktop_width, caps.desktop_height, caps.color_depth),
+        (Some(1024), Some(768), Some(32))
+    );
+    assert_eq!(caps.os_major.as_deref(), Some("OSMAJORTYPE_WINDOWS"));
+    assert!(caps.sets.iter().any(|s| s == "CAPSTYPE_GENERAL"));
+    let fips = session("xfreerdp_xrdp-rdp-fips.pcap").expect("session facts at FIPS");
+    assert_eq!(fips.licensing.outcome, "valid_client");
+    assert!(
+        fips.capabilities.is_none(),
+        "the Demand Active is encrypted"
+    );
+    assert_eq!(session("xfreerdp_xrdp-tls.pcap"), None);
+}

@@ -66,6 +66,9 @@ fn check(p: &PduFile) -> bool {
         }
         k if k.starts_with("mcs-domain-") => {
             let pdu: DomainPdu = exact(tpdu_data(&bytes, &what), &what);
+            if let DomainPdu::SendDataRequest(sd) | DomainPdu::SendDataIndication(sd) = &pdu {
+                capability_exchange(sd.data, &what);
+            }
             let name = k.trim_start_matches("mcs-domain-");
             let got = pdu
                 .pdu_type()
@@ -110,6 +113,53 @@ fn check(p: &PduFile) -> bool {
         _ => return false,
     }
     true
+}
+
+/// A Demand Active or Confirm Active in clear (encryption level NONE, or server to client at
+/// LOW behind a security header without SEC_ENCRYPT) round-trips too.
+fn capability_exchange(data: &[u8], what: &str) -> bool {
+    use rdp_proto::capabilities::{ConfirmActive, DemandActive};
+    use rdp_proto::slowpath::{PduType, SecurityFlags, SecurityHeader, ShareControlPdu};
+    let share = decode::<ShareControlPdu>(data).ok().or_else(|| {
+        let (rest, h) = rdp_proto::decode_prefix::<SecurityHeader>(data).ok()?;
+        if h.flags.contains(SecurityFlags::SEC_ENCRYPT) {
+            return None;
+        }
+        decode::<ShareControlPdu>(rest).ok()
+    });
+    let Some(sc) = share else { return false };
+    match sc.pdu_type() {
+        PduType::PDUTYPE_DEMANDACTIVEPDU => {
+            let _: DemandActive = exact(sc.body, what);
+            true
+        }
+        PduType::PDUTYPE_CONFIRMACTIVEPDU => {
+            let _: ConfirmActive = exact(sc.body, what);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The capability exchanges in clear among the real PDUs: xrdp's Demand Active and xfreerdp's
+/// Confirm Active at level NONE, the server side at LOW.
+#[test]
+fn real_capability_exchanges_round_trip() {
+    let n = all_pdus()
+        .iter()
+        .filter(|p| p.kind.starts_with("mcs-domain-send"))
+        .filter(|p| {
+            let bytes = p.bytes();
+            let what = p.origin();
+            match exact::<DomainPdu>(tpdu_data(&bytes, &what), &what) {
+                DomainPdu::SendDataRequest(sd) | DomainPdu::SendDataIndication(sd) => {
+                    capability_exchange(sd.data, &what)
+                }
+                _ => false,
+            }
+        })
+        .count();
+    assert!(n >= 2, "{n} capability exchange PDUs in clear");
 }
 
 #[test]

@@ -38,6 +38,8 @@ pub struct ConnectResponseFacts {
     pub client_requested_protocols: Option<SecurityProtocol>,
     /// SC_SECURITY, when present.
     pub security: Option<ServerSecurity>,
+    /// SC_NET's MCSChannelId: the I/O channel.
+    pub io_channel: Option<u16>,
 }
 
 /// Server Security Data (2.2.1.4.3).
@@ -63,10 +65,12 @@ impl ConnectResponseFacts {
             version: None,
             client_requested_protocols: None,
             security: None,
+            io_channel: None,
         };
         let Ok(gcc) = rdp_proto::decode::<ConferenceCreateResponse>(cr.user_data) else {
             return out;
         };
+        out.io_channel = gcc.network().map(|n| n.mcs_channel_id);
         if let Some(core) = gcc.core() {
             out.version = Some(core.version);
             out.client_requested_protocols = core

@@ -8,5 +8,6 @@
 pub mod cert;
 pub mod credssp;
 pub mod gcc;
+pub mod session;
 pub mod tls;
 pub mod x224;

@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::diagnose::{Finding, Stage, StageStatus, Verdict};
 use crate::facts::cert::CertFacts;
 use crate::facts::gcc::{method_name, ConnectResponseFacts};
+use crate::facts::session::SessionFacts;
 use crate::time::rfc3339;
 
 /// One stage of the timeline.
@@ -127,6 +128,100 @@ pub struct RdpReport {
     /// TLS): only what is visible is reported.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub joined_midstream: bool,
+    /// What was seen after the MCS connect (null when nothing was).
+    pub session: Option<SessionReport>,
+}
+
+/// `session`: the walk past MCS as far as it was seen (the same object in a probe result and in
+/// a capture connection's `rdp`).
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct SessionReport {
+    pub channels: ChannelsReport,
+    pub licensing: LicensingReport,
+    pub error_info: Option<CodeName>,
+    pub disconnect_reason: Option<String>,
+    pub capabilities: Option<CapabilitiesReport>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct ChannelsReport {
+    pub io_channel: Option<u16>,
+    pub user_channel: Option<u16>,
+    pub joined: Vec<u16>,
+    pub refused: Vec<RefusedChannel>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RefusedChannel {
+    pub channel: u16,
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct LicensingReport {
+    /// "valid_client", "license_issued", "error", "started", "not_reached".
+    pub outcome: &'static str,
+    pub error_code: Option<u32>,
+    pub error_name: Option<String>,
+    pub state_transition: Option<String>,
+}
+
+/// A code and its name (`name` is the number when the code is not known).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct CodeName {
+    pub code: u32,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct CapabilitiesReport {
+    pub os_major: Option<String>,
+    pub os_minor: Option<String>,
+    pub desktop_width: Option<u16>,
+    pub desktop_height: Option<u16>,
+    pub color_depth: Option<u16>,
+    pub sets: Vec<String>,
+}
+
+impl From<&SessionFacts> for SessionReport {
+    fn from(f: &SessionFacts) -> Self {
+        let c = &f.channels;
+        let l = &f.licensing;
+        Self {
+            channels: ChannelsReport {
+                io_channel: c.io_channel,
+                user_channel: c.user_channel,
+                joined: c.joined.clone(),
+                refused: c
+                    .refused
+                    .iter()
+                    .map(|(channel, result)| RefusedChannel {
+                        channel: *channel,
+                        result: result.to_string(),
+                    })
+                    .collect(),
+            },
+            licensing: LicensingReport {
+                outcome: l.outcome.as_str(),
+                error_code: l.error.map(|(code, _)| code.0),
+                error_name: l.error.map(|(code, _)| code.to_string()),
+                state_transition: l.error.map(|(_, st)| st.to_string()),
+            },
+            error_info: f.error_info.map(|e| CodeName {
+                code: e.0,
+                name: e.to_string(),
+            }),
+            disconnect_reason: f.disconnect.map(|r| r.to_string()),
+            capabilities: f.capabilities.as_ref().map(|c| CapabilitiesReport {
+                os_major: c.os_major.map(|v| v.to_string()),
+                os_minor: c.os_minor.map(|v| v.to_string()),
+                desktop_width: c.desktop_width,
+                desktop_height: c.desktop_height,
+                color_depth: c.color_depth,
+                sets: c.sets.iter().map(|s| s.to_string()).collect(),
+            }),
+        }
+    }
 }
 
 /// One connection of a capture.

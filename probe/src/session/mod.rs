@@ -6,14 +6,14 @@
 //! traffic), [`Session::wants_bytes`] turns false and the caller stops reassembling: from then
 //! on only TCP metadata is tracked.
 
+use rdp_proto::capabilities::DemandActive;
 use rdp_proto::frame::{Deframer, FrameKind};
 use rdp_proto::gcc::ClientBlock;
-use rdp_proto::licensing::{LicenseErrorCode, LicensingBody, LicensingPdu, StateTransition};
+use rdp_proto::licensing::LicensingPdu;
 use rdp_proto::mcs::{ConnectInitial, ConnectResponse, DomainPdu};
 use rdp_proto::nego::{flag_names, SecurityProtocol};
 use rdp_proto::slowpath::{
-    ErrorInfo, PduType, PduType2, SecurityFlags, SecurityHeader, SetErrorInfo, ShareControlPdu,
-    ShareDataPdu,
+    PduType, PduType2, SecurityFlags, SecurityHeader, SetErrorInfo, ShareControlPdu, ShareDataPdu,
 };
 use rdp_proto::tls::Alert;
 use rdp_proto::tpkt::Tpkt;
@@ -22,9 +22,10 @@ use rdp_proto::{decode, decode_prefix};
 
 use crate::diagnose::Stage;
 use crate::facts::gcc::{method_names, ConnectResponseFacts};
+use crate::facts::session::{CapabilityFacts, SessionFacts};
 use crate::facts::tls::HandshakeReader;
 use crate::facts::x224::{protocol_names, Confirm};
-use crate::report::capture::{ClientData, RdpReport, ServerData};
+use crate::report::capture::{ClientData, RdpReport, ServerData, SessionReport};
 
 mod tls;
 
@@ -92,10 +93,8 @@ pub struct Session {
     pub confirm: Option<Confirm>,
     /// The server's MCS Connect-Response.
     pub connect_response: Option<ConnectResponseFacts>,
-    /// The licensing error alert (STATUS_VALID_CLIENT included).
-    pub license_error: Option<(LicenseErrorCode, StateTransition)>,
-    /// A non-zero Set Error Info.
-    pub error_info: Option<ErrorInfo>,
+    /// What the PDUs after the MCS connect said (channels, licensing, Demand Active, errors).
+    pub session: SessionFacts,
     /// A TLS alert during the handshake, and who sent it.
     pub tls_alert: Option<(Dir, Alert)>,
     /// The server sent a Connection Confirm.
@@ -138,8 +137,7 @@ impl Session {
             requested: None,
             confirm: None,
             connect_response: None,
-            license_error: None,
-            error_info: None,
+            session: SessionFacts::default(),
             tls_alert: None,
             server_spoke: false,
             events: Vec::new(),
@@ -325,9 +323,18 @@ impl Session {
         }
         r.server = self.connect_response.as_ref().map(ServerData::from_facts);
         r.licensing = self
-            .license_error
+            .session
+            .licensing
+            .error
             .map(|(code, transition)| format!("{code} / {transition}"));
-        r.error_info = self.error_info.map(|e| format!("0x{:08x} {e}", e.0));
+        r.error_info = self
+            .session
+            .error_info
+            .map(|e| format!("0x{:08x} {e}", e.0));
+        if let Some(io) = self.connect_response.as_ref().and_then(|c| c.io_channel) {
+            self.session.channels.io_channel = Some(io);
+        }
+        r.session = (!self.session.is_empty()).then(|| SessionReport::from(&self.session));
         if let (Some((dir, a)), Some(t)) = (self.tls_alert, r.tls.as_mut()) {
             t.alert = Some(format!("{} {}", a.level, a.description));
             t.alert_by = Some(match dir {
@@ -431,12 +438,19 @@ impl Session {
             DomainPdu::ErectDomainRequest { .. } | DomainPdu::AttachUserRequest => {
                 self.event(Stage::Channels, false, ts, "Erect Domain / Attach User");
             }
-            DomainPdu::ChannelJoinConfirm { .. } => {
+            DomainPdu::AttachUserConfirm { initiator, .. } => {
+                self.session.channels.user_channel = initiator;
+            }
+            DomainPdu::ChannelJoinConfirm {
+                result, requested, ..
+            } => {
+                self.session.channels.join_confirm(requested, result);
                 self.event(Stage::Channels, true, ts, "Channel Join Confirm")
             }
             DomainPdu::DisconnectProviderUltimatum { reason } => {
                 self.rdp.disconnect_reason =
                     Some(format!("MCS Disconnect Provider Ultimatum {reason}"));
+                self.session.disconnect = Some(reason);
             }
             DomainPdu::SendDataRequest(sd) | DomainPdu::SendDataIndication(sd) => {
                 self.on_slowpath(dir, sd.data, ts)
@@ -476,11 +490,9 @@ impl Session {
                     rest
                 };
                 if let Ok(l) = decode::<LicensingPdu>(body) {
-                    if let LicensingBody::ErrorAlert(m) = &l.body {
-                        self.license_error = Some((m.error_code, m.state_transition));
-                        if l.is_valid_client() {
-                            self.event(Stage::Licensing, true, ts, "STATUS_VALID_CLIENT");
-                        }
+                    self.session.licensing.on_pdu(&l);
+                    if l.is_valid_client() {
+                        self.event(Stage::Licensing, true, ts, "STATUS_VALID_CLIENT");
                     }
                 }
             }
@@ -497,6 +509,9 @@ impl Session {
     fn on_share_control(&mut self, sc: &ShareControlPdu<'_>, ts: i64) {
         match sc.pdu_type() {
             PduType::PDUTYPE_DEMANDACTIVEPDU => {
+                if let Ok(d) = decode::<DemandActive>(sc.body) {
+                    self.session.capabilities = Some(CapabilityFacts::from_demand_active(&d));
+                }
                 self.event(Stage::Capabilities, false, ts, "Demand Active")
             }
             PduType::PDUTYPE_CONFIRMACTIVEPDU => {
@@ -507,7 +522,7 @@ impl Session {
                     if sd.pdu_type2 == PduType2::PDUTYPE2_SET_ERROR_INFO_PDU {
                         if let Ok(e) = decode::<SetErrorInfo>(sd.body) {
                             if e.error_info.0 != 0 {
-                                self.error_info = Some(e.error_info);
+                                self.session.error_info = Some(e.error_info);
                             }
                         }
                     }

@@ -132,8 +132,8 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
                 findings.push(rules::tls_alert(by, &alert));
             }
         }
-        findings.extend(s.error_info.map(rules::server_error_info));
-        if let Some((code, transition)) = s.license_error {
+        findings.extend(s.session.error_info.map(rules::server_error_info));
+        if let Some((code, transition)) = s.session.licensing.error {
             findings.extend(rules::licensing(code, transition));
         }
         if let Some(m) = s.confirm.as_ref().and_then(rules::malformed_confirm) {

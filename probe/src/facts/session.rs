@@ -1,0 +1,149 @@
+//! What the PDUs after the MCS connect say (MS-RDPBCGR 1.3.1.1, phases 5 to 10): the channels
+//! joined, the licensing outcome (MS-RDPELE), the server's capabilities (Demand Active), errors
+//! (Set Error Info, Disconnect Provider Ultimatum). Filled as far as the PDUs were readable.
+
+use rdp_proto::capabilities::{CapabilitySetType, DemandActive, OsMajorType, OsMinorType};
+use rdp_proto::licensing::{
+    LicenseErrorCode, LicenseMsgType, LicensingBody, LicensingPdu, StateTransition,
+};
+use rdp_proto::mcs::{DisconnectReason, McsResult};
+use rdp_proto::slowpath::ErrorInfo;
+
+/// Phase 6, channel connection: Attach User and Channel Joins.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChannelFacts {
+    /// The I/O channel (Server Network Data's MCSChannelId).
+    pub io_channel: Option<u16>,
+    /// The user channel (Attach User Confirm's initiator).
+    pub user_channel: Option<u16>,
+    /// Channels the server confirmed (rt-successful).
+    pub joined: Vec<u16>,
+    /// Channels the server refused, with its result.
+    pub refused: Vec<(u16, McsResult)>,
+}
+
+impl ChannelFacts {
+    /// Most channels recorded (a client joins a few; a hostile stream cannot grow this).
+    pub const MAX: usize = 64;
+
+    /// A Channel Join Confirm: `requested` with `result`.
+    pub fn join_confirm(&mut self, requested: u16, result: McsResult) {
+        if self.joined.len() + self.refused.len() >= Self::MAX {
+            return;
+        }
+        if result == McsResult::RT_SUCCESSFUL {
+            self.joined.push(requested);
+        } else {
+            self.refused.push((requested, result));
+        }
+    }
+}
+
+/// How licensing ended (MS-RDPELE 1.3.3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LicensingOutcome {
+    /// STATUS_VALID_CLIENT: licensing is fine.
+    ValidClient,
+    /// The server issued (or upgraded) a license.
+    LicenseIssued,
+    /// An error alert other than STATUS_VALID_CLIENT.
+    Error,
+    /// Licensing started (a license request or challenge) and its end was not seen.
+    Started,
+    /// No licensing PDU was seen.
+    #[default]
+    NotReached,
+}
+
+impl LicensingOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ValidClient => "valid_client",
+            Self::LicenseIssued => "license_issued",
+            Self::Error => "error",
+            Self::Started => "started",
+            Self::NotReached => "not_reached",
+        }
+    }
+}
+
+/// Phase 8, licensing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LicensingFacts {
+    pub outcome: LicensingOutcome,
+    /// The error alert's code and state transition (STATUS_VALID_CLIENT included).
+    pub error: Option<(LicenseErrorCode, StateTransition)>,
+}
+
+impl LicensingFacts {
+    /// One licensing PDU, in either direction.
+    pub fn on_pdu(&mut self, pdu: &LicensingPdu<'_>) {
+        match &pdu.body {
+            LicensingBody::ErrorAlert(m) => {
+                self.error = Some((m.error_code, m.state_transition));
+                self.outcome = if m.error_code == LicenseErrorCode::STATUS_VALID_CLIENT {
+                    LicensingOutcome::ValidClient
+                } else {
+                    LicensingOutcome::Error
+                };
+            }
+            LicensingBody::Other(_) => match pdu.msg_type {
+                LicenseMsgType::NEW_LICENSE | LicenseMsgType::UPGRADE_LICENSE => {
+                    self.outcome = LicensingOutcome::LicenseIssued;
+                }
+                _ if self.outcome == LicensingOutcome::NotReached => {
+                    self.outcome = LicensingOutcome::Started;
+                }
+                _ => {}
+            },
+        }
+    }
+}
+
+/// Phase 9: what the server's Demand Active says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CapabilityFacts {
+    pub os_major: Option<OsMajorType>,
+    pub os_minor: Option<OsMinorType>,
+    pub desktop_width: Option<u16>,
+    pub desktop_height: Option<u16>,
+    /// The Bitmap Capability Set's preferredBitsPerPixel.
+    pub color_depth: Option<u16>,
+    /// The capability sets, in order.
+    pub sets: Vec<CapabilitySetType>,
+}
+
+impl CapabilityFacts {
+    /// The one interpreter of a Demand Active.
+    pub fn from_demand_active(d: &DemandActive<'_>) -> Self {
+        let general = d.general();
+        let bitmap = d.bitmap();
+        Self {
+            os_major: general.map(|g| g.os_major),
+            os_minor: general.map(|g| g.os_minor),
+            desktop_width: bitmap.map(|b| b.desktop_width),
+            desktop_height: bitmap.map(|b| b.desktop_height),
+            color_depth: bitmap.map(|b| b.preferred_bits_per_pixel),
+            sets: d.capability_sets.iter().map(|s| s.set_type).collect(),
+        }
+    }
+}
+
+/// Everything after the MCS connect, as far as it was seen.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionFacts {
+    pub channels: ChannelFacts,
+    pub licensing: LicensingFacts,
+    pub capabilities: Option<CapabilityFacts>,
+    /// A non-zero Set Error Info.
+    pub error_info: Option<ErrorInfo>,
+    /// The reason of an MCS Disconnect Provider Ultimatum.
+    pub disconnect: Option<DisconnectReason>,
+}
+
+impl SessionFacts {
+    /// Nothing after the MCS connect was seen.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
