@@ -10,7 +10,7 @@ use rdp_proto::nego::{FailureCode, NegResponseFlags, SecurityProtocol};
 use rdp_proto::slowpath::ErrorInfo;
 use rdp_proto::tls::Alert;
 
-use super::{finding, Finding, FindingId};
+use super::{finding, Finding, FindingId, Stage};
 use crate::facts::cert::CertFacts;
 use crate::facts::gcc::{is_weak_level, is_weak_method, method_name};
 use crate::facts::x224::{protocol_names, Confirm};
@@ -245,12 +245,56 @@ pub fn credssp_failed(evidence: String, client_gave_up: bool) -> Finding {
     }
 }
 
-/// `server-error-info`: the server sent Set Error Info (MS-RDPBCGR 2.2.5.1.1) with a reason.
-pub fn server_error_info(e: ErrorInfo) -> Finding {
-    finding(
-        FindingId::ServerErrorInfo,
-        format!("Set Error Info 0x{:08x} {e}", e.0),
-    )
+/// A Set Error Info (MS-RDPBCGR 2.2.5.1.1) received during `stage`, as the finding its code
+/// family names: `server-denied-connection` (7), `insufficient-privileges` (9),
+/// `fresh-credentials-required` (10), `session-replaced` (5), `session-time-limit` (3, 4),
+/// `server-shutting-down` (25, 26), `server-resources` (6, 15..24), `licensing-error`
+/// (0x100..0x10A, with the code's own remediation), `broker-error` (0x400..0x412); the rest
+/// `server-error-info`: information for a user's own disconnect or logoff (11, 12), a warning
+/// for an administrator's (1, 2), an error otherwise.
+pub fn set_error_info(e: ErrorInfo, stage: Stage) -> Finding {
+    let evidence = format!("Set Error Info 0x{:08x} {e} during {stage}", e.0);
+    let id = match e.0 {
+        0x7 => FindingId::ServerDeniedConnection,
+        0x9 => FindingId::InsufficientPrivileges,
+        0xA => FindingId::FreshCredentialsRequired,
+        0x5 => FindingId::SessionReplaced,
+        0x3 | 0x4 => FindingId::SessionTimeLimit,
+        0x19 | 0x1A => FindingId::ServerShuttingDown,
+        0x6 | 0xF..=0x18 => FindingId::ServerResources,
+        0x100..=0x10A => {
+            let f = finding(FindingId::LicensingError, evidence);
+            return Finding {
+                remediation: license_remediation(e.0).unwrap_or(f.remediation),
+                ..f
+            };
+        }
+        0x400..=0x412 => FindingId::BrokerError,
+        0xB | 0xC => {
+            return super::finding_with(FindingId::ServerErrorInfo, super::Severity::Info, evidence)
+        }
+        0x1 | 0x2 => {
+            return super::finding_with(
+                FindingId::ServerErrorInfo,
+                super::Severity::Warning,
+                evidence,
+            )
+        }
+        _ => FindingId::ServerErrorInfo,
+    };
+    finding(id, evidence)
+}
+
+/// The remediation of a licensing Set Error Info code (MS-RDPBCGR 2.2.5.1.1, 0x100..0x10A).
+fn license_remediation(code: u32) -> Option<&'static str> {
+    Some(match code {
+        0x101 => "no license server answers: check the RD Licensing server the host is set to use, and that it is running and reachable",
+        0x102 => "no RDS CALs are left: add CALs, or check the licensing mode (per user / per device)",
+        0x10A => "the host is not licensed for remote connections (the grace period is over): activate a license server and set the licensing mode",
+        0x104 | 0x105 | 0x109 => "the client's stored license is damaged or cannot be upgraded: delete HKLM\\SOFTWARE\\Microsoft\\MSLicensing on the client and reconnect once as an administrator",
+        0x100 | 0x103 | 0x106..=0x108 => "licensing did not finish (an internal or network error): retry; check the path between the host and its license server",
+        _ => return None,
+    })
 }
 
 /// `licensing-error`: a licensing error alert other than STATUS_VALID_CLIENT (MS-RDPELE
@@ -267,6 +311,34 @@ pub fn licensing(code: LicenseErrorCode, transition: StateTransition) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_error_info_codes_name_their_cause() {
+        let id = |code| set_error_info(ErrorInfo(code), Stage::Capabilities).id;
+        assert_eq!(id(7), FindingId::ServerDeniedConnection);
+        assert_eq!(id(9), FindingId::InsufficientPrivileges);
+        assert_eq!(id(0xA), FindingId::FreshCredentialsRequired);
+        assert_eq!(id(5), FindingId::SessionReplaced);
+        assert_eq!(id(3), FindingId::SessionTimeLimit);
+        assert_eq!(id(0x1A), FindingId::ServerShuttingDown);
+        assert_eq!(id(0x17), FindingId::ServerResources);
+        assert_eq!(id(0x10A), FindingId::LicensingError);
+        assert_eq!(id(0x408), FindingId::BrokerError);
+        assert_eq!(id(0x10EA), FindingId::ServerErrorInfo);
+        let f = set_error_info(ErrorInfo(7), Stage::Capabilities);
+        assert_eq!(
+            f.evidence,
+            "Set Error Info 0x00000007 ERRINFO_SERVER_DENIED_CONNECTION during capabilities"
+        );
+        let lic = set_error_info(ErrorInfo(0x104), Stage::Licensing);
+        assert!(
+            lic.remediation.contains("MSLicensing"),
+            "{}",
+            lic.remediation
+        );
+        let logoff = set_error_info(ErrorInfo(0xC), Stage::Active);
+        assert_eq!(logoff.severity, crate::diagnose::Severity::Info);
+    }
 
     #[test]
     fn a_selection_outside_the_request_is_noticed() {

@@ -95,6 +95,9 @@ pub struct Session {
     pub connect_response: Option<ConnectResponseFacts>,
     /// What the PDUs after the MCS connect said (channels, licensing, Demand Active, errors).
     pub session: SessionFacts,
+    /// The stage a Set Error Info ended: after licensing `capabilities`, after the logon
+    /// screen `active`.
+    pub error_stage: Option<Stage>,
     /// A TLS alert during the handshake, and who sent it.
     pub tls_alert: Option<(Dir, Alert)>,
     /// The server sent a Connection Confirm.
@@ -138,6 +141,7 @@ impl Session {
             confirm: None,
             connect_response: None,
             session: SessionFacts::default(),
+            error_stage: None,
             tls_alert: None,
             server_spoke: false,
             events: Vec::new(),
@@ -522,7 +526,17 @@ impl Session {
                     if sd.pdu_type2 == PduType2::PDUTYPE2_SET_ERROR_INFO_PDU {
                         if let Ok(e) = decode::<SetErrorInfo>(sd.body) {
                             if e.error_info.0 != 0 {
+                                // After licensing it ends the capabilities stage; after the
+                                // logon screen, the session.
+                                let stage = if self.reached >= Stage::Active {
+                                    Stage::Active
+                                } else if self.reached >= Stage::Licensing {
+                                    Stage::Capabilities
+                                } else {
+                                    self.reached
+                                };
                                 self.session.error_info = Some(e.error_info);
+                                self.error_stage = Some(stage);
                             }
                         }
                     }
@@ -581,4 +595,95 @@ pub fn describe_non_rdp(bytes: &[u8]) -> String {
         );
     }
     format!("{} bytes: {}", bytes.len(), hex::encode(head))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdp_proto::encode_vec;
+    use rdp_proto::mcs::SendData;
+    use rdp_proto::slowpath::{ErrorInfo, ShareDataPdu};
+    use rdp_proto::x224::Data;
+
+    /// A server Set Error Info PDU at encryption level NONE, built with rdp-proto's encoders.
+    fn set_error_info(code: u32) -> Vec<u8> {
+        let info = encode_vec(&SetErrorInfo {
+            error_info: ErrorInfo(code),
+        })
+        .unwrap();
+        let data = encode_vec(&ShareDataPdu {
+            share_id: 0x0001_03ea,
+            pad1: 0,
+            stream_id: 1,
+            uncompressed_length: 8,
+            pdu_type2: PduType2::PDUTYPE2_SET_ERROR_INFO_PDU,
+            compressed_type: 0,
+            compressed_length: 0,
+            body: &info,
+        })
+        .unwrap();
+        let control = encode_vec(&ShareControlPdu {
+            total_length: 0,
+            pdu_type_raw: 0x17,
+            pdu_source: 1002,
+            body: &data,
+        })
+        .unwrap();
+        let mcs = encode_vec(&DomainPdu::SendDataIndication(SendData {
+            initiator: 1002,
+            channel_id: 1003,
+            priority_segmentation: 0x70,
+            data: &control,
+            long_length: true,
+        }))
+        .unwrap();
+        let x224 = encode_vec(&Tpdu::Data(Data {
+            eot: 0x80,
+            variable: &[],
+            payload: &mcs,
+        }))
+        .unwrap();
+        encode_vec(&Tpkt {
+            reserved: 0,
+            payload: &x224,
+        })
+        .unwrap()
+    }
+
+    /// xfreerdp and xrdp at level NONE (their real PDUs up to licensing), then a Set Error Info
+    /// 7 from the server: recorded with the stage it ends (capabilities, after licensing).
+    #[test]
+    fn a_set_error_info_after_licensing_ends_capabilities() {
+        let mut s = Session::new();
+        for n in 1..=23 {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../fixtures/pdu/peers/xfreerdp_xrdp-rdp-none");
+            let file = std::fs::read_dir(&dir)
+                .unwrap()
+                .flatten()
+                .find(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("{n:03}-"))
+                })
+                .unwrap();
+            let name = file.file_name().to_string_lossy().into_owned();
+            let d = if name.contains("-c2s-") {
+                Dir::ClientToServer
+            } else {
+                Dir::ServerToClient
+            };
+            s.feed(d, &std::fs::read(file.path()).unwrap(), i64::from(n));
+        }
+        assert_eq!(s.session.licensing.outcome.as_str(), "valid_client");
+        s.feed(Dir::ServerToClient, &set_error_info(7), 100);
+        assert_eq!(s.session.error_info, Some(ErrorInfo(7)));
+        assert_eq!(s.error_stage, Some(Stage::Capabilities));
+        s.finish();
+        let r = s.rdp.session.as_ref().unwrap();
+        assert_eq!(
+            r.error_info.as_ref().map(|e| e.name.as_str()),
+            Some("ERRINFO_SERVER_DENIED_CONNECTION")
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! [`crate::diagnose`] raise from them.
 
 use crate::diagnose::transport::{self, Establishment};
-use crate::diagnose::{self, rules, Finding, FindingId, Stage};
+use crate::diagnose::{self, rules, Finding, FindingId, Severity, Stage};
 use crate::facts::cert;
 use crate::facts::x224::Confirm;
 use crate::report::capture::{Certificate, Connection, TcpReport};
@@ -132,7 +132,14 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
                 findings.push(rules::tls_alert(by, &alert));
             }
         }
-        findings.extend(s.session.error_info.map(rules::server_error_info));
+        if let Some(e) = s.session.error_info {
+            let stage = s.error_stage.unwrap_or(Stage::Capabilities);
+            let f = rules::set_error_info(e, stage);
+            if f.severity > Severity::Info {
+                stopped_at.get_or_insert(stage);
+            }
+            findings.push(f);
+        }
         if let Some((code, transition)) = s.session.licensing.error {
             findings.extend(rules::licensing(code, transition));
         }
