@@ -267,6 +267,7 @@ pub async fn probe(target: &Target, opts: &ProbeOptions) -> ProbeResult {
     result.stages = run.rec.stages;
     result.stopped_at = run.rec.stopped_at;
     result.verdict = diagnose::verdict(&run.rec.findings);
+    result.mstsc = diagnose::mstsc::view(&run.rec.findings, None);
     result.findings = run.rec.findings;
     result.elapsed_ms = plan::ms(t0.elapsed());
     result
@@ -284,6 +285,7 @@ fn empty_result(target: &Target) -> ProbeResult {
         tls: None,
         credssp: None,
         rdp_security: None,
+        mstsc: None,
         findings: Vec::new(),
         elapsed_ms: 0.0,
     }

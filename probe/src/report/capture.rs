@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::diagnose::mstsc::MstscView;
 use crate::diagnose::{Finding, Stage, StageStatus, Verdict};
 use crate::facts::cert::CertFacts;
 use crate::facts::gcc::{method_name, ConnectResponseFacts};
@@ -237,6 +238,8 @@ pub struct Connection {
     pub stages: Vec<StageReport>,
     pub tcp: TcpReport,
     pub rdp: Option<RdpReport>,
+    /// What mstsc would most likely show (null: it connects).
+    pub mstsc: Option<MstscView>,
     pub findings: Vec<Finding>,
     /// First packet number in the file.
     pub first_packet: u64,

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::diagnose::mstsc::MstscView;
 use crate::diagnose::{Finding, Stage, Verdict};
 use crate::report::capture::{Certificate, StageReport};
 
@@ -145,6 +146,8 @@ pub struct ProbeResult {
     pub tls: Option<TlsProbeReport>,
     pub credssp: Option<CredsspReport>,
     pub rdp_security: Option<RdpSecurityReport>,
+    /// What mstsc would most likely show (null: it connects).
+    pub mstsc: Option<MstscView>,
     pub findings: Vec<Finding>,
     pub elapsed_ms: f64,
 }

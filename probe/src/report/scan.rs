@@ -129,6 +129,7 @@ mod tests {
                 ..TcpReport::default()
             },
             rdp: None,
+            mstsc: None,
             findings: Vec::new(),
             first_packet: 1,
         }

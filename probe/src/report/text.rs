@@ -112,6 +112,7 @@ pub fn connection(c: &Connection, out: &mut String) {
             .map(|s| format!(", stopped at {s}"))
             .unwrap_or_default()
     );
+    mstsc(c.mstsc.as_ref(), out);
     for s in &c.stages {
         let _ = writeln!(
             out,
@@ -281,6 +282,7 @@ pub fn probe(r: &crate::report::probe::ProbeResult, out: &mut String) {
             .map(|s| format!(", stopped at {s}"))
             .unwrap_or_default()
     );
+    mstsc(r.mstsc.as_ref(), out);
     if r.addresses.len() > 1 {
         let a = r
             .addresses
@@ -412,6 +414,17 @@ pub fn probe(r: &crate::report::probe::ProbeResult, out: &mut String) {
         );
     }
     findings(&r.findings, out);
+}
+
+/// The line of what mstsc would most likely show.
+fn mstsc(v: Option<&crate::diagnose::mstsc::MstscView>, out: &mut String) {
+    let Some(v) = v else { return };
+    let code = match (&v.disconnect_reason, &v.extended_reason) {
+        (Some(r), Some(x)) => format!("{r} / extended {x}: "),
+        (Some(r), None) => format!("{r}: "),
+        _ => String::new(),
+    };
+    let _ = writeln!(out, "   mstsc most likely shows {code}{}", v.meaning);
 }
 
 /// The findings block shared by connection and probe reports.

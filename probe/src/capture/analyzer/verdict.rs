@@ -218,6 +218,7 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
     let stages = timeline(&c, stopped_at);
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let verdict = diagnose::verdict(&findings);
+    let mstsc = diagnose::mstsc::view(&findings, s.session.error_info.map(|e| e.0));
     Connection {
         client: c.client.to_string(),
         server: c.server.to_string(),
@@ -228,6 +229,7 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
         stages,
         tcp,
         rdp,
+        mstsc,
         findings,
         first_packet: c.first_packet,
     }
