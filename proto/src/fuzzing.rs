@@ -9,7 +9,7 @@
 )]
 
 use crate::frame::{Deframer, Framing, Header};
-use crate::{capabilities, gcc, licensing, mcs, nego, ntlm, slowpath, tls, x224, Pdu};
+use crate::{capabilities, gcc, info, licensing, mcs, nego, ntlm, slowpath, tls, x224, Pdu};
 
 /// Parses `$ty` from `$data`; if it parses, encoding must succeed with `encoded_len` bytes and
 /// parse back to an equal value; with `exact`, the bytes must be the ones consumed.
@@ -87,6 +87,7 @@ pub fn mcs_gcc(data: &[u8]) {
 
 /// Slow-path headers, Set Error Info, the capability exchange, licensing, fast-path.
 pub fn slowpath_licensing(data: &[u8]) {
+    check!(info::ClientInfo<'_>, data, true);
     check!(capabilities::DemandActive<'_>, data, true);
     check!(capabilities::ConfirmActive<'_>, data, true);
     check!(slowpath::SecurityHeader, data, true);

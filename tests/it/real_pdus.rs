@@ -68,6 +68,7 @@ fn check(p: &PduFile) -> bool {
             let pdu: DomainPdu = exact(tpdu_data(&bytes, &what), &what);
             if let DomainPdu::SendDataRequest(sd) | DomainPdu::SendDataIndication(sd) = &pdu {
                 capability_exchange(sd.data, &what);
+                client_info(sd.data, &what);
             }
             let name = k.trim_start_matches("mcs-domain-");
             let got = pdu
@@ -139,6 +140,41 @@ fn capability_exchange(data: &[u8], what: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// A Client Info PDU in clear (encryption level NONE or TLS-less RDP without encryption)
+/// round-trips.
+fn client_info(data: &[u8], what: &str) -> bool {
+    use rdp_proto::info::ClientInfo;
+    use rdp_proto::slowpath::{SecurityFlags, SecurityHeader};
+    let Ok((rest, h)) = rdp_proto::decode_prefix::<SecurityHeader>(data) else {
+        return false;
+    };
+    if !h.flags.contains(SecurityFlags::SEC_INFO_PKT)
+        || h.flags.contains(SecurityFlags::SEC_ENCRYPT)
+    {
+        return false;
+    }
+    let _: ClientInfo = exact(rest, what);
+    true
+}
+
+/// xfreerdp's real Client Info at level NONE parses and re-encodes to its bytes.
+#[test]
+fn real_client_info_round_trips() {
+    let n = all_pdus()
+        .iter()
+        .filter(|p| p.kind == "mcs-domain-sendDataRequest")
+        .filter(|p| {
+            let bytes = p.bytes();
+            let what = p.origin();
+            match exact::<DomainPdu>(tpdu_data(&bytes, &what), &what) {
+                DomainPdu::SendDataRequest(sd) => client_info(sd.data, &what),
+                _ => false,
+            }
+        })
+        .count();
+    assert!(n >= 1, "{n} Client Info PDUs in clear");
 }
 
 /// The capability exchanges in clear among the real PDUs: xrdp's Demand Active and xfreerdp's
