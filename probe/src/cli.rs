@@ -98,6 +98,11 @@ pub enum Command {
         /// Only the connection an mstsc client makes (with TLS and CredSSP), no enumeration.
         #[arg(long)]
         no_enum: bool,
+        /// The last stage to walk on the connection an mstsc client makes: mcs (no walk past the
+        /// MCS connect), channels, client_info, licensing, capabilities, active (the default:
+        /// as far as the probe can go without credentials).
+        #[arg(long, value_name = "STAGE", default_value = "active", value_parser = stage)]
+        stop_after: rdprobe::diagnose::Stage,
         /// Output format. `jsonl`: one {"type":"target","data":...} line per target as it
         /// finishes.
         #[arg(long, value_enum, default_value_t = OutFormat::Text)]
@@ -193,6 +198,29 @@ fn seconds(s: &str) -> Result<f64, String> {
         return Err(format!("{s} is not in 0 < SECS <= 86400"));
     }
     Ok(v)
+}
+
+/// Parses a stage name (`licensing`).
+fn stage(s: &str) -> Result<rdprobe::diagnose::Stage, String> {
+    use rdprobe::diagnose::Stage;
+    [
+        Stage::Dns,
+        Stage::Tcp,
+        Stage::X224,
+        Stage::Tls,
+        Stage::Credssp,
+        Stage::Mcs,
+        Stage::Channels,
+        Stage::SecurityExchange,
+        Stage::ClientInfo,
+        Stage::Licensing,
+        Stage::Capabilities,
+        Stage::Finalization,
+        Stage::Active,
+    ]
+    .into_iter()
+    .find(|st| st.as_str() == s.trim())
+    .ok_or_else(|| format!("{s:?} is not a stage (mcs, channels, client_info, licensing, capabilities, active, ...)"))
 }
 
 /// Parses a rate in connections per second: finite, above zero.

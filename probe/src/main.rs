@@ -47,6 +47,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             allow_large_blocks,
             sni,
             no_enum,
+            stop_after,
             format,
             output,
         } => {
@@ -57,6 +58,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 enumerate: !no_enum,
                 sni,
                 rate: rate.map(|r| std::sync::Arc::new(rdprobe::active::run::Rate::new(r))),
+                stop_after,
             };
             let list = ProbeList {
                 targets,

@@ -18,6 +18,8 @@ fn opts() -> ProbeOptions {
         enumerate: true,
         sni: None,
         rate: None,
+        // These servers end at TLS: no walk past the MCS connect (the probe before the walk).
+        stop_after: rdprobe::diagnose::Stage::Mcs,
     }
 }
 
@@ -26,7 +28,7 @@ const CC_SSL: [u8; 19] = [
     3, 0, 0, 19, 14, 0xD0, 0, 0, 0x12, 0x34, 0, 2, 1, 8, 0, 1, 0, 0, 0,
 ];
 
-async fn read_request(s: &mut TcpStream) -> Option<Vec<u8>> {
+async fn read_request<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Option<Vec<u8>> {
     let mut head = [0u8; 4];
     s.read_exact(&mut head).await.ok()?;
     let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
@@ -760,4 +762,153 @@ async fn a_zero_length_neg_rsp_is_x224_malformed() {
     assert_stop(&r, t, "x224", "x224-malformed");
     let x224 = r.stages.iter().find(|s| s.name == "x224").unwrap();
     assert_eq!(x224.status, "failed", "{r:#?}");
+}
+
+/// xrdp's real frames at level NONE (fixtures/pdu/peers/xfreerdp_xrdp-rdp-none), by number.
+fn xrdp_frame(n: u32) -> Vec<u8> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/pdu/peers/xfreerdp_xrdp-rdp-none");
+    let e = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{n:03}-"))
+        })
+        .unwrap();
+    std::fs::read(e.path()).unwrap()
+}
+
+/// A server Set Error Info PDU on the I/O channel, built with rdp-proto's encoders.
+fn set_error_info_frame(code: u32) -> Vec<u8> {
+    use rdp_proto::encode_vec;
+    use rdp_proto::mcs::{DomainPdu, SendData};
+    use rdp_proto::slowpath::{ErrorInfo, PduType2, SetErrorInfo, ShareControlPdu, ShareDataPdu};
+    use rdp_proto::tpkt::Tpkt;
+    use rdp_proto::x224::{Data, Tpdu};
+    let info = encode_vec(&SetErrorInfo {
+        error_info: ErrorInfo(code),
+    })
+    .unwrap();
+    let data = encode_vec(&ShareDataPdu {
+        share_id: 0x0001_03ea,
+        pad1: 0,
+        stream_id: 1,
+        uncompressed_length: 8,
+        pdu_type2: PduType2::PDUTYPE2_SET_ERROR_INFO_PDU,
+        compressed_type: 0,
+        compressed_length: 0,
+        body: &info,
+    })
+    .unwrap();
+    let control = encode_vec(&ShareControlPdu {
+        total_length: 0,
+        pdu_type_raw: 0x17,
+        pdu_source: 1002,
+        body: &data,
+    })
+    .unwrap();
+    let mcs = encode_vec(&DomainPdu::SendDataIndication(SendData {
+        initiator: 1002,
+        channel_id: 1003,
+        priority_segmentation: 0x70,
+        data: &control,
+        long_length: true,
+    }))
+    .unwrap();
+    let x224 = encode_vec(&Tpdu::Data(Data {
+        eot: 0x80,
+        variable: &[],
+        payload: &mcs,
+    }))
+    .unwrap();
+    encode_vec(&Tpkt {
+        reserved: 0,
+        payload: &x224,
+    })
+    .unwrap()
+}
+
+/// A server that behaves like Windows refusing new sessions (the help-desk case): TLS without
+/// NLA, then xrdp's real MCS answers (Connect-Response, Attach User Confirm, Channel Join
+/// Confirms) and STATUS_VALID_CLIENT, then Set Error Info 7 after licensing. The probe walks
+/// to it and says server-denied-connection, stopped at capabilities, mstsc 0x904 / 0x7.
+#[tokio::test]
+async fn set_error_info_7_after_licensing_is_server_denied_connection() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let port = server(move |mut s| {
+        let acceptor = acceptor.clone();
+        async move {
+            if read_request(&mut s).await.is_none() {
+                return;
+            }
+            let _ = s.write_all(&CC_SSL).await;
+            let Ok(mut tls) = acceptor.accept(s).await else {
+                return;
+            };
+            // Each client PDU gets xrdp's answer: Connect-Initial -> Connect-Response, Erect
+            // Domain -> nothing, Attach User -> Confirm, the two joins -> Confirms, Client Info
+            // -> STATUS_VALID_CLIENT and Set Error Info 7.
+            let answers: Vec<Vec<Vec<u8>>> = vec![
+                vec![xrdp_frame(4)],
+                vec![],
+                vec![xrdp_frame(7)],
+                vec![xrdp_frame(9)],
+                vec![xrdp_frame(11)],
+                vec![xrdp_frame(23), set_error_info_frame(7)],
+            ];
+            for answer in answers {
+                if read_request(&mut tls).await.is_none() {
+                    return;
+                }
+                for frame in answer {
+                    if tls.write_all(&frame).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            let mut buf = [0u8; 64];
+            let _ = tokio::time::timeout(Duration::from_millis(500), tls.read(&mut buf)).await;
+        }
+    })
+    .await;
+    let o = ProbeOptions {
+        enumerate: false,
+        stop_after: rdprobe::diagnose::Stage::Active,
+        ..opts()
+    };
+    let (r, t) = run_with(port, &o).await;
+    assert!(t < o.timeout, "took {t:?}");
+    assert_eq!(r.verdict, "error", "{r:#?}");
+    assert_eq!(
+        r.stopped_at.map(|s| s.as_str()),
+        Some("capabilities"),
+        "{r:#?}"
+    );
+    assert!(
+        ids(&r).contains(&"server-denied-connection"),
+        "{:?}",
+        ids(&r)
+    );
+    let m = r.mstsc.as_ref().expect("the mstsc view");
+    assert_eq!(
+        (m.disconnect_reason.as_deref(), m.extended_reason.as_deref()),
+        (Some("0x904"), Some("0x7"))
+    );
+    let s = r.session.as_ref().unwrap();
+    assert_eq!(s.licensing.outcome, "valid_client");
+    assert_eq!(
+        s.error_info.as_ref().map(|e| e.name.as_str()),
+        Some("ERRINFO_SERVER_DENIED_CONNECTION")
+    );
 }

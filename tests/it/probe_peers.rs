@@ -17,6 +17,7 @@ fn opts() -> ProbeOptions {
         enumerate: true,
         sni: None,
         rate: None,
+        stop_after: rdprobe::diagnose::Stage::Active,
     }
 }
 
@@ -215,6 +216,59 @@ fn freerdp_nla_server_credssp_identity() {
     assert!(n.clock_skew_s.is_some_and(|s| s.abs() < 60), "{n:?}");
     assert!(!has(&r, "credssp-unpatched"));
     assert!(!has(&r, "nla-not-required"));
+}
+
+/// xrdp with TLS and without NLA is walked past MCS on the connection mstsc makes: the MCS
+/// connect over TLS, Attach User and Channel Joins (user and I/O channels), the anonymous Client
+/// Info, and xrdp's License Request (the walk stops there until it answers the licensing
+/// exchange); `--stop-after channels` stops after the joins.
+#[test]
+fn xrdp_tls_is_walked_past_mcs() {
+    let Some(peer) = xrdp(Security::Tls, CryptLevel::High, Cert::Default, None) else {
+        return;
+    };
+    let r = run(&peer);
+    let stages: Vec<(&str, &str)> = r
+        .stages
+        .iter()
+        .map(|s| (s.name.as_str(), s.status.as_str()))
+        .collect();
+    for want in ["tls", "mcs", "channels", "client_info", "licensing"] {
+        assert!(stages.contains(&(want, "ok")), "{want}: {stages:?}");
+    }
+    assert_eq!(r.stopped_at, None);
+    let session = r.session.as_ref().expect("the walk's facts");
+    assert_eq!(session.channels.io_channel, Some(1003));
+    let user = session.channels.user_channel.expect("a user channel");
+    assert_eq!(session.channels.joined, [user, 1003]);
+    assert_eq!(
+        session.licensing.outcome, "started",
+        "xrdp sends a License Request"
+    );
+    assert_eq!(r.mstsc, None);
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let short = rt.block_on(probe(
+        &Target {
+            host: "127.0.0.1".into(),
+            port: peer.addr().port(),
+        },
+        &ProbeOptions {
+            stop_after: rdprobe::diagnose::Stage::Channels,
+            enumerate: false,
+            ..opts()
+        },
+    ));
+    let names: Vec<&str> = short.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["tcp", "x224", "tls", "mcs", "channels"],
+        "{:?}",
+        short.stages
+    );
 }
 
 /// Holds three real peers (xrdp with Standard RDP Security, xrdp with TLS, FreeRDP's NLA

@@ -10,3 +10,4 @@ pub mod plan;
 pub mod run;
 pub mod targets;
 mod tls;
+mod walk;

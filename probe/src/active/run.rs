@@ -39,6 +39,9 @@ pub struct ProbeOptions {
     pub sni: Option<String>,
     /// A global limit on new connections per second, shared by every target of a run.
     pub rate: Option<Arc<Rate>>,
+    /// The last stage walked on the main connection (`--stop-after`; `mcs` and earlier: no
+    /// walk past the MCS connect).
+    pub stop_after: Stage,
 }
 
 /// New connections per second across all targets (`--rate`): each connection takes the next
@@ -88,6 +91,7 @@ impl Default for ProbeOptions {
             enumerate: true,
             sni: None,
             rate: None,
+            stop_after: Stage::Active,
         }
     }
 }
@@ -267,7 +271,14 @@ pub async fn probe(target: &Target, opts: &ProbeOptions) -> ProbeResult {
     result.stages = run.rec.stages;
     result.stopped_at = run.rec.stopped_at;
     result.verdict = diagnose::verdict(&run.rec.findings);
-    result.mstsc = diagnose::mstsc::view(&run.rec.findings, None);
+    result.mstsc = diagnose::mstsc::view(
+        &run.rec.findings,
+        result.stopped_at.is_some(),
+        result
+            .session
+            .as_ref()
+            .and_then(|s| s.error_info.as_ref().map(|e| e.code)),
+    );
     result.findings = run.rec.findings;
     result.elapsed_ms = plan::ms(t0.elapsed());
     result
@@ -285,6 +296,7 @@ fn empty_result(target: &Target) -> ProbeResult {
         tls: None,
         credssp: None,
         rdp_security: None,
+        session: None,
         mstsc: None,
         findings: Vec::new(),
         elapsed_ms: 0.0,

@@ -38,9 +38,9 @@ pub(super) async fn tls_stage(
         return;
     }
     run.rec.begin(Stage::Tls);
-    let (main, credssp_answer) = match rustls_session(run, addr, request, credssp).await {
-        Ok((s, c)) => (Ok(s), c),
-        Err(e) => (Err(e), None),
+    let (main, credssp_answer, stream) = match rustls_session(run, addr, request, credssp).await {
+        Ok((s, c, t)) => (Ok(s), c, t),
+        Err(e) => (Err(e), None, None),
     };
     let mut observed = TlsObserved {
         main,
@@ -54,6 +54,12 @@ pub(super) async fn tls_stage(
     }
     if let Some((at, answer)) = credssp_answer {
         result.credssp = plan::conclude_credssp(&mut run.rec, answer, unix_now(), at);
+    }
+    // `--stop-after mcs` is the probe without the walk: no MCS connect over TLS.
+    if let Some(mut tls) = stream {
+        if run.opts.stop_after > Stage::Mcs {
+            super::walk::mcs_and_walk(run, &mut tls, SecurityProtocol::SSL, result).await;
+        }
     }
     if run.opts.enumerate {
         for (key, v) in plan::TLS_VERSIONS {
@@ -133,6 +139,9 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
     Ok(Arc::new(cfg))
 }
 
+/// The TLS stream of the main session, kept for the walk past MCS when CredSSP did not run.
+type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
+
 /// When CredSSP ended, and the server's TSRequest or why none came.
 type CredsspAnswer = (Duration, Result<TsRequestFacts, String>);
 
@@ -143,7 +152,7 @@ async fn rustls_session(
     addr: SocketAddr,
     request: SecurityProtocol,
     credssp: bool,
-) -> Result<(TlsSession, Option<CredsspAnswer>), TlsFailure> {
+) -> Result<(TlsSession, Option<CredsspAnswer>, Option<TlsStream>), TlsFailure> {
     let ex = exchange(addr, Some(request), run.opts, run.deadline).await;
     let Some((confirm, stream, _)) = ex.confirmed() else {
         return Err(TlsFailure::from(
@@ -189,13 +198,14 @@ async fn rustls_session(
         at,
     };
     let hybrid = protocol.intersects(SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX);
-    let mut outcome = None;
     if credssp && hybrid {
         run.rec.begin(Stage::Credssp);
         let answer = credssp_exchange(run, &mut tls).await;
-        outcome = Some((run.at(), answer));
+        return Ok((session, Some((run.at(), answer)), None));
     }
-    Ok((session, outcome))
+    // TLS without CredSSP: the connection goes on to MCS (the walk, if asked).
+    let walkable = !hybrid && protocol.contains(SecurityProtocol::SSL);
+    Ok((session, None, walkable.then_some(tls)))
 }
 
 /// CredSSP's first round: our NTLM NEGOTIATE, the server's TSRequest (the CHALLENGE).

@@ -53,6 +53,7 @@ pub enum FindingId {
     LicensingError,
     PacketLoss,
     ClosedByServer,
+    ServerSilent,
     ResetByServer,
     ResetByClient,
     InjectedReset,
@@ -63,7 +64,7 @@ pub enum FindingId {
 
 impl FindingId {
     /// Every id, in catalogue order.
-    pub const ALL: [Self; 51] = [
+    pub const ALL: [Self; 52] = [
         Self::DnsUnresolved,
         Self::DnsMultipleAddresses,
         Self::TcpRefused,
@@ -109,6 +110,7 @@ impl FindingId {
         Self::LicensingError,
         Self::PacketLoss,
         Self::ClosedByServer,
+        Self::ServerSilent,
         Self::ResetByServer,
         Self::ResetByClient,
         Self::InjectedReset,
@@ -165,6 +167,7 @@ impl FindingId {
             Self::LicensingError => "licensing-error",
             Self::PacketLoss => "packet-loss",
             Self::ClosedByServer => "closed-by-server",
+            Self::ServerSilent => "server-silent",
             Self::ResetByServer => "reset-by-server",
             Self::ResetByClient => "reset-by-client",
             Self::InjectedReset => "injected-reset",
@@ -396,6 +399,11 @@ impl FindingId {
                 Severity::Warning,
                 "the path loses packets (retransmissions or lost segments above 1 %)",
                 "unreliable network: fix the path, test without VPN or antivirus",
+            ),
+            Self::ServerSilent => (
+                Severity::Error,
+                "the server stopped answering during the connection sequence",
+                "the stage names where: a session host hung in licensing or logon (Winlogon), or a middlebox dropping the traffic; check the server's event log",
             ),
             Self::ClosedByServer => (
                 Severity::Error,

@@ -28,9 +28,9 @@ const SOCKET_CONNECT_FAILED: u32 = 0x204;
 const LICENSING_FAILED: u32 = 0x808;
 const SOCKET_CLOSED: u32 = 0x904;
 
-/// The view of a result from its findings and, when the server sent one, its Set Error Info
-/// code; None when nothing failed (mstsc connects).
-pub fn view(findings: &[Finding], error_info: Option<u32>) -> Option<MstscView> {
+/// The view of a result from its findings, whether it stopped, and, when the server sent one,
+/// its Set Error Info code; None when nothing stopped it (mstsc connects).
+pub fn view(findings: &[Finding], stopped: bool, error_info: Option<u32>) -> Option<MstscView> {
     let hex = |v: u32| Some(format!("0x{v:x}"));
     if let Some(code) = error_info.filter(|c| !matches!(c, 0 | 0xB | 0xC)) {
         return Some(MstscView {
@@ -88,7 +88,7 @@ pub fn view(findings: &[Finding], error_info: Option<u32>) -> Option<MstscView> 
             extended_reason: None,
             meaning: "mstsc shows a dialog naming the negotiation failure (for HYBRID_REQUIRED_BY_SERVER: \"The remote computer requires Network Level Authentication\") rather than a disconnect code",
         });
-    } else if findings.iter().any(|f| f.severity == Severity::Error) {
+    } else if stopped && findings.iter().any(|f| f.severity == Severity::Error) {
         (
             SOCKET_CLOSED,
             "\"socket closed\" (0x904) without an extended reason: the server or a middlebox closed the connection during the handshake",
@@ -110,14 +110,24 @@ mod tests {
 
     #[test]
     fn the_help_desk_case_is_0x904_extended_0x7() {
-        let v = view(&[], Some(7)).unwrap();
+        let v = view(&[], true, Some(7)).unwrap();
         assert_eq!(v.disconnect_reason.as_deref(), Some("0x904"));
         assert_eq!(v.extended_reason.as_deref(), Some("0x7"));
-        let refused = view(&[finding(FindingId::TcpRefused, "")], None).unwrap();
+        let refused = view(&[finding(FindingId::TcpRefused, "")], true, None).unwrap();
         assert_eq!(refused.disconnect_reason.as_deref(), Some("0x204"));
-        assert_eq!(view(&[finding(FindingId::CertSelfSigned, "")], None), None);
-        assert_eq!(view(&[], Some(0xC)), None, "a user's own logoff");
-        let nla = view(&[finding(FindingId::NegHybridRequired, "")], None).unwrap();
+        assert_eq!(
+            view(&[finding(FindingId::CertSelfSigned, "")], false, None),
+            None
+        );
+        assert_eq!(view(&[], false, Some(0xC)), None, "a user's own logoff");
+        let strict = finding(FindingId::NegProtocolNotRequested, "");
+        assert_eq!(
+            view(std::slice::from_ref(&strict), false, None),
+            None,
+            "it did not stop"
+        );
+        assert!(view(&[strict], true, None).is_some());
+        let nla = view(&[finding(FindingId::NegHybridRequired, "")], true, None).unwrap();
         assert_eq!(nla.disconnect_reason, None);
     }
 }

@@ -122,13 +122,20 @@ pub fn ended_during(
         }
         _ if !end.client_first => {
             let why = disconnect.map(|r| format!(" ({r})")).unwrap_or_default();
-            Some(finding(
-                FindingId::ClosedByServer,
-                format!("{by} during {due}{why}"),
-            ))
+            Some(closed_by_server(format!("{by} during {due}{why}")))
         }
         _ => None,
     }
+}
+
+/// `server-silent`: the server stopped answering in the middle of the connection sequence.
+pub fn server_silent(evidence: String) -> Finding {
+    finding(FindingId::ServerSilent, evidence)
+}
+
+/// `closed-by-server`: the server ended the connection (the evidence says when and how).
+pub fn closed_by_server(evidence: String) -> Finding {
+    finding(FindingId::ClosedByServer, evidence)
 }
 
 /// A connection to an RDP port that never spoke RDP: `client_sent` payload or not.

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::diagnose::mstsc::MstscView;
 use crate::diagnose::{Finding, Stage, Verdict};
-use crate::report::capture::{Certificate, StageReport};
+use crate::report::capture::{Certificate, SessionReport, StageReport};
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct AddressResult {
@@ -146,6 +146,8 @@ pub struct ProbeResult {
     pub tls: Option<TlsProbeReport>,
     pub credssp: Option<CredsspReport>,
     pub rdp_security: Option<RdpSecurityReport>,
+    /// The walk past MCS on the main connection, as far as it went (null: not walked).
+    pub session: Option<SessionReport>,
     /// What mstsc would most likely show (null: it connects).
     pub mstsc: Option<MstscView>,
     pub findings: Vec<Finding>,

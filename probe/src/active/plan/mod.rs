@@ -10,6 +10,7 @@ mod mcs;
 mod observe;
 mod record;
 mod tls;
+mod walk;
 mod x224;
 
 pub use credssp::*;
@@ -17,4 +18,5 @@ pub use mcs::*;
 pub use observe::*;
 pub use record::*;
 pub use tls::*;
+pub use walk::*;
 pub use x224::*;

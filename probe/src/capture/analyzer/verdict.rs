@@ -218,7 +218,11 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
     let stages = timeline(&c, stopped_at);
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let verdict = diagnose::verdict(&findings);
-    let mstsc = diagnose::mstsc::view(&findings, s.session.error_info.map(|e| e.0));
+    let mstsc = diagnose::mstsc::view(
+        &findings,
+        stopped_at.is_some(),
+        s.session.error_info.map(|e| e.0),
+    );
     Connection {
         client: c.client.to_string(),
         server: c.server.to_string(),

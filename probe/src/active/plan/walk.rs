@@ -1,0 +1,393 @@
+//! The walk past MCS (MS-RDPBCGR 1.3.1.1 phases 4 to 9) as a state machine: channel connection
+//! (Erect Domain, Attach User, Channel Join for the user and I/O channels), the Client Info PDU
+//! of an anonymous client, licensing, and the server's Demand Active. The driver writes the
+//! frames a [`Step`] asks for and feeds every server frame to [`Walk::on_frame`]; a Set Error
+//! Info or a Disconnect Provider Ultimatum at any point ends the walk with its finding.
+//!
+//! Runs where the PDUs need no Standard RDP Security encryption (TLS, or encryption level NONE).
+//! Not yet: answering a License Request (MS-RDPELE's full exchange), Confirm Active and the
+//! finalization; the walk stops there and says so.
+
+use core::time::Duration;
+
+use rdp_proto::capabilities::DemandActive;
+use rdp_proto::encode_vec;
+use rdp_proto::info::ClientInfo;
+use rdp_proto::licensing::{LicenseErrorCode, LicenseMsgType, LicensingPdu};
+use rdp_proto::mcs::{DomainPdu, McsResult, SendData};
+use rdp_proto::slowpath::{
+    PduType, PduType2, SecurityFlags, SecurityHeader, SetErrorInfo, ShareControlPdu, ShareDataPdu,
+};
+use rdp_proto::tpkt::Tpkt;
+use rdp_proto::x224::{Data, Tpdu};
+
+use super::record::Record;
+use crate::diagnose::{rules, transport, Stage, StageStatus};
+use crate::facts::session::{CapabilityFacts, LicensingOutcome, SessionFacts};
+
+/// What the driver does next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Write these frames (TPKTs), then read the next server frame.
+    Send(Vec<Vec<u8>>),
+    /// Read the next server frame.
+    Wait,
+    /// The walk is over (what it found is in the record and [`Walk::facts`]).
+    Done,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Attach,
+    Join,
+    Licensing,
+    Capabilities,
+    Done,
+}
+
+/// One walk on one connection.
+#[derive(Debug)]
+pub struct Walk {
+    state: State,
+    io_channel: u16,
+    user: u16,
+    /// Channels still to join, in order.
+    pending: Vec<u16>,
+    stop_after: Stage,
+    pub facts: SessionFacts,
+}
+
+/// One TPKT carrying an X.224 Data TPDU with this MCS domain PDU.
+fn frame(pdu: &DomainPdu<'_>) -> Vec<u8> {
+    let mcs = encode_vec(pdu).unwrap_or_default();
+    let x224 = encode_vec(&Tpdu::Data(Data {
+        eot: 0x80,
+        variable: &[],
+        payload: &mcs,
+    }))
+    .unwrap_or_default();
+    encode_vec(&Tpkt {
+        reserved: 0,
+        payload: &x224,
+    })
+    .unwrap_or_default()
+}
+
+impl Walk {
+    /// Starts the walk after a Connect-Response naming `io_channel`; the first step sends Erect
+    /// Domain and Attach User. `stop_after`: the last stage to walk.
+    pub fn start(io_channel: u16, stop_after: Stage) -> (Self, Step) {
+        let walk = Self {
+            state: State::Attach,
+            io_channel,
+            user: 0,
+            pending: Vec::new(),
+            stop_after,
+            facts: SessionFacts {
+                channels: crate::facts::session::ChannelFacts {
+                    io_channel: Some(io_channel),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        };
+        let frames = vec![
+            frame(&DomainPdu::ErectDomainRequest {
+                sub_height: 0,
+                sub_interval: 0,
+                widths: [1, 1],
+            }),
+            frame(&DomainPdu::AttachUserRequest),
+        ];
+        (walk, Step::Send(frames))
+    }
+
+    /// The stage the walk is in.
+    pub fn stage(&self) -> Stage {
+        match self.state {
+            State::Attach | State::Join => Stage::Channels,
+            State::Licensing => Stage::Licensing,
+            State::Capabilities | State::Done => Stage::Capabilities,
+        }
+    }
+
+    fn join(&self, channel: u16) -> Vec<u8> {
+        frame(&DomainPdu::ChannelJoinRequest {
+            initiator: self.user,
+            channel_id: channel,
+        })
+    }
+
+    fn send_data(&self, data: &[u8]) -> Vec<u8> {
+        frame(&DomainPdu::SendDataRequest(SendData {
+            initiator: self.user,
+            channel_id: self.io_channel,
+            priority_segmentation: 0x70,
+            data,
+            long_length: true,
+        }))
+    }
+
+    fn done(&mut self) -> Step {
+        self.state = State::Done;
+        Step::Done
+    }
+
+    /// Ends the walk at the current stage with a failure and its finding.
+    fn fail(
+        &mut self,
+        rec: &mut Record,
+        at: Duration,
+        detail: String,
+        f: crate::diagnose::Finding,
+    ) -> Step {
+        let stage = self.stage();
+        rec.stage(stage, StageStatus::Failed, at, detail);
+        rec.stop(stage);
+        rec.findings.push(f);
+        self.done()
+    }
+
+    /// One server frame (a TPKT), at `at` from the target's start.
+    pub fn on_frame(&mut self, frame_bytes: &[u8], rec: &mut Record, at: Duration) -> Step {
+        let Ok(tpkt) = rdp_proto::decode::<Tpkt>(frame_bytes) else {
+            return Step::Wait;
+        };
+        let Ok(Tpdu::Data(d)) = rdp_proto::decode::<Tpdu>(tpkt.payload) else {
+            return Step::Wait;
+        };
+        let Ok(pdu) = rdp_proto::decode::<DomainPdu>(d.payload) else {
+            return Step::Wait;
+        };
+        match pdu {
+            DomainPdu::DisconnectProviderUltimatum { reason } => {
+                self.facts.disconnect = Some(reason);
+                let stage = self.stage();
+                let why = format!("MCS Disconnect Provider Ultimatum {reason}");
+                self.fail(
+                    rec,
+                    at,
+                    why.clone(),
+                    transport::closed_by_server(format!(
+                        "the server ended the connection during {stage} ({why})"
+                    )),
+                )
+            }
+            DomainPdu::AttachUserConfirm { result, initiator } if self.state == State::Attach => {
+                let Some(user) = initiator.filter(|_| result == McsResult::RT_SUCCESSFUL) else {
+                    let why = format!("Attach User refused: {result}");
+                    return self.fail(rec, at, why.clone(), transport::closed_by_server(why));
+                };
+                self.user = user;
+                self.facts.channels.user_channel = Some(user);
+                self.pending = vec![self.io_channel, user];
+                self.state = State::Join;
+                let first = self.join(user);
+                Step::Send(vec![first])
+            }
+            DomainPdu::ChannelJoinConfirm {
+                result, requested, ..
+            } if self.state == State::Join => {
+                self.facts.channels.join_confirm(requested, result);
+                if result != McsResult::RT_SUCCESSFUL {
+                    let why = format!("Channel Join of {requested} refused: {result}");
+                    return self.fail(rec, at, why.clone(), transport::closed_by_server(why));
+                }
+                self.pending.retain(|c| *c != requested);
+                if let Some(next) = self.pending.first().copied() {
+                    return Step::Send(vec![self.join(next)]);
+                }
+                let joined = self.facts.channels.joined.clone();
+                rec.stage(
+                    Stage::Channels,
+                    StageStatus::Ok,
+                    at,
+                    format!("user channel {}, joined {joined:?}", self.user),
+                );
+                if self.stop_after <= Stage::Channels {
+                    return self.done();
+                }
+                let mut data = encode_vec(&SecurityHeader {
+                    flags: SecurityFlags::SEC_INFO_PKT,
+                    flags_hi: 0,
+                })
+                .unwrap_or_default();
+                data.extend(encode_vec(&ClientInfo::anonymous()).unwrap_or_default());
+                rec.stage(
+                    Stage::ClientInfo,
+                    StageStatus::Ok,
+                    at,
+                    "anonymous Client Info sent (no credentials, logon errors asked for)",
+                );
+                if self.stop_after <= Stage::ClientInfo {
+                    let step = Step::Send(vec![self.send_data(&data)]);
+                    self.state = State::Done;
+                    return step;
+                }
+                self.state = State::Licensing;
+                Step::Send(vec![self.send_data(&data)])
+            }
+            DomainPdu::SendDataIndication(sd) => self.on_data(sd.data, rec, at),
+            _ => Step::Wait,
+        }
+    }
+
+    /// Slow-path data from the server: licensing, the Demand Active, Set Error Info.
+    fn on_data(&mut self, data: &[u8], rec: &mut Record, at: Duration) -> Step {
+        if let Ok((rest, h)) = rdp_proto::decode_prefix::<SecurityHeader>(data) {
+            if h.flags.contains(SecurityFlags::SEC_LICENSE_PKT) {
+                return match rdp_proto::decode::<LicensingPdu>(rest) {
+                    Ok(l) => self.on_licensing(&l, rec, at),
+                    Err(_) => Step::Wait,
+                };
+            }
+        }
+        let Ok(sc) = rdp_proto::decode::<ShareControlPdu>(data) else {
+            return Step::Wait;
+        };
+        match sc.pdu_type() {
+            PduType::PDUTYPE_DEMANDACTIVEPDU
+                if matches!(self.state, State::Licensing | State::Capabilities) =>
+            {
+                let Ok(d) = rdp_proto::decode::<DemandActive>(sc.body) else {
+                    return Step::Wait;
+                };
+                let c = CapabilityFacts::from_demand_active(&d);
+                let detail = format!(
+                    "Demand Active: {}x{}, {} bpp, {} capability sets (Confirm Active and finalization: not yet walked)",
+                    c.desktop_width.unwrap_or(0),
+                    c.desktop_height.unwrap_or(0),
+                    c.color_depth.unwrap_or(0),
+                    c.sets.len()
+                );
+                self.facts.capabilities = Some(c);
+                rec.stage(Stage::Capabilities, StageStatus::Ok, at, detail);
+                self.done()
+            }
+            PduType::PDUTYPE_DATAPDU => {
+                let Ok(sd) = rdp_proto::decode::<ShareDataPdu>(sc.body) else {
+                    return Step::Wait;
+                };
+                if sd.pdu_type2 != PduType2::PDUTYPE2_SET_ERROR_INFO_PDU {
+                    return Step::Wait;
+                }
+                let Ok(e) = rdp_proto::decode::<SetErrorInfo>(sd.body) else {
+                    return Step::Wait;
+                };
+                if e.error_info.0 == 0 {
+                    return Step::Wait;
+                }
+                self.facts.error_info = Some(e.error_info);
+                // After licensing it ends the capabilities stage.
+                let stage = self.stage();
+                let f = rules::set_error_info(e.error_info, stage);
+                rec.stage(
+                    stage,
+                    StageStatus::Failed,
+                    at,
+                    format!("Set Error Info {}", e.error_info),
+                );
+                rec.stop(stage);
+                rec.findings.push(f);
+                self.done()
+            }
+            _ => Step::Wait,
+        }
+    }
+
+    fn on_licensing(&mut self, l: &LicensingPdu<'_>, rec: &mut Record, at: Duration) -> Step {
+        self.facts.licensing.on_pdu(l);
+        match self.facts.licensing.outcome {
+            LicensingOutcome::ValidClient | LicensingOutcome::LicenseIssued => {
+                rec.stage(Stage::Licensing, StageStatus::Ok, at, "STATUS_VALID_CLIENT");
+                if self.stop_after <= Stage::Licensing {
+                    return self.done();
+                }
+                self.state = State::Capabilities;
+                Step::Wait
+            }
+            LicensingOutcome::Error => {
+                let (code, transition) = self
+                    .facts
+                    .licensing
+                    .error
+                    .unwrap_or((LicenseErrorCode(0), Default::default()));
+                let f = rules::licensing(code, transition).unwrap_or_else(|| {
+                    transport::closed_by_server(format!("licensing error {code}"))
+                });
+                self.fail(rec, at, format!("{code} / {transition}"), f)
+            }
+            _ if l.msg_type == LicenseMsgType::LICENSE_REQUEST => {
+                rec.stage(
+                    Stage::Licensing,
+                    StageStatus::Ok,
+                    at,
+                    "License Request: the server runs RDS licensing (the walk does not answer it yet)",
+                );
+                self.done()
+            }
+            _ => Step::Wait,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// xrdp's real server frames at encryption level NONE (`fixtures/pdu/peers`), fed in turn:
+    /// Attach User Confirm, the Channel Join Confirms, then its License Request.
+    #[test]
+    fn a_walk_over_xrdp_real_frames() {
+        let frame = |n: u32| -> Vec<u8> {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../fixtures/pdu/peers/xfreerdp_xrdp-rdp-none");
+            let e = std::fs::read_dir(&dir)
+                .unwrap()
+                .flatten()
+                .find(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("{n:03}-"))
+                })
+                .unwrap();
+            std::fs::read(e.path()).unwrap()
+        };
+        let mut rec = Record::default();
+        let (mut walk, step) = Walk::start(1003, Stage::Active);
+        let Step::Send(first) = step else { panic!() };
+        assert_eq!(first.len(), 2, "Erect Domain and Attach User");
+        // Our Erect Domain and Attach User are xfreerdp's bytes.
+        assert_eq!(first[0], frame(5));
+        assert_eq!(first[1], frame(6));
+        let ms = Duration::from_millis(1);
+        let Step::Send(join) = walk.on_frame(&frame(7), &mut rec, ms) else {
+            panic!()
+        };
+        assert_eq!(walk.facts.channels.user_channel, Some(1008));
+        assert_eq!(join[0], frame(8), "the user channel's join is xfreerdp's");
+        // xrdp confirms the user channel, then (we ask for) the I/O channel.
+        assert!(matches!(
+            walk.on_frame(&frame(9), &mut rec, ms),
+            Step::Send(_)
+        ));
+        let Step::Send(info) = walk.on_frame(&frame(11), &mut rec, ms) else {
+            panic!()
+        };
+        assert_eq!(walk.facts.channels.joined, [1008, 1003]);
+        assert_eq!(info.len(), 1, "the Client Info");
+        assert_eq!(walk.stage(), Stage::Licensing);
+        assert_eq!(walk.on_frame(&frame(21), &mut rec, ms), Step::Done);
+        assert_eq!(walk.facts.licensing.outcome, LicensingOutcome::Started);
+        let stages: Vec<_> = rec.stages.iter().map(|s| (s.name, s.status)).collect();
+        assert_eq!(
+            stages,
+            [
+                (Stage::Channels, StageStatus::Ok),
+                (Stage::ClientInfo, StageStatus::Ok),
+                (Stage::Licensing, StageStatus::Ok)
+            ]
+        );
+        assert_eq!(rec.stopped_at, None);
+    }
+}
