@@ -336,6 +336,16 @@ mod tests {
             "{}",
             lic.remediation
         );
+        // Every code of 2.2.5.1.1 is named, the protocol errors included.
+        for (code, name) in [
+            (0x10DD, "ERRINFO_PERSISTENTKEYPDUTOOMANYCACHEKEYS"),
+            (0x10E0, "ERRINFO_SECURITYDATATOOSHORT"),
+            (0x1126, "ERRINFO_SECURITYDATATOOSHORT23"),
+            (0x1136, "ERRINFO_INVALIDMONITORCOUNT"),
+        ] {
+            let f = set_error_info(ErrorInfo(code), Stage::Active);
+            assert!(f.evidence.contains(name), "{}", f.evidence);
+        }
         let logoff = set_error_info(ErrorInfo(0xC), Stage::Active);
         assert_eq!(logoff.severity, crate::diagnose::Severity::Info);
     }
