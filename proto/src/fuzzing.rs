@@ -100,7 +100,14 @@ pub fn slowpath_licensing(data: &[u8]) {
             check!(slowpath::SetErrorInfo, sd.body, true);
         }
     }
-    check!(licensing::LicensingPdu<'_>, data, true);
+    if let Some(l) = check!(licensing::LicensingPdu<'_>, data, true) {
+        if let licensing::LicensingBody::Other(body) = l.body {
+            check!(licensing::LicenseRequest<'_>, body, true);
+            check!(licensing::NewLicenseRequest<'_>, body, true);
+        }
+    }
+    check!(licensing::LicenseRequest<'_>, data, true);
+    check!(licensing::NewLicenseRequest<'_>, data, true);
     check!(crate::fastpath::FastPathPdu<'_>, data, false);
 }
 

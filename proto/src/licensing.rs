@@ -158,3 +158,194 @@ impl<'a> Pdu<'a> for LicensingPdu<'a> {
         Ok(())
     }
 }
+
+/// A LICENSE_BINARY_BLOB (MS-RDPELE 2.2.2.1.1): type, then data with a u16 length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct LicenseBlob<'a> {
+    pub blob_type: u16,
+    pub data: &'a [u8],
+}
+
+/// BB_RANDOM_BLOB: the encrypted premaster secret.
+pub const BB_RANDOM_BLOB: u16 = 0x0002;
+/// BB_CERTIFICATE_BLOB: the server certificate.
+pub const BB_CERTIFICATE_BLOB: u16 = 0x0003;
+/// BB_CLIENT_USER_NAME_BLOB.
+pub const BB_CLIENT_USER_NAME_BLOB: u16 = 0x000F;
+/// BB_CLIENT_MACHINE_NAME_BLOB.
+pub const BB_CLIENT_MACHINE_NAME_BLOB: u16 = 0x0010;
+/// KEY_EXCHANGE_ALG_RSA.
+pub const KEY_EXCHANGE_ALG_RSA: u32 = 1;
+
+fn blob<'a>(i: &'a [u8], ctx: &'static str) -> PResult<'a, LicenseBlob<'a>> {
+    let (i, blob_type) = le_u16("wBlobType")(i)?;
+    let (i, len) = le_u16("wBlobLen")(i)?;
+    let (i, data) = take(i, usize::from(len), ctx)?;
+    Ok((i, LicenseBlob { blob_type, data }))
+}
+
+fn write_blob(
+    dst: &mut Vec<u8>,
+    pdu: &'static str,
+    b: &LicenseBlob<'_>,
+) -> Result<(), EncodeError> {
+    fit(pdu, "wBlobLen", b.data.len(), 0xFFFF)?;
+    dst.extend_from_slice(&b.blob_type.to_le_bytes());
+    dst.extend_from_slice(&len_u16(b.data.len()).to_le_bytes());
+    dst.extend_from_slice(b.data);
+    Ok(())
+}
+
+/// [MS-RDPELE 2.2.2.1] Server License Request (SERVER_LICENSE_REQUEST), the message after the
+/// preamble: what a client without a license answers with a New License Request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LicenseRequest<'a> {
+    /// ServerRandom (32 bytes).
+    pub server_random: &'a [u8],
+    /// ProductInfo: dwVersion, the company name and product id (UTF-16LE, raw).
+    pub product_version: u32,
+    pub company_name: &'a [u8],
+    pub product_id: &'a [u8],
+    /// KeyExchangeList (BB_KEY_EXCHG_ALG_BLOB).
+    pub key_exchange: LicenseBlob<'a>,
+    /// ServerCertificate (BB_CERTIFICATE_BLOB): a SERVER_CERTIFICATE, empty when the server
+    /// sent its certificate in the Server Security Data.
+    pub certificate: LicenseBlob<'a>,
+    /// ScopeList: ScopeCount and the scopes, raw.
+    pub scope_list: &'a [u8],
+}
+
+impl<'a> Pdu<'a> for LicenseRequest<'a> {
+    const NAME: &'static str = "SERVER_LICENSE_REQUEST";
+    const LAYER: Layer = Layer::Licensing;
+
+    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
+        let (i, server_random) = take(i, 32, "ServerRandom")?;
+        let (i, product_version) = le_u32("dwVersion")(i)?;
+        let (i, cb_company) = le_u32("cbCompanyName")(i)?;
+        let (i, company_name) = take(
+            i,
+            usize::try_from(cb_company).unwrap_or(usize::MAX),
+            "pbCompanyName",
+        )?;
+        let (i, cb_product) = le_u32("cbProductId")(i)?;
+        let (i, product_id) = take(
+            i,
+            usize::try_from(cb_product).unwrap_or(usize::MAX),
+            "pbProductId",
+        )?;
+        let (i, key_exchange) = blob(i, "KeyExchangeList")?;
+        let (i, certificate) = blob(i, "ServerCertificate")?;
+        let rest: &'a [u8] = &[];
+        Ok((
+            rest,
+            Self {
+                server_random,
+                product_version,
+                company_name,
+                product_id,
+                key_exchange,
+                certificate,
+                scope_list: i,
+            },
+        ))
+    }
+
+    fn encoded_len(&self) -> usize {
+        32 + 12
+            + self.company_name.len()
+            + self.product_id.len()
+            + 8
+            + self.key_exchange.data.len()
+            + self.certificate.data.len()
+            + self.scope_list.len()
+    }
+
+    fn encode(&self, dst: &mut Vec<u8>) -> Result<(), EncodeError> {
+        if self.server_random.len() != 32 {
+            return Err(EncodeError::Invalid {
+                pdu: Self::NAME,
+                field: "ServerRandom",
+                reason: "not 32 bytes",
+            });
+        }
+        dst.extend_from_slice(self.server_random);
+        dst.extend_from_slice(&self.product_version.to_le_bytes());
+        dst.extend_from_slice(&crate::codec::len_u32(self.company_name.len()).to_le_bytes());
+        dst.extend_from_slice(self.company_name);
+        dst.extend_from_slice(&crate::codec::len_u32(self.product_id.len()).to_le_bytes());
+        dst.extend_from_slice(self.product_id);
+        write_blob(dst, Self::NAME, &self.key_exchange)?;
+        write_blob(dst, Self::NAME, &self.certificate)?;
+        dst.extend_from_slice(self.scope_list);
+        Ok(())
+    }
+}
+
+/// [MS-RDPELE 2.2.2.2] Client New License Request (CLIENT_NEW_LICENSE_REQUEST), after the
+/// preamble.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewLicenseRequest<'a> {
+    /// PreferredKeyExchangeAlg (KEY_EXCHANGE_ALG_RSA).
+    pub key_exchange_alg: u32,
+    /// PlatformId: the client's OS and image ids.
+    pub platform_id: u32,
+    /// ClientRandom (32 bytes).
+    pub client_random: &'a [u8],
+    /// EncryptedPreMasterSecret (BB_RANDOM_BLOB): the premaster secret encrypted with the
+    /// server's public key.
+    pub encrypted_premaster: LicenseBlob<'a>,
+    /// ClientUserName (BB_CLIENT_USER_NAME_BLOB), NUL-terminated.
+    pub user_name: LicenseBlob<'a>,
+    /// ClientMachineName (BB_CLIENT_MACHINE_NAME_BLOB), NUL-terminated.
+    pub machine_name: LicenseBlob<'a>,
+}
+
+impl<'a> Pdu<'a> for NewLicenseRequest<'a> {
+    const NAME: &'static str = "CLIENT_NEW_LICENSE_REQUEST";
+    const LAYER: Layer = Layer::Licensing;
+
+    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
+        let (i, key_exchange_alg) = le_u32("PreferredKeyExchangeAlg")(i)?;
+        let (i, platform_id) = le_u32("PlatformId")(i)?;
+        let (i, client_random) = take(i, 32, "ClientRandom")?;
+        let (i, encrypted_premaster) = blob(i, "EncryptedPreMasterSecret")?;
+        let (i, user_name) = blob(i, "ClientUserName")?;
+        let (i, machine_name) = blob(i, "ClientMachineName")?;
+        Ok((
+            i,
+            Self {
+                key_exchange_alg,
+                platform_id,
+                client_random,
+                encrypted_premaster,
+                user_name,
+                machine_name,
+            },
+        ))
+    }
+
+    fn encoded_len(&self) -> usize {
+        8 + 32
+            + 12
+            + self.encrypted_premaster.data.len()
+            + self.user_name.data.len()
+            + self.machine_name.data.len()
+    }
+
+    fn encode(&self, dst: &mut Vec<u8>) -> Result<(), EncodeError> {
+        if self.client_random.len() != 32 {
+            return Err(EncodeError::Invalid {
+                pdu: Self::NAME,
+                field: "ClientRandom",
+                reason: "not 32 bytes",
+            });
+        }
+        dst.extend_from_slice(&self.key_exchange_alg.to_le_bytes());
+        dst.extend_from_slice(&self.platform_id.to_le_bytes());
+        dst.extend_from_slice(self.client_random);
+        write_blob(dst, Self::NAME, &self.encrypted_premaster)?;
+        write_blob(dst, Self::NAME, &self.user_name)?;
+        write_blob(dst, Self::NAME, &self.machine_name)
+    }
+}

@@ -220,8 +220,8 @@ fn freerdp_nla_server_credssp_identity() {
 
 /// xrdp with TLS and without NLA is walked past MCS on the connection mstsc makes: the MCS
 /// connect over TLS, Attach User and Channel Joins (user and I/O channels), the anonymous Client
-/// Info, and xrdp's License Request (the walk stops there until it answers the licensing
-/// exchange); `--stop-after channels` stops after the joins.
+/// Info, xrdp's License Request answered with a New License Request, STATUS_VALID_CLIENT, and
+/// xrdp's Demand Active; `--stop-after channels` stops after the joins.
 #[test]
 fn xrdp_tls_is_walked_past_mcs() {
     let Some(peer) = xrdp(Security::Tls, CryptLevel::High, Cert::Default, None) else {
@@ -233,7 +233,14 @@ fn xrdp_tls_is_walked_past_mcs() {
         .iter()
         .map(|s| (s.name.as_str(), s.status.as_str()))
         .collect();
-    for want in ["tls", "mcs", "channels", "client_info", "licensing"] {
+    for want in [
+        "tls",
+        "mcs",
+        "channels",
+        "client_info",
+        "licensing",
+        "capabilities",
+    ] {
         assert!(stages.contains(&(want, "ok")), "{want}: {stages:?}");
     }
     assert_eq!(r.stopped_at, None);
@@ -241,9 +248,12 @@ fn xrdp_tls_is_walked_past_mcs() {
     assert_eq!(session.channels.io_channel, Some(1003));
     let user = session.channels.user_channel.expect("a user channel");
     assert_eq!(session.channels.joined, [user, 1003]);
-    assert_eq!(
-        session.licensing.outcome, "started",
-        "xrdp sends a License Request"
+    assert_eq!(session.licensing.outcome, "valid_client");
+    let caps = session.capabilities.as_ref().expect("xrdp's Demand Active");
+    assert!(caps.desktop_width.is_some_and(|w| w > 0), "{caps:?}");
+    assert!(
+        caps.sets.iter().any(|s| s == "CAPSTYPE_GENERAL"),
+        "{caps:?}"
     );
     assert_eq!(r.mstsc, None);
 

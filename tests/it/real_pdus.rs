@@ -159,6 +159,52 @@ fn client_info(data: &[u8], what: &str) -> bool {
     true
 }
 
+/// xrdp's real License Request and xfreerdp's New License Request (level NONE: licensing is
+/// never encrypted there) parse and re-encode to their bytes.
+#[test]
+fn real_license_requests_round_trip() {
+    use rdp_proto::licensing::{
+        LicenseMsgType, LicenseRequest, LicensingBody, LicensingPdu, NewLicenseRequest,
+    };
+    use rdp_proto::slowpath::{SecurityFlags, SecurityHeader};
+    let mut seen = (0, 0);
+    for p in all_pdus()
+        .iter()
+        .filter(|p| p.kind.starts_with("mcs-domain-send"))
+    {
+        let bytes = p.bytes();
+        let what = p.origin();
+        let (DomainPdu::SendDataRequest(sd) | DomainPdu::SendDataIndication(sd)) =
+            exact::<DomainPdu>(tpdu_data(&bytes, &what), &what)
+        else {
+            continue;
+        };
+        let Ok((rest, h)) = rdp_proto::decode_prefix::<SecurityHeader>(sd.data) else {
+            continue;
+        };
+        if !h.flags.contains(SecurityFlags::SEC_LICENSE_PKT)
+            || h.flags.contains(SecurityFlags::SEC_ENCRYPT)
+        {
+            continue;
+        }
+        let Ok(l) = decode::<LicensingPdu>(rest) else {
+            continue;
+        };
+        let LicensingBody::Other(body) = l.body else {
+            continue;
+        };
+        if l.msg_type == LicenseMsgType::LICENSE_REQUEST {
+            let r: LicenseRequest = exact(body, &what);
+            assert!(!r.certificate.data.is_empty(), "{what}");
+            seen.0 += 1;
+        } else if l.msg_type == LicenseMsgType::NEW_LICENSE_REQUEST {
+            let _: NewLicenseRequest = exact(body, &what);
+            seen.1 += 1;
+        }
+    }
+    assert!(seen.0 >= 1 && seen.1 >= 1, "{seen:?}");
+}
+
 /// xfreerdp's real Client Info at level NONE parses and re-encodes to its bytes.
 #[test]
 fn real_client_info_round_trips() {

@@ -68,7 +68,13 @@ pub(super) async fn mcs_and_walk<S: AsyncRead + AsyncWrite + Unpin>(
             cr.version.map_or_else(|| "?".to_owned(), |v| v.label())
         ),
     );
-    let (mut walk, mut step) = Walk::start(cr.io_channel.unwrap_or(1003), run.opts.stop_after);
+    let mut random = [0u8; 80];
+    let (a, b) = (run.random(), run.random());
+    random[..32].copy_from_slice(&a);
+    random[32..64].copy_from_slice(&b);
+    random[64..].copy_from_slice(&run.random()[..16]);
+    let (mut walk, mut step) =
+        Walk::start(cr.io_channel.unwrap_or(1003), run.opts.stop_after, random);
     loop {
         match step {
             Step::Send(frames) => {

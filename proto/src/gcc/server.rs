@@ -147,7 +147,8 @@ impl<'a> ServerSecurityData<'a> {
     }
 }
 
-pub(super) fn parse_server_certificate(i: &[u8]) -> PResult<'_, ServerCertificateBlob<'_>> {
+/// Reads a SERVER_CERTIFICATE (2.2.1.4.3.1): the Server Security Data's, or a licensing one.
+pub fn parse_server_certificate(i: &[u8]) -> PResult<'_, ServerCertificateBlob<'_>> {
     let (i, dw_version) = le_u32("dwVersion")(i)?;
     let certificate = match dw_version & 0x7FFF_FFFF {
         1 => {

@@ -5,15 +5,22 @@
 //! Info or a Disconnect Provider Ultimatum at any point ends the walk with its finding.
 //!
 //! Runs where the PDUs need no Standard RDP Security encryption (TLS, or encryption level NONE).
-//! Not yet: answering a License Request (MS-RDPELE's full exchange), Confirm Active and the
-//! finalization; the walk stops there and says so.
+//! A License Request is answered with a New License Request (MS-RDPELE 2.2.2.2: the premaster
+//! secret RSA-encrypted with the key of the server certificate in the request); a Platform
+//! Challenge, Confirm Active and the finalization are not answered yet: the walk stops there
+//! and says so.
 
 use core::time::Duration;
 
 use rdp_proto::capabilities::DemandActive;
 use rdp_proto::encode_vec;
+use rdp_proto::gcc::{parse_server_certificate, ServerCertificate};
 use rdp_proto::info::ClientInfo;
-use rdp_proto::licensing::{LicenseErrorCode, LicenseMsgType, LicensingPdu};
+use rdp_proto::licensing::{
+    LicenseBlob, LicenseErrorCode, LicenseMsgType, LicenseRequest, LicensingBody, LicensingPdu,
+    NewLicenseRequest, BB_CLIENT_MACHINE_NAME_BLOB, BB_CLIENT_USER_NAME_BLOB, BB_RANDOM_BLOB,
+    KEY_EXCHANGE_ALG_RSA,
+};
 use rdp_proto::mcs::{DomainPdu, McsResult, SendData};
 use rdp_proto::slowpath::{
     PduType, PduType2, SecurityFlags, SecurityHeader, SetErrorInfo, ShareControlPdu, ShareDataPdu,
@@ -54,6 +61,9 @@ pub struct Walk {
     /// Channels still to join, in order.
     pending: Vec<u16>,
     stop_after: Stage,
+    /// ClientRandom (32 bytes) and the premaster secret (48 bytes) of the licensing exchange,
+    /// given by the driver.
+    random: [u8; 80],
     pub facts: SessionFacts,
 }
 
@@ -76,13 +86,14 @@ fn frame(pdu: &DomainPdu<'_>) -> Vec<u8> {
 impl Walk {
     /// Starts the walk after a Connect-Response naming `io_channel`; the first step sends Erect
     /// Domain and Attach User. `stop_after`: the last stage to walk.
-    pub fn start(io_channel: u16, stop_after: Stage) -> (Self, Step) {
+    pub fn start(io_channel: u16, stop_after: Stage, random: [u8; 80]) -> (Self, Step) {
         let walk = Self {
             state: State::Attach,
             io_channel,
             user: 0,
             pending: Vec::new(),
             stop_after,
+            random,
             facts: SessionFacts {
                 channels: crate::facts::session::ChannelFacts {
                     io_channel: Some(io_channel),
@@ -234,15 +245,19 @@ impl Walk {
 
     /// Slow-path data from the server: licensing, the Demand Active, Set Error Info.
     fn on_data(&mut self, data: &[u8], rec: &mut Record, at: Duration) -> Step {
-        if let Ok((rest, h)) = rdp_proto::decode_prefix::<SecurityHeader>(data) {
-            if h.flags.contains(SecurityFlags::SEC_LICENSE_PKT) {
-                return match rdp_proto::decode::<LicensingPdu>(rest) {
-                    Ok(l) => self.on_licensing(&l, rec, at),
-                    Err(_) => Step::Wait,
-                };
+        // A Share Control PDU (its pduType carries protocol version 1 in bits 4..15), else a
+        // security header (licensing) first: any 4 bytes would read as a security header.
+        let share = rdp_proto::decode::<ShareControlPdu>(data)
+            .ok()
+            .filter(|sc| sc.pdu_type_raw & 0xFFF0 == 0x0010);
+        let Some(sc) = share else {
+            if let Ok((rest, h)) = rdp_proto::decode_prefix::<SecurityHeader>(data) {
+                if h.flags.contains(SecurityFlags::SEC_LICENSE_PKT) {
+                    if let Ok(l) = rdp_proto::decode::<LicensingPdu>(rest) {
+                        return self.on_licensing(&l, rec, at);
+                    }
+                }
             }
-        }
-        let Ok(sc) = rdp_proto::decode::<ShareControlPdu>(data) else {
             return Step::Wait;
         };
         match sc.pdu_type() {
@@ -317,18 +332,97 @@ impl Walk {
                 });
                 self.fail(rec, at, format!("{code} / {transition}"), f)
             }
-            _ if l.msg_type == LicenseMsgType::LICENSE_REQUEST => {
+            _ if l.msg_type == LicenseMsgType::LICENSE_REQUEST => match self.new_license_request(l)
+            {
+                Some(answer) => Step::Send(vec![self.send_data(&answer)]),
+                None => {
+                    rec.stage(
+                        Stage::Licensing,
+                        StageStatus::Ok,
+                        at,
+                        "License Request without a proprietary server certificate (the walk cannot answer it yet)",
+                    );
+                    self.done()
+                }
+            },
+            _ if l.msg_type == LicenseMsgType::PLATFORM_CHALLENGE => {
                 rec.stage(
                     Stage::Licensing,
                     StageStatus::Ok,
                     at,
-                    "License Request: the server runs RDS licensing (the walk does not answer it yet)",
+                    "Platform Challenge: the server issues licenses (the walk does not answer it yet)",
                 );
                 self.done()
             }
             _ => Step::Wait,
         }
     }
+}
+
+impl Walk {
+    /// The answer of a client without a license to a License Request: a New License Request
+    /// with the premaster secret encrypted with the RSA key of the request's proprietary
+    /// server certificate (MS-RDPELE 2.2.2.2, 5.1.2.1); None without such a key.
+    fn new_license_request(&self, l: &LicensingPdu<'_>) -> Option<Vec<u8>> {
+        let LicensingBody::Other(body) = l.body else {
+            return None;
+        };
+        let request: LicenseRequest = rdp_proto::decode(body).ok()?;
+        let (_, cert) = parse_server_certificate(request.certificate.data).ok()?;
+        let ServerCertificate::Proprietary(p) = cert.certificate else {
+            return None;
+        };
+        let (client_random, premaster) = self.random.split_at(32);
+        let encrypted = rsa_encrypt(premaster, p.public_key.pub_exp, p.public_key.modulus)?;
+        let nlr = rdp_proto::encode_vec(&NewLicenseRequest {
+            key_exchange_alg: KEY_EXCHANGE_ALG_RSA,
+            // CLIENT_OS_ID_WINNT_POST_52 | CLIENT_IMAGE_ID_MICROSOFT
+            platform_id: 0x0401_0000,
+            client_random,
+            encrypted_premaster: LicenseBlob {
+                blob_type: BB_RANDOM_BLOB,
+                data: &encrypted,
+            },
+            user_name: LicenseBlob {
+                blob_type: BB_CLIENT_USER_NAME_BLOB,
+                data: b"rdprobe\0",
+            },
+            machine_name: LicenseBlob {
+                blob_type: BB_CLIENT_MACHINE_NAME_BLOB,
+                data: b"RDPROBE\0",
+            },
+        })
+        .ok()?;
+        let pdu = rdp_proto::encode_vec(&LicensingPdu {
+            msg_type: LicenseMsgType::NEW_LICENSE_REQUEST,
+            // PREAMBLE_VERSION_3_0 | EXTENDED_ERROR_MSG_SUPPORTED
+            flags: 0x83,
+            body: LicensingBody::Other(&nlr),
+        })
+        .ok()?;
+        let mut data = rdp_proto::encode_vec(&SecurityHeader {
+            flags: SecurityFlags::SEC_LICENSE_PKT,
+            flags_hi: 0,
+        })
+        .ok()?;
+        data.extend(pdu);
+        Some(data)
+    }
+}
+
+/// RSA as RDP uses it (MS-RDPBCGR 5.3.4.2): the little-endian `data` raised to `exponent`
+/// modulo the little-endian `modulus`, written little-endian over the modulus field's length
+/// (the key's modulus field carries 8 bytes of zero padding, and so does the result).
+fn rsa_encrypt(data: &[u8], exponent: u32, modulus: &[u8]) -> Option<Vec<u8>> {
+    use num_bigint::BigUint;
+    let n = BigUint::from_bytes_le(modulus);
+    if n.bits() < 256 || data.len() + 8 > modulus.len() {
+        return None;
+    }
+    let c = BigUint::from_bytes_le(data).modpow(&BigUint::from(exponent), &n);
+    let mut out = c.to_bytes_le();
+    out.resize(modulus.len(), 0);
+    Some(out)
 }
 
 #[cfg(test)]
@@ -354,7 +448,7 @@ mod tests {
             std::fs::read(e.path()).unwrap()
         };
         let mut rec = Record::default();
-        let (mut walk, step) = Walk::start(1003, Stage::Active);
+        let (mut walk, step) = Walk::start(1003, Stage::Active, [7; 80]);
         let Step::Send(first) = step else { panic!() };
         assert_eq!(first.len(), 2, "Erect Domain and Attach User");
         // Our Erect Domain and Attach User are xfreerdp's bytes.
@@ -377,15 +471,51 @@ mod tests {
         assert_eq!(walk.facts.channels.joined, [1008, 1003]);
         assert_eq!(info.len(), 1, "the Client Info");
         assert_eq!(walk.stage(), Stage::Licensing);
-        assert_eq!(walk.on_frame(&frame(21), &mut rec, ms), Step::Done);
+        // xrdp's License Request is answered with a New License Request shaped like
+        // xfreerdp's (its premaster secret encrypted with xrdp's 512-bit key).
+        let Step::Send(nlr) = walk.on_frame(&frame(21), &mut rec, ms) else {
+            panic!()
+        };
+        let nlr_of = |frame: &[u8]| -> (u32, u32, usize) {
+            let tpkt: Tpkt = rdp_proto::decode(frame).unwrap();
+            let Tpdu::Data(d) = rdp_proto::decode::<Tpdu>(tpkt.payload).unwrap() else {
+                panic!()
+            };
+            let DomainPdu::SendDataRequest(sd) = rdp_proto::decode::<DomainPdu>(d.payload).unwrap()
+            else {
+                panic!()
+            };
+            let (rest, _) = rdp_proto::decode_prefix::<SecurityHeader>(sd.data).unwrap();
+            let l: LicensingPdu = rdp_proto::decode(rest).unwrap();
+            assert_eq!(l.msg_type, LicenseMsgType::NEW_LICENSE_REQUEST);
+            let LicensingBody::Other(body) = l.body else {
+                panic!()
+            };
+            let n: NewLicenseRequest = rdp_proto::decode(body).unwrap();
+            (
+                n.key_exchange_alg,
+                n.platform_id,
+                n.encrypted_premaster.data.len(),
+            )
+        };
+        assert_eq!(nlr_of(&nlr[0]), nlr_of(&frame(22)));
         assert_eq!(walk.facts.licensing.outcome, LicensingOutcome::Started);
+        // STATUS_VALID_CLIENT, then the Demand Active.
+        assert_eq!(walk.on_frame(&frame(23), &mut rec, ms), Step::Wait);
+        assert_eq!(walk.on_frame(&frame(24), &mut rec, ms), Step::Done);
+        let caps = walk.facts.capabilities.as_ref().unwrap();
+        assert_eq!(
+            (caps.desktop_width, caps.desktop_height),
+            (Some(1024), Some(768))
+        );
         let stages: Vec<_> = rec.stages.iter().map(|s| (s.name, s.status)).collect();
         assert_eq!(
             stages,
             [
                 (Stage::Channels, StageStatus::Ok),
                 (Stage::ClientInfo, StageStatus::Ok),
-                (Stage::Licensing, StageStatus::Ok)
+                (Stage::Licensing, StageStatus::Ok),
+                (Stage::Capabilities, StageStatus::Ok)
             ]
         );
         assert_eq!(rec.stopped_at, None);
