@@ -220,8 +220,9 @@ fn freerdp_nla_server_credssp_identity() {
 
 /// xrdp with TLS and without NLA is walked past MCS on the connection mstsc makes: the MCS
 /// connect over TLS, Attach User and Channel Joins (user and I/O channels), the anonymous Client
-/// Info, xrdp's License Request answered with a New License Request, STATUS_VALID_CLIENT, and
-/// xrdp's Demand Active; `--stop-after channels` stops after the joins.
+/// Info, xrdp's License Request answered with a New License Request, STATUS_VALID_CLIENT, xrdp's
+/// Demand Active, our Confirm Active and finalization, and xrdp's Font Map: `active`, the logon
+/// screen. `--stop-after channels` stops after the joins.
 #[test]
 fn xrdp_tls_is_walked_past_mcs() {
     let Some(peer) = xrdp(Security::Tls, CryptLevel::High, Cert::Default, None) else {
@@ -240,6 +241,8 @@ fn xrdp_tls_is_walked_past_mcs() {
         "client_info",
         "licensing",
         "capabilities",
+        "finalization",
+        "active",
     ] {
         assert!(stages.contains(&(want, "ok")), "{want}: {stages:?}");
     }

@@ -91,7 +91,8 @@ pub(super) async fn mcs_and_walk<S: AsyncRead + AsyncWrite + Unpin>(
         }
         run.rec.begin(walk.stage());
         let deadline = net::stage_deadline(run.deadline, run.opts.stage_timeout);
-        match reader.next_tpkt(stream, deadline).await {
+        // Any frame: after the finalization a server may send fast-path output (skipped).
+        match reader.next(stream, deadline).await {
             Ok(frame) => {
                 let at = run.at();
                 step = walk.on_frame(&frame, &mut run.rec, at);

@@ -12,7 +12,9 @@
 
 use core::time::Duration;
 
-use rdp_proto::capabilities::DemandActive;
+use rdp_proto::capabilities::{
+    CapabilitySet, CapabilitySetType, ConfirmActive, DemandActive, SERVER_CHANNEL_ID,
+};
 use rdp_proto::encode_vec;
 use rdp_proto::gcc::{parse_server_certificate, ServerCertificate};
 use rdp_proto::info::ClientInfo;
@@ -49,6 +51,7 @@ enum State {
     Join,
     Licensing,
     Capabilities,
+    Finalizing,
     Done,
 }
 
@@ -118,7 +121,8 @@ impl Walk {
         match self.state {
             State::Attach | State::Join => Stage::Channels,
             State::Licensing => Stage::Licensing,
-            State::Capabilities | State::Done => Stage::Capabilities,
+            State::Capabilities => Stage::Capabilities,
+            State::Finalizing | State::Done => Stage::Finalization,
         }
     }
 
@@ -269,7 +273,7 @@ impl Walk {
                 };
                 let c = CapabilityFacts::from_demand_active(&d);
                 let detail = format!(
-                    "Demand Active: {}x{}, {} bpp, {} capability sets (Confirm Active and finalization: not yet walked)",
+                    "Demand Active: {}x{}, {} bpp, {} capability sets",
                     c.desktop_width.unwrap_or(0),
                     c.desktop_height.unwrap_or(0),
                     c.color_depth.unwrap_or(0),
@@ -277,12 +281,37 @@ impl Walk {
                 );
                 self.facts.capabilities = Some(c);
                 rec.stage(Stage::Capabilities, StageStatus::Ok, at, detail);
-                self.done()
+                if self.stop_after <= Stage::Capabilities {
+                    return self.done();
+                }
+                // Confirm Active, then the client's half of the finalization (MS-RDPBCGR
+                // 1.3.1.1 phase 10); the server's Font Map ends it.
+                self.state = State::Finalizing;
+                let frames = finalization(d.share_id, self.user)
+                    .iter()
+                    .map(|data| self.send_data(data))
+                    .collect();
+                Step::Send(frames)
             }
             PduType::PDUTYPE_DATAPDU => {
                 let Ok(sd) = rdp_proto::decode::<ShareDataPdu>(sc.body) else {
                     return Step::Wait;
                 };
+                if sd.pdu_type2 == PduType2::PDUTYPE2_FONTMAP && self.state == State::Finalizing {
+                    rec.stage(
+                        Stage::Finalization,
+                        StageStatus::Ok,
+                        at,
+                        "Synchronize, Control, Font List / Font Map",
+                    );
+                    rec.stage(
+                        Stage::Active,
+                        StageStatus::Ok,
+                        at,
+                        "the logon screen (no credentials)",
+                    );
+                    return self.done();
+                }
                 if sd.pdu_type2 != PduType2::PDUTYPE2_SET_ERROR_INFO_PDU {
                     return Step::Wait;
                 }
@@ -410,6 +439,126 @@ impl Walk {
     }
 }
 
+/// One capability set: type, then data (the length is written by the encoder).
+fn capability(set_type: CapabilitySetType, data: &[u8]) -> CapabilitySet<'_> {
+    CapabilitySet { set_type, data }
+}
+
+/// The capability sets of the probe's Confirm Active (MS-RDPBCGR 2.2.7): the sets a client must
+/// send, with the least it can claim (no drawing orders, no caches, 16 bpp at 1024x768).
+#[rustfmt::skip]
+const GENERAL: [u8; 20] = [
+    1, 0, 3, 0, // osMajorType WINDOWS, osMinorType WINDOWS_NT
+    0, 2, 0, 0, 0, 0, // protocolVersion 0x0200, pad, generalCompressionTypes
+    0x05, 0x04, // extraFlags: FASTPATH_OUTPUT, LONG_CREDENTIALS, NO_BITMAP_COMPRESSION_HDR
+    0, 0, 0, 0, 0, 0, 0, 0, // updateCapabilityFlag, remoteUnshareFlag, compressionLevel, refreshRect, suppressOutput
+];
+#[rustfmt::skip]
+const BITMAP: [u8; 24] = [
+    16, 0, 1, 0, 1, 0, 1, 0, // preferredBitsPerPixel 16, receive1/4/8BitPerPixel
+    0x00, 0x04, 0x00, 0x03, // desktop 1024 x 768
+    0, 0, 1, 0, 1, 0, // pad, desktopResizeFlag, bitmapCompressionFlag
+    0, 0, 1, 0, 0, 0, // highColorFlags, drawingFlags, multipleRectangleSupport, pad
+];
+#[rustfmt::skip]
+const ORDER: [u8; 84] = {
+    let mut b = [0u8; 84];
+    b[20] = 1; // desktopSaveXGranularity
+    b[22] = 20; // desktopSaveYGranularity
+    b[26] = 1; // maximumOrderLevel
+    b[30] = 0x22; // orderFlags: NEGOTIATEORDERSUPPORT | COLORINDEXSUPPORT; orderSupport: none
+    b
+};
+#[rustfmt::skip]
+const POINTER: [u8; 6] = [1, 0, 20, 0, 21, 0];
+#[rustfmt::skip]
+const INPUT: [u8; 84] = {
+    let mut b = [0u8; 84];
+    b[0] = 1; // inputFlags: INPUT_FLAG_SCANCODES
+    b[4] = 0x09; b[5] = 0x04; // keyboardLayout 0x409
+    b[8] = 4; // keyboardType
+    b[16] = 12; // keyboardFunctionKey
+    b
+};
+#[rustfmt::skip]
+const CONTROL: [u8; 8] = [0, 0, 0, 0, 2, 0, 2, 0];
+const ZERO4: [u8; 4] = [0; 4];
+const ZERO8: [u8; 8] = [0; 8];
+const BITMAP_CACHE: [u8; 36] = [0; 36];
+const GLYPH_CACHE: [u8; 48] = [0; 48];
+const FONT: [u8; 4] = [1, 0, 0, 0];
+const COLOR_CACHE: [u8; 4] = [6, 0, 0, 0];
+
+/// The client's half of the capabilities exchange and finalization: Confirm Active,
+/// Synchronize, Control Cooperate, Control Request, Font List (each a slow-path PDU without a
+/// security header: TLS, or encryption level NONE).
+fn finalization(share_id: u32, user: u16) -> Vec<Vec<u8>> {
+    let sets = vec![
+        capability(CapabilitySetType::CAPSTYPE_GENERAL, &GENERAL),
+        capability(CapabilitySetType::CAPSTYPE_BITMAP, &BITMAP),
+        capability(CapabilitySetType::CAPSTYPE_ORDER, &ORDER),
+        capability(CapabilitySetType::CAPSTYPE_BITMAPCACHE, &BITMAP_CACHE),
+        capability(CapabilitySetType::CAPSTYPE_POINTER, &POINTER),
+        capability(CapabilitySetType::CAPSTYPE_INPUT, &INPUT),
+        capability(CapabilitySetType::CAPSTYPE_BRUSH, &ZERO4),
+        capability(CapabilitySetType::CAPSTYPE_GLYPHCACHE, &GLYPH_CACHE),
+        capability(CapabilitySetType::CAPSTYPE_OFFSCREENCACHE, &ZERO8),
+        capability(CapabilitySetType::CAPSTYPE_VIRTUALCHANNEL, &ZERO4),
+        capability(CapabilitySetType::CAPSTYPE_SOUND, &ZERO4),
+        capability(CapabilitySetType::CAPSTYPE_SHARE, &ZERO4),
+        capability(CapabilitySetType::CAPSTYPE_CONTROL, &CONTROL),
+        capability(CapabilitySetType::CAPSTYPE_ACTIVATION, &ZERO8),
+        capability(CapabilitySetType::CAPSTYPE_FONT, &FONT),
+        capability(CapabilitySetType::CAPSTYPE_COLORCACHE, &COLOR_CACHE),
+    ];
+    let confirm = encode_vec(&ConfirmActive {
+        share_id,
+        originator_id: SERVER_CHANNEL_ID,
+        source_descriptor: b"RDPROBE\0",
+        number_capabilities: u16::try_from(sets.len()).unwrap_or(0),
+        pad: 0,
+        capability_sets: sets,
+    })
+    .unwrap_or_default();
+    let control = |pdu_type_raw: u16, body: &[u8]| {
+        encode_vec(&ShareControlPdu {
+            total_length: 0,
+            pdu_type_raw,
+            pdu_source: user,
+            body,
+        })
+        .unwrap_or_default()
+    };
+    let data = |pdu_type2: PduType2, body: &[u8]| {
+        let sd = encode_vec(&ShareDataPdu {
+            share_id,
+            pad1: 0,
+            stream_id: 1,
+            uncompressed_length: u16::try_from(body.len() + 4).unwrap_or(0),
+            pdu_type2,
+            compressed_type: 0,
+            compressed_length: 0,
+            body,
+        })
+        .unwrap_or_default();
+        control(0x17, &sd)
+    };
+    let channel = SERVER_CHANNEL_ID.to_le_bytes();
+    vec![
+        control(0x13, &confirm),
+        // TS_SYNCHRONIZE_PDU: SYNCMSGTYPE_SYNC, targetUser (the server channel).
+        data(
+            PduType2::PDUTYPE2_SYNCHRONIZE,
+            &[1, 0, channel[0], channel[1]],
+        ),
+        // TS_CONTROL_PDU: CTRLACTION_COOPERATE, then CTRLACTION_REQUEST_CONTROL.
+        data(PduType2::PDUTYPE2_CONTROL, &[4, 0, 0, 0, 0, 0, 0, 0]),
+        data(PduType2::PDUTYPE2_CONTROL, &[1, 0, 0, 0, 0, 0, 0, 0]),
+        // TS_FONT_LIST_PDU: no fonts, FONTLIST_FIRST | FONTLIST_LAST, entry size 50.
+        data(PduType2::PDUTYPE2_FONTLIST, &[0, 0, 0, 0, 3, 0, 0x32, 0]),
+    ]
+}
+
 /// RSA as RDP uses it (MS-RDPBCGR 5.3.4.2): the little-endian `data` raised to `exponent`
 /// modulo the little-endian `modulus`, written little-endian over the modulus field's length
 /// (the key's modulus field carries 8 bytes of zero padding, and so does the result).
@@ -502,7 +651,28 @@ mod tests {
         assert_eq!(walk.facts.licensing.outcome, LicensingOutcome::Started);
         // STATUS_VALID_CLIENT, then the Demand Active.
         assert_eq!(walk.on_frame(&frame(23), &mut rec, ms), Step::Wait);
-        assert_eq!(walk.on_frame(&frame(24), &mut rec, ms), Step::Done);
+        // The Demand Active: our Confirm Active and the client's finalization PDUs follow.
+        let Step::Send(fin) = walk.on_frame(&frame(24), &mut rec, ms) else {
+            panic!()
+        };
+        assert_eq!(
+            fin.len(),
+            5,
+            "Confirm Active, Synchronize, 2 Controls, Font List"
+        );
+        let tpkt: Tpkt = rdp_proto::decode(&fin[0]).unwrap();
+        let Tpdu::Data(d) = rdp_proto::decode::<Tpdu>(tpkt.payload).unwrap() else {
+            panic!()
+        };
+        let DomainPdu::SendDataRequest(sd) = rdp_proto::decode::<DomainPdu>(d.payload).unwrap()
+        else {
+            panic!()
+        };
+        let sc: ShareControlPdu = rdp_proto::decode(sd.data).unwrap();
+        assert_eq!(sc.pdu_type(), PduType::PDUTYPE_CONFIRMACTIVEPDU);
+        let ca: ConfirmActive = rdp_proto::decode(sc.body).unwrap();
+        assert_eq!(ca.capability_sets.len(), 16);
+        assert_eq!(walk.stage(), Stage::Finalization);
         let caps = walk.facts.capabilities.as_ref().unwrap();
         assert_eq!(
             (caps.desktop_width, caps.desktop_height),
