@@ -119,7 +119,32 @@ fn xrdp_standard_rdp_security_in_every_crypt_level() {
             "{level:?}: {:?}",
             r.findings
         );
-        assert_eq!(r.stopped_at, None);
+        assert_eq!(r.stopped_at, None, "{level:?}: {:?}", r.stages);
+        // The walk, anonymously, to the logon screen: under Standard RDP Security's
+        // encryption (the session keys are right: xrdp reads our Client Info and we check the
+        // MAC of every PDU it sends) or in clear at level NONE.
+        let walked: Vec<(&str, &str)> = r
+            .stages
+            .iter()
+            .skip_while(|s| s.name != "mcs")
+            .map(|s| (s.name.as_str(), s.status.as_str()))
+            .collect();
+        let mut want = vec![("mcs", "ok"), ("channels", "ok")];
+        if level != CryptLevel::None {
+            want.push(("security_exchange", "ok"));
+        }
+        want.extend([
+            ("client_info", "ok"),
+            ("licensing", "ok"),
+            ("capabilities", "ok"),
+            ("finalization", "ok"),
+            ("active", "ok"),
+        ]);
+        assert_eq!(walked, want, "{level:?}: {:?}", r.stages);
+        let session = r.session.as_ref().expect("the walk's facts");
+        assert_eq!(session.licensing.outcome, "valid_client", "{level:?}");
+        let caps = session.capabilities.as_ref().expect("xrdp's Demand Active");
+        assert!(caps.desktop_width.is_some_and(|w| w > 0), "{caps:?}");
     }
 }
 

@@ -481,6 +481,7 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
         legacy_accepted,
     );
 
+    let over_tls = layers.tls.is_some();
     if let Some((request, credssp)) = layers.tls {
         super::tls::tls_stage(run, addr, request, credssp, result).await;
     }
@@ -500,6 +501,10 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
             unix_now(),
             at,
         ));
+    }
+    // The walk follows mstsc's path: over TLS when the server selected it (done above).
+    if run.opts.stop_after > Stage::Mcs && run.rec.stopped_at.is_none() && !over_tls {
+        super::walk::rdp_security_walk(run, addr, request, result).await;
     }
 }
 

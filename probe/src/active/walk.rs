@@ -4,14 +4,17 @@
 
 use rdp_proto::gcc::EncryptionMethods;
 use rdp_proto::nego::SecurityProtocol;
+use std::net::SocketAddr;
+
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::net::{self, FrameReader, ReadFailure};
 use super::pdu;
-use super::plan::{Step, Walk};
-use super::run::Run;
+use super::plan::{self, Step, Walk};
+use super::run::{exchange, Run};
 use crate::diagnose::{transport, Stage, StageStatus};
 use crate::facts::gcc::ConnectResponseFacts;
+use crate::facts::x224::Answer;
 use crate::report::capture::SessionReport;
 use crate::report::probe::ProbeResult;
 
@@ -24,10 +27,65 @@ pub(super) async fn mcs_and_walk<S: AsyncRead + AsyncWrite + Unpin>(
     result: &mut ProbeResult,
 ) {
     run.rec.begin(Stage::Mcs);
-    let Ok(ci) = pdu::connect_initial(EncryptionMethods::empty(), Some(selected)) else {
+    let mut reader = FrameReader::default();
+    let Some(cr) = connect(
+        run,
+        stream,
+        &mut reader,
+        EncryptionMethods::empty(),
+        Some(selected),
+        true,
+    )
+    .await
+    else {
         return;
     };
-    let mut reader = FrameReader::default();
+    walk(run, stream, reader, &cr, result).await;
+}
+
+/// The walk under Standard RDP Security, on a connection of its own (the mcs stage, with its
+/// enumeration, is already recorded): the Connection Request and the Connect-Initial mstsc
+/// sends (40, 56, 128-bit and FIPS offered), then the walk.
+pub(super) async fn rdp_security_walk(
+    run: &mut Run<'_>,
+    addr: SocketAddr,
+    request: Option<SecurityProtocol>,
+    result: &mut ProbeResult,
+) {
+    run.rec.begin(Stage::Channels);
+    if run.out_of_time() {
+        return;
+    }
+    run.pace().await;
+    let ex = exchange(addr, request, run.opts, run.deadline).await;
+    let Some((confirm, mut stream, mut reader)) = ex.confirmed() else {
+        let why = ReadFailure::Unexpected("the walk's connection got no Connection Confirm".into());
+        failed(run, Stage::Channels, &why);
+        return;
+    };
+    let selected = match confirm.answer {
+        Answer::Selected { protocol, .. } => Some(protocol),
+        _ => None,
+    };
+    let methods = EncryptionMethods::from_bits_retain(plan::METHODS_MSTSC[0].0);
+    let Some(cr) = connect(run, &mut stream, &mut reader, methods, selected, false).await else {
+        return;
+    };
+    walk(run, &mut stream, reader, &cr, result).await;
+}
+
+/// Sends the Connect-Initial offering `methods` and reads the Connect-Response; the mcs stage is
+/// recorded when `record` (else only a failure, against the stage the walk is in).
+async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
+    run: &mut Run<'_>,
+    stream: &mut S,
+    reader: &mut FrameReader,
+    methods: EncryptionMethods,
+    selected: Option<SecurityProtocol>,
+    record: bool,
+) -> Option<ConnectResponseFacts> {
+    let stage = if record { Stage::Mcs } else { Stage::Channels };
+    let ci = pdu::connect_initial(methods, selected).ok()?;
     let deadline = net::stage_deadline(run.deadline, run.opts.stage_timeout);
     let answer = match stream.write_all(&ci).await {
         Ok(()) => reader.next_tpkt(stream, deadline).await,
@@ -38,43 +96,69 @@ pub(super) async fn mcs_and_walk<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(Some(cr)) if cr.result.0 == 0 => cr,
         Ok(Some(cr)) => {
             let why = format!("Connect-Response {}", cr.result);
-            run.rec
-                .stage(Stage::Mcs, StageStatus::Failed, at, why.clone());
-            run.rec.stop(Stage::Mcs);
+            run.rec.stage(stage, StageStatus::Failed, at, why.clone());
+            run.rec.stop(stage);
             run.rec.findings.push(transport::closed_by_server(format!(
                 "the server refused the MCS connect: {why}"
             )));
-            return;
+            return None;
         }
         Ok(None) => {
             failed(
                 run,
-                Stage::Mcs,
+                stage,
                 &ReadFailure::Unexpected("not a Connect-Response".into()),
             );
-            return;
+            return None;
         }
         Err(e) => {
-            failed(run, Stage::Mcs, &e);
-            return;
+            failed(run, stage, &e);
+            return None;
         }
     };
-    run.rec.stage(
-        Stage::Mcs,
-        StageStatus::Ok,
-        at,
-        format!(
-            "Connect-Response, RDP {}",
-            cr.version.map_or_else(|| "?".to_owned(), |v| v.label())
-        ),
-    );
+    if record {
+        run.rec.stage(
+            Stage::Mcs,
+            StageStatus::Ok,
+            at,
+            format!(
+                "Connect-Response, RDP {}",
+                cr.version.map_or_else(|| "?".to_owned(), |v| v.label())
+            ),
+        );
+    }
+    Some(cr)
+}
+
+/// The walk past the Connect-Response, as far as `--stop-after`.
+async fn walk<S: AsyncRead + AsyncWrite + Unpin>(
+    run: &mut Run<'_>,
+    stream: &mut S,
+    mut reader: FrameReader,
+    cr: &ConnectResponseFacts,
+    result: &mut ProbeResult,
+) {
     let mut random = [0u8; 80];
     let (a, b) = (run.random(), run.random());
     random[..32].copy_from_slice(&a);
     random[32..64].copy_from_slice(&b);
     random[64..].copy_from_slice(&run.random()[..16]);
-    let (mut walk, mut step) =
-        Walk::start(cr.io_channel.unwrap_or(1003), run.opts.stop_after, random);
+    let secured = match plan::standard_security(cr, &run.random()) {
+        Ok(s) => s,
+        Err(why) => {
+            let at = run.at();
+            run.rec
+                .stage(Stage::SecurityExchange, StageStatus::Failed, at, why);
+            run.rec.stop(Stage::SecurityExchange);
+            return;
+        }
+    };
+    let (mut walk, mut step) = Walk::start(
+        cr.io_channel.unwrap_or(1003),
+        run.opts.stop_after,
+        random,
+        secured,
+    );
     loop {
         match step {
             Step::Send(frames) => {

@@ -55,6 +55,57 @@ pub struct ServerSecurity {
     pub rsa_bits: Option<u32>,
     /// The X.509 chain, DER, as sent (the server's own certificate is the last).
     pub x509_chain: Vec<Vec<u8>>,
+    /// serverRandom, when 32 bytes.
+    pub server_random: Option<[u8; 32]>,
+    /// The key the client random is encrypted with (5.3.4): the proprietary certificate's, or
+    /// that of the X.509 chain's last certificate.
+    pub public_key: Option<RsaKey>,
+}
+
+/// The server's RSA public key as RDP uses it: little-endian modulus (with the 8 zero bytes of
+/// padding the proprietary certificate carries), public exponent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RsaKey {
+    pub exponent: u32,
+    pub modulus_le: Vec<u8>,
+}
+
+impl RsaKey {
+    /// A proprietary certificate's key (RSA_PUBLIC_KEY: already little-endian and padded).
+    pub fn from_proprietary(k: &rdp_proto::gcc::RsaPublicKey<'_>) -> Self {
+        Self {
+            exponent: k.pub_exp,
+            modulus_le: k.modulus.to_vec(),
+        }
+    }
+
+    /// From a big-endian modulus and exponent (an X.509 certificate's RSAPublicKey).
+    pub fn from_be(modulus: &[u8], exponent: &[u8]) -> Option<Self> {
+        let modulus = modulus
+            .iter()
+            .position(|b| *b != 0)
+            .map_or(&[][..], |i| &modulus[i..]);
+        let exponent = exponent
+            .iter()
+            .try_fold(0u32, |e, b| e.checked_mul(256).map(|e| e | u32::from(*b)))?;
+        let mut modulus_le: Vec<u8> = modulus.iter().rev().copied().collect();
+        modulus_le.extend([0; 8]);
+        Some(Self {
+            exponent,
+            modulus_le,
+        })
+    }
+
+    /// From the last certificate of an X.509 chain (the server's own).
+    pub fn from_x509(der: &[u8]) -> Option<Self> {
+        use x509_parser::prelude::{FromDer, X509Certificate};
+        use x509_parser::public_key::PublicKey;
+        let (_, cert) = X509Certificate::from_der(der).ok()?;
+        match cert.public_key().parsed().ok()? {
+            PublicKey::RSA(k) => Self::from_be(k.modulus, k.exponent),
+            _ => None,
+        }
+    }
 }
 
 impl ConnectResponseFacts {
@@ -86,6 +137,8 @@ impl ConnectResponseFacts {
                 certificate_count: None,
                 rsa_bits: None,
                 x509_chain: Vec::new(),
+                server_random: sec.server_random.and_then(|r| r.try_into().ok()),
+                public_key: None,
             };
             if let Some(Ok(cert)) = sec.certificate() {
                 s.permanent = Some(cert.permanent());
@@ -94,11 +147,13 @@ impl ConnectResponseFacts {
                         s.certificate = Some(CertKind::Proprietary);
                         s.certificate_count = Some(1);
                         s.rsa_bits = Some(p.public_key.bitlen);
+                        s.public_key = Some(RsaKey::from_proprietary(&p.public_key));
                     }
                     ServerCertificate::X509 { certificates, .. } => {
                         s.certificate = Some(CertKind::X509);
                         s.certificate_count = Some(certificates.len());
                         s.x509_chain = certificates.iter().map(|c| c.to_vec()).collect();
+                        s.public_key = certificates.last().and_then(|c| RsaKey::from_x509(c));
                     }
                     ServerCertificate::Unknown { .. } => s.certificate = Some(CertKind::Unknown),
                 }

@@ -8,6 +8,7 @@
 mod credssp;
 mod mcs;
 mod observe;
+pub mod rdp_security;
 mod record;
 mod tls;
 mod walk;

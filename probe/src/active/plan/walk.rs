@@ -30,8 +30,10 @@ use rdp_proto::slowpath::{
 use rdp_proto::tpkt::Tpkt;
 use rdp_proto::x224::{Data, Tpdu};
 
+use super::rdp_security::{self, Role, RsaKey, Session};
 use super::record::Record;
 use crate::diagnose::{rules, transport, Stage, StageStatus};
+use crate::facts::gcc::ConnectResponseFacts;
 use crate::facts::session::{CapabilityFacts, LicensingOutcome, SessionFacts};
 
 /// What the driver does next.
@@ -64,6 +66,10 @@ pub struct Walk {
     /// Channels still to join, in order.
     pending: Vec<u16>,
     stop_after: Stage,
+    /// Standard RDP Security's session keys, when the server encrypts.
+    security: Option<Session>,
+    /// The Security Exchange PDU still to send.
+    exchange: Option<Vec<u8>>,
     /// ClientRandom (32 bytes) and the premaster secret (48 bytes) of the licensing exchange,
     /// given by the driver.
     random: [u8; 80],
@@ -89,13 +95,25 @@ fn frame(pdu: &DomainPdu<'_>) -> Vec<u8> {
 impl Walk {
     /// Starts the walk after a Connect-Response naming `io_channel`; the first step sends Erect
     /// Domain and Attach User. `stop_after`: the last stage to walk.
-    pub fn start(io_channel: u16, stop_after: Stage, random: [u8; 80]) -> (Self, Step) {
+    ///
+    /// `secured`: Standard RDP Security's keys and Security Exchange PDU ([`standard_security`]),
+    /// None on TLS or at encryption level NONE.
+    pub fn start(
+        io_channel: u16,
+        stop_after: Stage,
+        random: [u8; 80],
+        secured: Option<Secured>,
+    ) -> (Self, Step) {
+        let (security, exchange) =
+            secured.map_or((None, None), |s| (Some(s.session), Some(s.exchange)));
         let walk = Self {
             state: State::Attach,
             io_channel,
             user: 0,
             pending: Vec::new(),
             stop_after,
+            security,
+            exchange,
             random,
             facts: SessionFacts {
                 channels: crate::facts::session::ChannelFacts {
@@ -143,6 +161,17 @@ impl Walk {
         }))
     }
 
+    /// A slow-path PDU behind the security header `flags` calls for: sealed under Standard RDP
+    /// Security, else the basic header (when there are flags) and the PDU as it is.
+    fn send_pdu(&mut self, flags: SecurityFlags, body: &[u8]) -> Vec<u8> {
+        let data = match &mut self.security {
+            Some(s) => s.seal(flags, body),
+            None if flags.is_empty() => body.to_vec(),
+            None => with_header(flags, body),
+        };
+        self.send_data(&data)
+    }
+
     fn done(&mut self) -> Step {
         self.state = State::Done;
         Step::Done
@@ -154,19 +183,24 @@ impl Walk {
         rec: &mut Record,
         at: Duration,
         detail: String,
-        f: crate::diagnose::Finding,
+        f: impl Into<Option<crate::diagnose::Finding>>,
     ) -> Step {
         let stage = self.stage();
         rec.stage(stage, StageStatus::Failed, at, detail);
         rec.stop(stage);
-        rec.findings.push(f);
+        rec.findings.extend(f.into());
         self.done()
     }
 
     /// One server frame (a TPKT), at `at` from the target's start.
     pub fn on_frame(&mut self, frame_bytes: &[u8], rec: &mut Record, at: Duration) -> Step {
         let Ok(tpkt) = rdp_proto::decode::<Tpkt>(frame_bytes) else {
-            return Step::Wait;
+            // Fast-path output: skipped, but an encrypted one is decrypted all the same, so
+            // that the RC4 key stream stays in step with the server's.
+            return match self.fast_path(frame_bytes) {
+                Err(e) => self.fail(rec, at, format!("fast-path output: {e}"), None),
+                Ok(()) => Step::Wait,
+            };
         };
         let Ok(Tpdu::Data(d)) = rdp_proto::decode::<Tpdu>(tpkt.payload) else {
             return Step::Wait;
@@ -222,25 +256,42 @@ impl Walk {
                 if self.stop_after <= Stage::Channels {
                     return self.done();
                 }
-                let mut data = encode_vec(&SecurityHeader {
-                    flags: SecurityFlags::SEC_INFO_PKT,
-                    flags_hi: 0,
-                })
-                .unwrap_or_default();
-                data.extend(encode_vec(&ClientInfo::anonymous()).unwrap_or_default());
+                let mut frames = Vec::new();
+                if let Some(exchange) = self.exchange.take() {
+                    frames.push(self.send_data(&exchange));
+                    let method = self
+                        .security
+                        .as_ref()
+                        .map(Session::method)
+                        .unwrap_or_default();
+                    rec.stage(
+                        Stage::SecurityExchange,
+                        StageStatus::Ok,
+                        at,
+                        format!(
+                            "client random sent; {} session keys",
+                            crate::facts::gcc::method_name(method)
+                        ),
+                    );
+                    if self.stop_after <= Stage::SecurityExchange {
+                        self.state = State::Done;
+                        return Step::Send(frames);
+                    }
+                }
+                let info = encode_vec(&ClientInfo::anonymous()).unwrap_or_default();
+                frames.push(self.send_pdu(SecurityFlags::SEC_INFO_PKT, &info));
                 rec.stage(
                     Stage::ClientInfo,
                     StageStatus::Ok,
                     at,
                     "anonymous Client Info sent (no credentials, logon errors asked for)",
                 );
-                if self.stop_after <= Stage::ClientInfo {
-                    let step = Step::Send(vec![self.send_data(&data)]);
-                    self.state = State::Done;
-                    return step;
-                }
-                self.state = State::Licensing;
-                Step::Send(vec![self.send_data(&data)])
+                self.state = if self.stop_after <= Stage::ClientInfo {
+                    State::Done
+                } else {
+                    State::Licensing
+                };
+                Step::Send(frames)
             }
             DomainPdu::SendDataIndication(sd) => self.on_data(sd.data, rec, at),
             _ => Step::Wait,
@@ -249,6 +300,33 @@ impl Walk {
 
     /// Slow-path data from the server: licensing, the Demand Active, Set Error Info.
     fn on_data(&mut self, data: &[u8], rec: &mut Record, at: Duration) -> Step {
+        if let Some(session) = &mut self.security {
+            // Standard RDP Security: every server PDU has a security header (2.2.9.1.1.3.1),
+            // encrypted at levels above LOW.
+            let Ok((rest, h)) = rdp_proto::decode_prefix::<SecurityHeader>(data) else {
+                return Step::Wait;
+            };
+            let plain = if h.flags.contains(SecurityFlags::SEC_ENCRYPT) {
+                match session.open(rest, h.flags.contains(SecurityFlags::SEC_SECURE_CHECKSUM)) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        return self.fail(rec, at, format!("a server PDU: {e}"), None);
+                    }
+                }
+            } else {
+                rest.to_vec()
+            };
+            if h.flags.contains(SecurityFlags::SEC_LICENSE_PKT) {
+                return match rdp_proto::decode::<LicensingPdu>(&plain) {
+                    Ok(l) => self.on_licensing(&l, rec, at),
+                    Err(_) => Step::Wait,
+                };
+            }
+            return match rdp_proto::decode::<ShareControlPdu>(&plain) {
+                Ok(sc) => self.on_share_control(&sc, rec, at),
+                Err(_) => Step::Wait,
+            };
+        }
         // A Share Control PDU (its pduType carries protocol version 1 in bits 4..15), else a
         // security header (licensing) first: any 4 bytes would read as a security header.
         let share = rdp_proto::decode::<ShareControlPdu>(data)
@@ -264,6 +342,16 @@ impl Walk {
             }
             return Step::Wait;
         };
+        self.on_share_control(&sc, rec, at)
+    }
+
+    /// A Share Control PDU from the server: the Demand Active, the Font Map, Set Error Info.
+    fn on_share_control(
+        &mut self,
+        sc: &ShareControlPdu<'_>,
+        rec: &mut Record,
+        at: Duration,
+    ) -> Step {
         match sc.pdu_type() {
             PduType::PDUTYPE_DEMANDACTIVEPDU
                 if matches!(self.state, State::Licensing | State::Capabilities) =>
@@ -289,7 +377,7 @@ impl Walk {
                 self.state = State::Finalizing;
                 let frames = finalization(d.share_id, self.user)
                     .iter()
-                    .map(|data| self.send_data(data))
+                    .map(|data| self.send_pdu(SecurityFlags::empty(), data))
                     .collect();
                 Step::Send(frames)
             }
@@ -402,7 +490,8 @@ impl Walk {
             return None;
         };
         let (client_random, premaster) = self.random.split_at(32);
-        let encrypted = rsa_encrypt(premaster, p.public_key.pub_exp, p.public_key.modulus)?;
+        let key = RsaKey::from_proprietary(&p.public_key);
+        let encrypted = rdp_security::rsa_encrypt(&key, premaster)?;
         let nlr = rdp_proto::encode_vec(&NewLicenseRequest {
             key_exchange_alg: KEY_EXCHANGE_ALG_RSA,
             // CLIENT_OS_ID_WINNT_POST_52 | CLIENT_IMAGE_ID_MICROSOFT
@@ -429,14 +518,89 @@ impl Walk {
             body: LicensingBody::Other(&nlr),
         })
         .ok()?;
-        let mut data = rdp_proto::encode_vec(&SecurityHeader {
-            flags: SecurityFlags::SEC_LICENSE_PKT,
-            flags_hi: 0,
-        })
-        .ok()?;
-        data.extend(pdu);
-        Some(data)
+        // Licensing PDUs go with the basic header, unencrypted (MS-RDPELE 2.2.2).
+        Some(with_header(SecurityFlags::SEC_LICENSE_PKT, &pdu))
     }
+
+    /// Decrypts an encrypted fast-path output PDU (2.2.9.1.2) to keep the key stream in step.
+    fn fast_path(&mut self, frame: &[u8]) -> Result<(), rdp_security::OpenError> {
+        let Some(session) = &mut self.security else {
+            return Ok(());
+        };
+        let Some((&header, rest)) = frame.split_first() else {
+            return Ok(());
+        };
+        if header & 0x3 != rdp_proto::fastpath::ACTION_FASTPATH {
+            return Ok(());
+        }
+        let flags = rdp_proto::fastpath::FastPathFlags::from_bits_retain(header >> 6);
+        if !flags.contains(rdp_proto::fastpath::FastPathFlags::ENCRYPTED) {
+            return Ok(());
+        }
+        let Ok((body, _)) = rdp_proto::fastpath::parse_length(rest) else {
+            return Ok(());
+        };
+        // fipsInformation (4 bytes) then dataSignature: the layout `open` reads.
+        session
+            .open(
+                body,
+                flags.contains(rdp_proto::fastpath::FastPathFlags::SECURE_CHECKSUM),
+            )
+            .map(drop)
+    }
+}
+
+/// `body` behind a basic security header with `flags`.
+fn with_header(flags: SecurityFlags, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + body.len());
+    out.extend(flags.bits().to_le_bytes());
+    out.extend([0, 0]);
+    out.extend_from_slice(body);
+    out
+}
+
+/// Standard RDP Security on the walk's connection: the client's session keys, and the Security
+/// Exchange PDU that gives the server the client random.
+#[derive(Debug)]
+pub struct Secured {
+    pub session: Session,
+    pub exchange: Vec<u8>,
+}
+
+/// What Standard RDP Security asks of the walk after this Connect-Response (MS-RDPBCGR 5.3.2):
+/// nothing on TLS or at encryption level NONE; else the keys made from `client_random` and the
+/// server random, and the client random encrypted with the server's key; or why the walk
+/// cannot go on.
+pub fn standard_security(
+    cr: &ConnectResponseFacts,
+    client_random: &[u8; 32],
+) -> Result<Option<Secured>, String> {
+    let Some(sec) = &cr.security else {
+        return Ok(None);
+    };
+    if sec.method.is_empty() || sec.level.0 == 0 {
+        return Ok(None);
+    }
+    let server_random = sec
+        .server_random
+        .ok_or("the Server Security Data has no 32-byte server random")?;
+    let key = sec
+        .public_key
+        .as_ref()
+        .ok_or("the server certificate has no usable RSA key")?;
+    let session = Session::new(Role::Client, sec.method, client_random, &server_random)
+        .ok_or_else(|| {
+            format!(
+                "encryption method {:#x} is not one of 40, 56, 128-bit or FIPS",
+                sec.method.bits()
+            )
+        })?;
+    let encrypted = rdp_security::rsa_encrypt(key, client_random)
+        .ok_or("the server's RSA key is unusable (under 256 or over 8,192 bits)")?;
+    Ok(Some(Secured {
+        session,
+        exchange: rdp_security::security_exchange(&encrypted),
+    }))
 }
 
 /// One capability set: type, then data (the length is written by the encoder).
@@ -559,21 +723,6 @@ fn finalization(share_id: u32, user: u16) -> Vec<Vec<u8>> {
     ]
 }
 
-/// RSA as RDP uses it (MS-RDPBCGR 5.3.4.2): the little-endian `data` raised to `exponent`
-/// modulo the little-endian `modulus`, written little-endian over the modulus field's length
-/// (the key's modulus field carries 8 bytes of zero padding, and so does the result).
-fn rsa_encrypt(data: &[u8], exponent: u32, modulus: &[u8]) -> Option<Vec<u8>> {
-    use num_bigint::BigUint;
-    let n = BigUint::from_bytes_le(modulus);
-    if n.bits() < 256 || data.len() + 8 > modulus.len() {
-        return None;
-    }
-    let c = BigUint::from_bytes_le(data).modpow(&BigUint::from(exponent), &n);
-    let mut out = c.to_bytes_le();
-    out.resize(modulus.len(), 0);
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -597,7 +746,7 @@ mod tests {
             std::fs::read(e.path()).unwrap()
         };
         let mut rec = Record::default();
-        let (mut walk, step) = Walk::start(1003, Stage::Active, [7; 80]);
+        let (mut walk, step) = Walk::start(1003, Stage::Active, [7; 80], None);
         let Step::Send(first) = step else { panic!() };
         assert_eq!(first.len(), 2, "Erect Domain and Attach User");
         // Our Erect Domain and Attach User are xfreerdp's bytes.
