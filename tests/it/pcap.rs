@@ -19,6 +19,9 @@ fn facts(report: &rdprobe::report::capture::CaptureReport) -> Value {
             json!({
                 "client": v["client"], "server": v["server"],
                 "verdict": v["verdict"], "stopped_at": v["stopped_at"],
+                "stages": v["stages"].as_array().into_iter().flatten()
+                    .map(|s| format!("{}:{}", s["name"].as_str().unwrap_or(""), s["status"].as_str().unwrap_or("")))
+                    .collect::<Vec<_>>(),
                 "findings": c.findings.iter().map(|f| format!("{}:{}", f.id, f.severity.as_str())).collect::<Vec<_>>(),
                 "tcp": {
                     "state": t["state"], "history": t["history"], "packets": t["packets"], "bytes": t["bytes"],
@@ -40,6 +43,7 @@ fn facts(report: &rdprobe::report::capture::CaptureReport) -> Value {
                         "self_signed": r["tls"]["certificate"]["self_signed"],
                     })},
                     "prefix_bytes": r["prefix_bytes"],
+                    "session": r["session"],
                 })},
             })
         })
@@ -113,7 +117,7 @@ fn public_captures_match_their_expected_json() {
 /// Our captures of real peers (fixtures/captures/peers/README.md says how each was made).
 #[test]
 fn peer_captures_match_their_expected_json() {
-    check_dir("captures/peers", 26);
+    check_dir("captures/peers", 28);
 }
 
 /// The verdict facts of each real-peer scenario, spelled out (the expected JSON holds the rest).
@@ -445,4 +449,62 @@ fn the_walk_past_mcs_in_clear_fills_rdp_session() {
         "the Demand Active is encrypted"
     );
     assert_eq!(session("xfreerdp_xrdp-tls.pcap"), None);
+}
+
+/// rdprobe's walk of xrdp, captured at encryption levels NONE and LOW: the analyzer reads the
+/// walk's licensing outcome, the Demand Active and the finalization from the capture (tshark reads
+/// them at NONE only: at LOW it does not expect the server's basic security header).
+#[test]
+fn captures_of_the_walk_show_licensing_and_the_demand_active() {
+    for (name, exchange) in [
+        ("rdprobe_xrdp-rdp-none.pcap", false),
+        ("rdprobe_xrdp-rdp-low.pcap", true),
+    ] {
+        let path = rdp_tests::fixtures().join("captures/peers").join(name);
+        let report = analyze_file(&path, config_for(name), |_| {}, |_| {}).unwrap();
+        assert_eq!(report.connections.len(), 3, "{name}");
+        let walk = &report.connections[2];
+        let v = serde_json::to_value(walk).unwrap();
+        let stages: Vec<String> = v["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}:{}",
+                    s["name"].as_str().unwrap(),
+                    s["status"].as_str().unwrap()
+                )
+            })
+            .collect();
+        let mut want = vec!["tcp:ok", "x224:ok", "mcs:ok", "channels:ok"];
+        if exchange {
+            want.push("security_exchange:ok");
+        }
+        want.extend([
+            "client_info:ok",
+            "licensing:ok",
+            "capabilities:ok",
+            "finalization:ok",
+            "active:ok",
+        ]);
+        assert_eq!(stages, want, "{name}");
+        let session = &v["rdp"]["session"];
+        assert_eq!(session["licensing"]["outcome"], "valid_client", "{name}");
+        assert_eq!(
+            session["licensing"]["error_name"], "STATUS_VALID_CLIENT",
+            "{name}"
+        );
+        assert_eq!(
+            session["channels"]["joined"],
+            serde_json::json!([1004, 1003]),
+            "{name}"
+        );
+        assert_eq!(session["capabilities"]["desktop_width"], 1024, "{name}");
+        assert_eq!(session["capabilities"]["color_depth"], 16, "{name}");
+        assert_eq!(session["disconnect_reason"], "RN_USER_REQUESTED", "{name}");
+        // The probe left cleanly: its ultimatum, then FINs, no reset.
+        assert_eq!(v["tcp"]["reset_by"], serde_json::Value::Null, "{name}");
+        assert_eq!(v["stopped_at"], serde_json::Value::Null, "{name}");
+    }
 }

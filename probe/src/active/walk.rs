@@ -171,6 +171,10 @@ async fn walk<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
             Step::Wait => {}
+            Step::Close(frames) => {
+                close(run, stream, &mut reader, &frames).await;
+                break;
+            }
             Step::Done => break,
         }
         run.rec.begin(walk.stage());
@@ -188,6 +192,26 @@ async fn walk<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     result.session = Some(SessionReport::from(&walk.facts));
+}
+
+/// Ends the connection as a client does: `frames` (the ultimatum), no more writes, then what the
+/// server still sends is read and dropped until it closes or the stage timeout passes.
+async fn close<S: AsyncRead + AsyncWrite + Unpin>(
+    run: &Run<'_>,
+    stream: &mut S,
+    reader: &mut FrameReader,
+    frames: &[Vec<u8>],
+) {
+    for f in frames {
+        if stream.write_all(f).await.is_err() {
+            return;
+        }
+    }
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = net::stage_deadline(run.deadline, run.opts.stage_timeout);
+    while reader.next(stream, deadline).await.is_ok() {}
 }
 
 /// The stage in progress ends without the server's answer: closed (`closed-by-server`) or

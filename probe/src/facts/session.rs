@@ -50,6 +50,9 @@ pub enum LicensingOutcome {
     Error,
     /// Licensing started (a license request or challenge) and its end was not seen.
     Started,
+    /// Licensing PDUs went by encrypted (Standard RDP Security, seen in a capture): their
+    /// content cannot be read.
+    Encrypted,
     /// No licensing PDU was seen.
     #[default]
     NotReached,
@@ -62,6 +65,7 @@ impl LicensingOutcome {
             Self::LicenseIssued => "license_issued",
             Self::Error => "error",
             Self::Started => "started",
+            Self::Encrypted => "encrypted",
             Self::NotReached => "not_reached",
         }
     }

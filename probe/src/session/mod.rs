@@ -22,7 +22,7 @@ use rdp_proto::{decode, decode_prefix};
 
 use crate::diagnose::Stage;
 use crate::facts::gcc::{method_names, ConnectResponseFacts};
-use crate::facts::session::{CapabilityFacts, SessionFacts};
+use crate::facts::session::{CapabilityFacts, LicensingOutcome, SessionFacts};
 use crate::facts::tls::HandshakeReader;
 use crate::facts::x224::{protocol_names, Confirm};
 use crate::report::capture::{ClientData, RdpReport, ServerData, SessionReport};
@@ -484,16 +484,13 @@ impl Session {
             self.event(Stage::ClientInfo, true, ts, "Client Info PDU");
         } else if f.contains(SecurityFlags::SEC_LICENSE_PKT) {
             self.event(Stage::Licensing, false, ts, "licensing");
-            if !f.contains(SecurityFlags::SEC_ENCRYPT) {
-                let body = if self.encrypted_rdp
-                    && rest.len() >= 8
-                    && f.contains(SecurityFlags::SEC_ENCRYPT)
-                {
-                    &rest[8..]
-                } else {
-                    rest
-                };
-                if let Ok(l) = decode::<LicensingPdu>(body) {
+            // In clear unless encrypted (then nothing can be read without the keys).
+            if f.contains(SecurityFlags::SEC_ENCRYPT) {
+                if self.session.licensing.outcome == LicensingOutcome::NotReached {
+                    self.session.licensing.outcome = LicensingOutcome::Encrypted;
+                }
+            } else {
+                if let Ok(l) = decode::<LicensingPdu>(rest) {
                     self.session.licensing.on_pdu(&l);
                     if l.is_valid_client() {
                         self.event(Stage::Licensing, true, ts, "STATUS_VALID_CLIENT");
@@ -523,6 +520,12 @@ impl Session {
             }
             PduType::PDUTYPE_DATAPDU => {
                 if let Ok(sd) = decode::<ShareDataPdu>(sc.body) {
+                    if sd.pdu_type2 == PduType2::PDUTYPE2_FONTLIST {
+                        self.event(Stage::Finalization, false, ts, "Font List");
+                    } else if sd.pdu_type2 == PduType2::PDUTYPE2_FONTMAP {
+                        // The server's last finalization PDU (MS-RDPBCGR 1.3.1.1 phase 10).
+                        self.event(Stage::Finalization, true, ts, "Font Map");
+                    }
                     if sd.pdu_type2 == PduType2::PDUTYPE2_SET_ERROR_INFO_PDU {
                         if let Ok(e) = decode::<SetErrorInfo>(sd.body) {
                             if e.error_info.0 != 0 {

@@ -43,6 +43,9 @@ pub enum Step {
     Send(Vec<Vec<u8>>),
     /// Read the next server frame.
     Wait,
+    /// Write these frames, then end the connection cleanly: no more writes, read until the
+    /// server closes (bounded by the stage timeout).
+    Close(Vec<Vec<u8>>),
     /// The walk is over (what it found is in the record and [`Walk::facts`]).
     Done,
 }
@@ -398,7 +401,12 @@ impl Walk {
                         at,
                         "the logon screen (no credentials)",
                     );
-                    return self.done();
+                    // Leave as a client does: MCS Disconnect Provider Ultimatum (user
+                    // requested), then the server closes.
+                    self.state = State::Done;
+                    return Step::Close(vec![frame(&DomainPdu::DisconnectProviderUltimatum {
+                        reason: rdp_proto::mcs::DisconnectReason::RN_USER_REQUESTED,
+                    })]);
                 }
                 if sd.pdu_type2 != PduType2::PDUTYPE2_SET_ERROR_INFO_PDU {
                     return Step::Wait;
