@@ -780,13 +780,44 @@ fn xrdp_frame(n: u32) -> Vec<u8> {
     std::fs::read(e.path()).unwrap()
 }
 
-/// A server Set Error Info PDU on the I/O channel, built with rdp-proto's encoders.
-fn set_error_info_frame(code: u32) -> Vec<u8> {
+/// `data` as the server sends it on the I/O channel (MCS Send Data Indication), built with
+/// rdp-proto's encoders.
+fn io_frame(data: &[u8]) -> Vec<u8> {
     use rdp_proto::encode_vec;
     use rdp_proto::mcs::{DomainPdu, SendData};
-    use rdp_proto::slowpath::{ErrorInfo, PduType2, SetErrorInfo, ShareControlPdu, ShareDataPdu};
+    let mcs = encode_vec(&DomainPdu::SendDataIndication(SendData {
+        initiator: 1002,
+        channel_id: 1003,
+        priority_segmentation: 0x70,
+        data,
+        long_length: true,
+    }))
+    .unwrap();
+    mcs_frame(&mcs)
+}
+
+/// An MCS domain PDU in X.224 Data in a TPKT.
+fn mcs_frame(mcs: &[u8]) -> Vec<u8> {
+    use rdp_proto::encode_vec;
     use rdp_proto::tpkt::Tpkt;
     use rdp_proto::x224::{Data, Tpdu};
+    let x224 = encode_vec(&Tpdu::Data(Data {
+        eot: 0x80,
+        variable: &[],
+        payload: mcs,
+    }))
+    .unwrap();
+    encode_vec(&Tpkt {
+        reserved: 0,
+        payload: &x224,
+    })
+    .unwrap()
+}
+
+/// A server Set Error Info PDU on the I/O channel.
+fn set_error_info_frame(code: u32) -> Vec<u8> {
+    use rdp_proto::encode_vec;
+    use rdp_proto::slowpath::{ErrorInfo, PduType2, SetErrorInfo, ShareControlPdu, ShareDataPdu};
     let info = encode_vec(&SetErrorInfo {
         error_info: ErrorInfo(code),
     })
@@ -809,33 +840,44 @@ fn set_error_info_frame(code: u32) -> Vec<u8> {
         body: &data,
     })
     .unwrap();
-    let mcs = encode_vec(&DomainPdu::SendDataIndication(SendData {
-        initiator: 1002,
-        channel_id: 1003,
-        priority_segmentation: 0x70,
-        data: &control,
-        long_length: true,
-    }))
-    .unwrap();
-    let x224 = encode_vec(&Tpdu::Data(Data {
-        eot: 0x80,
-        variable: &[],
-        payload: &mcs,
-    }))
-    .unwrap();
-    encode_vec(&Tpkt {
-        reserved: 0,
-        payload: &x224,
-    })
-    .unwrap()
+    io_frame(&control)
 }
 
-/// A server that behaves like Windows refusing new sessions (the help-desk case): TLS without
-/// NLA, then xrdp's real MCS answers (Connect-Response, Attach User Confirm, Channel Join
-/// Confirms) and STATUS_VALID_CLIENT, then Set Error Info 7 after licensing. The probe walks
-/// to it and says server-denied-connection, stopped at capabilities, mstsc 0x904 / 0x7.
-#[tokio::test]
-async fn set_error_info_7_after_licensing_is_server_denied_connection() {
+/// A licensing Error Alert (MS-RDPBCGR 2.2.1.12.1.3) with `code` and `transition`, behind the
+/// basic security header xrdp sends (flags SEC_LICENSE_PKT, flagsHi 0x0010).
+fn license_error_frame(code: u32, transition: u32) -> Vec<u8> {
+    use rdp_proto::licensing::{
+        LicenseErrorCode, LicenseMsgType, LicensingBody, LicensingErrorMessage, LicensingPdu,
+        StateTransition,
+    };
+    let pdu = rdp_proto::encode_vec(&LicensingPdu {
+        msg_type: LicenseMsgType::ERROR_ALERT,
+        flags: 0x83,
+        body: LicensingBody::ErrorAlert(LicensingErrorMessage {
+            error_code: LicenseErrorCode(code),
+            state_transition: StateTransition(transition),
+            blob_type: 0x0004,
+            blob: &[],
+        }),
+    })
+    .unwrap();
+    let mut data = vec![0x80, 0, 0x10, 0];
+    data.extend(pdu);
+    io_frame(&data)
+}
+
+/// An MCS Disconnect Provider Ultimatum with `reason`.
+fn ultimatum_frame(reason: rdp_proto::mcs::DisconnectReason) -> Vec<u8> {
+    let mcs =
+        rdp_proto::encode_vec(&rdp_proto::mcs::DomainPdu::DisconnectProviderUltimatum { reason })
+            .unwrap();
+    mcs_frame(&mcs)
+}
+
+/// A server that speaks TLS without NLA and then answers each client frame of the walk in
+/// turn with `answers` (Connect-Initial, Erect Domain, Attach User, the two Channel Joins, the
+/// Client Info, ...), then keeps the connection open (silent) for `hold`.
+async fn walk_server(answers: Vec<Vec<Vec<u8>>>, hold: Duration) -> u16 {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
@@ -846,8 +888,10 @@ async fn set_error_info_7_after_licensing_is_server_denied_connection() {
         .with_single_cert(vec![cert.cert.der().clone()], key)
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let port = server(move |mut s| {
+    let answers = Arc::new(answers);
+    server(move |mut s| {
         let acceptor = acceptor.clone();
+        let answers = answers.clone();
         async move {
             if read_request(&mut s).await.is_none() {
                 return;
@@ -856,37 +900,66 @@ async fn set_error_info_7_after_licensing_is_server_denied_connection() {
             let Ok(mut tls) = acceptor.accept(s).await else {
                 return;
             };
-            // Each client PDU gets xrdp's answer: Connect-Initial -> Connect-Response, Erect
-            // Domain -> nothing, Attach User -> Confirm, the two joins -> Confirms, Client Info
-            // -> STATUS_VALID_CLIENT and Set Error Info 7.
-            let answers: Vec<Vec<Vec<u8>>> = vec![
-                vec![xrdp_frame(4)],
-                vec![],
-                vec![xrdp_frame(7)],
-                vec![xrdp_frame(9)],
-                vec![xrdp_frame(11)],
-                vec![xrdp_frame(23), set_error_info_frame(7)],
-            ];
-            for answer in answers {
+            for answer in answers.iter() {
                 if read_request(&mut tls).await.is_none() {
                     return;
                 }
                 for frame in answer {
-                    if tls.write_all(&frame).await.is_err() {
+                    if tls.write_all(frame).await.is_err() {
                         return;
                     }
                 }
             }
-            let mut buf = [0u8; 64];
-            let _ = tokio::time::timeout(Duration::from_millis(500), tls.read(&mut buf)).await;
+            let mut buf = [0u8; 256];
+            let end = tokio::time::Instant::now() + hold;
+            while let Ok(Ok(n)) = tokio::time::timeout_at(end, tls.read(&mut buf)).await {
+                if n == 0 {
+                    break;
+                }
+            }
         }
     })
-    .await;
-    let o = ProbeOptions {
+    .await
+}
+
+/// xrdp's real answers up to the Client Info: Connect-Response, nothing to Erect Domain, the
+/// Attach User Confirm, the two Channel Join Confirms.
+fn up_to_client_info() -> Vec<Vec<Vec<u8>>> {
+    vec![
+        vec![xrdp_frame(4)],
+        vec![],
+        vec![xrdp_frame(7)],
+        vec![xrdp_frame(9)],
+        vec![xrdp_frame(11)],
+    ]
+}
+
+/// The probe's options for the walk: the mstsc connection only, every stage.
+fn walk_opts() -> ProbeOptions {
+    ProbeOptions {
         enumerate: false,
         stop_after: rdprobe::diagnose::Stage::Active,
         ..opts()
-    };
+    }
+}
+
+fn stage_status(r: &ProbeResult, name: &str) -> Option<&'static str> {
+    r.stages
+        .iter()
+        .find(|s| s.name.as_str() == name)
+        .map(|s| s.status.as_str())
+}
+
+/// A server that behaves like Windows refusing new sessions (the help-desk case): TLS without
+/// NLA, then xrdp's real MCS answers (Connect-Response, Attach User Confirm, Channel Join
+/// Confirms) and STATUS_VALID_CLIENT, then Set Error Info 7 after licensing. The probe walks
+/// to it and says server-denied-connection, stopped at capabilities, mstsc 0x904 / 0x7.
+#[tokio::test]
+async fn set_error_info_7_after_licensing_is_server_denied_connection() {
+    let mut answers = up_to_client_info();
+    answers.push(vec![xrdp_frame(23), set_error_info_frame(7)]);
+    let port = walk_server(answers, Duration::from_millis(500)).await;
+    let o = walk_opts();
     let (r, t) = run_with(port, &o).await;
     assert!(t < o.timeout, "took {t:?}");
     assert_eq!(r.verdict, "error", "{r:#?}");
@@ -911,4 +984,120 @@ async fn set_error_info_7_after_licensing_is_server_denied_connection() {
         s.error_info.as_ref().map(|e| e.name.as_str()),
         Some("ERRINFO_SERVER_DENIED_CONNECTION")
     );
+}
+
+/// Set Error Info 9 (ERRINFO_SERVER_INSUFFICIENT_PRIVILEGES) and 0x10A (no license: the grace
+/// period is over) after licensing: each named as its own finding, at capabilities, with
+/// mstsc's extended reason.
+#[tokio::test]
+async fn set_error_info_9_and_0x10a_name_their_causes() {
+    for (code, id, name, extended) in [
+        (
+            9,
+            "insufficient-privileges",
+            "ERRINFO_SERVER_INSUFFICIENT_PRIVILEGES",
+            "0x9",
+        ),
+        (
+            0x10A,
+            "licensing-error",
+            "ERRINFO_LICENSE_NO_REMOTE_CONNECTIONS",
+            "0x10a",
+        ),
+    ] {
+        let mut answers = up_to_client_info();
+        answers.push(vec![xrdp_frame(23), set_error_info_frame(code)]);
+        let port = walk_server(answers, Duration::from_millis(500)).await;
+        let (r, _) = run_with(port, &walk_opts()).await;
+        assert_eq!(
+            r.stopped_at.map(|s| s.as_str()),
+            Some("capabilities"),
+            "{code:#x}: {r:#?}"
+        );
+        assert!(ids(&r).contains(&id), "{code:#x}: {:?}", ids(&r));
+        let f = r.findings.iter().find(|f| f.id.as_str() == id).unwrap();
+        assert!(f.evidence.contains("capabilities"), "{code:#x}: {f:?}");
+        let s = r.session.as_ref().unwrap();
+        assert_eq!(
+            s.error_info.as_ref().map(|e| e.name.as_str()),
+            Some(name),
+            "{code:#x}"
+        );
+        let m = r.mstsc.as_ref().expect("the mstsc view");
+        assert_eq!(m.extended_reason.as_deref(), Some(extended), "{code:#x}");
+    }
+}
+
+/// A licensing Error Alert instead of STATUS_VALID_CLIENT (no license server): licensing-error
+/// at licensing, the code and state transition recorded.
+#[tokio::test]
+async fn a_licensing_error_alert_is_licensing_error() {
+    let mut answers = up_to_client_info();
+    // ERR_NO_LICENSE_SERVER, ST_TOTAL_ABORT
+    answers.push(vec![license_error_frame(6, 1)]);
+    let port = walk_server(answers, Duration::from_millis(500)).await;
+    let (r, _) = run_with(port, &walk_opts()).await;
+    assert_eq!(r.verdict, "error", "{r:#?}");
+    assert_eq!(
+        r.stopped_at.map(|s| s.as_str()),
+        Some("licensing"),
+        "{r:#?}"
+    );
+    assert_eq!(stage_status(&r, "licensing"), Some("failed"));
+    assert!(ids(&r).contains(&"licensing-error"), "{:?}", ids(&r));
+    let s = r.session.as_ref().unwrap();
+    assert_eq!(s.licensing.outcome, "error");
+    assert_eq!(
+        s.licensing.error_name.as_deref(),
+        Some("ERR_NO_LICENSE_SERVER")
+    );
+    assert_eq!(
+        s.licensing.state_transition.as_deref(),
+        Some("ST_TOTAL_ABORT")
+    );
+}
+
+/// A Disconnect Provider Ultimatum in the middle of the channel joins: stopped at channels,
+/// closed by the server, the reason named.
+#[tokio::test]
+async fn an_ultimatum_during_the_channel_joins_stops_at_channels() {
+    let answers = vec![
+        vec![xrdp_frame(4)],
+        vec![],
+        vec![xrdp_frame(7)],
+        vec![ultimatum_frame(
+            rdp_proto::mcs::DisconnectReason::RN_PROVIDER_INITIATED,
+        )],
+    ];
+    let port = walk_server(answers, Duration::from_millis(500)).await;
+    let (r, _) = run_with(port, &walk_opts()).await;
+    assert_eq!(r.stopped_at.map(|s| s.as_str()), Some("channels"), "{r:#?}");
+    assert_eq!(stage_status(&r, "channels"), Some("failed"));
+    assert!(ids(&r).contains(&"closed-by-server"), "{:?}", ids(&r));
+    let s = r.session.as_ref().unwrap();
+    assert_eq!(
+        s.disconnect_reason.as_deref(),
+        Some("RN_PROVIDER_INITIATED")
+    );
+    assert_eq!(s.channels.joined, Vec::<u16>::new(), "{s:?}");
+    assert!(r.mstsc.is_some(), "{r:#?}");
+}
+
+/// A server that goes silent after the Client Info: the licensing stage times out within the
+/// stage timeout, server-silent, and the probe ends within its deadline.
+#[tokio::test]
+async fn silence_after_the_client_info_times_out_in_licensing() {
+    let mut answers = up_to_client_info();
+    answers.push(vec![]);
+    let port = walk_server(answers, Duration::from_secs(10)).await;
+    let o = walk_opts();
+    let (r, t) = run_with(port, &o).await;
+    assert_eq!(
+        r.stopped_at.map(|s| s.as_str()),
+        Some("licensing"),
+        "{r:#?}"
+    );
+    assert_eq!(stage_status(&r, "licensing"), Some("timeout"));
+    assert!(ids(&r).contains(&"server-silent"), "{:?}", ids(&r));
+    assert!(t < o.stage_timeout * 3, "took {t:?}");
 }
