@@ -2,7 +2,7 @@
 //! arbitrary bytes and must never panic; the assertions are properties the code promises.
 //! They also run under `cargo test` on the fixtures (tests/it/fuzz_regression.rs).
 
-use crate::active::targets;
+use crate::active::{plan, targets};
 use crate::capture::link;
 use crate::capture::source::LinkType;
 
@@ -23,10 +23,86 @@ pub fn link_decode(data: &[u8]) {
 }
 
 /// What a server answers the probe: a Connection Confirm or a Connect-Response, whatever the
-/// bytes.
+/// bytes; then the walk past MCS fed the bytes as server frames.
 pub fn probe_answers(data: &[u8]) {
     let _ = crate::facts::x224::Confirm::parse(data);
-    let _ = crate::facts::gcc::ConnectResponseFacts::parse(data);
+    if let Some(cr) = crate::facts::gcc::ConnectResponseFacts::parse(data) {
+        let _ = plan::standard_security(&cr, &[7; 32]);
+    }
+    walk(data);
+}
+
+/// The walk (sans-IO) fed hostile server frames: the first byte picks the security (none,
+/// 40-bit, 128-bit RC4, FIPS) and the stage to stop after; the rest is cut into frames by a
+/// 2-byte length, each given to the walk as it is and wrapped as I/O channel data (so the fuzzer
+/// reaches licensing and the share control PDUs). Whatever it is fed, the walk never panics,
+/// never asks to send more than it was given room for, and ends.
+pub fn walk(data: &[u8]) {
+    use crate::active::plan::rdp_security::{Role, Session};
+    use crate::diagnose::Stage;
+    use rdp_proto::gcc::EncryptionMethods;
+    let Some((&mode, mut rest)) = data.split_first() else {
+        return;
+    };
+    let method = match mode & 3 {
+        0 => None,
+        1 => Some(EncryptionMethods::ENCRYPTION_METHOD_40BIT),
+        2 => Some(EncryptionMethods::ENCRYPTION_METHOD_128BIT),
+        _ => Some(EncryptionMethods::ENCRYPTION_METHOD_FIPS),
+    };
+    let secured = method.and_then(|m| {
+        Some(plan::Secured {
+            session: Session::new(Role::Client, m, &[1; 32], &[2; 32])?,
+            exchange: vec![1, 0, 0, 0],
+        })
+    });
+    let stop_after = if mode & 4 == 0 {
+        Stage::Active
+    } else {
+        Stage::Licensing
+    };
+    let (mut w, _) = plan::Walk::start(1003, stop_after, [3; 80], secured);
+    let mut rec = plan::Record::default();
+    let at = core::time::Duration::ZERO;
+    let mut steps = 0u32;
+    while rest.len() >= 2 {
+        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        let (frame, tail) = rest[2..].split_at(len.min(rest.len() - 2));
+        rest = tail;
+        for f in [frame.to_vec(), io_frame(frame)] {
+            steps += 1;
+            if let plan::Step::Send(out) | plan::Step::Close(out) = w.on_frame(&f, &mut rec, at) {
+                assert!(out.len() <= 8, "{} frames at once", out.len());
+            }
+        }
+    }
+    assert!(steps <= data.len() as u32 * 2 + 2);
+}
+
+/// `data` as server data on the I/O channel (MCS Send Data Indication in X.224 in a TPKT).
+fn io_frame(data: &[u8]) -> Vec<u8> {
+    use rdp_proto::mcs::{DomainPdu, SendData};
+    let Ok(mcs) = rdp_proto::encode_vec(&DomainPdu::SendDataIndication(SendData {
+        initiator: 1002,
+        channel_id: 1003,
+        priority_segmentation: 0x70,
+        data,
+        long_length: true,
+    })) else {
+        return Vec::new();
+    };
+    let Ok(x224) = rdp_proto::encode_vec(&rdp_proto::x224::Tpdu::Data(rdp_proto::x224::Data {
+        eot: 0x80,
+        variable: &[],
+        payload: &mcs,
+    })) else {
+        return Vec::new();
+    };
+    rdp_proto::encode_vec(&rdp_proto::tpkt::Tpkt {
+        reserved: 0,
+        payload: &x224,
+    })
+    .unwrap_or_default()
 }
 
 /// Target lists (`-i FILE`, arguments): any line parses or is refused; a block names its

@@ -814,33 +814,44 @@ fn mcs_frame(mcs: &[u8]) -> Vec<u8> {
     .unwrap()
 }
 
-/// A server Set Error Info PDU on the I/O channel.
-fn set_error_info_frame(code: u32) -> Vec<u8> {
+/// A Share Data PDU of `pdu_type2` with `body` on the I/O channel (share id 0x103ea).
+fn share_data_frame(pdu_type2: rdp_proto::slowpath::PduType2, body: &[u8]) -> Vec<u8> {
     use rdp_proto::encode_vec;
-    use rdp_proto::slowpath::{ErrorInfo, PduType2, SetErrorInfo, ShareControlPdu, ShareDataPdu};
-    let info = encode_vec(&SetErrorInfo {
-        error_info: ErrorInfo(code),
-    })
-    .unwrap();
+    use rdp_proto::slowpath::ShareDataPdu;
     let data = encode_vec(&ShareDataPdu {
         share_id: 0x0001_03ea,
         pad1: 0,
         stream_id: 1,
-        uncompressed_length: 8,
-        pdu_type2: PduType2::PDUTYPE2_SET_ERROR_INFO_PDU,
+        uncompressed_length: u16::try_from(body.len() + 4).unwrap(),
+        pdu_type2,
         compressed_type: 0,
         compressed_length: 0,
-        body: &info,
+        body,
     })
     .unwrap();
-    let control = encode_vec(&ShareControlPdu {
+    share_control_frame(0x17, &data)
+}
+
+/// A Share Control PDU (`pdu_type_raw`: type and version) from the server on the I/O channel.
+fn share_control_frame(pdu_type_raw: u16, body: &[u8]) -> Vec<u8> {
+    let control = rdp_proto::encode_vec(&rdp_proto::slowpath::ShareControlPdu {
         total_length: 0,
-        pdu_type_raw: 0x17,
+        pdu_type_raw,
         pdu_source: 1002,
-        body: &data,
+        body,
     })
     .unwrap();
     io_frame(&control)
+}
+
+/// A server Set Error Info PDU on the I/O channel.
+fn set_error_info_frame(code: u32) -> Vec<u8> {
+    use rdp_proto::slowpath::{ErrorInfo, PduType2, SetErrorInfo};
+    let info = rdp_proto::encode_vec(&SetErrorInfo {
+        error_info: ErrorInfo(code),
+    })
+    .unwrap();
+    share_data_frame(PduType2::PDUTYPE2_SET_ERROR_INFO_PDU, &info)
 }
 
 /// A licensing Error Alert (MS-RDPBCGR 2.2.1.12.1.3) with `code` and `transition`, behind the
@@ -1100,4 +1111,176 @@ async fn silence_after_the_client_info_times_out_in_licensing() {
     assert_eq!(stage_status(&r, "licensing"), Some("timeout"));
     assert!(ids(&r).contains(&"server-silent"), "{:?}", ids(&r));
     assert!(t < o.stage_timeout * 3, "took {t:?}");
+}
+
+fn utf16z(s: &str) -> Vec<u8> {
+    s.encode_utf16()
+        .chain([0])
+        .flat_map(u16::to_le_bytes)
+        .collect()
+}
+
+/// A broker's answer after licensing: an Enhanced Security Server Redirection PDU (MS-RDPBCGR
+/// 2.2.13.3.1) naming another host (a loopback address and a reserved name: nothing is sent
+/// there, the probe never follows a redirection). Reported as `redirected` with its target,
+/// the walk ends at capabilities, not as a failure.
+#[tokio::test]
+async fn a_server_redirection_is_reported_never_followed() {
+    use rdp_proto::redirection::{RedirFlags, ServerRedirection};
+    let addr = utf16z("127.0.0.2");
+    let fqdn = utf16z("rdsh2.example.invalid");
+    let lb = b"tsv://MS Terminal Services Plugin.1.Pool\r\n".to_vec();
+    let redirect = rdp_proto::encode_vec(&ServerRedirection {
+        flags: 0x0400,
+        session_id: 3,
+        redir_flags: RedirFlags::LB_TARGET_NET_ADDRESS
+            | RedirFlags::LB_LOAD_BALANCE_INFO
+            | RedirFlags::LB_TARGET_FQDN,
+        fields: vec![
+            (RedirFlags::LB_TARGET_NET_ADDRESS, &addr),
+            (RedirFlags::LB_LOAD_BALANCE_INFO, &lb),
+            (RedirFlags::LB_TARGET_FQDN, &fqdn),
+        ],
+        pad: &[0; 8],
+    })
+    .unwrap();
+    let mut body = vec![0, 0];
+    body.extend(redirect);
+    let mut answers = up_to_client_info();
+    // STATUS_VALID_CLIENT, then PDUTYPE_SERVER_REDIR_PKT (0xA, version 1).
+    answers.push(vec![xrdp_frame(23), share_control_frame(0x1A, &body)]);
+    let port = walk_server(answers, Duration::from_millis(500)).await;
+    let (r, _) = run_with(port, &walk_opts()).await;
+    assert_eq!(r.stopped_at, None, "{r:#?}");
+    assert_eq!(stage_status(&r, "capabilities"), Some("ok"), "{r:#?}");
+    assert_eq!(stage_status(&r, "active"), None, "{r:#?}");
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.id.as_str() == "redirected")
+        .expect("redirected");
+    assert!(
+        f.evidence.contains("rdsh2.example.invalid") && f.evidence.contains("127.0.0.2"),
+        "{f:?}"
+    );
+    let s = r.session.as_ref().unwrap();
+    let red = s.redirect.as_ref().expect("the redirect facts");
+    assert_eq!(red.target_fqdn.as_deref(), Some("rdsh2.example.invalid"));
+    assert_eq!(red.target_address.as_deref(), Some("127.0.0.2"));
+    assert_eq!(
+        red.load_balance_info.as_deref(),
+        Some("tsv://MS Terminal Services Plugin.1.Pool")
+    );
+    assert_eq!(red.session_id, 3);
+    assert_eq!(
+        red.flags,
+        [
+            "LB_TARGET_NET_ADDRESS",
+            "LB_LOAD_BALANCE_INFO",
+            "LB_TARGET_FQDN"
+        ]
+    );
+    assert_eq!(r.mstsc, None, "mstsc follows a redirection: no error");
+}
+
+/// One capability set: type, length (header included), then `data`.
+fn cap(set_type: u16, data: &[u8]) -> Vec<u8> {
+    let mut v = set_type.to_le_bytes().to_vec();
+    v.extend(u16::try_from(data.len() + 4).unwrap().to_le_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
+/// A Demand Active with the capability sets Windows Server sends, in its order (MS-RDPBCGR
+/// 2.2.1.13.1; the sets as FreeRDP and Wireshark list them for Windows Server 2016+): General
+/// (Windows NT), Bitmap (1920x1080, 32 bpp) and the rest with plausible sizes.
+fn windows_demand_active() -> Vec<u8> {
+    #[rustfmt::skip]
+    let general = [1, 0, 3, 0, 0, 2, 0, 0, 0, 0, 0x1D, 0x04, 0, 0, 0, 0, 0, 0, 1, 0];
+    #[rustfmt::skip]
+    let bitmap = [32, 0, 1, 0, 1, 0, 1, 0, 0x80, 0x07, 0x38, 0x04, 0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0];
+    let sets: Vec<Vec<u8>> = vec![
+        cap(9, &[0xEA, 0x03, 0, 0]),
+        cap(1, &general),
+        cap(20, &[0; 4]),
+        cap(22, &[0; 36]),
+        cap(14, &[1, 0, 0, 0]),
+        cap(2, &bitmap),
+        cap(3, &[0; 84]),
+        cap(10, &[6, 0, 0, 0]),
+        cap(18, &[0; 4]),
+        cap(8, &[1, 0, 25, 0, 25, 0]),
+        cap(13, &[0; 84]),
+        cap(23, &[0; 4]),
+        cap(24, &[0; 7]),
+        cap(25, &[0; 2]),
+        cap(26, &[0; 4]),
+        cap(27, &[0; 2]),
+        cap(28, &[0; 8]),
+        cap(29, &[0; 1]),
+        cap(30, &[0; 4]),
+    ];
+    let mut caps: Vec<u8> = Vec::new();
+    for s in &sets {
+        caps.extend(s);
+    }
+    let mut body = 0x0001_03EAu32.to_le_bytes().to_vec(); // shareId
+    body.extend(4u16.to_le_bytes()); // lengthSourceDescriptor
+    body.extend(u16::try_from(caps.len() + 4).unwrap().to_le_bytes());
+    body.extend(b"RDP\0");
+    body.extend(u16::try_from(sets.len()).unwrap().to_le_bytes());
+    body.extend([0, 0]);
+    body.extend(caps);
+    body.extend(1u32.to_le_bytes()); // sessionId
+    share_control_frame(0x11, &body)
+}
+
+/// A server that answers like Windows Server: STATUS_VALID_CLIENT, a Demand Active with its
+/// capability sets; it takes the probe's Confirm Active and finalization PDUs (each must parse:
+/// the server checks), answers with the Font Map, and gets the probe's Disconnect Provider
+/// Ultimatum. The probe reads the sets and reaches `active`.
+#[tokio::test]
+async fn a_windows_demand_active_is_read_and_confirmed_to_active() {
+    use rdp_proto::slowpath::PduType2;
+    let mut answers = up_to_client_info();
+    answers.push(vec![xrdp_frame(23), windows_demand_active()]);
+    // Confirm Active, Synchronize, Control Cooperate, Control Request: nothing yet; Font List:
+    // the Font Map.
+    answers.extend([vec![], vec![], vec![], vec![]]);
+    answers.push(vec![share_data_frame(
+        PduType2::PDUTYPE2_FONTMAP,
+        &[0, 0, 0, 0, 3, 0, 4, 0],
+    )]);
+    // The ultimatum.
+    answers.push(vec![]);
+    let port = walk_server(answers, Duration::from_millis(500)).await;
+    let (r, _) = run_with(port, &walk_opts()).await;
+    assert_eq!(r.stopped_at, None, "{r:#?}");
+    for st in [
+        "channels",
+        "client_info",
+        "licensing",
+        "capabilities",
+        "finalization",
+        "active",
+    ] {
+        assert_eq!(stage_status(&r, st), Some("ok"), "{st}: {:?}", r.stages);
+    }
+    let s = r.session.as_ref().unwrap();
+    let caps = s.capabilities.as_ref().unwrap();
+    assert_eq!(caps.os_major.as_deref(), Some("OSMAJORTYPE_WINDOWS"));
+    assert_eq!(caps.os_minor.as_deref(), Some("OSMINORTYPE_WINDOWS_NT"));
+    assert_eq!(
+        (caps.desktop_width, caps.desktop_height),
+        (Some(1920), Some(1080))
+    );
+    assert_eq!(caps.color_depth, Some(32));
+    assert_eq!(caps.sets.len(), 19, "{caps:?}");
+    assert!(caps.sets.iter().any(|s| s == "CAPSTYPE_RAIL"), "{caps:?}");
+    assert!(
+        caps.sets
+            .iter()
+            .any(|s| s == "CAPSSETTYPE_FRAME_ACKNOWLEDGE"),
+        "{caps:?}"
+    );
 }

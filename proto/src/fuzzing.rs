@@ -9,7 +9,9 @@
 )]
 
 use crate::frame::{Deframer, Framing, Header};
-use crate::{capabilities, gcc, info, licensing, mcs, nego, ntlm, slowpath, tls, x224, Pdu};
+use crate::{
+    capabilities, gcc, info, licensing, mcs, nego, ntlm, redirection, slowpath, tls, x224, Pdu,
+};
 
 /// Parses `$ty` from `$data`; if it parses, encoding must succeed with `encoded_len` bytes and
 /// parse back to an equal value; with `exact`, the bytes must be the ones consumed.
@@ -99,7 +101,11 @@ pub fn slowpath_licensing(data: &[u8]) {
         if let Some(sd) = check!(slowpath::ShareDataPdu<'_>, sc.body, true) {
             check!(slowpath::SetErrorInfo, sd.body, true);
         }
+        if let Some(redirect) = sc.body.get(2..) {
+            check!(redirection::ServerRedirection<'_>, redirect, true);
+        }
     }
+    check!(redirection::ServerRedirection<'_>, data, true);
     if let Some(l) = check!(licensing::LicensingPdu<'_>, data, true) {
         if let licensing::LicensingBody::Other(body) = l.body {
             check!(licensing::LicenseRequest<'_>, body, true);

@@ -50,6 +50,7 @@ pub enum FindingId {
     ServerShuttingDown,
     ServerResources,
     BrokerError,
+    Redirected,
     LicensingError,
     PacketLoss,
     ClosedByServer,
@@ -64,7 +65,7 @@ pub enum FindingId {
 
 impl FindingId {
     /// Every id, in catalogue order.
-    pub const ALL: [Self; 52] = [
+    pub const ALL: [Self; 53] = [
         Self::DnsUnresolved,
         Self::DnsMultipleAddresses,
         Self::TcpRefused,
@@ -107,6 +108,7 @@ impl FindingId {
         Self::ServerShuttingDown,
         Self::ServerResources,
         Self::BrokerError,
+        Self::Redirected,
         Self::LicensingError,
         Self::PacketLoss,
         Self::ClosedByServer,
@@ -164,6 +166,7 @@ impl FindingId {
             Self::ServerShuttingDown => "server-shutting-down",
             Self::ServerResources => "server-resources",
             Self::BrokerError => "broker-error",
+            Self::Redirected => "redirected",
             Self::LicensingError => "licensing-error",
             Self::PacketLoss => "packet-loss",
             Self::ClosedByServer => "closed-by-server",
@@ -389,6 +392,11 @@ impl FindingId {
                 Severity::Error,
                 "the connection broker could not place the session (Set Error Info 0x400..0x412)",
                 "the code names the broker's problem: destination not found, VM not started or without DNS, pool full",
+            ),
+            Self::Redirected => (
+                Severity::Info,
+                "the server redirects the client to another host (Server Redirection PDU)",
+                "a broker sends the client elsewhere (the target is in the evidence; rdprobe never follows it): probe that target; a wrong or unreachable target is a broker or DNS problem",
             ),
             Self::LicensingError => (
                 Severity::Error,

@@ -13,6 +13,7 @@ use rdp_proto::tls::Alert;
 use super::{finding, Finding, FindingId, Stage};
 use crate::facts::cert::CertFacts;
 use crate::facts::gcc::{is_weak_level, is_weak_method, method_name};
+use crate::facts::session::RedirectFacts;
 use crate::facts::x224::{protocol_names, Confirm};
 
 /// The finding id for an RDP_NEG_FAILURE code (MS-RDPBCGR 2.2.1.2.2).
@@ -243,6 +244,30 @@ pub fn credssp_failed(evidence: String, client_gave_up: bool) -> Finding {
     } else {
         finding(FindingId::CredsspFailed, evidence)
     }
+}
+
+/// `redirected` [info]: a Server Redirection during `stage`, its target named (never followed).
+pub fn redirected(r: &RedirectFacts, stage: Stage) -> Finding {
+    let mut evidence = format!(
+        "Server Redirection during {stage} to {} (not followed)",
+        r.target().unwrap_or("no target named")
+    );
+    for (what, v) in [
+        ("address", &r.target_address),
+        ("FQDN", &r.target_fqdn),
+        ("NetBIOS name", &r.target_netbios),
+        ("load-balance info", &r.load_balance_info),
+    ] {
+        if let Some(v) = v {
+            evidence += &format!("; {what} {v:?}");
+        }
+    }
+    if r.flags
+        .contains(rdp_proto::redirection::RedirFlags::LB_NOREDIRECT)
+    {
+        evidence += "; LB_NOREDIRECT: reconnect to the same server with the load-balance info";
+    }
+    finding(FindingId::Redirected, evidence)
 }
 
 /// A Set Error Info (MS-RDPBCGR 2.2.5.1.1) received during `stage`, as the finding its code

@@ -7,6 +7,7 @@ use rdp_proto::licensing::{
     LicenseErrorCode, LicenseMsgType, LicensingBody, LicensingPdu, StateTransition,
 };
 use rdp_proto::mcs::{DisconnectReason, McsResult};
+use rdp_proto::redirection::{RedirFlags, ServerRedirection};
 use rdp_proto::slowpath::ErrorInfo;
 
 /// Phase 6, channel connection: Attach User and Channel Joins.
@@ -143,6 +144,76 @@ pub struct SessionFacts {
     pub error_info: Option<ErrorInfo>,
     /// The reason of an MCS Disconnect Provider Ultimatum.
     pub disconnect: Option<DisconnectReason>,
+    /// A Server Redirection (never followed).
+    pub redirect: Option<RedirectFacts>,
+}
+
+/// A Server Redirection (MS-RDPBCGR 2.2.13.1): where a broker sends the client. Strings are cut
+/// at 256 characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedirectFacts {
+    pub session_id: u32,
+    pub flags: RedirFlags,
+    /// TargetNetAddress
+    pub target_address: Option<String>,
+    /// TargetFQDN
+    pub target_fqdn: Option<String>,
+    /// TargetNetBiosName
+    pub target_netbios: Option<String>,
+    /// LoadBalanceInfo (a routing token or cookie), as text.
+    pub load_balance_info: Option<String>,
+}
+
+impl RedirectFacts {
+    /// The one interpreter of a Server Redirection Packet.
+    pub fn from_pdu(r: &ServerRedirection<'_>) -> Self {
+        let text = |flag| {
+            r.field(flag).map(|b| {
+                rdp_proto::utf16le_until_nul(b)
+                    .chars()
+                    .take(256)
+                    .collect::<String>()
+            })
+        };
+        Self {
+            session_id: r.session_id,
+            flags: r.redir_flags,
+            target_address: text(RedirFlags::LB_TARGET_NET_ADDRESS),
+            target_fqdn: text(RedirFlags::LB_TARGET_FQDN),
+            target_netbios: text(RedirFlags::LB_TARGET_NETBIOS_NAME),
+            load_balance_info: r.field(RedirFlags::LB_LOAD_BALANCE_INFO).map(|b| {
+                String::from_utf8_lossy(b)
+                    .trim_end_matches(['\r', '\n', '\0'])
+                    .chars()
+                    .take(256)
+                    .collect()
+            }),
+        }
+    }
+
+    /// Where the client is sent: the FQDN, else the address, else the NetBIOS name.
+    pub fn target(&self) -> Option<&str> {
+        self.target_fqdn
+            .as_deref()
+            .or(self.target_address.as_deref())
+            .or(self.target_netbios.as_deref())
+    }
+
+    /// The names of the flags set.
+    pub fn flag_names(&self) -> Vec<String> {
+        let named = RedirFlags::all()
+            .iter_names()
+            .fold(0, |all, (_, f)| all | f.bits());
+        self.flags
+            .iter_names()
+            .map(|(n, _)| n.to_owned())
+            .chain(
+                Some(self.flags.bits() & !named)
+                    .filter(|b| *b != 0)
+                    .map(|b| format!("{b:#x}")),
+            )
+            .collect()
+    }
 }
 
 impl SessionFacts {

@@ -141,7 +141,19 @@ pub struct SessionReport {
     pub licensing: LicensingReport,
     pub error_info: Option<CodeName>,
     pub disconnect_reason: Option<String>,
+    pub redirect: Option<RedirectReport>,
     pub capabilities: Option<CapabilitiesReport>,
+}
+
+/// A Server Redirection: where a broker sent the client (never followed).
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct RedirectReport {
+    pub target_address: Option<String>,
+    pub target_fqdn: Option<String>,
+    pub target_netbios: Option<String>,
+    pub load_balance_info: Option<String>,
+    pub session_id: u32,
+    pub flags: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -160,7 +172,7 @@ pub struct RefusedChannel {
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct LicensingReport {
-    /// "valid_client", "license_issued", "error", "started", "not_reached".
+    /// "valid_client", "license_issued", "error", "started", "encrypted", "not_reached".
     pub outcome: &'static str,
     pub error_code: Option<u32>,
     pub error_name: Option<String>,
@@ -213,6 +225,14 @@ impl From<&SessionFacts> for SessionReport {
                 name: e.to_string(),
             }),
             disconnect_reason: f.disconnect.map(|r| r.to_string()),
+            redirect: f.redirect.as_ref().map(|r| RedirectReport {
+                target_address: r.target_address.clone(),
+                target_fqdn: r.target_fqdn.clone(),
+                target_netbios: r.target_netbios.clone(),
+                load_balance_info: r.load_balance_info.clone(),
+                session_id: r.session_id,
+                flags: r.flag_names(),
+            }),
             capabilities: f.capabilities.as_ref().map(|c| CapabilitiesReport {
                 os_major: c.os_major.map(|v| v.to_string()),
                 os_minor: c.os_minor.map(|v| v.to_string()),

@@ -22,10 +22,11 @@ use rdp_proto::{decode, decode_prefix};
 
 use crate::diagnose::Stage;
 use crate::facts::gcc::{method_names, ConnectResponseFacts};
-use crate::facts::session::{CapabilityFacts, LicensingOutcome, SessionFacts};
+use crate::facts::session::{CapabilityFacts, LicensingOutcome, RedirectFacts, SessionFacts};
 use crate::facts::tls::HandshakeReader;
 use crate::facts::x224::{protocol_names, Confirm};
 use crate::report::capture::{ClientData, RdpReport, ServerData, SessionReport};
+use rdp_proto::redirection::ServerRedirection;
 
 mod tls;
 
@@ -509,6 +510,23 @@ impl Session {
 
     fn on_share_control(&mut self, sc: &ShareControlPdu<'_>, ts: i64) {
         match sc.pdu_type() {
+            PduType::PDUTYPE_SERVER_REDIR_PKT => {
+                // In clear at encryption level NONE (2.2.13.3.1: two pad bytes first).
+                let body = sc.body.get(2..).unwrap_or_default();
+                if let Ok((_, r)) = decode_prefix::<ServerRedirection>(body) {
+                    let facts = RedirectFacts::from_pdu(&r);
+                    self.event(
+                        Stage::Capabilities,
+                        true,
+                        ts,
+                        format!(
+                            "Server Redirection to {}",
+                            facts.target().unwrap_or("no target named")
+                        ),
+                    );
+                    self.session.redirect = Some(facts);
+                }
+            }
             PduType::PDUTYPE_DEMANDACTIVEPDU => {
                 if let Ok(d) = decode::<DemandActive>(sc.body) {
                     self.session.capabilities = Some(CapabilityFacts::from_demand_active(&d));

@@ -34,7 +34,9 @@ use super::rdp_security::{self, Role, RsaKey, Session};
 use super::record::Record;
 use crate::diagnose::{rules, transport, Stage, StageStatus};
 use crate::facts::gcc::ConnectResponseFacts;
-use crate::facts::session::{CapabilityFacts, LicensingOutcome, SessionFacts};
+use rdp_proto::redirection::ServerRedirection;
+
+use crate::facts::session::{CapabilityFacts, LicensingOutcome, RedirectFacts, SessionFacts};
 
 /// What the driver does next.
 #[derive(Debug, PartialEq, Eq)]
@@ -319,6 +321,10 @@ impl Walk {
             } else {
                 rest.to_vec()
             };
+            if h.flags.contains(SecurityFlags::SEC_REDIRECTION_PKT) {
+                // Standard Security Server Redirection PDU (2.2.13.2.1).
+                return self.on_redirect(&plain, rec, at);
+            }
             if h.flags.contains(SecurityFlags::SEC_LICENSE_PKT) {
                 return match rdp_proto::decode::<LicensingPdu>(&plain) {
                     Ok(l) => self.on_licensing(&l, rec, at),
@@ -356,6 +362,10 @@ impl Walk {
         at: Duration,
     ) -> Step {
         match sc.pdu_type() {
+            // Enhanced Security Server Redirection PDU (2.2.13.3.1): two pad bytes first.
+            PduType::PDUTYPE_SERVER_REDIR_PKT => {
+                self.on_redirect(sc.body.get(2..).unwrap_or_default(), rec, at)
+            }
             PduType::PDUTYPE_DEMANDACTIVEPDU
                 if matches!(self.state, State::Licensing | State::Capabilities) =>
             {
@@ -433,6 +443,29 @@ impl Walk {
             }
             _ => Step::Wait,
         }
+    }
+
+    /// A Server Redirection instead of the Demand Active: recorded and reported, never followed;
+    /// the walk ends there (the stage it came in is done: the server answered).
+    fn on_redirect(&mut self, bytes: &[u8], rec: &mut Record, at: Duration) -> Step {
+        let Ok(r) = rdp_proto::decode_prefix::<ServerRedirection>(bytes).map(|(_, r)| r) else {
+            return Step::Wait;
+        };
+        let facts = RedirectFacts::from_pdu(&r);
+        let stage = self.stage();
+        rec.stage(
+            stage,
+            StageStatus::Ok,
+            at,
+            format!(
+                "Server Redirection to {} (not followed)",
+                facts.target().unwrap_or("no target named")
+            ),
+        );
+        // Not a failure: mstsc would follow it (rdprobe does not), so no `stopped_at`.
+        rec.findings.push(rules::redirected(&facts, stage));
+        self.facts.redirect = Some(facts);
+        self.done()
     }
 
     fn on_licensing(&mut self, l: &LicensingPdu<'_>, rec: &mut Record, at: Duration) -> Step {
