@@ -54,6 +54,7 @@ pub fn walk(data: &[u8]) {
         Some(plan::Secured {
             session: Session::new(Role::Client, m, &[1; 32], &[2; 32])?,
             exchange: vec![1, 0, 0, 0],
+            server_key: None,
         })
     });
     let stop_after = if mode & 4 == 0 {

@@ -889,6 +889,16 @@ fn ultimatum_frame(reason: rdp_proto::mcs::DisconnectReason) -> Vec<u8> {
 /// turn with `answers` (Connect-Initial, Erect Domain, Attach User, the two Channel Joins, the
 /// Client Info, ...), then keeps the connection open (silent) for `hold`.
 async fn walk_server(answers: Vec<Vec<Vec<u8>>>, hold: Duration) -> u16 {
+    walk_server_with(move |n, _| answers.get(n).cloned(), hold).await
+}
+
+/// [`walk_server`] with the answers computed: `answer(n, frame)` gets the index of the client's
+/// frame after the Connection Request and its bytes after the TPKT header; None ends the
+/// answering (the connection is then held, silent).
+async fn walk_server_with<F>(answer: F, hold: Duration) -> u16
+where
+    F: Fn(usize, &[u8]) -> Option<Vec<Vec<u8>>> + Send + Sync + 'static,
+{
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
@@ -899,10 +909,10 @@ async fn walk_server(answers: Vec<Vec<Vec<u8>>>, hold: Duration) -> u16 {
         .with_single_cert(vec![cert.cert.der().clone()], key)
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let answers = Arc::new(answers);
+    let answer = Arc::new(answer);
     server(move |mut s| {
         let acceptor = acceptor.clone();
-        let answers = answers.clone();
+        let answer = answer.clone();
         async move {
             if read_request(&mut s).await.is_none() {
                 return;
@@ -911,12 +921,15 @@ async fn walk_server(answers: Vec<Vec<Vec<u8>>>, hold: Duration) -> u16 {
             let Ok(mut tls) = acceptor.accept(s).await else {
                 return;
             };
-            for answer in answers.iter() {
-                if read_request(&mut tls).await.is_none() {
+            for n in 0.. {
+                let Some(frame) = read_request(&mut tls).await else {
                     return;
-                }
-                for frame in answer {
-                    if tls.write_all(frame).await.is_err() {
+                };
+                let Some(frames) = answer(n, &frame) else {
+                    break;
+                };
+                for f in frames {
+                    if tls.write_all(&f).await.is_err() {
                         return;
                     }
                 }
@@ -1283,4 +1296,160 @@ async fn a_windows_demand_active_is_read_and_confirmed_to_active() {
             .any(|s| s == "CAPSSETTYPE_FRAME_ACKNOWLEDGE"),
         "{caps:?}"
     );
+}
+
+/// A 512-bit RSA key made for this test with `openssl genrsa 512` (big-endian hex): the test
+/// server's licensing key, so that it can read the premaster secret the probe sends.
+const TEST_RSA_N: &str = "d45ad11386efd271f9cd1651f5e28c2ee1b7946d2414b476d9ff9651e2f458448c7d1b7abc921514c28201c5fcdb084ba3ea63877aafc920cd5d76865ae433f1";
+const TEST_RSA_D: &str = "00c3440b3300867025dc04e8fc4eb49620d9ef7c2d6bdb1a229bccb905ed42b012128ae755741131d3c5dc1cd90c2ce0cb7d6f784b7714a8bff976aa65d100682d";
+
+/// The licensing PDU in a client frame (the bytes after the TPKT header).
+fn client_licensing(frame: &[u8]) -> Option<(u8, Vec<u8>)> {
+    use rdp_proto::licensing::{LicensingBody, LicensingPdu};
+    use rdp_proto::mcs::DomainPdu;
+    let DomainPdu::SendDataRequest(sd) = rdp_proto::decode::<DomainPdu>(frame.get(3..)?).ok()?
+    else {
+        return None;
+    };
+    let l: LicensingPdu = rdp_proto::decode(sd.data.get(4..)?).ok()?;
+    let LicensingBody::Other(body) = l.body else {
+        return None;
+    };
+    Some((l.msg_type.0, body.to_vec()))
+}
+
+/// A server licensing PDU (`msg_type`, `body`) on the I/O channel, SEC_LICENSE_PKT.
+fn licensing_frame(msg_type: u8, body: &[u8]) -> Vec<u8> {
+    use rdp_proto::licensing::{LicenseMsgType, LicensingBody, LicensingPdu};
+    let pdu = rdp_proto::encode_vec(&LicensingPdu {
+        msg_type: LicenseMsgType(msg_type),
+        flags: 0x83,
+        body: LicensingBody::Other(body),
+    })
+    .unwrap();
+    let mut data = vec![0x80, 0, 0, 0];
+    data.extend(pdu);
+    io_frame(&data)
+}
+
+/// A server that issues licenses (MS-RDPELE 1.3.3): a License Request (xrdp's, its RSA key
+/// replaced with the test's), then, from the probe's New License Request, the premaster
+/// secret decrypted with the test's private key and the licensing keys derived; a Platform
+/// Challenge encrypted and MACed with them; the probe's Platform Challenge Response decrypted
+/// and checked (the challenge echoed, the MAC over response and hardware id); a New License if
+/// all holds, else ERR_INVALID_MAC. The probe says `license_issued`.
+#[tokio::test]
+async fn the_full_licensing_exchange_with_a_platform_challenge() {
+    use num_bigint::BigUint;
+    use rdp_proto::gcc::{parse_server_certificate, ServerCertificate};
+    use rdp_proto::licensing::{
+        LicenseBlob, LicenseRequest, NewLicenseRequest, PlatformChallenge,
+        PlatformChallengeResponse, BB_ENCRYPTED_DATA_BLOB,
+    };
+    use rdprobe::active::plan::licensing::LicensingKeys;
+
+    // xrdp's License Request with the test key in its proprietary certificate.
+    let mut request = xrdp_frame(21);
+    let n = BigUint::parse_bytes(TEST_RSA_N.as_bytes(), 16).unwrap();
+    let d = BigUint::parse_bytes(TEST_RSA_D.as_bytes(), 16).unwrap();
+    let (offset, server_random) = {
+        let (_, data) = request.split_at(7);
+        let rdp_proto::mcs::DomainPdu::SendDataIndication(sd) =
+            rdp_proto::decode::<rdp_proto::mcs::DomainPdu>(data).unwrap()
+        else {
+            panic!()
+        };
+        let l: rdp_proto::licensing::LicensingPdu = rdp_proto::decode(&sd.data[4..]).unwrap();
+        let rdp_proto::licensing::LicensingBody::Other(body) = l.body else {
+            panic!()
+        };
+        let lr: LicenseRequest = rdp_proto::decode(body).unwrap();
+        let (_, cert) = parse_server_certificate(lr.certificate.data).unwrap();
+        let ServerCertificate::Proprietary(p) = cert.certificate else {
+            panic!("xrdp's certificate is proprietary")
+        };
+        assert_eq!(p.public_key.modulus.len(), 72, "a 512-bit key");
+        assert_eq!(p.public_key.pub_exp, 65537);
+        let offset = p.public_key.modulus.as_ptr() as usize - request.as_ptr() as usize;
+        (offset, <[u8; 32]>::try_from(lr.server_random).unwrap())
+    };
+    let mut n_le = n.to_bytes_le();
+    n_le.resize(64, 0);
+    request[offset..offset + 64].copy_from_slice(&n_le);
+
+    let challenge = b"T\0E\0S\0T\0\0\0".to_vec();
+    let keys = std::sync::Mutex::new(None::<LicensingKeys>);
+    let verdict = Arc::new(std::sync::Mutex::new(String::new()));
+    let seen = verdict.clone();
+    let port = walk_server_with(
+        move |i, frame| match i {
+            0..=4 => up_to_client_info().get(i).cloned(),
+            5 => Some(vec![request.clone()]),
+            6 => {
+                let (msg, body) = client_licensing(frame)?;
+                assert_eq!(msg, 0x13, "a New License Request");
+                let nlr: NewLicenseRequest = rdp_proto::decode(&body).unwrap();
+                let premaster = BigUint::from_bytes_le(nlr.encrypted_premaster.data)
+                    .modpow(&d, &n)
+                    .to_bytes_le();
+                let mut pm = [0u8; 48];
+                pm.copy_from_slice(&premaster[..48]);
+                let client_random = <[u8; 32]>::try_from(nlr.client_random).unwrap();
+                let k = LicensingKeys::derive(&pm, &client_random, &server_random);
+                let encrypted = k.rc4(&challenge);
+                let mac = k.mac(&challenge);
+                let pc = rdp_proto::encode_vec(&PlatformChallenge {
+                    connect_flags: 0,
+                    encrypted_challenge: LicenseBlob {
+                        blob_type: BB_ENCRYPTED_DATA_BLOB,
+                        data: &encrypted,
+                    },
+                    mac: &mac,
+                })
+                .unwrap();
+                *keys.lock().unwrap() = Some(k);
+                Some(vec![licensing_frame(0x02, &pc)])
+            }
+            7 => {
+                let (msg, body) = client_licensing(frame)?;
+                assert_eq!(msg, 0x15, "a Platform Challenge Response");
+                let pcr: PlatformChallengeResponse = rdp_proto::decode(&body).unwrap();
+                let guard = keys.lock().unwrap();
+                let k = guard.as_ref().unwrap();
+                let response = k.rc4(pcr.encrypted_response.data);
+                let hwid = k.rc4(pcr.encrypted_hwid.data);
+                let mut signed = response.clone();
+                signed.extend(&hwid);
+                let ok = response[..6] == [0x00, 0x01, 0x00, 0xFF, 0x03, 0x00]
+                    && response[8..] == challenge[..]
+                    && usize::from(u16::from_le_bytes([response[6], response[7]]))
+                        == challenge.len()
+                    && hwid.len() == 20
+                    && k.mac(&signed) == pcr.mac;
+                *seen.lock().unwrap() = format!("response checked: {ok}");
+                if ok {
+                    // SERVER_NEW_LICENSE: its (encrypted) license, not read by the probe.
+                    Some(vec![licensing_frame(
+                        0x03,
+                        &[9, 0, 8, 0, 1, 2, 3, 4, 5, 6, 7, 8],
+                    )])
+                } else {
+                    Some(vec![license_error_frame(3, 1)])
+                }
+            }
+            _ => None,
+        },
+        Duration::from_millis(500),
+    )
+    .await;
+    let o = ProbeOptions {
+        stop_after: rdprobe::diagnose::Stage::Licensing,
+        ..walk_opts()
+    };
+    let (r, _) = run_with(port, &o).await;
+    assert_eq!(*verdict.lock().unwrap(), "response checked: true");
+    assert_eq!(r.stopped_at, None, "{r:#?}");
+    assert_eq!(stage_status(&r, "licensing"), Some("ok"), "{r:#?}");
+    let s = r.session.as_ref().unwrap();
+    assert_eq!(s.licensing.outcome, "license_issued", "{s:?}");
 }

@@ -110,10 +110,14 @@ pub fn slowpath_licensing(data: &[u8]) {
         if let licensing::LicensingBody::Other(body) = l.body {
             check!(licensing::LicenseRequest<'_>, body, true);
             check!(licensing::NewLicenseRequest<'_>, body, true);
+            check!(licensing::PlatformChallenge<'_>, body, true);
+            check!(licensing::PlatformChallengeResponse<'_>, body, true);
         }
     }
     check!(licensing::LicenseRequest<'_>, data, true);
     check!(licensing::NewLicenseRequest<'_>, data, true);
+    check!(licensing::PlatformChallenge<'_>, data, true);
+    check!(licensing::PlatformChallengeResponse<'_>, data, true);
     check!(crate::fastpath::FastPathPdu<'_>, data, false);
 }
 

@@ -349,3 +349,105 @@ impl<'a> Pdu<'a> for NewLicenseRequest<'a> {
         write_blob(dst, Self::NAME, &self.machine_name)
     }
 }
+
+/// BB_ENCRYPTED_DATA_BLOB: data encrypted with the licensing encryption key.
+pub const BB_ENCRYPTED_DATA_BLOB: u16 = 0x0009;
+
+/// [MS-RDPELE 2.2.2.4] Server Platform Challenge (SERVER_PLATFORM_CHALLENGE), after the
+/// preamble: a challenge the client decrypts and answers, proving it holds the licensing keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlatformChallenge<'a> {
+    /// ConnectFlags (reserved).
+    pub connect_flags: u32,
+    /// EncryptedPlatformChallenge (BB_ANY_BLOB or BB_ENCRYPTED_DATA_BLOB).
+    pub encrypted_challenge: LicenseBlob<'a>,
+    /// MACData: the MAC of the decrypted challenge (16 bytes).
+    pub mac: &'a [u8],
+}
+
+impl<'a> Pdu<'a> for PlatformChallenge<'a> {
+    const NAME: &'static str = "SERVER_PLATFORM_CHALLENGE";
+    const LAYER: Layer = Layer::Licensing;
+
+    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
+        let (i, connect_flags) = le_u32("ConnectFlags")(i)?;
+        let (i, encrypted_challenge) = blob(i, "EncryptedPlatformChallenge")?;
+        let (i, mac) = take(i, 16, "MACData")?;
+        Ok((
+            i,
+            Self {
+                connect_flags,
+                encrypted_challenge,
+                mac,
+            },
+        ))
+    }
+
+    fn encoded_len(&self) -> usize {
+        4 + 4 + self.encrypted_challenge.data.len() + 16
+    }
+
+    fn encode(&self, dst: &mut Vec<u8>) -> Result<(), EncodeError> {
+        if self.mac.len() != 16 {
+            return Err(EncodeError::Invalid {
+                pdu: Self::NAME,
+                field: "MACData",
+                reason: "not 16 bytes",
+            });
+        }
+        dst.extend_from_slice(&self.connect_flags.to_le_bytes());
+        write_blob(dst, Self::NAME, &self.encrypted_challenge)?;
+        dst.extend_from_slice(self.mac);
+        Ok(())
+    }
+}
+
+/// [MS-RDPELE 2.2.2.5] Client Platform Challenge Response
+/// (CLIENT_PLATFORM_CHALLENGE_RESPONSE), after the preamble.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlatformChallengeResponse<'a> {
+    /// EncryptedPlatformChallengeResponse (BB_ENCRYPTED_DATA_BLOB): a
+    /// PLATFORM_CHALLENGE_RESPONSE_DATA, encrypted.
+    pub encrypted_response: LicenseBlob<'a>,
+    /// EncryptedHWID (BB_ENCRYPTED_DATA_BLOB): a CLIENT_HARDWARE_ID, encrypted.
+    pub encrypted_hwid: LicenseBlob<'a>,
+    /// MACData: the MAC of the decrypted response data and hardware id (16 bytes).
+    pub mac: &'a [u8],
+}
+
+impl<'a> Pdu<'a> for PlatformChallengeResponse<'a> {
+    const NAME: &'static str = "CLIENT_PLATFORM_CHALLENGE_RESPONSE";
+    const LAYER: Layer = Layer::Licensing;
+
+    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
+        let (i, encrypted_response) = blob(i, "EncryptedPlatformChallengeResponse")?;
+        let (i, encrypted_hwid) = blob(i, "EncryptedHWID")?;
+        let (i, mac) = take(i, 16, "MACData")?;
+        Ok((
+            i,
+            Self {
+                encrypted_response,
+                encrypted_hwid,
+                mac,
+            },
+        ))
+    }
+
+    fn encoded_len(&self) -> usize {
+        8 + self.encrypted_response.data.len() + self.encrypted_hwid.data.len() + 16
+    }
+
+    fn encode(&self, dst: &mut Vec<u8>) -> Result<(), EncodeError> {
+        if self.mac.len() != 16 {
+            return Err(EncodeError::Invalid {
+                pdu: Self::NAME,
+                field: "MACData",
+                reason: "not 16 bytes",
+            });
+        }
+        write_blob(dst, Self::NAME, &self.encrypted_response)?;
+        write_blob(dst, Self::NAME, &self.encrypted_hwid)?;
+        dst.extend_from_slice(self.mac);
+        Ok(())
+    }
+}

@@ -192,7 +192,7 @@ impl core::fmt::Display for OpenError {
 }
 
 /// SaltedHash(S, I) = MD5(S + SHA(I + S + ClientRandom + ServerRandom)) (5.3.5.1).
-fn salted_hash(s: &[u8], i: &[u8], client: &[u8; 32], server: &[u8; 32]) -> [u8; 16] {
+pub(super) fn salted_hash(s: &[u8], i: &[u8], client: &[u8; 32], server: &[u8; 32]) -> [u8; 16] {
     let mut sha = Sha1::new();
     sha.update(i);
     sha.update(s);
@@ -204,8 +204,9 @@ fn salted_hash(s: &[u8], i: &[u8], client: &[u8; 32], server: &[u8; 32]) -> [u8;
     md5.finalize().into()
 }
 
-/// Hash(A) + Hash(BB) + Hash(CCC) style: three salted hashes of `s` with `letters`.
-fn triple(s: &[u8], letter: u8, client: &[u8; 32], server: &[u8; 32]) -> [u8; 48] {
+/// Three salted hashes of `s`, with `letter` once, the next letter twice, the one after three
+/// times (A, BB, CCC or X, YY, ZZZ), concatenated.
+pub(super) fn triple(s: &[u8], letter: u8, client: &[u8; 32], server: &[u8; 32]) -> [u8; 48] {
     let mut out = [0u8; 48];
     for n in 0..3 {
         let i = [letter + n as u8; 3];
@@ -214,8 +215,26 @@ fn triple(s: &[u8], letter: u8, client: &[u8; 32], server: &[u8; 32]) -> [u8; 48
     out
 }
 
+/// MD5(MACKey + pad2 + SHA(MACKey + pad1 + length + data [+ count])) (5.3.6.1.1): the MAC's
+/// whole digest; RDP PDUs carry its first 8 bytes, licensing messages all 16 (MS-RDPELE 5.1.6).
+pub(super) fn mac_digest(mac_key: &[u8], data: &[u8], salted: Option<u32>) -> [u8; 16] {
+    let mut sha = Sha1::new();
+    sha.update(mac_key);
+    sha.update(PAD1);
+    sha.update(u32::try_from(data.len()).unwrap_or(u32::MAX).to_le_bytes());
+    sha.update(data);
+    if let Some(count) = salted {
+        sha.update(count.to_le_bytes());
+    }
+    let mut md5 = Md5::new();
+    md5.update(mac_key);
+    md5.update(PAD2);
+    md5.update(sha.finalize());
+    md5.finalize().into()
+}
+
 /// FinalHash(K) = MD5(K + ClientRandom + ServerRandom) (5.3.5.1).
-fn final_hash(k: &[u8], client: &[u8; 32], server: &[u8; 32]) -> [u8; 16] {
+pub(super) fn final_hash(k: &[u8], client: &[u8; 32], server: &[u8; 32]) -> [u8; 16] {
     let mut md5 = Md5::new();
     md5.update(k);
     md5.update(client);
@@ -317,19 +336,7 @@ impl Session {
 
     /// The non-FIPS MAC (5.3.6.1.1), salted with the packet count (5.3.6.1.2) when `salted`.
     fn mac(mac_key: &[u8], data: &[u8], salted: Option<u32>) -> [u8; 8] {
-        let mut sha = Sha1::new();
-        sha.update(mac_key);
-        sha.update(PAD1);
-        sha.update(u32::try_from(data.len()).unwrap_or(u32::MAX).to_le_bytes());
-        sha.update(data);
-        if let Some(count) = salted {
-            sha.update(count.to_le_bytes());
-        }
-        let mut md5 = Md5::new();
-        md5.update(mac_key);
-        md5.update(PAD2);
-        md5.update(sha.finalize());
-        let d = md5.finalize();
+        let d = mac_digest(mac_key, data, salted);
         let mut out = [0u8; 8];
         out.copy_from_slice(&d[..8]);
         out

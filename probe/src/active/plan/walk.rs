@@ -16,13 +16,8 @@ use rdp_proto::capabilities::{
     CapabilitySet, CapabilitySetType, ConfirmActive, DemandActive, SERVER_CHANNEL_ID,
 };
 use rdp_proto::encode_vec;
-use rdp_proto::gcc::{parse_server_certificate, ServerCertificate};
 use rdp_proto::info::ClientInfo;
-use rdp_proto::licensing::{
-    LicenseBlob, LicenseErrorCode, LicenseMsgType, LicenseRequest, LicensingBody, LicensingPdu,
-    NewLicenseRequest, BB_CLIENT_MACHINE_NAME_BLOB, BB_CLIENT_USER_NAME_BLOB, BB_RANDOM_BLOB,
-    KEY_EXCHANGE_ALG_RSA,
-};
+use rdp_proto::licensing::{LicenseErrorCode, LicenseMsgType, LicensingBody, LicensingPdu};
 use rdp_proto::mcs::{DomainPdu, McsResult, SendData};
 use rdp_proto::slowpath::{
     PduType, PduType2, SecurityFlags, SecurityHeader, SetErrorInfo, ShareControlPdu, ShareDataPdu,
@@ -30,6 +25,7 @@ use rdp_proto::slowpath::{
 use rdp_proto::tpkt::Tpkt;
 use rdp_proto::x224::{Data, Tpdu};
 
+use super::licensing::LicensingClient;
 use super::rdp_security::{self, Role, RsaKey, Session};
 use super::record::Record;
 use crate::diagnose::{rules, transport, Stage, StageStatus};
@@ -75,9 +71,10 @@ pub struct Walk {
     security: Option<Session>,
     /// The Security Exchange PDU still to send.
     exchange: Option<Vec<u8>>,
-    /// ClientRandom (32 bytes) and the premaster secret (48 bytes) of the licensing exchange,
-    /// given by the driver.
-    random: [u8; 80],
+    /// The licensing exchange's client side (its randoms given by the driver).
+    licensing: LicensingClient,
+    /// The Server Security Data's RSA key, for a License Request without a certificate.
+    server_key: Option<RsaKey>,
     pub facts: SessionFacts,
 }
 
@@ -109,8 +106,9 @@ impl Walk {
         random: [u8; 80],
         secured: Option<Secured>,
     ) -> (Self, Step) {
-        let (security, exchange) =
-            secured.map_or((None, None), |s| (Some(s.session), Some(s.exchange)));
+        let (security, exchange, server_key) = secured.map_or((None, None, None), |s| {
+            (Some(s.session), Some(s.exchange), s.server_key)
+        });
         let walk = Self {
             state: State::Attach,
             io_channel,
@@ -119,7 +117,8 @@ impl Walk {
             stop_after,
             security,
             exchange,
-            random,
+            licensing: LicensingClient::new(random),
+            server_key,
             facts: SessionFacts {
                 channels: crate::facts::session::ChannelFacts {
                     io_channel: Some(io_channel),
@@ -472,7 +471,14 @@ impl Walk {
         self.facts.licensing.on_pdu(l);
         match self.facts.licensing.outcome {
             LicensingOutcome::ValidClient | LicensingOutcome::LicenseIssued => {
-                rec.stage(Stage::Licensing, StageStatus::Ok, at, "STATUS_VALID_CLIENT");
+                let detail = if self.facts.licensing.outcome == LicensingOutcome::LicenseIssued {
+                    "a license issued (New License Request, Platform Challenge Response)"
+                } else if self.licensing.keys().is_some() {
+                    "STATUS_VALID_CLIENT after a New License Request"
+                } else {
+                    "STATUS_VALID_CLIENT"
+                };
+                rec.stage(Stage::Licensing, StageStatus::Ok, at, detail);
                 if self.stop_after <= Stage::Licensing {
                     return self.done();
                 }
@@ -490,27 +496,35 @@ impl Walk {
                 });
                 self.fail(rec, at, format!("{code} / {transition}"), f)
             }
-            _ if l.msg_type == LicenseMsgType::LICENSE_REQUEST => match self.new_license_request(l)
-            {
-                Some(answer) => Step::Send(vec![self.send_data(&answer)]),
-                None => {
-                    rec.stage(
-                        Stage::Licensing,
-                        StageStatus::Ok,
+            _ if l.msg_type == LicenseMsgType::LICENSE_REQUEST => {
+                let LicensingBody::Other(body) = l.body else {
+                    return Step::Wait;
+                };
+                match self.licensing.new_license_request(body, self.server_key.as_ref()) {
+                    // Licensing PDUs go with the basic header, unencrypted (MS-RDPELE 2.2.2).
+                    Some(pdu) => {
+                        let data = with_header(SecurityFlags::SEC_LICENSE_PKT, &pdu);
+                        Step::Send(vec![self.send_data(&data)])
+                    }
+                    None => self.fail(
+                        rec,
                         at,
-                        "License Request without a proprietary server certificate (the walk cannot answer it yet)",
-                    );
-                    self.done()
+                        "License Request without a usable RSA key (no certificate, or a key under 256 or over 8,192 bits): it cannot be answered".to_owned(),
+                        None,
+                    ),
                 }
-            },
+            }
             _ if l.msg_type == LicenseMsgType::PLATFORM_CHALLENGE => {
-                rec.stage(
-                    Stage::Licensing,
-                    StageStatus::Ok,
-                    at,
-                    "Platform Challenge: the server issues licenses (the walk does not answer it yet)",
-                );
-                self.done()
+                let LicensingBody::Other(body) = l.body else {
+                    return Step::Wait;
+                };
+                match self.licensing.platform_challenge_response(body) {
+                    Ok(pdu) => {
+                        let data = with_header(SecurityFlags::SEC_LICENSE_PKT, &pdu);
+                        Step::Send(vec![self.send_data(&data)])
+                    }
+                    Err(e) => self.fail(rec, at, format!("Platform Challenge: {e}"), None),
+                }
             }
             _ => Step::Wait,
         }
@@ -518,51 +532,6 @@ impl Walk {
 }
 
 impl Walk {
-    /// The answer of a client without a license to a License Request: a New License Request
-    /// with the premaster secret encrypted with the RSA key of the request's proprietary
-    /// server certificate (MS-RDPELE 2.2.2.2, 5.1.2.1); None without such a key.
-    fn new_license_request(&self, l: &LicensingPdu<'_>) -> Option<Vec<u8>> {
-        let LicensingBody::Other(body) = l.body else {
-            return None;
-        };
-        let request: LicenseRequest = rdp_proto::decode(body).ok()?;
-        let (_, cert) = parse_server_certificate(request.certificate.data).ok()?;
-        let ServerCertificate::Proprietary(p) = cert.certificate else {
-            return None;
-        };
-        let (client_random, premaster) = self.random.split_at(32);
-        let key = RsaKey::from_proprietary(&p.public_key);
-        let encrypted = rdp_security::rsa_encrypt(&key, premaster)?;
-        let nlr = rdp_proto::encode_vec(&NewLicenseRequest {
-            key_exchange_alg: KEY_EXCHANGE_ALG_RSA,
-            // CLIENT_OS_ID_WINNT_POST_52 | CLIENT_IMAGE_ID_MICROSOFT
-            platform_id: 0x0401_0000,
-            client_random,
-            encrypted_premaster: LicenseBlob {
-                blob_type: BB_RANDOM_BLOB,
-                data: &encrypted,
-            },
-            user_name: LicenseBlob {
-                blob_type: BB_CLIENT_USER_NAME_BLOB,
-                data: b"rdprobe\0",
-            },
-            machine_name: LicenseBlob {
-                blob_type: BB_CLIENT_MACHINE_NAME_BLOB,
-                data: b"RDPROBE\0",
-            },
-        })
-        .ok()?;
-        let pdu = rdp_proto::encode_vec(&LicensingPdu {
-            msg_type: LicenseMsgType::NEW_LICENSE_REQUEST,
-            // PREAMBLE_VERSION_3_0 | EXTENDED_ERROR_MSG_SUPPORTED
-            flags: 0x83,
-            body: LicensingBody::Other(&nlr),
-        })
-        .ok()?;
-        // Licensing PDUs go with the basic header, unencrypted (MS-RDPELE 2.2.2).
-        Some(with_header(SecurityFlags::SEC_LICENSE_PKT, &pdu))
-    }
-
     /// Decrypts an encrypted fast-path output PDU (2.2.9.1.2) to keep the key stream in step.
     fn fast_path(&mut self, frame: &[u8]) -> Result<(), rdp_security::OpenError> {
         let Some(session) = &mut self.security else {
@@ -606,6 +575,8 @@ fn with_header(flags: SecurityFlags, body: &[u8]) -> Vec<u8> {
 pub struct Secured {
     pub session: Session,
     pub exchange: Vec<u8>,
+    /// The server's key (from the Server Security Data).
+    pub server_key: Option<RsaKey>,
 }
 
 /// What Standard RDP Security asks of the walk after this Connect-Response (MS-RDPBCGR 5.3.2):
@@ -641,6 +612,7 @@ pub fn standard_security(
     Ok(Some(Secured {
         session,
         exchange: rdp_security::security_exchange(&encrypted),
+        server_key: Some(key.clone()),
     }))
 }
 
@@ -767,6 +739,8 @@ fn finalization(share_id: u32, user: u16) -> Vec<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use rdp_proto::licensing::NewLicenseRequest;
 
     /// xrdp's real server frames at encryption level NONE (`fixtures/pdu/peers`), fed in turn:
     /// Attach User Confirm, the Channel Join Confirms, then its License Request.
