@@ -3,6 +3,7 @@
 mod deframer;
 mod expected;
 mod fuzz_regression;
+mod licensing_xfreerdp;
 mod pcap;
 mod peers;
 mod peers_harness;

@@ -272,6 +272,18 @@ pub fn or_skip(r: Result<Peer, Unavailable>) -> Option<Peer> {
     or_skip_with(r, require)
 }
 
+/// [`or_skip`] for a test client.
+pub fn or_skip_client(r: Result<Client, Unavailable>) -> Option<Client> {
+    match r {
+        Ok(c) => Some(c),
+        Err(why) => {
+            // The same rules as for a peer: loud when skipped, a failure in CI.
+            or_skip(Err(why));
+            None
+        }
+    }
+}
+
 /// [`or_skip`] with the requirement given instead of read from the environment.
 pub fn or_skip_with(r: Result<Peer, Unavailable>, require: bool) -> Option<Peer> {
     match r {
@@ -519,6 +531,53 @@ pub fn shadow_nla() -> Result<Peer, Unavailable> {
         "{what}: no port after {PORT_ATTEMPTS} attempts: {}",
         reasons.join("; ")
     )))
+}
+
+/// xfreerdp as a test client, on its own Xvfb, connecting to 127.0.0.1:`port` the way the peer
+/// captures were made (`/u:probeuser /p:Probe-Pass1 /cert:ignore +auth-only`: test-only
+/// credentials for servers the tests start). Killed when dropped.
+pub struct Client {
+    group: Group,
+    idx: usize,
+    _dir: tempfile::TempDir,
+}
+
+impl Client {
+    /// Its exit status, once it exited.
+    pub fn exited(&mut self) -> Option<String> {
+        self.group.exited(self.idx).map(|s| s.to_string())
+    }
+
+    pub fn logs(&self) -> String {
+        self.group.logs()
+    }
+}
+
+/// Starts [`Client`] against 127.0.0.1:`port`.
+pub fn xfreerdp_client(port: u16) -> Result<Client, Unavailable> {
+    let xvfb = find_exe("Xvfb")?;
+    let xfreerdp = find_exe("xfreerdp")?;
+    let dir = temp_dir("xfreerdp")?;
+    let home = dir.path().join("home");
+    fs::create_dir_all(&home).map_err(|e| failed(format!("creating {}: {e}", home.display())))?;
+    let mut group = Group::new(dir.path())?;
+    let display = group.start_xvfb(&xvfb, dir.path())?;
+    let mut cmd = Command::new(&xfreerdp);
+    cmd.arg(format!("/v:127.0.0.1:{port}"))
+        .arg(format!("/u:{NLA_USER}"))
+        .arg(format!("/p:{NLA_PASSWORD}"))
+        .args(["/cert:ignore", "+auth-only"])
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("DISPLAY", format!(":{display}"))
+        .env_remove("XAUTHORITY");
+    let log = dir.path().join("xfreerdp.log");
+    let idx = group.spawn_logged("xfreerdp", cmd, dir.path(), &log)?;
+    Ok(Client {
+        group,
+        idx,
+        _dir: dir,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
