@@ -8,6 +8,7 @@
 mod credssp;
 pub mod licensing;
 mod mcs;
+pub mod ntlm;
 mod observe;
 pub mod rdp_security;
 mod record;
