@@ -40,6 +40,13 @@ open_enum! {
         STATUS_ACCOUNT_EXPIRED = 0xC000_0193,
         STATUS_LOGON_TYPE_NOT_GRANTED = 0xC000_015B,
         STATUS_TIME_DIFFERENCE_AT_DC = 0xC000_0133,
+        STATUS_NO_LOGON_SERVERS = 0xC000_005E,
+        STATUS_ACCESS_DENIED = 0xC000_0022,
+        STATUS_TRUSTED_DOMAIN_FAILURE = 0xC000_018C,
+        STATUS_TRUSTED_RELATIONSHIP_FAILURE = 0xC000_018D,
+        STATUS_NETLOGON_NOT_STARTED = 0xC000_0192,
+        STATUS_DOMAIN_CONTROLLER_NOT_FOUND = 0xC000_0233,
+        STATUS_USER_SESSION_DELETED = 0xC000_0203,
         SEC_E_LOGON_DENIED = 0x8009_030C,
         SEC_E_INVALID_TOKEN = 0x8009_0308,
         SEC_E_UNSUPPORTED_FUNCTION = 0x8009_0302,
@@ -242,5 +249,128 @@ impl<'a> Pdu<'a> for TsRequest<'a> {
             write_octets(dst, 5, o)?;
         }
         Ok(())
+    }
+}
+
+/// [MS-CSSP 2.2.1.2.1] TSPasswordCreds: the user's domain, name and password (UTF-16LE).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct TsPasswordCreds<'a> {
+    /// domainName
+    pub domain: &'a [u8],
+    /// userName
+    pub user: &'a [u8],
+    /// password
+    pub password: &'a [u8],
+}
+
+impl core::fmt::Debug for TsPasswordCreds<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Never the password.
+        f.debug_struct("TsPasswordCreds")
+            .field("domain", &self.domain.len())
+            .field("user", &self.user.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TsPasswordCreds<'_> {
+    fn content_len(&self) -> usize {
+        [self.domain, self.user, self.password]
+            .iter()
+            .map(|o| ber::tlv_len(ber::tlv_len(o.len(), 0), 0))
+            .sum()
+    }
+}
+
+impl<'a> Pdu<'a> for TsPasswordCreds<'a> {
+    const NAME: &'static str = "TSPasswordCreds";
+    const LAYER: Layer = Layer::CredSsp;
+
+    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
+        let (rest, (c, _)) = ber::parse_tlv(i, TAG_SEQUENCE, "TSPasswordCreds")?;
+        let (c, domain) = octets(c, 0, "domainName")?;
+        let (c, user) = octets(c, 1, "userName")?;
+        let (c, password) = octets(c, 2, "password")?;
+        if !c.is_empty() {
+            return invalid(c, "TSPasswordCreds", "trailing bytes");
+        }
+        Ok((
+            rest,
+            Self {
+                domain,
+                user,
+                password,
+            },
+        ))
+    }
+
+    fn encoded_len(&self) -> usize {
+        ber::tlv_len(self.content_len(), 0)
+    }
+
+    fn encode(&self, dst: &mut Vec<u8>) -> Result<(), EncodeError> {
+        dst.push(TAG_SEQUENCE);
+        ber::write_length(dst, self.content_len(), 0)?;
+        write_octets(dst, 0, self.domain)?;
+        write_octets(dst, 1, self.user)?;
+        write_octets(dst, 2, self.password)
+    }
+}
+
+/// [MS-CSSP 2.2.1.2] TSCredentials: credType (1: a TSPasswordCreds) and the credentials, DER.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct TsCredentials<'a> {
+    /// credType
+    pub cred_type: u32,
+    /// credentials
+    pub credentials: &'a [u8],
+}
+
+impl core::fmt::Debug for TsCredentials<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TsCredentials")
+            .field("cred_type", &self.cred_type)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TsCredentials<'_> {
+    fn content_len(&self) -> usize {
+        ber::tlv_len(ber::uint_len(self.cred_type, 0), 0)
+            + ber::tlv_len(ber::tlv_len(self.credentials.len(), 0), 0)
+    }
+}
+
+impl<'a> Pdu<'a> for TsCredentials<'a> {
+    const NAME: &'static str = "TSCredentials";
+    const LAYER: Layer = Layer::CredSsp;
+
+    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
+        let (rest, (c, _)) = ber::parse_tlv(i, TAG_SEQUENCE, "TSCredentials")?;
+        let (c, t) = explicit(c, 0, "credType")?;
+        let (_, (cred_type, _)) = ber::parse_u32(t, "credType")?;
+        let (c, credentials) = octets(c, 1, "credentials")?;
+        if !c.is_empty() {
+            return invalid(c, "TSCredentials", "trailing bytes");
+        }
+        Ok((
+            rest,
+            Self {
+                cred_type,
+                credentials,
+            },
+        ))
+    }
+
+    fn encoded_len(&self) -> usize {
+        ber::tlv_len(self.content_len(), 0)
+    }
+
+    fn encode(&self, dst: &mut Vec<u8>) -> Result<(), EncodeError> {
+        dst.push(TAG_SEQUENCE);
+        ber::write_length(dst, self.content_len(), 0)?;
+        write_explicit(dst, 0, ber::uint_len(self.cred_type, 0))?;
+        ber::write_uint(dst, TAG_INTEGER, self.cred_type, 0)?;
+        write_octets(dst, 1, self.credentials)
     }
 }

@@ -153,6 +153,10 @@ pub fn tls(data: &[u8]) {
 
 /// CredSSP TSRequest and the NTLM messages inside.
 pub fn credssp_ntlm(data: &[u8]) {
+    if let Some(c) = check!(crate::credssp::TsCredentials<'_>, data, false) {
+        check!(crate::credssp::TsPasswordCreds<'_>, c.credentials, false);
+    }
+    check!(crate::credssp::TsPasswordCreds<'_>, data, false);
     if let Some(req) = check!(crate::credssp::TsRequest<'_>, data, false) {
         for t in &req.nego_tokens {
             ntlm_message(t);

@@ -3,6 +3,7 @@
 //! means, what the result is), [`pdu`] builds the requests, [`run`] is the tokio driver (the TLS stage's I/O in `tls`), [`net`]
 //! owns sockets, deadlines and framing, [`targets`] reads target lists, [`fleet`] runs many.
 
+pub mod credentials;
 pub mod fleet;
 pub mod net;
 pub mod pdu;

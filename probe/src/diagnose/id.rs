@@ -51,6 +51,15 @@ pub enum FindingId {
     ServerResources,
     BrokerError,
     Redirected,
+    LogonFailure,
+    AccountLocked,
+    AccountDisabled,
+    PasswordExpired,
+    LogonRestricted,
+    NoLogonServers,
+    UserNotAuthorized,
+    AuthFailed,
+
     LicensingError,
     PacketLoss,
     ClosedByServer,
@@ -65,7 +74,7 @@ pub enum FindingId {
 
 impl FindingId {
     /// Every id, in catalogue order.
-    pub const ALL: [Self; 53] = [
+    pub const ALL: [Self; 61] = [
         Self::DnsUnresolved,
         Self::DnsMultipleAddresses,
         Self::TcpRefused,
@@ -109,6 +118,14 @@ impl FindingId {
         Self::ServerResources,
         Self::BrokerError,
         Self::Redirected,
+        Self::LogonFailure,
+        Self::AccountLocked,
+        Self::AccountDisabled,
+        Self::PasswordExpired,
+        Self::LogonRestricted,
+        Self::NoLogonServers,
+        Self::UserNotAuthorized,
+        Self::AuthFailed,
         Self::LicensingError,
         Self::PacketLoss,
         Self::ClosedByServer,
@@ -167,6 +184,15 @@ impl FindingId {
             Self::ServerResources => "server-resources",
             Self::BrokerError => "broker-error",
             Self::Redirected => "redirected",
+            Self::LogonFailure => "logon-failure",
+            Self::AccountLocked => "account-locked",
+            Self::AccountDisabled => "account-disabled",
+            Self::PasswordExpired => "password-expired",
+            Self::LogonRestricted => "logon-restricted",
+            Self::NoLogonServers => "no-logon-servers",
+            Self::UserNotAuthorized => "user-not-authorized",
+            Self::AuthFailed => "auth-failed",
+
             Self::LicensingError => "licensing-error",
             Self::PacketLoss => "packet-loss",
             Self::ClosedByServer => "closed-by-server",
@@ -392,6 +418,46 @@ impl FindingId {
                 Severity::Error,
                 "the connection broker could not place the session (Set Error Info 0x400..0x412)",
                 "the code names the broker's problem: destination not found, VM not started or without DNS, pool full",
+            ),
+            Self::LogonFailure => (
+                Severity::Error,
+                "wrong user name or password (CredSSP errorCode STATUS_LOGON_FAILURE, WRONG_PASSWORD or NO_SUCH_USER)",
+                "check the user name (DOMAIN\\user or user@domain) and the password",
+            ),
+            Self::AccountLocked => (
+                Severity::Error,
+                "the account is locked out (STATUS_ACCOUNT_LOCKED_OUT)",
+                "unlock the account; find what keeps using an old password (a mapped drive, a service, a phone)",
+            ),
+            Self::AccountDisabled => (
+                Severity::Error,
+                "the account is disabled or expired (STATUS_ACCOUNT_DISABLED / ACCOUNT_EXPIRED)",
+                "enable the account or extend its expiry date",
+            ),
+            Self::PasswordExpired => (
+                Severity::Error,
+                "the password has expired or must be changed (STATUS_PASSWORD_EXPIRED / PASSWORD_MUST_CHANGE)",
+                "change the password (NLA cannot change it: log on another way, or turn off NLA for the change)",
+            ),
+            Self::LogonRestricted => (
+                Severity::Error,
+                "an account restriction forbids this logon (STATUS_ACCOUNT_RESTRICTION / INVALID_LOGON_HOURS / INVALID_WORKSTATION / LOGON_TYPE_NOT_GRANTED)",
+                "check logon hours, the allowed workstations, and the Allow log on through Remote Desktop Services right",
+            ),
+            Self::NoLogonServers => (
+                Severity::Error,
+                "the server cannot reach or trust a domain controller (STATUS_NO_LOGON_SERVERS / TRUSTED_RELATIONSHIP_FAILURE / TIME_DIFFERENCE_AT_DC)",
+                "check the server domain membership, its DNS and its clock against the domain controller",
+            ),
+            Self::UserNotAuthorized => (
+                Severity::Error,
+                "the user authenticated but may not log on remotely (Early User Authorization Result: access denied)",
+                "add the user to Remote Desktop Users (or grant Allow log on through Remote Desktop Services)",
+            ),
+            Self::AuthFailed => (
+                Severity::Error,
+                "authentication failed (CredSSP ended without a code this catalogue names)",
+                "the evidence names the step and the code",
             ),
             Self::Redirected => (
                 Severity::Info,
