@@ -27,6 +27,29 @@ fn main() -> ExitCode {
     }
 }
 
+/// The credentials of `--user`: the password from RDPROBE_PASSWORD (then removed from the
+/// environment), else asked for without echo on the terminal; never from the command line.
+fn read_credentials(user: &str) -> anyhow::Result<rdprobe::active::credentials::Credentials> {
+    use std::io::IsTerminal;
+    let password = match std::env::var("RDPROBE_PASSWORD") {
+        Ok(p) => {
+            std::env::remove_var("RDPROBE_PASSWORD");
+            zeroize::Zeroizing::new(p)
+        }
+        Err(_) if std::io::stdin().is_terminal() => zeroize::Zeroizing::new(
+            rpassword::prompt_password(format!(
+                "password for {} (not echoed): ",
+                rdprobe::escape::terminal(user)
+            ))
+            .context("reading the password")?,
+        ),
+        Err(_) => anyhow::bail!(
+            "--user needs the password in RDPROBE_PASSWORD, or a terminal to ask for it on (it is never taken from the command line)"
+        ),
+    };
+    rdprobe::active::credentials::Credentials::new(user, password).map_err(anyhow::Error::msg)
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Decode { hex, format } => decode(&hex, format),
@@ -48,9 +71,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sni,
             no_enum,
             stop_after,
+            user,
             format,
             output,
         } => {
+            let credentials = user
+                .map(|u| read_credentials(&u).map(std::sync::Arc::new))
+                .transpose()?;
             let opts = rdprobe::active::run::ProbeOptions {
                 timeout: std::time::Duration::from_secs_f64(timeout),
                 stage_timeout: std::time::Duration::from_secs_f64(stage_timeout.min(timeout)),
@@ -59,6 +86,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 sni,
                 rate: rate.map(|r| std::sync::Arc::new(rdprobe::active::run::Rate::new(r))),
                 stop_after,
+                credentials,
             };
             let list = ProbeList {
                 targets,

@@ -20,6 +20,7 @@ fn opts() -> ProbeOptions {
         rate: None,
         // These servers end at TLS: no walk past the MCS connect (the probe before the walk).
         stop_after: rdprobe::diagnose::Stage::Mcs,
+        credentials: None,
     }
 }
 

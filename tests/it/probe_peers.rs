@@ -18,6 +18,7 @@ fn opts() -> ProbeOptions {
         sni: None,
         rate: None,
         stop_after: rdprobe::diagnose::Stage::Active,
+        credentials: None,
     }
 }
 

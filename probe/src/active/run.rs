@@ -42,6 +42,9 @@ pub struct ProbeOptions {
     /// The last stage walked on the main connection (`--stop-after`; `mcs` and earlier: no
     /// walk past the MCS connect).
     pub stop_after: Stage,
+    /// `--user`: CredSSP and the Client Info carry these on the main connection (never on the
+    /// enumeration's).
+    pub credentials: Option<Arc<super::credentials::Credentials>>,
 }
 
 /// New connections per second across all targets (`--rate`): each connection takes the next
@@ -92,6 +95,7 @@ impl Default for ProbeOptions {
             sni: None,
             rate: None,
             stop_after: Stage::Active,
+            credentials: None,
         }
     }
 }
@@ -295,6 +299,7 @@ fn empty_result(target: &Target) -> ProbeResult {
         security: SecurityReport::default(),
         tls: None,
         credssp: None,
+        auth: None,
         rdp_security: None,
         session: None,
         mstsc: None,

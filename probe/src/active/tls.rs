@@ -38,10 +38,11 @@ pub(super) async fn tls_stage(
         return;
     }
     run.rec.begin(Stage::Tls);
-    let (main, credssp_answer, stream) = match rustls_session(run, addr, request, credssp).await {
-        Ok((s, c, t)) => (Ok(s), c, t),
-        Err(e) => (Err(e), None, None),
-    };
+    let (main, credssp_answer, stream, auth) =
+        match rustls_session(run, addr, request, credssp).await {
+            Ok(m) => (Ok(m.session), m.credssp, m.stream, m.auth),
+            Err(e) => (Err(e), None, None, None),
+        };
     let mut observed = TlsObserved {
         main,
         hellos: Vec::new(),
@@ -55,10 +56,18 @@ pub(super) async fn tls_stage(
     if let Some((at, answer)) = credssp_answer {
         result.credssp = plan::conclude_credssp(&mut run.rec, answer, unix_now(), at);
     }
+    if let (Some((at, outcome)), Some(creds)) = (&auth, &run.opts.credentials) {
+        result.auth = Some(plan::conclude_auth(
+            &mut run.rec,
+            &creds.display(),
+            outcome,
+            *at,
+        ));
+    }
     // `--stop-after mcs` is the probe without the walk: no MCS connect over TLS.
-    if let Some(mut tls) = stream {
+    if let Some((selected, mut tls)) = stream {
         if run.opts.stop_after > Stage::Mcs {
-            super::walk::mcs_and_walk(run, &mut tls, SecurityProtocol::SSL, result).await;
+            super::walk::mcs_and_walk(run, &mut tls, selected, result).await;
         }
     }
     if run.opts.enumerate {
@@ -145,6 +154,15 @@ type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
 /// When CredSSP ended, and the server's TSRequest or why none came.
 type CredsspAnswer = (Duration, Result<TsRequestFacts, String>);
 
+/// The main TLS session: its facts, CredSSP's first round, CredSSP with credentials, and the
+/// stream when the connection goes on to MCS (with the protocol the server selected).
+struct MainTls {
+    session: TlsSession,
+    credssp: Option<CredsspAnswer>,
+    auth: Option<(Duration, plan::cssp::AuthOutcome)>,
+    stream: Option<(SecurityProtocol, TlsStream)>,
+}
+
 /// The main TLS session (rustls) on a Connection Request for `request`, and CredSSP's first
 /// round on it when asked and selected: (when CredSSP ended, the server's TSRequest or why not).
 async fn rustls_session(
@@ -152,7 +170,7 @@ async fn rustls_session(
     addr: SocketAddr,
     request: SecurityProtocol,
     credssp: bool,
-) -> Result<(TlsSession, Option<CredsspAnswer>, Option<TlsStream>), TlsFailure> {
+) -> Result<MainTls, TlsFailure> {
     let ex = exchange(addr, Some(request), run.opts, run.deadline).await;
     let Some((confirm, stream, _)) = ex.confirmed() else {
         return Err(TlsFailure::from(
@@ -200,12 +218,129 @@ async fn rustls_session(
     let hybrid = protocol.intersects(SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX);
     if credssp && hybrid {
         run.rec.begin(Stage::Credssp);
+        if let Some(creds) = run.opts.credentials.clone() {
+            let public_key = session
+                .chain
+                .first()
+                .and_then(|der| subject_public_key(der))
+                .unwrap_or_default();
+            let (answer, outcome) =
+                authenticated_credssp(run, &mut tls, &creds, public_key, protocol).await;
+            let at = run.at();
+            let passed = outcome.passed();
+            return Ok(MainTls {
+                session,
+                credssp: Some((at, answer)),
+                auth: Some((at, outcome)),
+                stream: passed.then_some((protocol, tls)),
+            });
+        }
         let answer = credssp_exchange(run, &mut tls).await;
-        return Ok((session, Some((run.at(), answer)), None));
+        return Ok(MainTls {
+            session,
+            credssp: Some((run.at(), answer)),
+            auth: None,
+            stream: None,
+        });
     }
     // TLS without CredSSP: the connection goes on to MCS (the walk, if asked).
     let walkable = !hybrid && protocol.contains(SecurityProtocol::SSL);
-    Ok((session, None, walkable.then_some(tls)))
+    Ok(MainTls {
+        session,
+        credssp: None,
+        auth: None,
+        stream: walkable.then_some((SecurityProtocol::SSL, tls)),
+    })
+}
+
+/// The SubjectPublicKey of a DER certificate (what CredSSP's pubKeyAuth binds).
+fn subject_public_key(der: &[u8]) -> Option<Vec<u8>> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    Some(cert.public_key().subject_public_key.data.to_vec())
+}
+
+/// CredSSP with credentials on the main session (MS-CSSP 3.1.5): the plan's
+/// [`plan::cssp::CredsspClient`] fed every TSRequest, then for HYBRID_EX the Early User
+/// Authorization Result. Returns the first round's facts (the CHALLENGE) and the outcome.
+async fn authenticated_credssp(
+    run: &mut Run<'_>,
+    tls: &mut TlsStream,
+    creds: &super::credentials::Credentials,
+    public_key: Vec<u8>,
+    protocol: SecurityProtocol,
+) -> (Result<TsRequestFacts, String>, plan::cssp::AuthOutcome) {
+    use plan::cssp::{AuthOutcome, CredsspClient, CredsspStep, EarlyAuthz};
+    use tokio::io::AsyncReadExt;
+    let mut random = [0u8; 56];
+    random[..32].copy_from_slice(&run.random());
+    random[32..].copy_from_slice(&run.random()[..24]);
+    // Now as a FILETIME (100 ns since 1601), for servers that send no timestamp.
+    let now = (u64::try_from(unix_now()).unwrap_or(0) + 11_644_473_600) * 10_000_000;
+    let host = run.sni().unwrap_or_else(|| run.host.to_owned());
+    let (mut client, first) = CredsspClient::start(creds, public_key, &host, now, random);
+    let mut facts = Err("no TSRequest from the server".to_owned());
+    if let Err(e) = tls.write_all(&first).await {
+        return (
+            Err(format!("sending the NTLM NEGOTIATE: {e}")),
+            AuthOutcome::Ended(client.step(), e.to_string()),
+        );
+    }
+    let mut reader = FrameReader::new(Framing::Der);
+    let mut answers = 0;
+    loop {
+        let deadline = net::stage_deadline(run.deadline, run.opts.stage_timeout);
+        let frame = match reader.next(tls, deadline).await {
+            Ok(f) => f,
+            Err(e) => {
+                let why = e.describe();
+                if answers == 0 {
+                    facts = Err(format!("after the NTLM NEGOTIATE: {why}"));
+                }
+                return (facts, AuthOutcome::Ended(client.step(), why));
+            }
+        };
+        if answers == 0 {
+            facts = TsRequestFacts::parse(&frame).map_err(|e| format!("server TSRequest: {e}"));
+        }
+        answers += 1;
+        match client.on_ts_request(&frame) {
+            CredsspStep::Send(bytes) => {
+                if let Err(e) = tls.write_all(&bytes).await {
+                    return (facts, AuthOutcome::Ended(client.step(), e.to_string()));
+                }
+            }
+            CredsspStep::Done(mut bytes) => {
+                let sent = tls.write_all(&bytes).await;
+                zeroize::Zeroize::zeroize(&mut bytes);
+                if let Err(e) = sent {
+                    return (facts, AuthOutcome::Ended(client.step(), e.to_string()));
+                }
+                break;
+            }
+            CredsspStep::Failed(f) => return (facts, AuthOutcome::Failed(f)),
+        }
+    }
+    if !protocol.contains(SecurityProtocol::HYBRID_EX) {
+        return (facts, AuthOutcome::Ok(None));
+    }
+    // HYBRID_EX: the Early User Authorization Result, 4 bytes (MS-RDPBCGR 2.2.10.2).
+    let deadline = net::stage_deadline(run.deadline, run.opts.stage_timeout);
+    let mut word = [0u8; 4];
+    match tokio::time::timeout_at(deadline, tls.read_exact(&mut word)).await {
+        Ok(Ok(_)) => (
+            facts,
+            AuthOutcome::Ok(Some(EarlyAuthz::from_u32(u32::from_le_bytes(word)))),
+        ),
+        Ok(Err(e)) => (facts, AuthOutcome::Ended(client.step(), e.to_string())),
+        Err(_) => (
+            facts,
+            AuthOutcome::Ended(
+                client.step(),
+                "no Early User Authorization Result before the stage timeout".into(),
+            ),
+        ),
+    }
 }
 
 /// CredSSP's first round: our NTLM NEGOTIATE, the server's TSRequest (the CHALLENGE).

@@ -122,6 +122,19 @@ pub struct CredsspReport {
     pub error_code: Option<String>,
 }
 
+/// CredSSP with credentials: the user (never the password), the result, the server's NTSTATUS.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct AuthReport {
+    pub user: String,
+    /// "ok", "failed" or "not_attempted" (the server does not do CredSSP on mstsc's
+    /// connection: the credentials go in the Client Info, over TLS or Standard RDP Security).
+    pub result: &'static str,
+    pub ntstatus: Option<String>,
+    pub ntstatus_name: Option<String>,
+    /// HYBRID_EX's Early User Authorization Result: "success", "access_denied", or the code.
+    pub early_user_authorization: Option<String>,
+}
+
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct RdpSecurityReport {
     pub server_version: Option<String>,
@@ -145,6 +158,8 @@ pub struct ProbeResult {
     pub security: SecurityReport,
     pub tls: Option<TlsProbeReport>,
     pub credssp: Option<CredsspReport>,
+    /// CredSSP with `--user` (null: no credentials given).
+    pub auth: Option<AuthReport>,
     pub rdp_security: Option<RdpSecurityReport>,
     /// The walk past MCS on the main connection, as far as it went (null: not walked).
     pub session: Option<SessionReport>,

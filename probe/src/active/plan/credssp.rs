@@ -49,6 +49,49 @@ pub fn conclude_credssp(
     Some(report)
 }
 
+/// CredSSP with credentials, concluded: the credssp stage says how it ended (failed, and the
+/// probe stopped there, when the credentials did not pass), the finding the NTSTATUS names, and
+/// the `auth` object (the user as given, never the password).
+pub fn conclude_auth(
+    rec: &mut Record,
+    user: &str,
+    outcome: &super::cssp::AuthOutcome,
+    at: Duration,
+) -> crate::report::probe::AuthReport {
+    use super::cssp::{AuthFailure, AuthOutcome};
+    let passed = outcome.passed();
+    let first_round_failed = rec
+        .stages
+        .iter()
+        .any(|s| s.name == Stage::Credssp && s.status != StageStatus::Ok);
+    let status = if passed {
+        StageStatus::Ok
+    } else {
+        StageStatus::Failed
+    };
+    rec.amend(Stage::Credssp, status, at, &outcome.describe());
+    if !passed {
+        rec.stop(Stage::Credssp);
+        if !first_round_failed {
+            rec.findings.extend(rules::auth(outcome, user));
+        }
+    }
+    let status_code = match outcome {
+        AuthOutcome::Failed(AuthFailure::Status(code, _)) => Some(*code),
+        _ => None,
+    };
+    crate::report::probe::AuthReport {
+        user: user.to_owned(),
+        result: if passed { "ok" } else { "failed" },
+        ntstatus: status_code.map(|c| format!("0x{:08x}", c.0)),
+        ntstatus_name: status_code.map(|c| c.to_string()),
+        early_user_authorization: match outcome {
+            AuthOutcome::Ok(Some(e)) => Some(e.label()),
+            _ => None,
+        },
+    }
+}
+
 /// The CredSSP findings: the CVE-2018-0886 fix missing, the server's clock off by more than
 /// Kerberos' five minutes.
 pub fn credssp_findings(rec: &mut Record, c: &CredsspReport) {

@@ -36,6 +36,18 @@ impl Record {
         });
     }
 
+    /// Changes the last record of `name` (its status, time, and `detail` appended), or adds one.
+    pub fn amend(&mut self, name: Stage, status: StageStatus, at: Duration, detail: &str) {
+        match self.stages.iter_mut().rev().find(|s| s.name == name) {
+            Some(s) => {
+                s.status = status;
+                s.elapsed_ms = ms(at);
+                s.detail = format!("{}; {detail}", s.detail);
+            }
+            None => self.stage(name, status, at, detail),
+        }
+    }
+
     pub fn has_stage(&self, name: Stage) -> bool {
         self.stages.iter().any(|s| s.name == name)
     }
