@@ -64,6 +64,103 @@ impl TsRequestFacts {
     }
 }
 
+/// The step of CredSSP after which something happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthStep {
+    /// Our NEGOTIATE was sent; the CHALLENGE was due.
+    Negotiate,
+    /// Our AUTHENTICATE and pubKeyAuth were sent; the server's pubKeyAuth was due.
+    Authenticate,
+    /// Our TSCredentials were sent.
+    Credentials,
+}
+
+impl AuthStep {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Negotiate => "after the NTLM NEGOTIATE",
+            Self::Authenticate => "after the NTLM AUTHENTICATE (the password check)",
+            Self::Credentials => "after the TSCredentials",
+        }
+    }
+}
+
+/// Why CredSSP with credentials failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// The server's TSRequest carried an errorCode (version 3 and later).
+    Status(NtStatus, AuthStep),
+    /// The server's answer does not parse, or is not what the step expects.
+    Malformed(String, AuthStep),
+    /// The server's pubKeyAuth does not match the TLS key: a man in the middle, or a broken
+    /// server.
+    PubKeyMismatch,
+}
+
+/// The Early User Authorization Result (MS-RDPBCGR 2.2.10.2), HYBRID_EX only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EarlyAuthz {
+    /// AUTHZ_SUCCESS (0).
+    Success,
+    /// AUTHZ_ACCESS_DENIED (5).
+    AccessDenied,
+    Other(u32),
+}
+
+impl EarlyAuthz {
+    pub fn from_u32(v: u32) -> Self {
+        match v {
+            0 => Self::Success,
+            5 => Self::AccessDenied,
+            o => Self::Other(o),
+        }
+    }
+
+    pub fn label(self) -> String {
+        match self {
+            Self::Success => "success".into(),
+            Self::AccessDenied => "access_denied".into(),
+            Self::Other(v) => format!("0x{v:08x}"),
+        }
+    }
+}
+
+/// How CredSSP with credentials ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// The server took the credentials (and, for HYBRID_EX, said so or not).
+    Ok(Option<EarlyAuthz>),
+    Failed(AuthFailure),
+    /// The server closed or went silent at `step` without an errorCode.
+    Ended(AuthStep, String),
+}
+
+impl AuthOutcome {
+    /// The user may go on to the session.
+    pub fn passed(&self) -> bool {
+        matches!(self, Self::Ok(None | Some(EarlyAuthz::Success)))
+    }
+
+    /// One line for the stage's detail.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Ok(None) => "credentials accepted".into(),
+            Self::Ok(Some(e)) => format!(
+                "credentials accepted; Early User Authorization Result {}",
+                e.label()
+            ),
+            Self::Failed(AuthFailure::Status(code, step)) => {
+                format!("errorCode 0x{:08x} {code} {}", code.0, step.label())
+            }
+            Self::Failed(AuthFailure::Malformed(why, step)) => format!("{why} ({})", step.label()),
+            Self::Failed(AuthFailure::PubKeyMismatch) => {
+                "the server's pubKeyAuth does not match its TLS key".into()
+            }
+            Self::Ended(step, why) => format!("{why} {}, without an errorCode", step.label()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
