@@ -103,7 +103,7 @@ pub enum Command {
         /// as far as the probe can go without credentials).
         #[arg(long, value_name = "STAGE", default_value = "active", value_parser = stage)]
         stop_after: rdprobe::diagnose::Stage,
-        /// Log on as USER ([DOMAIN\\]USER or USER@DOMAIN) on the connection an mstsc client
+        /// Log on as USER ([DOMAIN\]USER or USER@DOMAIN) on the connection an mstsc client
         /// makes: CredSSP (NLA) with NTLMv2, the server's NTSTATUS named, then the walk with
         /// the user in the Client Info. The password comes from RDPROBE_PASSWORD, else it is
         /// asked for without echo when standard input is a terminal; it is never read from the

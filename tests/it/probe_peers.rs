@@ -346,3 +346,70 @@ fn hold_peers_for_benchmarks() {
     eprintln!("holding {} for {secs} s: {}", addrs.join(", "), out);
     std::thread::sleep(Duration::from_secs(secs));
 }
+
+/// `--user` against FreeRDP's NLA server: CredSSP with NTLMv2 (pubKeyAuth with the client
+/// nonce, the server's checked), then the walk to `active` with the user in the Client Info;
+/// a wrong password stops at credssp, named. The password never appears in the result, its
+/// JSON or its text.
+#[test]
+fn freerdp_nla_server_with_credentials() {
+    use rdprobe::active::credentials::Credentials;
+    let Some(peer) = peers::or_skip(peers::shadow_nla()) else {
+        return;
+    };
+    let probe_as = |password: &str| {
+        let creds =
+            Credentials::new("PROBEDOM\\probeuser", zeroize::Zeroizing::new(password.into()))
+                .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let r = rt.block_on(probe(
+            &Target {
+                host: "127.0.0.1".into(),
+                port: peer.addr().port(),
+            },
+            &ProbeOptions {
+                enumerate: false,
+                credentials: Some(std::sync::Arc::new(creds)),
+                ..opts()
+            },
+        ));
+        let json = serde_json::to_string(&r).unwrap();
+        let mut text = String::new();
+        rdprobe::report::text::probe(&r, &mut text);
+        for (what, out) in [("JSON", &json), ("text", &text), ("Debug", &format!("{r:?}"))] {
+            assert!(!out.contains(password), "the password is in the {what}");
+        }
+        r
+    };
+    assert_eq!(peers::NLA_PASSWORD, "Probe-Pass1");
+    let ok = probe_as(peers::NLA_PASSWORD);
+    let auth = ok.auth.as_ref().expect("the auth object");
+    assert_eq!((auth.user.as_str(), auth.result), ("PROBEDOM\\probeuser", "ok"));
+    assert_eq!(ok.stopped_at, None, "{:?}", ok.stages);
+    let stages: Vec<(&str, &str)> = ok
+        .stages
+        .iter()
+        .map(|s| (s.name.as_str(), s.status.as_str()))
+        .collect();
+    for want in ["credssp", "mcs", "channels", "client_info", "licensing", "active"] {
+        assert!(stages.contains(&(want, "ok")), "{want}: {stages:?}");
+    }
+    let info = ok.stages.iter().find(|s| s.name == "client_info").unwrap();
+    assert!(info.detail.contains("PROBEDOM\\probeuser"), "{info:?}");
+
+    let bad = probe_as("not-the-password");
+    assert_eq!(bad.stopped_at.map(|s| s.as_str()), Some("credssp"));
+    let auth = bad.auth.as_ref().unwrap();
+    assert_eq!(auth.result, "failed");
+    // FreeRDP's server closes after the AUTHENTICATE without an errorCode.
+    let f = bad
+        .findings
+        .iter()
+        .find(|f| f.id == "auth-failed" || f.id == "logon-failure")
+        .expect("auth-failed or logon-failure");
+    assert!(f.evidence.contains("AUTHENTICATE"), "{f:?}");
+    assert!(bad.session.is_none(), "no walk after a failed logon");
+}

@@ -40,7 +40,20 @@ pub(super) async fn mcs_and_walk<S: AsyncRead + AsyncWrite + Unpin>(
     else {
         return;
     };
-    walk(run, stream, reader, &cr, result).await;
+    let credssp = selected.intersects(SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX);
+    let over = if credssp { Over::Credssp } else { Over::Tls };
+    walk(run, stream, reader, &cr, over, result).await;
+}
+
+/// What protects the walk's connection, which decides where the password may go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Over {
+    /// CredSSP carried the password: the Client Info names the user only.
+    Credssp,
+    /// TLS without CredSSP: the Client Info carries the password (auto-logon).
+    Tls,
+    /// Standard RDP Security: the password only when the Client Info is encrypted.
+    RdpSecurity,
 }
 
 /// The walk under Standard RDP Security, on a connection of its own (the mcs stage, with its
@@ -71,7 +84,7 @@ pub(super) async fn rdp_security_walk(
     let Some(cr) = connect(run, &mut stream, &mut reader, methods, selected, false).await else {
         return;
     };
-    walk(run, &mut stream, reader, &cr, result).await;
+    walk(run, &mut stream, reader, &cr, Over::RdpSecurity, result).await;
 }
 
 /// Sends the Connect-Initial offering `methods` and reads the Connect-Response; the mcs stage is
@@ -136,6 +149,7 @@ async fn walk<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     mut reader: FrameReader,
     cr: &ConnectResponseFacts,
+    over: Over,
     result: &mut ProbeResult,
 ) {
     let mut random = [0u8; 80];
@@ -153,17 +167,31 @@ async fn walk<S: AsyncRead + AsyncWrite + Unpin>(
             return;
         }
     };
+    let encrypted = secured.is_some();
     let (mut walk, mut step) = Walk::start(
         cr.io_channel.unwrap_or(1003),
         run.opts.stop_after,
         random,
         secured,
     );
+    if let Some(c) = &run.opts.credentials {
+        // Never in clear: at encryption level NONE the Client Info names the user only.
+        let without_password = match over {
+            Over::Credssp => Some("no password: it went in CredSSP"),
+            Over::Tls => None,
+            Over::RdpSecurity if encrypted => None,
+            Over::RdpSecurity => Some("no password: encryption level NONE would send it in clear"),
+        };
+        walk.set_logon(plan::Logon::new(c, without_password));
+    }
     loop {
         match step {
             Step::Send(frames) => {
-                for f in frames {
-                    if let Err(e) = stream.write_all(&f).await {
+                for mut f in frames {
+                    let sent = stream.write_all(&f).await;
+                    // A Client Info may hold the password.
+                    zeroize::Zeroize::zeroize(&mut f);
+                    if let Err(e) = sent {
                         failed(run, walk.stage(), &ReadFailure::Io(e.to_string()));
                         result.session = Some(SessionReport::from(&walk.facts));
                         return;
@@ -171,6 +199,25 @@ async fn walk<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
             Step::Wait => {}
+            Step::WaitUpTo(d) => {
+                let deadline = net::stage_deadline(run.deadline, run.opts.stage_timeout)
+                    .min(tokio::time::Instant::now() + d);
+                step = match reader.next(stream, deadline).await {
+                    Ok(frame) => {
+                        let at = run.at();
+                        walk.on_frame(&frame, &mut run.rec, at)
+                    }
+                    Err(ReadFailure::Timeout { .. }) => {
+                        let at = run.at();
+                        walk.on_quiet(&mut run.rec, at)
+                    }
+                    Err(e) => {
+                        failed(run, walk.stage(), &e);
+                        break;
+                    }
+                };
+                continue;
+            }
             Step::Close(frames) => {
                 close(run, stream, &mut reader, &frames).await;
                 break;
@@ -195,7 +242,7 @@ async fn walk<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Ends the connection as a client does: `frames` (the ultimatum), no more writes, then what the
-/// server still sends is read and dropped until it closes or the stage timeout passes.
+/// server still sends is read and dropped until it closes (at most a second).
 async fn close<S: AsyncRead + AsyncWrite + Unpin>(
     run: &Run<'_>,
     stream: &mut S,
@@ -210,7 +257,9 @@ async fn close<S: AsyncRead + AsyncWrite + Unpin>(
     if stream.shutdown().await.is_err() {
         return;
     }
-    let deadline = net::stage_deadline(run.deadline, run.opts.stage_timeout);
+    // At most a second: the server has been told; a busy one may still be sending graphics.
+    let deadline = net::stage_deadline(run.deadline, run.opts.stage_timeout)
+        .min(tokio::time::Instant::now() + std::time::Duration::from_secs(1));
     while reader.next(stream, deadline).await.is_ok() {}
 }
 

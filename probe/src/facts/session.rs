@@ -146,6 +146,30 @@ pub struct SessionFacts {
     pub disconnect: Option<DisconnectReason>,
     /// A Server Redirection (never followed).
     pub redirect: Option<RedirectFacts>,
+    /// The logon notification (Save Session Info), after a logon with credentials.
+    pub logon: Option<LogonFacts>,
+}
+
+/// A Save Session Info PDU (MS-RDPBCGR 2.2.10.1): the server says the user logged on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogonFacts {
+    /// infoType: INFOTYPE_LOGON, INFOTYPE_LOGON_LONG, INFOTYPE_LOGON_PLAINNOTIFY,
+    /// INFOTYPE_LOGON_EXTENDED_INFO, or the number.
+    pub info_type: String,
+}
+
+impl LogonFacts {
+    pub fn from_info_type(t: Option<u32>) -> Self {
+        let info_type = match t {
+            Some(0) => "INFOTYPE_LOGON".to_owned(),
+            Some(1) => "INFOTYPE_LOGON_LONG".to_owned(),
+            Some(2) => "INFOTYPE_LOGON_PLAINNOTIFY".to_owned(),
+            Some(3) => "INFOTYPE_LOGON_EXTENDED_INFO".to_owned(),
+            Some(n) => format!("{n:#x}"),
+            None => "(empty)".to_owned(),
+        };
+        Self { info_type }
+    }
 }
 
 /// A Server Redirection (MS-RDPBCGR 2.2.13.1): where a broker sends the client. Strings are cut

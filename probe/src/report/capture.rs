@@ -143,6 +143,15 @@ pub struct SessionReport {
     pub disconnect_reason: Option<String>,
     pub redirect: Option<RedirectReport>,
     pub capabilities: Option<CapabilitiesReport>,
+    /// The logon notification after a logon with credentials.
+    pub logon: Option<LogonReport>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct LogonReport {
+    pub notified: bool,
+    #[serde(rename = "type")]
+    pub info_type: String,
 }
 
 /// A Server Redirection: where a broker sent the client (never followed).
@@ -240,6 +249,10 @@ impl From<&SessionFacts> for SessionReport {
                 desktop_height: c.desktop_height,
                 color_depth: c.color_depth,
                 sets: c.sets.iter().map(|s| s.to_string()).collect(),
+            }),
+            logon: f.logon.as_ref().map(|l| LogonReport {
+                notified: true,
+                info_type: l.info_type.clone(),
             }),
         }
     }

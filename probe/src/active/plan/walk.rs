@@ -32,7 +32,9 @@ use crate::diagnose::{rules, transport, Stage, StageStatus};
 use crate::facts::gcc::ConnectResponseFacts;
 use rdp_proto::redirection::ServerRedirection;
 
-use crate::facts::session::{CapabilityFacts, LicensingOutcome, RedirectFacts, SessionFacts};
+use crate::facts::session::{
+    CapabilityFacts, LicensingOutcome, LogonFacts, RedirectFacts, SessionFacts,
+};
 
 /// What the driver does next.
 #[derive(Debug, PartialEq, Eq)]
@@ -41,6 +43,9 @@ pub enum Step {
     Send(Vec<Vec<u8>>),
     /// Read the next server frame.
     Wait,
+    /// Read the next server frame for at most this long (within the stage timeout); if none
+    /// comes, call [`Walk::on_quiet`].
+    WaitUpTo(Duration),
     /// Write these frames, then end the connection cleanly: no more writes, read until the
     /// server closes (bounded by the stage timeout).
     Close(Vec<Vec<u8>>),
@@ -55,8 +60,59 @@ enum State {
     Licensing,
     Capabilities,
     Finalizing,
+    /// Logged on: the logon notification (Save Session Info) or a Set Error Info is due.
+    LoggingOn,
     Done,
 }
+
+/// The user the Client Info logs on (`--user`): UTF-16LE strings with their terminators; the
+/// password only where no CredSSP carried it (TLS without NLA, Standard RDP Security).
+pub struct Logon {
+    pub display: String,
+    /// Why the Client Info carries no password (None: it does).
+    pub without_password: Option<&'static str>,
+    pub domain: Vec<u8>,
+    pub user: Vec<u8>,
+    pub password: zeroize::Zeroizing<Vec<u8>>,
+}
+
+impl core::fmt::Debug for Logon {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Logon")
+            .field("user", &self.display)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Logon {
+    /// From the credentials; the Client Info carries the password unless `without_password`
+    /// says why not.
+    pub fn new(
+        c: &crate::active::credentials::Credentials,
+        without_password: Option<&'static str>,
+    ) -> Self {
+        let with_password = without_password.is_none();
+        let z = |s: &str| {
+            let mut v: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            v.extend([0, 0]);
+            v
+        };
+        Self {
+            display: c.display(),
+            without_password,
+            domain: z(c.domain()),
+            user: z(c.user()),
+            password: zeroize::Zeroizing::new(if with_password {
+                z(c.password())
+            } else {
+                vec![0, 0]
+            }),
+        }
+    }
+}
+
+/// How long the walk waits after the finalization for the logon notification.
+pub const LOGON_WAIT: Duration = Duration::from_secs(2);
 
 /// One walk on one connection.
 #[derive(Debug)]
@@ -75,6 +131,12 @@ pub struct Walk {
     licensing: LicensingClient,
     /// The Server Security Data's RSA key, for a License Request without a certificate.
     server_key: Option<RsaKey>,
+    /// `--user`: the Client Info logs this user on.
+    logon: Option<Logon>,
+    /// The Demand Active's shareId.
+    share_id: u32,
+    /// When the wait for the logon notification ends (from the target's start).
+    logon_until: Duration,
     pub facts: SessionFacts,
 }
 
@@ -119,6 +181,9 @@ impl Walk {
             exchange,
             licensing: LicensingClient::new(random),
             server_key,
+            logon: None,
+            share_id: 0,
+            logon_until: Duration::ZERO,
             facts: SessionFacts {
                 channels: crate::facts::session::ChannelFacts {
                     io_channel: Some(io_channel),
@@ -138,13 +203,54 @@ impl Walk {
         (walk, Step::Send(frames))
     }
 
+    /// Logs `logon` on with the Client Info (before it is sent).
+    pub fn set_logon(&mut self, logon: Logon) {
+        self.logon = Some(logon);
+    }
+
+    /// Nothing came within [`Step::WaitUpTo`]: after the logon, the session simply went on
+    /// without a notification (not every server sends one); leave cleanly.
+    pub fn on_quiet(&mut self, rec: &mut Record, at: Duration) -> Step {
+        if self.state == State::LoggingOn {
+            rec.amend(
+                Stage::Active,
+                StageStatus::Ok,
+                at,
+                "no logon notification within 2 s",
+            );
+            return self.leave();
+        }
+        Step::Wait
+    }
+
+    /// Leave as a client does: Shutdown Request (the server may deny it when a user is logged
+    /// on: the session then stays, disconnected, as mstsc leaves it), then the MCS Disconnect
+    /// Provider Ultimatum (user requested), then the server closes.
+    fn leave(&mut self) -> Step {
+        self.state = State::Done;
+        let shutdown = share_data(
+            self.share_id,
+            self.user,
+            PduType2::PDUTYPE2_SHUTDOWN_REQUEST,
+            &[],
+        );
+        let shutdown = self.send_pdu(SecurityFlags::empty(), &shutdown);
+        Step::Close(vec![
+            shutdown,
+            frame(&DomainPdu::DisconnectProviderUltimatum {
+                reason: rdp_proto::mcs::DisconnectReason::RN_USER_REQUESTED,
+            }),
+        ])
+    }
+
     /// The stage the walk is in.
     pub fn stage(&self) -> Stage {
         match self.state {
             State::Attach | State::Join => Stage::Channels,
             State::Licensing => Stage::Licensing,
             State::Capabilities => Stage::Capabilities,
-            State::Finalizing | State::Done => Stage::Finalization,
+            State::Finalizing => Stage::Finalization,
+            State::LoggingOn | State::Done => Stage::Active,
         }
     }
 
@@ -196,8 +302,21 @@ impl Walk {
         self.done()
     }
 
-    /// One server frame (a TPKT), at `at` from the target's start.
+    /// One server frame (a TPKT, or fast-path output), at `at` from the target's start.
     pub fn on_frame(&mut self, frame_bytes: &[u8], rec: &mut Record, at: Duration) -> Step {
+        let step = self.on_frame_inner(frame_bytes, rec, at);
+        // While the logon notification is due, other frames (the session's graphics) do not
+        // extend the wait.
+        if self.state == State::LoggingOn && step == Step::Wait {
+            return match self.logon_until.checked_sub(at).filter(|d| !d.is_zero()) {
+                Some(left) => Step::WaitUpTo(left),
+                None => self.on_quiet(rec, at),
+            };
+        }
+        step
+    }
+
+    fn on_frame_inner(&mut self, frame_bytes: &[u8], rec: &mut Record, at: Duration) -> Step {
         let Ok(tpkt) = rdp_proto::decode::<Tpkt>(frame_bytes) else {
             // Fast-path output: skipped, but an encrypted one is decrypted all the same, so
             // that the RC4 key stream stays in step with the server's.
@@ -282,14 +401,36 @@ impl Walk {
                         return Step::Send(frames);
                     }
                 }
-                let info = encode_vec(&ClientInfo::anonymous()).unwrap_or_default();
+                let anonymous = ClientInfo::anonymous();
+                let (info, detail) = match &self.logon {
+                    Some(l) => {
+                        let mut flags = anonymous.flags;
+                        if l.password.len() > 2 {
+                            flags |= rdp_proto::info::InfoFlags::INFO_AUTOLOGON;
+                        }
+                        let info = ClientInfo {
+                            flags,
+                            domain: &l.domain,
+                            user_name: &l.user,
+                            password: &l.password,
+                            ..anonymous
+                        };
+                        let how = l
+                            .without_password
+                            .unwrap_or("with the password: auto-logon");
+                        (
+                            zeroize::Zeroizing::new(encode_vec(&info).unwrap_or_default()),
+                            format!("Client Info sent for {} ({how})", l.display),
+                        )
+                    }
+                    None => (
+                        zeroize::Zeroizing::new(encode_vec(&anonymous).unwrap_or_default()),
+                        "anonymous Client Info sent (no credentials, logon errors asked for)"
+                            .to_owned(),
+                    ),
+                };
                 frames.push(self.send_pdu(SecurityFlags::SEC_INFO_PKT, &info));
-                rec.stage(
-                    Stage::ClientInfo,
-                    StageStatus::Ok,
-                    at,
-                    "anonymous Client Info sent (no credentials, logon errors asked for)",
-                );
+                rec.stage(Stage::ClientInfo, StageStatus::Ok, at, detail);
                 self.state = if self.stop_after <= Stage::ClientInfo {
                     State::Done
                 } else {
@@ -387,6 +528,7 @@ impl Walk {
                 // Confirm Active, then the client's half of the finalization (MS-RDPBCGR
                 // 1.3.1.1 phase 10); the server's Font Map ends it.
                 self.state = State::Finalizing;
+                self.share_id = d.share_id;
                 let frames = finalization(d.share_id, self.user)
                     .iter()
                     .map(|data| self.send_pdu(SecurityFlags::empty(), data))
@@ -404,18 +546,41 @@ impl Walk {
                         at,
                         "Synchronize, Control, Font List / Font Map",
                     );
+                    if let Some(l) = &self.logon {
+                        rec.stage(
+                            Stage::Active,
+                            StageStatus::Ok,
+                            at,
+                            format!("the session of {}", l.display),
+                        );
+                        self.state = State::LoggingOn;
+                        self.logon_until = at + LOGON_WAIT;
+                        return Step::WaitUpTo(LOGON_WAIT);
+                    }
                     rec.stage(
                         Stage::Active,
                         StageStatus::Ok,
                         at,
                         "the logon screen (no credentials)",
                     );
-                    // Leave as a client does: MCS Disconnect Provider Ultimatum (user
-                    // requested), then the server closes.
-                    self.state = State::Done;
-                    return Step::Close(vec![frame(&DomainPdu::DisconnectProviderUltimatum {
-                        reason: rdp_proto::mcs::DisconnectReason::RN_USER_REQUESTED,
-                    })]);
+                    return self.leave();
+                }
+                if sd.pdu_type2 == PduType2::PDUTYPE2_SAVE_SESSION_INFO
+                    && self.state == State::LoggingOn
+                {
+                    let info_type = sd
+                        .body
+                        .get(..4)
+                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                    let logon = LogonFacts::from_info_type(info_type);
+                    rec.amend(
+                        Stage::Active,
+                        StageStatus::Ok,
+                        at,
+                        &format!("logon notification ({})", logon.info_type),
+                    );
+                    self.facts.logon = Some(logon);
+                    return self.leave();
                 }
                 if sd.pdu_type2 != PduType2::PDUTYPE2_SET_ERROR_INFO_PDU {
                     return Step::Wait;
@@ -666,6 +831,33 @@ const GLYPH_CACHE: [u8; 48] = [0; 48];
 const FONT: [u8; 4] = [1, 0, 0, 0];
 const COLOR_CACHE: [u8; 4] = [6, 0, 0, 0];
 
+/// A Share Control PDU from the client (`pdu_type_raw`: type and protocol version).
+fn share_control(pdu_type_raw: u16, user: u16, body: &[u8]) -> Vec<u8> {
+    encode_vec(&ShareControlPdu {
+        total_length: 0,
+        pdu_type_raw,
+        pdu_source: user,
+        body,
+    })
+    .unwrap_or_default()
+}
+
+/// A Share Data PDU from the client.
+fn share_data(share_id: u32, user: u16, pdu_type2: PduType2, body: &[u8]) -> Vec<u8> {
+    let sd = encode_vec(&ShareDataPdu {
+        share_id,
+        pad1: 0,
+        stream_id: 1,
+        uncompressed_length: u16::try_from(body.len() + 4).unwrap_or(0),
+        pdu_type2,
+        compressed_type: 0,
+        compressed_length: 0,
+        body,
+    })
+    .unwrap_or_default();
+    share_control(0x17, user, &sd)
+}
+
 /// The client's half of the capabilities exchange and finalization: Confirm Active,
 /// Synchronize, Control Cooperate, Control Request, Font List (each a slow-path PDU without a
 /// security header: TLS, or encryption level NONE).
@@ -697,29 +889,8 @@ fn finalization(share_id: u32, user: u16) -> Vec<Vec<u8>> {
         capability_sets: sets,
     })
     .unwrap_or_default();
-    let control = |pdu_type_raw: u16, body: &[u8]| {
-        encode_vec(&ShareControlPdu {
-            total_length: 0,
-            pdu_type_raw,
-            pdu_source: user,
-            body,
-        })
-        .unwrap_or_default()
-    };
-    let data = |pdu_type2: PduType2, body: &[u8]| {
-        let sd = encode_vec(&ShareDataPdu {
-            share_id,
-            pad1: 0,
-            stream_id: 1,
-            uncompressed_length: u16::try_from(body.len() + 4).unwrap_or(0),
-            pdu_type2,
-            compressed_type: 0,
-            compressed_length: 0,
-            body,
-        })
-        .unwrap_or_default();
-        control(0x17, &sd)
-    };
+    let control = |pdu_type_raw: u16, body: &[u8]| share_control(pdu_type_raw, user, body);
+    let data = |pdu_type2: PduType2, body: &[u8]| share_data(share_id, user, pdu_type2, body);
     let channel = SERVER_CHANNEL_ID.to_le_bytes();
     vec![
         control(0x13, &confirm),
