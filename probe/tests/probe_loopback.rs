@@ -1454,3 +1454,278 @@ async fn the_full_licensing_exchange_with_a_platform_challenge() {
     let s = r.session.as_ref().unwrap();
     assert_eq!(s.licensing.outcome, "license_issued", "{s:?}");
 }
+
+/// One DER TLV (a TSRequest) from `s`, whole.
+async fn read_der<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Option<Vec<u8>> {
+    let mut head = [0u8; 2];
+    s.read_exact(&mut head).await.ok()?;
+    let mut out = head.to_vec();
+    let len = if head[1] & 0x80 == 0 {
+        usize::from(head[1])
+    } else {
+        let n = usize::from(head[1] & 0x7F);
+        if n > 3 {
+            return None;
+        }
+        let mut l = vec![0u8; n];
+        s.read_exact(&mut l).await.ok()?;
+        out.extend(&l);
+        l.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b))
+    };
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).await.ok()?;
+    out.extend(body);
+    Some(out)
+}
+
+/// What the loopback NLA server does after the client's AUTHENTICATE.
+#[derive(Clone, Copy)]
+enum NlaAnswer {
+    /// A TSRequest with this errorCode (as Windows does for a bad logon).
+    ErrorCode(u32),
+    /// CredSSP completed (the NTLMv2 proof checked with the password, its pubKeyAuth sent, the
+    /// TSCredentials read back), then this Early User Authorization Result (HYBRID_EX).
+    Complete(u32),
+}
+
+const NLA_PASSWORD: &str = "Loopback-Pass1";
+
+/// A server that answers like Windows with NLA: a Confirm selecting HYBRID (or HYBRID_EX for
+/// [`NlaAnswer::Complete`]), TLS, FreeRDP's real CHALLENGE, then `answer`. Returns the port and
+/// what the server saw of the client's credentials.
+async fn nla_server(answer: NlaAnswer) -> (u16, Arc<std::sync::Mutex<String>>) {
+    use rdp_proto::credssp::{NtStatus, TsCredentials, TsPasswordCreds, TsRequest};
+    use rdp_proto::ntlm::{Authenticate, Challenge};
+    use rdprobe::active::plan::ntlm::{ntowf_v2, rc4, Direction, Ntlmv2, Sealer};
+    use sha2::Digest;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let public_key = {
+        use x509_parser::prelude::FromDer;
+        let (_, c) = x509_parser::prelude::X509Certificate::from_der(cert.der()).unwrap();
+        c.public_key().subject_public_key.data.to_vec()
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let der_key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], der_key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let mut cc = cc_hybrid();
+    if matches!(answer, NlaAnswer::Complete(_)) {
+        cc[15] = 0x08; // PROTOCOL_HYBRID_EX
+    }
+    let seen = Arc::new(std::sync::Mutex::new(String::new()));
+    let log = seen.clone();
+    let port = server(move |mut s| {
+        let (acceptor, cc, public_key, log) = (
+            acceptor.clone(),
+            cc.clone(),
+            public_key.clone(),
+            log.clone(),
+        );
+        async move {
+            if read_request(&mut s).await.is_none() {
+                return;
+            }
+            let _ = s.write_all(&cc).await;
+            let Ok(mut tls) = acceptor.accept(s).await else {
+                return;
+            };
+            let challenge_req = challenge_for_rdprobe();
+            if read_der(&mut tls).await.is_none() || tls.write_all(&challenge_req).await.is_err() {
+                return;
+            }
+            let Some(auth_req) = read_der(&mut tls).await else {
+                return;
+            };
+            let req: TsRequest = rdp_proto::decode(&auth_req).unwrap();
+            match answer {
+                NlaAnswer::ErrorCode(code) => {
+                    let e = rdp_proto::encode_vec(&TsRequest {
+                        version: 6,
+                        error_code: Some(NtStatus(code)),
+                        ..Default::default()
+                    })
+                    .unwrap();
+                    let _ = tls.write_all(&e).await;
+                    *log.lock().unwrap() = "errorCode sent".into();
+                }
+                NlaAnswer::Complete(euar) => {
+                    // The server's side of NTLMv2: the proof checked with the password.
+                    let ch_req: TsRequest = rdp_proto::decode(&challenge_req).unwrap();
+                    let ch: Challenge = rdp_proto::decode(ch_req.nego_tokens[0]).unwrap();
+                    let a: Authenticate = rdp_proto::decode(req.nego_tokens[0]).unwrap();
+                    let nt = a.nt_response.data;
+                    let temp = &nt[16..];
+                    let key = ntowf_v2(NLA_PASSWORD, &a.user_name(), &a.domain_name());
+                    let r = Ntlmv2::compute(
+                        &key,
+                        &ch.server_challenge,
+                        temp[16..24].try_into().unwrap(),
+                        u64::from_le_bytes(temp[8..16].try_into().unwrap()),
+                        &temp[28..temp.len() - 4],
+                        true,
+                    );
+                    if r.nt_response[..16] != nt[..16] {
+                        *log.lock().unwrap() = "the NTLMv2 proof does not match".into();
+                        return;
+                    }
+                    let exported: [u8; 16] = rc4(&r.session_base_key, a.session_key.data)
+                        .try_into()
+                        .unwrap();
+                    let mut client = Sealer::new(&exported, Direction::ClientToServer);
+                    let mut server = Sealer::new(&exported, Direction::ServerToClient);
+                    let nonce = req.client_nonce.unwrap();
+                    let hash = |magic: &[u8]| {
+                        let mut h = sha2::Sha256::new();
+                        h.update(magic);
+                        h.update(nonce);
+                        h.update(&public_key);
+                        h.finalize().to_vec()
+                    };
+                    let theirs = client.unseal(req.pub_key_auth.unwrap());
+                    if theirs.as_deref()
+                        != Some(&hash(b"CredSSP Client-To-Server Binding Hash\0")[..])
+                    {
+                        *log.lock().unwrap() = "the client's pubKeyAuth does not match".into();
+                        return;
+                    }
+                    let ours = server.seal(&hash(b"CredSSP Server-To-Client Binding Hash\0"));
+                    let reply = rdp_proto::encode_vec(&TsRequest {
+                        version: 6,
+                        pub_key_auth: Some(&ours),
+                        ..Default::default()
+                    })
+                    .unwrap();
+                    if tls.write_all(&reply).await.is_err() {
+                        return;
+                    }
+                    let Some(creds_req) = read_der(&mut tls).await else {
+                        return;
+                    };
+                    let creds_req: TsRequest = rdp_proto::decode(&creds_req).unwrap();
+                    let plain = client.unseal(creds_req.auth_info.unwrap()).unwrap();
+                    let c: TsCredentials = rdp_proto::decode(&plain).unwrap();
+                    let p: TsPasswordCreds = rdp_proto::decode(c.credentials).unwrap();
+                    let text = |b: &[u8]| rdp_proto::utf16le(b);
+                    *log.lock().unwrap() = format!(
+                        "credentials {}\\{} password ok: {}",
+                        text(p.domain),
+                        text(p.user),
+                        text(p.password) == NLA_PASSWORD
+                    );
+                    let _ = tls.write_all(&euar.to_le_bytes()).await;
+                }
+            }
+            let mut buf = [0u8; 64];
+            let _ = tokio::time::timeout(Duration::from_millis(500), tls.read(&mut buf)).await;
+        }
+    })
+    .await;
+    (port, seen)
+}
+
+fn nla_opts() -> ProbeOptions {
+    let creds = rdprobe::active::credentials::Credentials::new(
+        "CORP\\alice",
+        zeroize::Zeroizing::new(NLA_PASSWORD.into()),
+    )
+    .unwrap();
+    ProbeOptions {
+        enumerate: false,
+        stop_after: rdprobe::diagnose::Stage::Active,
+        credentials: Some(Arc::new(creds)),
+        ..opts()
+    }
+}
+
+/// A Windows-like NLA server's errorCode after the AUTHENTICATE, named: the finding its
+/// NTSTATUS family names, stopped at credssp, the code in `auth`; never the password.
+#[tokio::test]
+async fn ntstatus_after_the_authenticate_names_the_cause() {
+    for (code, id, name) in [
+        (0xC000_0234, "account-locked", "STATUS_ACCOUNT_LOCKED_OUT"),
+        (0xC000_0071, "password-expired", "STATUS_PASSWORD_EXPIRED"),
+        (
+            0xC000_015B,
+            "logon-restricted",
+            "STATUS_LOGON_TYPE_NOT_GRANTED",
+        ),
+        (0xC000_006D, "logon-failure", "STATUS_LOGON_FAILURE"),
+        (0xC000_005E, "no-logon-servers", "STATUS_NO_LOGON_SERVERS"),
+    ] {
+        let (port, _) = nla_server(NlaAnswer::ErrorCode(code)).await;
+        let o = nla_opts();
+        let (r, t) = run_with(port, &o).await;
+        assert!(t < o.timeout, "took {t:?}");
+        assert_eq!(
+            r.stopped_at.map(|s| s.as_str()),
+            Some("credssp"),
+            "{name}: {r:#?}"
+        );
+        assert!(
+            ids(&r).contains(&id),
+            "{name}: {:?} {:?}",
+            ids(&r),
+            r.stages
+        );
+        let auth = r.auth.as_ref().unwrap();
+        assert_eq!(auth.result, "failed");
+        assert_eq!(auth.ntstatus_name.as_deref(), Some(name));
+        assert_eq!(auth.user, "CORP\\alice");
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(!json.contains(NLA_PASSWORD));
+    }
+}
+
+/// HYBRID_EX: CredSSP completes (the server checks the NTLMv2 proof against the password,
+/// our pubKeyAuth, and reads our TSCredentials back), then the Early User Authorization Result
+/// says access denied: user-not-authorized, stopped at credssp.
+#[tokio::test]
+async fn early_user_authorization_denied_is_user_not_authorized() {
+    let (port, seen) = nla_server(NlaAnswer::Complete(5)).await;
+    let o = nla_opts();
+    let (r, _) = run_with(port, &o).await;
+    assert_eq!(
+        *seen.lock().unwrap(),
+        "credentials CORP\\alice password ok: true"
+    );
+    assert_eq!(r.stopped_at.map(|s| s.as_str()), Some("credssp"), "{r:#?}");
+    assert!(ids(&r).contains(&"user-not-authorized"), "{:?}", ids(&r));
+    let auth = r.auth.as_ref().unwrap();
+    assert_eq!(
+        auth.early_user_authorization.as_deref(),
+        Some("access_denied")
+    );
+    assert_eq!(auth.result, "failed");
+}
+
+/// FreeRDP's real CHALLENGE (version 6), its flags answering rdprobe's NEGOTIATE as a Windows
+/// server does: key exchange, extended session security, 128-bit, sealing, signing, Unicode.
+fn challenge_for_rdprobe() -> Vec<u8> {
+    use rdp_proto::credssp::TsRequest;
+    use rdp_proto::ntlm::{Challenge, NegotiateFlags as F};
+    let b = challenge(6);
+    let req: TsRequest = rdp_proto::decode(&b).unwrap();
+    let mut ch: Challenge = rdp_proto::decode(req.nego_tokens[0]).unwrap();
+    ch.flags |= F::NTLMSSP_NEGOTIATE_KEY_EXCH
+        | F::NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY
+        | F::NTLMSSP_NEGOTIATE_128
+        | F::NTLMSSP_NEGOTIATE_SEAL
+        | F::NTLMSSP_NEGOTIATE_SIGN
+        | F::NTLMSSP_NEGOTIATE_UNICODE;
+    let token = rdp_proto::encode_vec(&ch).unwrap();
+    rdp_proto::encode_vec(&TsRequest {
+        version: 6,
+        nego_tokens: vec![&token],
+        ..Default::default()
+    })
+    .unwrap()
+}

@@ -358,9 +358,11 @@ fn freerdp_nla_server_with_credentials() {
         return;
     };
     let probe_as = |password: &str| {
-        let creds =
-            Credentials::new("PROBEDOM\\probeuser", zeroize::Zeroizing::new(password.into()))
-                .unwrap();
+        let creds = Credentials::new(
+            "PROBEDOM\\probeuser",
+            zeroize::Zeroizing::new(password.into()),
+        )
+        .unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -379,7 +381,11 @@ fn freerdp_nla_server_with_credentials() {
         let json = serde_json::to_string(&r).unwrap();
         let mut text = String::new();
         rdprobe::report::text::probe(&r, &mut text);
-        for (what, out) in [("JSON", &json), ("text", &text), ("Debug", &format!("{r:?}"))] {
+        for (what, out) in [
+            ("JSON", &json),
+            ("text", &text),
+            ("Debug", &format!("{r:?}")),
+        ] {
             assert!(!out.contains(password), "the password is in the {what}");
         }
         r
@@ -387,14 +393,24 @@ fn freerdp_nla_server_with_credentials() {
     assert_eq!(peers::NLA_PASSWORD, "Probe-Pass1");
     let ok = probe_as(peers::NLA_PASSWORD);
     let auth = ok.auth.as_ref().expect("the auth object");
-    assert_eq!((auth.user.as_str(), auth.result), ("PROBEDOM\\probeuser", "ok"));
+    assert_eq!(
+        (auth.user.as_str(), auth.result),
+        ("PROBEDOM\\probeuser", "ok")
+    );
     assert_eq!(ok.stopped_at, None, "{:?}", ok.stages);
     let stages: Vec<(&str, &str)> = ok
         .stages
         .iter()
         .map(|s| (s.name.as_str(), s.status.as_str()))
         .collect();
-    for want in ["credssp", "mcs", "channels", "client_info", "licensing", "active"] {
+    for want in [
+        "credssp",
+        "mcs",
+        "channels",
+        "client_info",
+        "licensing",
+        "active",
+    ] {
         assert!(stages.contains(&(want, "ok")), "{want}: {stages:?}");
     }
     let info = ok.stages.iter().find(|s| s.name == "client_info").unwrap();
