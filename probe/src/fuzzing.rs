@@ -30,6 +30,22 @@ pub fn probe_answers(data: &[u8]) {
         let _ = plan::standard_security(&cr, &[7; 32]);
     }
     walk(data);
+    credssp(data);
+}
+
+/// CredSSP with credentials fed hostile TSRequests: as the answer to the NEGOTIATE, and (after
+/// a real CHALLENGE when the bytes hold one) as the answer to the AUTHENTICATE. Never panics.
+pub fn credssp(data: &[u8]) {
+    use crate::active::credentials::Credentials;
+    use crate::active::plan::cssp::{CredsspClient, CredsspStep};
+    let Ok(creds) = Credentials::new("DOM\\user", zeroize::Zeroizing::new("pw".into())) else {
+        return;
+    };
+    let (mut c, _) = CredsspClient::start(&creds, vec![0x30, 0], "host", 0, [9; 56]);
+    if let CredsspStep::Send(out) = c.on_ts_request(data) {
+        assert!(out.len() < 4096 + data.len());
+        let _ = c.on_ts_request(data);
+    }
 }
 
 /// The walk (sans-IO) fed hostile server frames: the first byte picks the security (none,

@@ -1729,3 +1729,49 @@ fn challenge_for_rdprobe() -> Vec<u8> {
     })
     .unwrap()
 }
+
+/// The command line with `--user`: the password from RDPROBE_PASSWORD reaches the server (it
+/// checks it) and appears in no output, text or JSON, stdout or stderr; without it and without
+/// a terminal, a usage error (exit 2) that says where the password comes from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_takes_the_password_from_the_environment_and_never_prints_it() {
+    let (port, seen) = nla_server(NlaAnswer::Complete(5)).await;
+    for format in ["text", "json", "jsonl"] {
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_rdprobe"))
+                .args([
+                    "probe",
+                    "--no-enum",
+                    "--user",
+                    "CORP\\alice",
+                    "--format",
+                    format,
+                ])
+                .arg(format!("127.0.0.1:{port}"))
+                .env("RDPROBE_PASSWORD", NLA_PASSWORD)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stdout.contains("user-not-authorized"), "{format}: {stdout}");
+        assert!(!stdout.contains(NLA_PASSWORD) && !stderr.contains(NLA_PASSWORD));
+        assert!(stdout.contains("alice"), "{format}: {stdout}");
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        "credentials CORP\\alice password ok: true"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rdprobe"))
+        .args(["probe", "--user", "alice", "127.0.0.1:9"])
+        .env_remove("RDPROBE_PASSWORD")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("RDPROBE_PASSWORD"), "{stderr}");
+}
