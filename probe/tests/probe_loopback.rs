@@ -1775,3 +1775,76 @@ async fn the_cli_takes_the_password_from_the_environment_and_never_prints_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("RDPROBE_PASSWORD"), "{stderr}");
 }
+
+/// `--user` on a server with TLS and no NLA: the Client Info carries the user and the password
+/// (auto-logon, inside TLS); after the finalization the server says the user logged on (Save
+/// Session Info, INFOTYPE_LOGON_LONG), then the probe leaves (Shutdown Request, ultimatum).
+/// Another server refuses the session after the logon instead (Set Error Info 9).
+#[tokio::test]
+async fn a_logon_over_tls_is_notified_or_refused() {
+    use rdp_proto::slowpath::PduType2;
+    for (after, want) in [
+        (
+            share_data_frame(PduType2::PDUTYPE2_SAVE_SESSION_INFO, &[1, 0, 0, 0]),
+            None,
+        ),
+        (set_error_info_frame(9), Some("insufficient-privileges")),
+    ] {
+        let seen = Arc::new(std::sync::Mutex::new(String::new()));
+        let log = seen.clone();
+        let mut answers = up_to_client_info();
+        answers.push(vec![xrdp_frame(23), windows_demand_active()]);
+        answers.extend([vec![], vec![], vec![], vec![]]);
+        answers.push(vec![
+            share_data_frame(PduType2::PDUTYPE2_FONTMAP, &[0, 0, 0, 0, 3, 0, 4, 0]),
+            after,
+        ]);
+        let port = walk_server_with(
+            move |n, frame| {
+                if n == 5 {
+                    // The Client Info (inside TLS): who logs on, with which password.
+                    let info = frame.get(3..).and_then(|mcs| {
+                        let rdp_proto::mcs::DomainPdu::SendDataRequest(sd) =
+                            rdp_proto::decode::<rdp_proto::mcs::DomainPdu>(mcs).ok()?
+                        else {
+                            return None;
+                        };
+                        let ci: rdp_proto::info::ClientInfo =
+                            rdp_proto::decode(sd.data.get(4..)?).ok()?;
+                        Some(format!(
+                            "{} autologon {} password ok {}",
+                            ci.user_name_text(),
+                            ci.flags
+                                .contains(rdp_proto::info::InfoFlags::INFO_AUTOLOGON),
+                            rdp_proto::utf16le_until_nul(ci.password) == NLA_PASSWORD
+                        ))
+                    });
+                    *log.lock().unwrap() = info.unwrap_or_else(|| "no Client Info".into());
+                }
+                answers.get(n).cloned()
+            },
+            Duration::from_millis(500),
+        )
+        .await;
+        let (r, _) = run_with(port, &nla_opts()).await;
+        assert_eq!(
+            *seen.lock().unwrap(),
+            "alice autologon true password ok true"
+        );
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(!json.contains(NLA_PASSWORD));
+        match want {
+            None => {
+                assert_eq!(r.stopped_at, None, "{r:#?}");
+                let logon = r.session.as_ref().unwrap().logon.as_ref().expect("logon");
+                assert_eq!(logon.info_type, "INFOTYPE_LOGON_LONG");
+                let active = r.stages.iter().find(|s| s.name == "active").unwrap();
+                assert!(active.detail.contains("logon notification"), "{active:?}");
+            }
+            Some(id) => {
+                assert_eq!(r.stopped_at.map(|s| s.as_str()), Some("active"), "{r:#?}");
+                assert!(ids(&r).contains(&id), "{:?}", ids(&r));
+            }
+        }
+    }
+}

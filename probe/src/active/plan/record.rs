@@ -42,7 +42,11 @@ impl Record {
             Some(s) => {
                 s.status = status;
                 s.elapsed_ms = ms(at);
-                s.detail = format!("{}; {detail}", s.detail);
+                s.detail = if s.detail.is_empty() {
+                    detail.to_string()
+                } else {
+                    format!("{}; {detail}", s.detail)
+                };
             }
             None => self.stage(name, status, at, detail),
         }

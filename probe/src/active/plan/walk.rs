@@ -296,7 +296,7 @@ impl Walk {
         f: impl Into<Option<crate::diagnose::Finding>>,
     ) -> Step {
         let stage = self.stage();
-        rec.stage(stage, StageStatus::Failed, at, detail);
+        rec.amend(stage, StageStatus::Failed, at, &detail);
         rec.stop(stage);
         rec.findings.extend(f.into());
         self.done()
@@ -595,11 +595,11 @@ impl Walk {
                 // After licensing it ends the capabilities stage.
                 let stage = self.stage();
                 let f = rules::set_error_info(e.error_info, stage);
-                rec.stage(
+                rec.amend(
                     stage,
                     StageStatus::Failed,
                     at,
-                    format!("Set Error Info {}", e.error_info),
+                    &format!("Set Error Info {}", e.error_info),
                 );
                 rec.stop(stage);
                 rec.findings.push(f);
