@@ -357,6 +357,15 @@ fn probe_filtered_port_in_a_network_namespace() {
             .any(|f| f["id"] == "tcp-timeout"),
         "{d}"
     );
+    assert_eq!(d["diagnosis"]["primary_finding"], "tcp-timeout", "{d}");
+    assert_eq!(d["diagnosis"]["stage"], "tcp", "{d}");
+    assert!(
+        d["diagnosis"]["headline"]
+            .as_str()
+            .unwrap()
+            .starts_with("Not reachable: no answer to the TCP SYN (mstsc shows 0x204)"),
+        "{d}"
+    );
     assert!(
         elapsed < std::time::Duration::from_secs(4),
         "took {elapsed:?}"

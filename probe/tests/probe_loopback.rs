@@ -83,6 +83,13 @@ fn assert_stop(r: &ProbeResult, elapsed: Duration, stage: &str, id: &str) {
     assert_eq!(r.verdict, "error", "{r:#?}");
     assert_eq!(r.stopped_at.map(|s| s.as_str()), Some(stage), "{r:#?}");
     assert!(ids(r).contains(&id), "no {id} in {:?}", ids(r));
+    // The headline is about what stopped the connection, where it stopped.
+    let d = &r.diagnosis;
+    assert_eq!(d.primary_finding.map(|i| i.as_str()), Some(id), "{d:?}");
+    assert_eq!(d.stage.map(|s| s.as_str()), Some(stage), "{d:?}");
+    assert!(d
+        .headline
+        .contains(r.findings.iter().find(|f| f.id == id).unwrap().summary));
     assert!(
         elapsed < opts().timeout + Duration::from_millis(500),
         "took {elapsed:?}"
@@ -299,6 +306,18 @@ async fn expired_and_mismatched_certificates() {
     assert!(!tls.versions["tls1_0"], "rustls servers refuse TLS 1.0");
     let c = tls.certificate.as_ref().unwrap();
     assert!(c.cert.expired && !c.name_matches);
+    let d = &r.diagnosis;
+    assert_eq!(
+        d.primary_finding.map(|i| i.as_str()),
+        Some("cert-expired"),
+        "{d:?}"
+    );
+    assert!(
+        d.headline.starts_with(
+            "Reachable, TLS without NLA: clients connect only after a certificate warning because the certificate has expired"
+        ),
+        "{d:?}"
+    );
     assert_eq!(c.cert.not_after, "2021-01-01T00:00:00Z");
     assert_eq!(tls.version.as_deref(), Some("TLSv1.3"));
 }
@@ -480,6 +499,15 @@ async fn tls_1_0_only_server_from_real_bytes() {
         assert!(ids.contains(&id), "no {id} in {ids:?}");
     }
     assert!(r.security.protocols["hybrid"].accepted);
+    // The headline names what stops clients first: TLS 1.0 only.
+    let d = &r.diagnosis;
+    assert_eq!(
+        d.primary_finding.map(|i| i.as_str()),
+        Some("tls-legacy-only"),
+        "{d:?}"
+    );
+    assert_eq!(d.stage.map(|s| s.as_str()), Some("tls"));
+    assert!(d.headline.contains("TLS 1.2"), "{d:?}");
 }
 
 // ---- Hard deadlines (every wait inside --timeout, whatever the server does) ----
@@ -1009,6 +1037,21 @@ async fn set_error_info_7_after_licensing_is_server_denied_connection() {
         s.error_info.as_ref().map(|e| e.name.as_str()),
         Some("ERRINFO_SERVER_DENIED_CONNECTION")
     );
+    // The help-desk case, in one sentence.
+    let d = &r.diagnosis;
+    assert_eq!(
+        d.primary_finding.map(|i| i.as_str()),
+        Some("server-denied-connection")
+    );
+    assert_eq!(d.stage.map(|s| s.as_str()), Some("capabilities"));
+    assert!(
+        d.headline.starts_with(
+            "Reachable, TLS without NLA — fails at capabilities: the server denied the connection"
+        ),
+        "{d:?}"
+    );
+    assert!(d.headline.contains("0x904 / extended 0x7"), "{d:?}");
+    assert!(d.headline.contains("drain mode"), "the fix: {d:?}");
 }
 
 /// Set Error Info 9 (ERRINFO_SERVER_INSUFFICIENT_PRIVILEGES) and 0x10A (no license: the grace

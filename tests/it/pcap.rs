@@ -22,6 +22,7 @@ fn facts(report: &rdprobe::report::capture::CaptureReport) -> Value {
                 "stages": v["stages"].as_array().into_iter().flatten()
                     .map(|s| format!("{}:{}", s["name"].as_str().unwrap_or(""), s["status"].as_str().unwrap_or("")))
                     .collect::<Vec<_>>(),
+                "diagnosis": v["diagnosis"],
                 "findings": c.findings.iter().map(|f| format!("{}:{}", f.id, f.severity.as_str())).collect::<Vec<_>>(),
                 "tcp": {
                     "state": t["state"], "history": t["history"], "packets": t["packets"], "bytes": t["bytes"],

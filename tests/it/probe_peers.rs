@@ -242,6 +242,15 @@ fn freerdp_nla_server_credssp_identity() {
     assert!(n.clock_skew_s.is_some_and(|s| s.abs() < 60), "{n:?}");
     assert!(!has(&r, "credssp-unpatched"));
     assert!(!has(&r, "nla-not-required"));
+    // No credentials: the headline says NLA is required, and what comes first for a client
+    // (the certificate names no loopback address).
+    assert!(
+        r.diagnosis
+            .headline
+            .starts_with("Reachable, NLA required: "),
+        "{:?}",
+        r.diagnosis
+    );
 }
 
 /// xrdp with TLS and without NLA is walked past MCS on the connection mstsc makes: the MCS
@@ -428,4 +437,16 @@ fn freerdp_nla_server_with_credentials() {
         .expect("auth-failed or logon-failure");
     assert!(f.evidence.contains("AUTHENTICATE"), "{f:?}");
     assert!(bad.session.is_none(), "no walk after a failed logon");
+    // The headline: the wrong password, at credssp; the right one: nothing to fix but the
+    // certificate warning a name-less loopback target gets.
+    let d = &bad.diagnosis;
+    assert_eq!(d.primary_finding, Some(f.id), "{d:?}");
+    assert_eq!(d.stage.map(|s| s.as_str()), Some("credssp"), "{d:?}");
+    assert!(
+        d.headline
+            .starts_with("Reachable, NLA required — fails at credssp: authentication failed"),
+        "{d:?}"
+    );
+    assert!(!d.headline.contains("not-the-password"));
+    assert_ne!(ok.diagnosis.stage.map(|s| s.as_str()), Some("credssp"));
 }

@@ -18,7 +18,7 @@ use super::net::{self, FrameReader};
 use super::pdu;
 use super::plan::{self, ConnectFailure, CrOutcome, Layer, ReadFailure, Record};
 pub use super::targets::{parse_target, Target};
-use crate::diagnose::{self, finding, Finding, FindingId, Stage, Verdict};
+use crate::diagnose::{self, finding, Finding, FindingId, Stage, StageStatus, Verdict};
 use crate::facts::gcc::ConnectResponseFacts;
 use crate::facts::x224::{Answer, Confirm};
 use crate::report::probe::*;
@@ -284,8 +284,30 @@ pub async fn probe(target: &Target, opts: &ProbeOptions) -> ProbeResult {
             .and_then(|s| s.error_info.as_ref().map(|e| e.code)),
     );
     result.findings = run.rec.findings;
+    result.diagnosis = diagnose_result(&result);
     result.elapsed_ms = plan::ms(t0.elapsed());
     result
+}
+
+/// The headline of a probe result (DESIGN section 6, `diagnosis`).
+pub fn diagnose_result(r: &ProbeResult) -> diagnose::diagnosis::Diagnosis {
+    let layer = r.security.selected.as_deref();
+    let nla = matches!(layer, Some("hybrid" | "hybrid_ex"));
+    diagnose::diagnosis::diagnose(&diagnose::diagnosis::Outcome {
+        findings: &r.findings,
+        stopped_at: r.stopped_at,
+        reached: r
+            .stages
+            .iter()
+            .filter(|s| s.status == StageStatus::Ok)
+            .map(|s| s.name)
+            .max(),
+        layer,
+        nla_required: r.security.nla_required,
+        mstsc: r.mstsc.as_ref(),
+        no_credentials: nla && r.auth.is_none() && r.stopped_at.is_none(),
+        passive: false,
+    })
 }
 
 fn empty_result(target: &Target) -> ProbeResult {
@@ -303,6 +325,7 @@ fn empty_result(target: &Target) -> ProbeResult {
         rdp_security: None,
         session: None,
         mstsc: None,
+        diagnosis: Default::default(),
         findings: Vec::new(),
         elapsed_ms: 0.0,
     }
@@ -315,6 +338,7 @@ pub fn internal_error(target: &Target, what: &str) -> ProbeResult {
     r.findings
         .push(finding(FindingId::InternalError, what.to_owned()));
     r.verdict = Verdict::Error;
+    r.diagnosis = diagnose_result(&r);
     r
 }
 

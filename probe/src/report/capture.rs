@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::diagnose::diagnosis::Diagnosis;
 use crate::diagnose::mstsc::MstscView;
 use crate::diagnose::{Finding, Stage, StageStatus, Verdict};
 use crate::facts::cert::CertFacts;
@@ -273,6 +274,8 @@ pub struct Connection {
     pub rdp: Option<RdpReport>,
     /// What mstsc would most likely show (null: it connects).
     pub mstsc: Option<MstscView>,
+    /// One sentence: what happens, why, the fix to try first.
+    pub diagnosis: Diagnosis,
     pub findings: Vec<Finding>,
     /// First packet number in the file.
     pub first_packet: u64,

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::diagnose::diagnosis::Diagnosis;
 use crate::diagnose::mstsc::MstscView;
 use crate::diagnose::{Finding, Stage, Verdict};
 use crate::report::capture::{Certificate, SessionReport, StageReport};
@@ -165,6 +166,8 @@ pub struct ProbeResult {
     pub session: Option<SessionReport>,
     /// What mstsc would most likely show (null: it connects).
     pub mstsc: Option<MstscView>,
+    /// One sentence: what happens, why, the fix to try first.
+    pub diagnosis: Diagnosis,
     pub findings: Vec<Finding>,
     pub elapsed_ms: f64,
 }

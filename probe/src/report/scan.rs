@@ -130,6 +130,7 @@ mod tests {
             },
             rdp: None,
             mstsc: None,
+            diagnosis: Default::default(),
             findings: Vec::new(),
             first_packet: 1,
         }

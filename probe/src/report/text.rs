@@ -102,9 +102,14 @@ fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
 pub fn connection(c: &Connection, out: &mut String) {
     let _ = writeln!(
         out,
-        "== {} -> {}  {}  {:.1} ms  verdict: {}{}",
+        "== {} -> {}  {}",
         c.client,
         c.server,
+        esc(&c.diagnosis.headline)
+    );
+    let _ = writeln!(
+        out,
+        "   {}  {:.1} ms  verdict: {}{}",
         c.start,
         c.duration_ms,
         c.verdict.as_str().to_uppercase(),
@@ -273,9 +278,14 @@ pub fn connection(c: &Connection, out: &mut String) {
 pub fn probe(r: &crate::report::probe::ProbeResult, out: &mut String) {
     let _ = writeln!(
         out,
-        "== {}:{}  {:.0} ms  verdict: {}{}",
+        "== {}:{}  {}",
         esc(&r.target),
         r.port,
+        esc(&r.diagnosis.headline)
+    );
+    let _ = writeln!(
+        out,
+        "   {:.0} ms  verdict: {}{}",
         r.elapsed_ms,
         r.verdict.as_str().to_uppercase(),
         r.stopped_at

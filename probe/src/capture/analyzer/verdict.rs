@@ -2,7 +2,7 @@
 //! [`crate::diagnose`] raise from them.
 
 use crate::diagnose::transport::{self, Establishment};
-use crate::diagnose::{self, rules, Finding, FindingId, Severity, Stage};
+use crate::diagnose::{self, rules, Finding, FindingId, Severity, Stage, StageStatus};
 use crate::facts::cert;
 use crate::facts::x224::Confirm;
 use crate::report::capture::{Certificate, Connection, TcpReport};
@@ -223,6 +223,20 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
         stopped_at.is_some(),
         s.session.error_info.map(|e| e.0),
     );
+    let diagnosis = diagnose::diagnosis::diagnose(&diagnose::diagnosis::Outcome {
+        findings: &findings,
+        stopped_at,
+        reached: stages
+            .iter()
+            .filter(|s| s.status == StageStatus::Ok)
+            .map(|s| s.name)
+            .max(),
+        layer: rdp.as_ref().and_then(|r| r.selected_protocol.as_deref()),
+        nla_required: None,
+        mstsc: mstsc.as_ref(),
+        no_credentials: false,
+        passive: true,
+    });
     Connection {
         client: c.client.to_string(),
         server: c.server.to_string(),
@@ -234,6 +248,7 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
         tcp,
         rdp,
         mstsc,
+        diagnosis,
         findings,
         first_packet: c.first_packet,
     }

@@ -1,0 +1,423 @@
+//! From findings to one sentence a help desk can act on: what happens to an ordinary client,
+//! why, and the one fix to try first (`diagnosis: {headline, primary_finding, stage}` in the
+//! JSON, the first line of each text result). Both fronts call [`diagnose`].
+//!
+//! The primary finding is chosen by [`rank`], which puts a cause before its symptoms: an error
+//! that names a cause (a refused port, a denied session, a wrong password) before the transport
+//! errors that only say the connection ended (a reset, a close, silence), those before the
+//! warnings a user of the client meets (a patched client refusing an unpatched CredSSP, a
+//! certificate prompt, loss), and those before posture warnings (NLA not required, TLS 1.0
+//! enabled). Within a class the catalogue order decides, which is the timeline order: a refused
+//! port outranks everything after it.
+
+use serde::Serialize;
+
+use super::mstsc::MstscView;
+use super::{Finding, FindingId, Severity, Stage};
+
+/// The diagnosis of one target or connection.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Diagnosis {
+    /// One sentence: what happens to an ordinary client, why, and the fix to try first.
+    pub headline: String,
+    /// The finding the headline is about (null: nothing to fix).
+    pub primary_finding: Option<FindingId>,
+    /// The stage where it arises (null: nothing to fix).
+    pub stage: Option<Stage>,
+}
+
+/// What a diagnosis is built from.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Outcome<'a> {
+    pub findings: &'a [Finding],
+    pub stopped_at: Option<Stage>,
+    /// The last stage that completed.
+    pub reached: Option<Stage>,
+    /// The security layer selected for mstsc's request: `rdp`, `ssl`, `hybrid`, `hybrid_ex`.
+    pub layer: Option<&'a str>,
+    /// The server refuses every request without CredSSP.
+    pub nla_required: Option<bool>,
+    pub mstsc: Option<&'a MstscView>,
+    /// An NLA server probed without credentials: the walk stopped after the NTLM CHALLENGE,
+    /// by design.
+    pub no_credentials: bool,
+    /// A capture (what happened to this client) rather than a probe (what happens to any).
+    pub passive: bool,
+}
+
+/// The class of a finding in the ranking (lower comes first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Class {
+    /// An error that names its cause.
+    Cause,
+    /// A warning that explains an error elsewhere (a middlebox's reset).
+    Explains,
+    /// An error that only says the connection ended.
+    Symptom,
+    /// A warning an ordinary client's user meets.
+    ClientVisible,
+    /// What only clients that ask for one protocol meet (mstsc asks for several).
+    FewClients,
+    /// A warning about the server's security posture: clients connect.
+    Posture,
+    /// Information: never the headline.
+    Info,
+}
+
+fn class(f: &Finding) -> Class {
+    use FindingId as I;
+    match (f.id, f.severity) {
+        (I::NegProtocolNotRequested, _) => Class::FewClients,
+        (_, Severity::Info) if f.id != I::Redirected => Class::Info,
+        (
+            I::ClosedByServer
+            | I::ResetByServer
+            | I::ResetByClient
+            | I::ServerSilent
+            | I::CredsspFailed
+            | I::ServerErrorInfo
+            | I::InternalError,
+            Severity::Error,
+        ) => Class::Symptom,
+        (_, Severity::Error) => Class::Cause,
+        (I::InjectedReset, _) => Class::Explains,
+        (
+            I::CredsspUnpatched
+            | I::CertNameMismatch
+            | I::CertNotYetValid
+            | I::CertExpired
+            | I::DnsMultipleAddresses
+            | I::PacketLoss
+            | I::ZeroWindow
+            | I::ProbeTimeout
+            | I::ClockSkew
+            | I::SessionReplaced
+            | I::SessionTimeLimit
+            | I::ServerShuttingDown
+            | I::LegacyNoNegotiation
+            | I::Redirected,
+            _,
+        ) => Class::ClientVisible,
+        _ => Class::Posture,
+    }
+}
+
+/// Whether a finding is what ended the connection: an error (or the middlebox's reset) at the
+/// stage where it stopped, or one without a stage of its own (a reset, a close, silence).
+fn stopped_it(f: &Finding, o: &Outcome) -> bool {
+    let Some(stopped) = o.stopped_at else {
+        return false;
+    };
+    matches!(class(f), Class::Cause | Class::Explains | Class::Symptom)
+        && typical_stage(f.id).is_none_or(|s| s == stopped)
+}
+
+/// The ranking key of a finding: what ended the connection first, then class, then catalogue
+/// (timeline) order.
+fn rank(f: &Finding, o: &Outcome) -> (bool, Class, FindingId) {
+    (!stopped_it(f, o), class(f), f.id)
+}
+
+/// The stage where a finding usually arises, for findings that do not stop the connection.
+fn typical_stage(id: FindingId) -> Option<Stage> {
+    use FindingId as I;
+    Some(match id {
+        I::DnsUnresolved | I::DnsMultipleAddresses => Stage::Dns,
+        I::TcpRefused | I::TcpTimeout | I::TcpUnreachable | I::SynUnanswered => Stage::Tcp,
+        I::X224NoResponse
+        | I::X224Closed
+        | I::X224Malformed
+        | I::NotRdp
+        | I::NegSslRequired
+        | I::NegSslNotAllowed
+        | I::NegSslCertNotOnServer
+        | I::NegInconsistentFlags
+        | I::NegHybridRequired
+        | I::NegSslWithUserAuthRequired
+        | I::NegProtocolNotRequested
+        | I::LegacyNoNegotiation
+        | I::NlaNotRequired
+        | I::RdpSecurityAllowed => Stage::X224,
+        I::WeakRdpEncryption => Stage::Mcs,
+        I::TlsLegacyOnly
+        | I::TlsLegacyEnabled
+        | I::TlsHandshakeFailed
+        | I::CertExpired
+        | I::CertNotYetValid
+        | I::CertNameMismatch
+        | I::CertSelfSigned
+        | I::CertWeak => Stage::Tls,
+        I::CredsspUnpatched
+        | I::CredsspFailed
+        | I::ClockSkew
+        | I::RestrictedAdminSupported
+        | I::LogonFailure
+        | I::AccountLocked
+        | I::AccountDisabled
+        | I::PasswordExpired
+        | I::LogonRestricted
+        | I::NoLogonServers
+        | I::UserNotAuthorized
+        | I::AuthFailed => Stage::Credssp,
+        I::Redirected => Stage::Capabilities,
+        _ => return None,
+    })
+}
+
+/// What a client meets because of a finding that does not stop the connection.
+fn client_effect(id: FindingId) -> &'static str {
+    use FindingId as I;
+    match id {
+        I::CredsspUnpatched => {
+            "clients updated since May 2018 refuse to connect (\"CredSSP encryption oracle remediation\")"
+        }
+        I::CertNameMismatch | I::CertExpired | I::CertNotYetValid => {
+            "clients connect only after a certificate warning"
+        }
+        I::DnsMultipleAddresses | I::PacketLoss | I::ZeroWindow | I::ProbeTimeout => {
+            "clients may connect, but not reliably"
+        }
+        I::ClockSkew => "NTLM clients connect, Kerberos logons fail",
+        I::SessionReplaced | I::SessionTimeLimit | I::ServerShuttingDown => {
+            "the session is ended by the server"
+        }
+        I::Redirected => "clients are sent to another host",
+        I::NegProtocolNotRequested => "clients that insist on the protocol they asked for abort",
+        I::TlsLegacyOnly => {
+            "clients that refuse TLS 1.0/1.1 (FreeRDP on OpenSSL 3, hardened Windows) fail"
+        }
+        I::TlsHandshakeFailed => "some clients fail the TLS handshake",
+        I::LegacyNoNegotiation => "only clients that still allow Standard RDP Security connect",
+        _ => "an ordinary client connects",
+    }
+}
+
+/// How far the server was reached and with what, for the headline's lead ("Reachable, NLA
+/// required"; in a capture only the layer: "TLS without NLA").
+fn lead(o: &Outcome) -> String {
+    let layer = match (o.layer, o.nla_required) {
+        (Some("hybrid" | "hybrid_ex"), Some(true)) => Some("NLA required"),
+        (Some("hybrid" | "hybrid_ex"), _) => Some("NLA"),
+        (Some("ssl"), _) => Some("TLS without NLA"),
+        (Some("rdp"), _) => Some("Standard RDP Security"),
+        _ => None,
+    };
+    match (o.passive, layer) {
+        (false, Some(l)) => format!("Reachable, {l}"),
+        (false, None) => "Reachable".into(),
+        (true, Some(l)) => l.into(),
+        (true, None) => "RDP".into(),
+    }
+}
+
+/// `(mstsc shows 0x904 / 0x7)`, unless the summary already says it.
+fn mstsc_note(o: &Outcome, summary: &str) -> String {
+    let Some(v) = o.mstsc else {
+        return String::new();
+    };
+    let code = match (&v.disconnect_reason, &v.extended_reason) {
+        (Some(d), Some(e)) => format!("{d} / {e}"),
+        (Some(d), None) => d.clone(),
+        _ => return String::new(),
+    };
+    if summary.contains(code.as_str()) || summary.contains("mstsc") {
+        return String::new();
+    }
+    format!(" (mstsc shows {code})")
+}
+
+/// The diagnosis of an outcome.
+pub fn diagnose(o: &Outcome) -> Diagnosis {
+    let primary = o
+        .findings
+        .iter()
+        .filter(|f| class(f) != Class::Info)
+        .min_by_key(|f| rank(f, o));
+    let Some(f) = primary else {
+        let reached = o
+            .reached
+            .map(|s| format!(" (reached {s})"))
+            .unwrap_or_default();
+        let headline = if o.no_credentials {
+            format!(
+                "{}: an ordinary client gets as far as the credential check (run with --user to test the logon); nothing to fix before it",
+                lead(o)
+            )
+        } else if o.passive {
+            format!("{}{reached}: nothing to fix", lead(o))
+        } else {
+            format!(
+                "{}: an ordinary client connects{reached}; nothing to fix",
+                lead(o)
+            )
+        };
+        return Diagnosis {
+            headline,
+            primary_finding: None,
+            stage: None,
+        };
+    };
+    let stage = typical_stage(f.id).or(o.stopped_at);
+    let (summary, remediation) = (f.summary, f.remediation);
+    let headline = if stopped_it(f, o) {
+        let note = mstsc_note(o, summary);
+        let at = stage.map(|s| s.as_str()).unwrap_or("the start");
+        match (o.passive, stage) {
+            (false, Some(Stage::Dns | Stage::Tcp)) => {
+                format!("Not reachable: {summary}{note}: {remediation}")
+            }
+            (true, Some(Stage::Dns | Stage::Tcp)) => {
+                format!("Failed at {at}: {summary}{note}: {remediation}")
+            }
+            _ => format!(
+                "{} — fails at {at}: {summary}{note}: {remediation}",
+                lead(o)
+            ),
+        }
+    } else if class(f) == Class::Posture {
+        format!(
+            "{}: {}, but {summary}: {remediation}",
+            lead(o),
+            client_effect(f.id)
+        )
+    } else {
+        format!(
+            "{}: {} because {summary}: {remediation}",
+            lead(o),
+            client_effect(f.id)
+        )
+    };
+    Diagnosis {
+        headline,
+        primary_finding: Some(f.id),
+        stage,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::{finding, mstsc};
+
+    fn d(findings: &[Finding], stopped_at: Option<Stage>, layer: &str) -> Diagnosis {
+        let view = mstsc::view(findings, stopped_at.is_some(), None);
+        diagnose(&Outcome {
+            findings,
+            stopped_at,
+            reached: Some(Stage::Active),
+            layer: Some(layer),
+            nla_required: Some(layer == "hybrid"),
+            mstsc: view.as_ref(),
+            ..Outcome::default()
+        })
+    }
+
+    #[test]
+    fn a_refused_port_outranks_everything_after_it() {
+        let x = d(
+            &[
+                finding(FindingId::CertSelfSigned, ""),
+                finding(FindingId::ResetByServer, ""),
+                finding(FindingId::TcpRefused, ""),
+            ],
+            Some(Stage::Tcp),
+            "",
+        );
+        assert_eq!(x.primary_finding, Some(FindingId::TcpRefused));
+        assert_eq!(x.stage, Some(Stage::Tcp));
+        assert!(x.headline.starts_with("Not reachable: the server refused"));
+        assert!(x.headline.contains("mstsc shows 0x204"), "{}", x.headline);
+    }
+
+    #[test]
+    fn a_denied_session_outranks_a_self_signed_certificate_and_posture() {
+        let fs = [
+            finding(FindingId::CertSelfSigned, ""),
+            finding(FindingId::NlaNotRequired, ""),
+            finding(FindingId::ServerDeniedConnection, ""),
+        ];
+        let view = mstsc::view(&fs, true, Some(7));
+        let x = diagnose(&Outcome {
+            findings: &fs,
+            stopped_at: Some(Stage::Capabilities),
+            layer: Some("hybrid"),
+            nla_required: Some(true),
+            mstsc: view.as_ref(),
+            ..Outcome::default()
+        });
+        assert_eq!(x.primary_finding, Some(FindingId::ServerDeniedConnection));
+        assert_eq!(x.stage, Some(Stage::Capabilities));
+        assert!(
+            x.headline.starts_with(
+                "Reachable, NLA required — fails at capabilities: the server denied the connection"
+            ),
+            "{}",
+            x.headline
+        );
+        assert!(x.headline.contains("0x904 / extended 0x7"));
+        assert!(
+            !x.headline.contains("mstsc shows"),
+            "said once: {}",
+            x.headline
+        );
+    }
+
+    #[test]
+    fn a_cause_outranks_the_reset_it_explains() {
+        let x = d(
+            &[
+                finding(FindingId::ResetByServer, ""),
+                finding(FindingId::InjectedReset, ""),
+            ],
+            Some(Stage::Tls),
+            "ssl",
+        );
+        assert_eq!(x.primary_finding, Some(FindingId::InjectedReset));
+        let x = d(
+            &[
+                finding(FindingId::ClosedByServer, ""),
+                finding(FindingId::LogonFailure, ""),
+            ],
+            Some(Stage::Credssp),
+            "hybrid",
+        );
+        assert_eq!(x.primary_finding, Some(FindingId::LogonFailure));
+    }
+
+    #[test]
+    fn warnings_say_what_the_client_meets() {
+        let x = d(
+            &[
+                finding(FindingId::TlsLegacyEnabled, ""),
+                finding(FindingId::CredsspUnpatched, ""),
+            ],
+            None,
+            "hybrid",
+        );
+        assert_eq!(x.primary_finding, Some(FindingId::CredsspUnpatched));
+        assert_eq!(x.stage, Some(Stage::Credssp));
+        assert!(x.headline.contains("refuse to connect"), "{}", x.headline);
+        let x = d(&[finding(FindingId::NlaNotRequired, "")], None, "ssl");
+        assert!(
+            x.headline
+                .starts_with("Reachable, TLS without NLA: an ordinary client connects, but"),
+            "{}",
+            x.headline
+        );
+    }
+
+    #[test]
+    fn nothing_to_fix() {
+        let x = d(&[finding(FindingId::CertSelfSigned, "")], None, "hybrid");
+        assert_eq!(x.primary_finding, None);
+        assert_eq!(x.stage, None);
+        assert!(x.headline.ends_with("nothing to fix"), "{}", x.headline);
+        let x = diagnose(&Outcome {
+            layer: Some("hybrid"),
+            nla_required: Some(true),
+            no_credentials: true,
+            ..Outcome::default()
+        });
+        assert!(x.headline.contains("--user"), "{}", x.headline);
+    }
+}
