@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+mod common;
+use common::{drop_port, netns};
+
 fn fixture_hex(rel: &str) -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../fixtures")
@@ -238,81 +241,6 @@ fn probe_usage_errors_exit_2() {
             .code(),
         Some(2)
     );
-}
-
-/// A network namespace made by the test (loopback up), deleted when dropped. None (after
-/// saying SKIPPED, or failing under RDPROBE_REQUIRE_PEERS=1) without root and `ip`.
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "delete", &self.0])
-            .output();
-        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.0));
-    }
-}
-
-fn skip(what: &str, why: &str) {
-    assert!(
-        std::env::var_os("RDPROBE_REQUIRE_PEERS").is_none(),
-        "{what} required but {why}"
-    );
-    eprintln!("\n*** SKIPPED {what}: {why} ***\n");
-}
-
-fn sh(args: &[&str]) -> std::io::Result<Output> {
-    Command::new(args[0]).args(&args[1..]).output()
-}
-
-fn netns(what: &str, tag: &str) -> Option<Netns> {
-    let ns = format!("rdprobe-{tag}-{}", std::process::id());
-    match sh(&["ip", "netns", "add", &ns]) {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => {
-            skip(
-                what,
-                &format!(
-                    "ip netns add: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                ),
-            );
-            return None;
-        }
-        Err(e) => {
-            skip(what, &format!("ip: {e}"));
-            return None;
-        }
-    }
-    let ns = Netns(ns);
-    let up = sh(&[
-        "ip", "netns", "exec", &ns.0, "ip", "link", "set", "lo", "up",
-    ])
-    .unwrap();
-    assert!(up.status.success(), "{up:?}");
-    Some(ns)
-}
-
-/// Drops SYNs to `port` inside the namespace (a filtered port).
-fn drop_port(what: &str, ns: &Netns, port: &str) -> bool {
-    let rule = sh(&[
-        "ip", "netns", "exec", &ns.0, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", port,
-        "-j", "DROP",
-    ]);
-    match rule {
-        Ok(o) if o.status.success() => true,
-        Ok(o) => {
-            skip(
-                what,
-                &format!("iptables: {}", String::from_utf8_lossy(&o.stderr).trim()),
-            );
-            false
-        }
-        Err(e) => {
-            skip(what, &format!("iptables: {e}"));
-            false
-        }
-    }
 }
 
 /// A filtered port (SYNs dropped by a firewall) inside a network namespace the test creates:

@@ -44,7 +44,15 @@ where
     F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    server_on(TcpListener::bind("127.0.0.1:0").await.unwrap(), handler)
+}
+
+/// Serves every connection of `l` with `handler`; returns its port.
+fn server_on<F, Fut>(l: TcpListener, handler: F) -> u16
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let port = l.local_addr().unwrap().port();
     let handler = Arc::new(handler);
     tokio::spawn(async move {
@@ -243,6 +251,11 @@ async fn tls_alert() {
 
 /// A TLS-only RDP server (rustls) with the given certificate.
 async fn tls_server(cert: rcgen::CertifiedKey<rcgen::KeyPair>) -> u16 {
+    tls_server_on(TcpListener::bind("127.0.0.1:0").await.unwrap(), cert)
+}
+
+/// A TLS-only RDP server (rustls) on `l` with the given certificate.
+fn tls_server_on(l: TcpListener, cert: rcgen::CertifiedKey<rcgen::KeyPair>) -> u16 {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
     let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -252,7 +265,7 @@ async fn tls_server(cert: rcgen::CertifiedKey<rcgen::KeyPair>) -> u16 {
         .with_single_cert(vec![cert.cert.der().clone()], key)
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    server(move |mut s| {
+    server_on(l, move |mut s| {
         let acceptor = acceptor.clone();
         async move {
             if read_request(&mut s).await.is_none() {
@@ -265,7 +278,6 @@ async fn tls_server(cert: rcgen::CertifiedKey<rcgen::KeyPair>) -> u16 {
             }
         }
     })
-    .await
 }
 
 #[tokio::test]
@@ -1890,4 +1902,200 @@ async fn a_logon_over_tls_is_notified_or_refused() {
             }
         }
     }
+}
+
+// ---- Names: the wrong host, an alias, several addresses, no address (a namespace's hosts) ----
+
+mod common;
+
+/// Binds `addrs` inside the network namespace `ns` (a thread joins it with setns(2); sockets
+/// stay in the namespace they were made in), for servers this process runs.
+fn listeners_in(ns: &str, addrs: &[&str]) -> Vec<TcpListener> {
+    let path = format!("/var/run/netns/{ns}");
+    let addrs: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+    let std_listeners = std::thread::spawn(move || {
+        let f = std::fs::File::open(path).unwrap();
+        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        addrs
+            .iter()
+            .map(|a| {
+                let l = std::net::TcpListener::bind(a.as_str()).unwrap();
+                l.set_nonblocking(true).unwrap();
+                l
+            })
+            .collect::<Vec<_>>()
+    })
+    .join()
+    .unwrap();
+    std_listeners
+        .into_iter()
+        .map(|l| TcpListener::from_std(l).unwrap())
+        .collect()
+}
+
+/// `wrong-host`, `dns-multiple-addresses` and `dns-unresolved` through a hosts file: the test
+/// makes a network namespace (`ip netns exec` bind-mounts /etc/netns/NAME/hosts and
+/// resolv.conf), serves TLS RDP there with the self-signed certificate of srv7.rdprobe.test (as
+/// Windows' default RDP certificate names its machine), and runs `rdprobe probe` inside it:
+/// - wrong.rdprobe.test (another name for the address) is `wrong-host`, and the headline says so;
+/// - alias.rdprobe.test, a hosts-file alias of srv7.rdprobe.test (its canonical name), is not;
+///   neither is srv7.rdprobe.test itself;
+/// - multi.rdprobe.test has two addresses, one served and one refused: `dns-multiple-addresses`;
+/// - nothere.rdprobe.test is in no hosts file and the namespace has no resolver: `dns-unresolved`.
+///
+/// Needs root and `ip` (SKIPPED without them; a failure under RDPROBE_REQUIRE_PEERS=1).
+#[tokio::test]
+async fn names_from_a_hosts_file_wrong_host_alias_multiple_and_unresolved() {
+    let what = "names test";
+    let Some(ns) = common::netns(what, "names") else {
+        return;
+    };
+    let dir = format!("/etc/netns/{}", ns.0);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        format!("{dir}/hosts"),
+        "127.0.0.1 localhost\n\
+         127.0.0.2 wrong.rdprobe.test\n\
+         127.0.0.3 srv7.rdprobe.test alias.rdprobe.test\n\
+         127.0.0.4 multi.rdprobe.test\n\
+         127.0.0.5 multi.rdprobe.test\n",
+    )
+    .unwrap();
+    // No resolver inside the namespace: a name outside the hosts file fails at once.
+    std::fs::write(format!("{dir}/resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
+    for l in listeners_in(
+        &ns.0,
+        &["127.0.0.2:3389", "127.0.0.3:3389", "127.0.0.4:3389"],
+    ) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["srv7.rdprobe.test".to_owned()]).unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        tls_server_on(
+            l,
+            rcgen::CertifiedKey {
+                cert,
+                signing_key: key,
+            },
+        );
+    }
+    let ns_name = ns.0.clone();
+    let o = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &ns_name, env!("CARGO_BIN_EXE_rdprobe")])
+            .args([
+                "probe",
+                "--format",
+                "jsonl",
+                "--no-enum",
+                "--stop-after",
+                "mcs",
+            ])
+            .args(["--timeout", "5", "--stage-timeout", "1.5"])
+            .args([
+                "wrong.rdprobe.test",
+                "alias.rdprobe.test",
+                "srv7.rdprobe.test",
+                "multi.rdprobe.test",
+                "nothere.rdprobe.test",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let results: std::collections::HashMap<String, serde_json::Value> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "target")
+        .map(|v| {
+            (
+                v["data"]["target"].as_str().unwrap().to_owned(),
+                v["data"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        results.len(),
+        5,
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let ids = |t: &str| -> Vec<String> {
+        results[t]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let wrong = &results["wrong.rdprobe.test"];
+    assert!(
+        ids("wrong.rdprobe.test").contains(&"wrong-host".into()),
+        "{wrong}"
+    );
+    let f = wrong["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "wrong-host")
+        .unwrap();
+    assert!(
+        f["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("self-signed certificate srv7.rdprobe.test"),
+        "{f}"
+    );
+    assert_eq!(
+        wrong["diagnosis"]["primary_finding"], "wrong-host",
+        "{wrong}"
+    );
+    assert!(
+        wrong["diagnosis"]["headline"]
+            .as_str()
+            .unwrap()
+            .contains("clients reach another machine than the one named"),
+        "{wrong}"
+    );
+    for t in ["alias.rdprobe.test", "srv7.rdprobe.test"] {
+        assert!(
+            !ids(t).contains(&"wrong-host".into()),
+            "{t}: {}",
+            results[t]
+        );
+        assert_eq!(
+            results[t]["stopped_at"],
+            serde_json::Value::Null,
+            "{}",
+            results[t]
+        );
+    }
+    // The alias and the wrong name both miss the certificate; only one is the wrong host.
+    assert!(ids("alias.rdprobe.test").contains(&"cert-name-mismatch".into()));
+    let multi = &results["multi.rdprobe.test"];
+    assert!(
+        ids("multi.rdprobe.test").contains(&"dns-multiple-addresses".into()),
+        "{multi}"
+    );
+    let outcomes: Vec<&str> = multi["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes.len(), 2, "{multi}");
+    assert!(outcomes.contains(&"refused"), "{multi}");
+    let none = &results["nothere.rdprobe.test"];
+    assert_eq!(none["stopped_at"], "dns", "{none}");
+    assert_eq!(
+        ids("nothere.rdprobe.test"),
+        vec!["dns-unresolved".to_owned()]
+    );
+    assert_eq!(none["diagnosis"]["primary_finding"], "dns-unresolved");
+    assert_eq!(none["mstsc"]["disconnect_reason"], "0x104");
+    assert!(none["diagnosis"]["headline"]
+        .as_str()
+        .unwrap()
+        .starts_with("Not reachable: the name does not resolve"));
 }

@@ -149,3 +149,30 @@ impl FrameReader {
 pub fn stage_deadline(deadline: Instant, stage: Duration) -> Instant {
     deadline.min(Instant::now() + stage)
 }
+
+/// `getaddrinfo(3)` for a TCP connection to `host:port` (blocking: run it on a blocking
+/// thread): the addresses in the resolver's order without repeats, and the canonical name
+/// (`AI_CANONNAME`: the name a CNAME or a hosts-file alias points to) when it differs from
+/// `host`.
+pub fn getaddrinfo(host: &str, port: u16) -> std::io::Result<(Vec<SocketAddr>, Option<String>)> {
+    /// `AI_CANONNAME` (POSIX; 2 in glibc, musl, the BSDs and Windows).
+    const AI_CANONNAME: i32 = 2;
+    let hints = dns_lookup::AddrInfoHints {
+        flags: AI_CANONNAME,
+        socktype: dns_lookup::SockType::Stream.into(),
+        ..dns_lookup::AddrInfoHints::default()
+    };
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    let mut canonical = None;
+    for a in dns_lookup::getaddrinfo(Some(host), None, Some(hints)).map_err(std::io::Error::from)? {
+        let mut a = a?;
+        if canonical.is_none() {
+            canonical = a.canonname.take().filter(|c| !c.eq_ignore_ascii_case(host));
+        }
+        a.sockaddr.set_port(port);
+        if !addrs.contains(&a.sockaddr) {
+            addrs.push(a.sockaddr);
+        }
+    }
+    Ok((addrs, canonical))
+}

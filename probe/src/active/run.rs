@@ -18,7 +18,7 @@ use super::net::{self, FrameReader};
 use super::pdu;
 use super::plan::{self, ConnectFailure, CrOutcome, Layer, ReadFailure, Record};
 pub use super::targets::{parse_target, Target};
-use crate::diagnose::{self, finding, Finding, FindingId, Stage, StageStatus, Verdict};
+use crate::diagnose::{self, finding, rules, Finding, FindingId, Stage, StageStatus, Verdict};
 use crate::facts::gcc::ConnectResponseFacts;
 use crate::facts::x224::{Answer, Confirm};
 use crate::report::probe::*;
@@ -198,6 +198,9 @@ pub(super) struct Run<'a> {
     pub(super) deadline: Instant,
     pub(super) t0: Instant,
     pub(super) host: &'a str,
+    /// The target name's canonical name, when the resolver gave one (a CNAME or hosts-file
+    /// alias's target).
+    pub(super) canonical: Option<String>,
     pub(super) rng: u64,
     pub(super) rec: Record,
 }
@@ -259,6 +262,7 @@ pub async fn probe(target: &Target, opts: &ProbeOptions) -> ProbeResult {
         deadline: t0 + opts.timeout,
         t0,
         host: &target.host,
+        canonical: None,
         rng: seed,
         rec: Record::default(),
     };
@@ -272,6 +276,20 @@ pub async fn probe(target: &Target, opts: &ProbeOptions) -> ProbeResult {
         run.rec.deadline_passed(&limit, at);
     }
     run.rec.finish(&limit, at);
+    let cert = result.tls.as_ref().and_then(|t| t.certificate.as_ref());
+    let ntlm = result.credssp.as_ref().and_then(|c| c.ntlm.as_ref());
+    let names = rules::ServerNames {
+        ntlm_dns_computer: ntlm.and_then(|n| n.dns_computer.as_deref()),
+        ntlm_netbios_computer: ntlm.and_then(|n| n.netbios_computer.as_deref()),
+        cert_names: cert.map_or(&[], |c| c.names.as_slice()),
+        cert_self_signed: cert.is_some_and(|c| c.cert.self_signed),
+        cert_matches_target: cert.is_some_and(|c| c.name_matches),
+    };
+    run.rec.findings.extend(rules::wrong_host(
+        &target.host,
+        run.canonical.as_deref(),
+        &names,
+    ));
     result.stages = run.rec.stages;
     result.stopped_at = run.rec.stopped_at;
     result.verdict = diagnose::verdict(&run.rec.findings);
@@ -347,19 +365,24 @@ async fn resolve(run: &mut Run<'_>, target: &Target) -> Option<Vec<SocketAddr>> 
     if let Ok(ip) = target.host.parse::<IpAddr>() {
         return Some(vec![SocketAddr::new(ip, target.port)]);
     }
+    let host = target.host.clone();
+    let port = target.port;
     let lookup = tokio::time::timeout_at(
         net::stage_deadline(run.deadline, run.opts.stage_timeout),
-        tokio::net::lookup_host((target.host.as_str(), target.port)),
+        tokio::task::spawn_blocking(move || net::getaddrinfo(&host, port)),
     )
     .await;
     let at = run.at();
     let addrs = match lookup {
-        Ok(Ok(a)) => {
-            let mut v: Vec<SocketAddr> = a.collect();
-            v.dedup();
+        Ok(Ok(Ok((v, canonical)))) => {
+            run.canonical = canonical;
             v
         }
         Ok(Err(e)) => {
+            plan::dns_failed(&mut run.rec, &target.host, &e.to_string(), false, at);
+            return None;
+        }
+        Ok(Ok(Err(e))) => {
             plan::dns_failed(&mut run.rec, &target.host, &e.to_string(), false, at);
             return None;
         }
@@ -377,6 +400,10 @@ async fn resolve(run: &mut Run<'_>, target: &Target) -> Option<Vec<SocketAddr>> 
         .map(|a| a.ip().to_string())
         .collect::<Vec<_>>()
         .join(", ");
+    let list = match &run.canonical {
+        Some(c) => format!("{list} (canonical name {c})"),
+        None => list,
+    };
     run.rec
         .stage(Stage::Dns, diagnose::StageStatus::Ok, at, list);
     Some(addrs)

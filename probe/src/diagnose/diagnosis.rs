@@ -80,7 +80,7 @@ fn class(f: &Finding) -> Class {
             Severity::Error,
         ) => Class::Symptom,
         (_, Severity::Error) => Class::Cause,
-        (I::InjectedReset, _) => Class::Explains,
+        (I::InjectedReset | I::WrongHost, _) => Class::Explains,
         (
             I::CredsspUnpatched
             | I::CertNameMismatch
@@ -122,7 +122,7 @@ fn rank(f: &Finding, o: &Outcome) -> (bool, Class, FindingId) {
 fn typical_stage(id: FindingId) -> Option<Stage> {
     use FindingId as I;
     Some(match id {
-        I::DnsUnresolved | I::DnsMultipleAddresses => Stage::Dns,
+        I::DnsUnresolved | I::DnsMultipleAddresses | I::WrongHost => Stage::Dns,
         I::TcpRefused | I::TcpTimeout | I::TcpUnreachable | I::SynUnanswered => Stage::Tcp,
         I::X224NoResponse
         | I::X224Closed
@@ -182,6 +182,7 @@ fn client_effect(id: FindingId) -> &'static str {
             "the session is ended by the server"
         }
         I::Redirected => "clients are sent to another host",
+        I::WrongHost => "clients reach another machine than the one named",
         I::NegProtocolNotRequested => "clients that insist on the protocol they asked for abort",
         I::TlsLegacyOnly => {
             "clients that refuse TLS 1.0/1.1 (FreeRDP on OpenSSL 3, hardened Windows) fail"

@@ -59,6 +59,7 @@ pub enum FindingId {
     NoLogonServers,
     UserNotAuthorized,
     AuthFailed,
+    WrongHost,
 
     LicensingError,
     PacketLoss,
@@ -74,7 +75,7 @@ pub enum FindingId {
 
 impl FindingId {
     /// Every id, in catalogue order.
-    pub const ALL: [Self; 61] = [
+    pub const ALL: [Self; 62] = [
         Self::DnsUnresolved,
         Self::DnsMultipleAddresses,
         Self::TcpRefused,
@@ -126,6 +127,7 @@ impl FindingId {
         Self::NoLogonServers,
         Self::UserNotAuthorized,
         Self::AuthFailed,
+        Self::WrongHost,
         Self::LicensingError,
         Self::PacketLoss,
         Self::ClosedByServer,
@@ -192,6 +194,7 @@ impl FindingId {
             Self::NoLogonServers => "no-logon-servers",
             Self::UserNotAuthorized => "user-not-authorized",
             Self::AuthFailed => "auth-failed",
+            Self::WrongHost => "wrong-host",
 
             Self::LicensingError => "licensing-error",
             Self::PacketLoss => "packet-loss",
@@ -458,6 +461,11 @@ impl FindingId {
                 Severity::Error,
                 "authentication failed (CredSSP ended without a code this catalogue names)",
                 "the evidence names the step and the code",
+            ),
+            Self::WrongHost => (
+                Severity::Warning,
+                "the server names itself as another host than the target name (NTLM computer name, certificate)",
+                "DNS points at the wrong host (a stale record: check it, ipconfig /flushdns), or a NAT / port forward sends the port to another machine: check the forwarding rule",
             ),
             Self::Redirected => (
                 Severity::Info,

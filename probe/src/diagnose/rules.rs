@@ -370,6 +370,110 @@ pub fn auth(outcome: &crate::facts::credssp::AuthOutcome, user: &str) -> Option<
     Some(finding(id, evidence))
 }
 
+/// The names a server gives about itself: its NTLM CHALLENGE (MS-NLMP 2.2.2.1,
+/// MsvAvDnsComputerName and MsvAvNbComputerName) and its TLS certificate.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ServerNames<'a> {
+    pub ntlm_dns_computer: Option<&'a str>,
+    pub ntlm_netbios_computer: Option<&'a str>,
+    /// The certificate's commonNames and DNS SANs.
+    pub cert_names: &'a [String],
+    pub cert_self_signed: bool,
+    /// The certificate names the target (RFC 6125 matching).
+    pub cert_matches_target: bool,
+}
+
+/// `wrong-host`: the server names itself as another host than the one asked for (DNS pointing
+/// at the wrong machine, or a NAT / port forward to another one). Careful by design:
+/// - an IP target or `localhost` has no name to compare;
+/// - a CA-issued certificate that names the target is the owner's word: a farm or an alias
+///   behind one name is not wrong;
+/// - the target's canonical name (`canonical`, what the resolver says the name is an alias of,
+///   as a CNAME or a hosts-file alias) counts as the target's own name;
+/// - names match when equal, when their first labels are equal (`srv01` and
+///   `srv01.corp.example`), or when a 15-character NetBIOS name is the cut first label;
+/// - a self-signed certificate's names count as the server's own (Windows' default RDP
+///   certificate carries the machine's DNS name); a CA certificate's do not (a wildcard or a
+///   farm's name says nothing about the machine).
+pub fn wrong_host(target: &str, canonical: Option<&str>, n: &ServerNames) -> Option<Finding> {
+    let bare = target.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<std::net::IpAddr>().is_ok() || is_localhost(target) {
+        return None;
+    }
+    if n.cert_matches_target && !n.cert_self_signed {
+        return None;
+    }
+    let mut theirs: Vec<(&str, &str)> = Vec::new();
+    if let Some(d) = n.ntlm_dns_computer {
+        theirs.push(("NTLM DNS computer name", d));
+    }
+    if let Some(d) = n.ntlm_netbios_computer {
+        theirs.push(("NTLM NetBIOS computer name", d));
+    }
+    if n.cert_self_signed {
+        theirs.extend(
+            n.cert_names
+                .iter()
+                .map(|c| ("self-signed certificate", c.as_str())),
+        );
+    }
+    theirs.retain(|(_, name)| {
+        !name.is_empty()
+            && !name.starts_with("*.")
+            && !is_localhost(name)
+            && name.parse::<std::net::IpAddr>().is_err()
+    });
+    if theirs.is_empty() {
+        return None;
+    }
+    let ours = [Some(target), canonical];
+    if ours
+        .iter()
+        .flatten()
+        .any(|o| theirs.iter().any(|(_, t)| same_host(o, t)))
+    {
+        return None;
+    }
+    let said = theirs
+        .iter()
+        .map(|(what, name)| format!("{what} {name}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let alias = canonical
+        .filter(|c| !c.eq_ignore_ascii_case(target))
+        .map(|c| format!(" (an alias of {c})"))
+        .unwrap_or_default();
+    Some(finding(
+        FindingId::WrongHost,
+        format!("asked for {target}{alias}; the server calls itself: {said}"),
+    ))
+}
+
+fn is_localhost(name: &str) -> bool {
+    let first = name.split('.').next().unwrap_or_default();
+    first.eq_ignore_ascii_case("localhost")
+}
+
+/// Whether two host names name the same machine (see [`wrong_host`]).
+fn same_host(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim_end_matches('.'), b.trim_end_matches('.'));
+    if a.eq_ignore_ascii_case(b) {
+        return true;
+    }
+    let la = a.split('.').next().unwrap_or_default();
+    let lb = b.split('.').next().unwrap_or_default();
+    if la.eq_ignore_ascii_case(lb) {
+        return true;
+    }
+    // NetBIOS names are at most 15 characters: a longer host name is cut.
+    let cut = |long: &str, nb: &str| {
+        nb.len() == 15
+            && long.len() > 15
+            && long.as_bytes()[..15].eq_ignore_ascii_case(nb.as_bytes())
+    };
+    cut(la, lb) || cut(lb, la)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,5 +565,63 @@ mod tests {
             ids,
             [FindingId::NlaNotRequired, FindingId::RdpSecurityAllowed]
         );
+    }
+
+    #[test]
+    fn wrong_host_only_when_no_name_of_the_server_fits_the_target() {
+        let ntlm = |dns, nb| ServerNames {
+            ntlm_dns_computer: Some(dns),
+            ntlm_netbios_computer: Some(nb),
+            ..ServerNames::default()
+        };
+        let wrong = |t: &str, c: Option<&str>, n: &ServerNames| wrong_host(t, c, n).is_some();
+        let srv7 = ntlm("srv7.corp.example", "SRV7");
+        // The help-desk case: a stale record sends srv1 to srv7.
+        let f = wrong_host("srv1.corp.example", None, &srv7).unwrap();
+        assert_eq!(f.id, FindingId::WrongHost);
+        assert!(
+            f.evidence
+                .contains("NTLM DNS computer name srv7.corp.example"),
+            "{f:?}"
+        );
+        // The same machine, by its short name, its FQDN, any case, a trailing dot.
+        assert!(!wrong("srv7", None, &srv7));
+        assert!(!wrong("SRV7.corp.example.", None, &srv7));
+        assert!(!wrong("srv7.other.example", None, &srv7));
+        // An IP target, localhost: nothing to compare.
+        assert!(!wrong("192.0.2.7", None, &srv7));
+        assert!(!wrong("[2001:db8::7]", None, &srv7));
+        assert!(!wrong("localhost", None, &srv7));
+        // An alias whose canonical name is the server's.
+        assert!(!wrong("rdp.corp.example", Some("srv7.corp.example"), &srv7));
+        assert!(wrong("rdp.corp.example", Some("srv1.corp.example"), &srv7));
+        // A CA certificate naming the target: a farm behind one name.
+        let farm = ServerNames {
+            cert_matches_target: true,
+            ..srv7
+        };
+        assert!(!wrong("rdp.corp.example", None, &farm));
+        // A self-signed certificate is the machine's own name, and alone is enough.
+        let names = ["WKS-0042.corp.example".to_owned()];
+        let selfsigned = ServerNames {
+            cert_names: &names,
+            cert_self_signed: true,
+            ..ServerNames::default()
+        };
+        assert!(wrong("wks-0017.corp.example", None, &selfsigned));
+        assert!(!wrong("wks-0042", None, &selfsigned));
+        // A CA certificate's names (a wildcard) say nothing about the machine.
+        let wild = ["*.corp.example".to_owned()];
+        let ca = ServerNames {
+            cert_names: &wild,
+            ..ServerNames::default()
+        };
+        assert!(!wrong("wks-0017.corp.example", None, &ca));
+        // NetBIOS names are cut at 15 characters.
+        let long = ntlm("", "ACCOUNTING-SERV");
+        assert!(!wrong("accounting-server-01.corp.example", None, &long));
+        assert!(wrong("accounting-other-01", None, &long));
+        // No names at all: nothing to say.
+        assert!(!wrong("srv1", None, &ServerNames::default()));
     }
 }

@@ -101,6 +101,10 @@ pub struct ProbeCertificate {
     pub cert: Certificate,
     pub name_matches: bool,
     pub chain_length: usize,
+    /// The commonNames and DNS SANs, for the `wrong-host` rule (the JSON has them as
+    /// `subject` and `sans`).
+    #[serde(skip)]
+    pub names: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]

@@ -273,6 +273,7 @@ pub fn conclude_tls(
             cert: Certificate::from_facts(&c, now),
             name_matches: mismatch.is_none(),
             chain_length: chain.len(),
+            names: c.common_names.iter().chain(&c.dns_names).cloned().collect(),
         });
         rec.findings.extend(mismatch);
     }
