@@ -98,9 +98,10 @@ pub enum Command {
         /// Only the connection an mstsc client makes (with TLS and CredSSP), no enumeration.
         #[arg(long)]
         no_enum: bool,
-        /// The last stage to walk on the connection an mstsc client makes: mcs (no walk past the
-        /// MCS connect), channels, client_info, licensing, capabilities, active (the default:
-        /// as far as the probe can go without credentials).
+        /// The last stage to walk on the connection an mstsc client makes: x224 (the
+        /// negotiation only), tls (TLS and CredSSP, nothing on MCS), mcs (no walk past the MCS
+        /// connect), channels, client_info, licensing, capabilities, active (the default: as
+        /// far as the probe can go, to the logon screen or with --user to the logon).
         #[arg(long, value_name = "STAGE", default_value = "active", value_parser = stage)]
         stop_after: rdprobe::diagnose::Stage,
         /// Log on as USER ([DOMAIN\]USER or USER@DOMAIN) on the connection an mstsc client
@@ -111,8 +112,19 @@ pub enum Command {
         /// for every target given; the enumeration's connections stay anonymous.
         #[arg(long, value_name = "[DOMAIN\\]USER")]
         user: Option<String>,
+        /// Repeat the main connection (the walk included) every SECS seconds (default 10) to
+        /// catch an intermittent failure: one line per attempt as it ends, then on Ctrl-C or
+        /// after --count attempts a summary (success rate, failures by stage and finding,
+        /// p50/p95/max per stage, the longest run of failures). The enumeration runs once,
+        /// first, unless --no-enum. One target; text or jsonl.
+        #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "10", value_parser = seconds)]
+        watch: Option<f64>,
+        /// With --watch: stop after N attempts (default: until Ctrl-C).
+        #[arg(long, value_name = "N", requires = "watch", value_parser = clap::value_parser!(u64).range(1..))]
+        count: Option<u64>,
         /// Output format. `jsonl`: one {"type":"target","data":...} line per target as it
-        /// finishes.
+        /// finishes, then a {"type":"summary","data":...} line when there were several
+        /// (with --watch: {"type":"attempt"} lines and a {"type":"watch_summary"} line).
         #[arg(long, value_enum, default_value_t = OutFormat::Text)]
         format: OutFormat,
         /// Write the results to FILE instead of standard output.

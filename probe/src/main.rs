@@ -72,6 +72,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_enum,
             stop_after,
             user,
+            watch,
+            count,
             format,
             output,
         } => {
@@ -94,7 +96,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 port,
                 allow_large_blocks,
             };
-            probe(list, opts, concurrency as usize, format, output)
+            let watch = watch.map(|secs| Watch {
+                interval: std::time::Duration::from_secs_f64(secs),
+                count,
+            });
+            probe(list, opts, concurrency as usize, format, output, watch)
         }
         #[cfg(feature = "live")]
         Command::Capture {
@@ -343,6 +349,8 @@ struct ResultSink {
     format: OutFormat,
     count: usize,
     closed: bool,
+    /// The summary of every target written (text and jsonl print it for several targets).
+    fleet: rdprobe::report::fleet::FleetSummary,
 }
 
 impl ResultSink {
@@ -351,6 +359,7 @@ impl ResultSink {
         if self.closed {
             return Ok(());
         }
+        self.fleet.add(r);
         let res = match self.format {
             OutFormat::Text => {
                 let mut s = String::new();
@@ -382,12 +391,63 @@ impl ResultSink {
         if self.closed {
             return Ok(());
         }
+        let several = self.count > 1;
         let res = match self.format {
             OutFormat::Json if self.count == 0 => self.out.write_all(b"[]\n"),
             OutFormat::Json => self.out.write_all(b"\n]\n"),
+            OutFormat::Text if several => {
+                let mut s = String::new();
+                rdprobe::report::text::fleet(&self.fleet, &mut s);
+                self.out.write_all(s.as_bytes())
+            }
+            OutFormat::Jsonl if several => self.line(
+                rdprobe::report::json::LineKind::Summary,
+                &self.fleet.clone(),
+            ),
             _ => Ok(()),
         }
         .and_then(|()| self.out.flush());
+        self.check(res)
+    }
+
+    /// One JSON Lines envelope without a file.
+    fn line<T: serde::Serialize>(
+        &mut self,
+        kind: rdprobe::report::json::LineKind,
+        data: &T,
+    ) -> std::io::Result<()> {
+        use rdprobe::report::json;
+        json::write_line(
+            &mut self.out,
+            &json::Envelope {
+                kind,
+                file: None,
+                data,
+            },
+        )
+        .and_then(|()| writeln!(self.out))
+        .and_then(|()| self.out.flush())
+    }
+
+    /// Text as it is, or one JSON Lines envelope.
+    fn emit<T: serde::Serialize>(
+        &mut self,
+        kind: rdprobe::report::json::LineKind,
+        data: &T,
+        text: impl FnOnce(&T, &mut String),
+    ) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let res = if self.format == OutFormat::Text {
+            let mut s = String::new();
+            text(data, &mut s);
+            self.out
+                .write_all(s.as_bytes())
+                .and_then(|()| self.out.flush())
+        } else {
+            self.line(kind, data)
+        };
         self.check(res)
     }
 
@@ -402,16 +462,36 @@ impl ResultSink {
     }
 }
 
+/// `--watch SECS` and `--count N`.
+struct Watch {
+    interval: std::time::Duration,
+    count: Option<u64>,
+}
+
 fn probe(
     list: ProbeList,
     opts: rdprobe::active::run::ProbeOptions,
     concurrency: usize,
     format: OutFormat,
     output: Option<std::path::PathBuf>,
+    watch: Option<Watch>,
 ) -> anyhow::Result<ExitCode> {
     use rdprobe::active::fleet::{probe_all, Ended};
     use rdprobe::active::run::{probe, Target};
     let specs = list.specs()?;
+    let watched = match &watch {
+        None => None,
+        Some(_) if format == OutFormat::Json => {
+            anyhow::bail!("--watch streams its attempts: use --format text or jsonl")
+        }
+        Some(_) => {
+            let mut all = specs.iter().flat_map(|s| s.targets());
+            match (all.next(), all.next()) {
+                (Some(t), None) => Some(t),
+                _ => anyhow::bail!("--watch takes one target"),
+            }
+        }
+    };
     let out: Box<dyn Write> = match &output {
         Some(f) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(f).with_context(|| {
@@ -428,10 +508,14 @@ fn probe(
         format,
         count: 0,
         closed: false,
+        fleet: Default::default(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if let (Some(w), Some(target)) = (watch, watched) {
+        return watch_target(&rt, target, opts, w, &mut sink);
+    }
     let opts = std::sync::Arc::new(opts);
     let mut worst = rdprobe::diagnose::Verdict::Ok;
     let mut write_error = None;
@@ -478,6 +562,77 @@ fn probe(
         return Ok(ExitCode::from(130));
     }
     Ok(if worst == rdprobe::diagnose::Verdict::Ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `probe TARGET --watch`: the enumeration once (unless --no-enum), then the main connection
+/// every interval, a line per attempt, and the summary at Ctrl-C or after --count attempts.
+/// Exit 0 when every attempt got through, 1 otherwise.
+fn watch_target(
+    rt: &tokio::runtime::Runtime,
+    target: rdprobe::active::run::Target,
+    opts: rdprobe::active::run::ProbeOptions,
+    w: Watch,
+    sink: &mut ResultSink,
+) -> anyhow::Result<ExitCode> {
+    use rdprobe::active::run::{probe, ProbeOptions};
+    use rdprobe::report::json::LineKind;
+    use rdprobe::report::{text, watch};
+    let name = format!("{}:{}", target.host, target.port);
+    let mut stats = watch::WatchStats::default();
+    rt.block_on(async {
+        let ctrl_c = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::pin!(ctrl_c);
+        if opts.enumerate {
+            let full = tokio::select! {
+                r = probe(&target, &opts) => r,
+                () = &mut ctrl_c => return Ok(()),
+            };
+            sink.write(&full)?;
+        }
+        let main_only = ProbeOptions {
+            enumerate: false,
+            ..opts
+        };
+        let mut n = 0;
+        while w.count.is_none_or(|c| n < c) && !sink.closed {
+            n += 1;
+            let started = tokio::time::Instant::now();
+            let unix = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let r = tokio::select! {
+                r = probe(&target, &main_only) => r,
+                () = &mut ctrl_c => break,
+            };
+            let a = watch::Attempt::from_result(n, rdprobe::time::rfc3339(unix), &r);
+            stats.add(&a);
+            sink.emit(LineKind::Attempt, &a, text::attempt)?;
+            if w.count.is_some_and(|c| n >= c) {
+                break;
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(started + w.interval) => {}
+                () = &mut ctrl_c => break,
+            }
+        }
+        Ok::<(), std::io::Error>(())
+    })?;
+    let summary = stats.summary();
+    sink.emit(LineKind::WatchSummary, &summary, |s, out| {
+        text::watch_summary(&name, s, out)
+    })?;
+    if sink.closed {
+        return Ok(ExitCode::SUCCESS);
+    }
+    Ok(if stats.failures == 0 && stats.attempts > 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -207,10 +207,17 @@ fn probe_jsonl_targets_from_a_file_and_ipv6_literals() {
     ]);
     let _ = std::fs::remove_file(&list);
     assert_eq!(o.status.code(), Some(1), "an error verdict exits 1: {o:?}");
-    let lines: Vec<serde_json::Value> = stdout(&o)
+    let mut lines: Vec<serde_json::Value> = stdout(&o)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    if v6.is_some() {
+        // Several targets end with the fleet summary.
+        let summary = lines.pop().unwrap();
+        assert_eq!(summary["type"], "summary", "{summary}");
+        assert_eq!(summary["data"]["targets"], 2, "{summary}");
+        assert_eq!(summary["data"]["stopped_at"]["x224"], 2, "{summary}");
+    }
     assert_eq!(lines.len(), 1 + usize::from(v6.is_some()));
     for v in &lines {
         assert_eq!(v["type"], "target");
@@ -449,10 +456,16 @@ fn targets_from_standard_input_and_a_block_each_reported_once_to_a_file() {
     assert!(o.stdout.is_empty(), "results go to -o");
     let text = std::fs::read_to_string(&out).unwrap();
     let _ = std::fs::remove_file(&out);
-    let mut seen: Vec<String> = text
+    let mut lines: Vec<serde_json::Value> = text
         .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary = lines.pop().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["data"]["targets"], 9, "{summary}");
+    let mut seen: Vec<String> = lines
+        .iter()
+        .map(|v| {
             assert_eq!(v["type"], "target");
             v["data"]["target"].as_str().unwrap().to_owned()
         })
@@ -603,7 +616,11 @@ fn rate_limits_new_connections_across_targets() {
     let t = std::time::Instant::now();
     let o = rdprobe(&args);
     let took = t.elapsed();
-    assert_eq!(stdout(&o).lines().count(), 11, "{o:?}");
+    assert_eq!(
+        stdout(&o).lines().count(),
+        11 + 1,
+        "11 targets and the summary: {o:?}"
+    );
     assert!(
         took >= std::time::Duration::from_millis(450),
         "took {took:?}"
@@ -630,4 +647,126 @@ fn error_messages_escape_the_file_names_they_echo() {
         );
         assert!(err.contains("\\x1b"), "{err:?}");
     }
+}
+
+/// `--watch` against a loopback server that fails one attempt in three (it closes the third
+/// connection at once): a line per attempt, then the summary with the success rate, the
+/// failures by stage and finding, the stage times and the longest run of failures; exit 1.
+#[test]
+fn watch_counts_a_server_that_fails_one_attempt_in_three() {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (i, s) in l.incoming().enumerate() {
+            let Ok(mut s) = s else { continue };
+            if i % 3 == 2 {
+                drop(s);
+                continue;
+            }
+            std::thread::spawn(move || {
+                let mut req = [0u8; 512];
+                let _ = s.read(&mut req);
+                // FreeRDP's Connection Confirm selecting PROTOCOL_SSL.
+                let _ = s.write_all(&[
+                    3, 0, 0, 19, 14, 0xD0, 0, 0, 0x12, 0x34, 0, 2, 1, 8, 0, 1, 0, 0, 0,
+                ]);
+                let _ = s.read(&mut req);
+            });
+        }
+    });
+    let target = format!("127.0.0.1:{port}");
+    for format in ["text", "jsonl"] {
+        let o = rdprobe(&[
+            "probe",
+            &target,
+            "--watch",
+            "0.05",
+            "--count",
+            "6",
+            "--no-enum",
+            "--stop-after",
+            "x224",
+            "--format",
+            format,
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{o:?}");
+        let out = stdout(&o);
+        if format == "text" {
+            let lines: Vec<&str> = out.lines().collect();
+            assert_eq!(
+                lines.iter().filter(|l| l.contains("  #")).count(),
+                6,
+                "{out}"
+            );
+            assert!(
+                out.contains(&format!(
+                    "== watch of {target}: 6 attempts, 4 ok (66.7 %), 2 failed"
+                )),
+                "{out}"
+            );
+            assert!(out.contains("failed at: x224 2"), "{out}");
+            assert!(out.contains("x224-closed 2"), "{out}");
+            assert!(
+                out.contains("longest run of failures: 1 attempt(s)"),
+                "{out}"
+            );
+            continue;
+        }
+        let v: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(v.len(), 7, "{out}");
+        let failed: Vec<u64> = v[..6]
+            .iter()
+            .inspect(|a| assert_eq!(a["type"], "attempt"))
+            .filter(|a| a["data"]["stopped_at"] == "x224")
+            .map(|a| a["data"]["n"].as_u64().unwrap())
+            .collect();
+        assert_eq!(failed, [3, 6], "{out}");
+        let s = &v[6];
+        assert_eq!(s["type"], "watch_summary");
+        let d = &s["data"];
+        assert_eq!(
+            (d["attempts"].as_u64(), d["failures"].as_u64()),
+            (Some(6), Some(2))
+        );
+        assert_eq!(d["failures_by_stage"]["x224"], 2, "{d}");
+        assert_eq!(d["failures_by_finding"]["x224-closed"], 2, "{d}");
+        assert_eq!(d["stages"]["tcp"]["count"], 6, "{d}");
+        assert!(
+            d["stages"]["x224"]["p95_ms"].as_f64().unwrap() >= 0.0,
+            "{d}"
+        );
+    }
+    // Without --count, Ctrl-C ends the watch with its summary.
+    use std::io::BufRead;
+    let mut child = spawn_rdprobe(&[
+        "probe",
+        &target,
+        "--watch",
+        "0.05",
+        "--no-enum",
+        "--stop-after",
+        "x224",
+        "--format",
+        "jsonl",
+    ]);
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["type"], "attempt");
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let rest: Vec<serde_json::Value> = lines
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    let status = child.wait().unwrap();
+    assert!(matches!(status.code(), Some(0 | 1)), "{status:?}");
+    let last = rest.last().expect("the summary");
+    assert_eq!(last["type"], "watch_summary", "{last}");
+    assert!(last["data"]["attempts"].as_u64().unwrap() >= 1);
 }

@@ -537,9 +537,17 @@ async fn probe_into(run: &mut Run<'_>, target: &Target, result: &mut ProbeResult
         legacy_accepted,
     );
 
+    // `--stop-after tcp|x224`: the negotiation only.
+    if run.opts.stop_after <= Stage::X224 {
+        return;
+    }
     let over_tls = layers.tls.is_some();
     if let Some((request, credssp)) = layers.tls {
         super::tls::tls_stage(run, addr, request, credssp, result).await;
+    }
+    // `--stop-after tls|credssp`: nothing on the MCS layer.
+    if run.opts.stop_after < Stage::Mcs {
+        return;
     }
     let Some(request) = plan::rdp_security_request(&layers, &confirm, run.opts.enumerate) else {
         return;

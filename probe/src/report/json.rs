@@ -94,8 +94,13 @@ pub enum LineKind {
     Target,
     /// One finished connection (`rdprobe pcap`, `rdprobe capture`).
     Connection,
-    /// The end of one capture: [`CaptureSummary`].
+    /// The end of one capture ([`CaptureSummary`]), or of a probe of several targets
+    /// ([`crate::report::fleet::FleetSummary`]).
     Summary,
+    /// One attempt of `probe --watch` ([`crate::report::watch::Attempt`]).
+    Attempt,
+    /// The end of `probe --watch` ([`crate::report::watch::WatchSummary`]).
+    WatchSummary,
 }
 
 /// The one JSON Lines envelope of every command:

@@ -1,7 +1,9 @@
 //! Output DTOs and renderers.
 
 pub mod capture;
+pub mod fleet;
 pub mod json;
 pub mod probe;
 pub mod scan;
 pub mod text;
+pub mod watch;

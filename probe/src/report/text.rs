@@ -450,3 +450,137 @@ fn findings(list: &[crate::diagnose::Finding], out: &mut String) {
         }
     }
 }
+
+/// The table at the end of a run over several targets.
+pub fn fleet(s: &crate::report::fleet::FleetSummary, out: &mut String) {
+    let verdicts = s
+        .verdicts
+        .iter()
+        .map(|(v, n)| format!("{n} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = writeln!(out, "== {} targets: {verdicts}", s.targets);
+    if !s.stopped_at.is_empty() {
+        let stops = s
+            .stopped_at
+            .iter()
+            .map(|(st, n)| format!("{st} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(out, "   stopped at: {stops}");
+    }
+    let rows = s.finding_rows();
+    if !rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "   {:<34} {:<8} {:>7}  e.g.",
+            "finding", "severity", "targets"
+        );
+        for (id, c) in rows {
+            let _ = writeln!(
+                out,
+                "   {:<34} {:<8} {:>7}  {}",
+                id.as_str(),
+                c.severity.as_str(),
+                c.targets,
+                esc(&c.examples.join(", "))
+            );
+        }
+    }
+    if !s.slowest.is_empty() {
+        let _ = writeln!(out, "   slowest:");
+        for x in &s.slowest {
+            let _ = writeln!(
+                out,
+                "     {:>9.0} ms  {}  {}{}",
+                x.elapsed_ms,
+                esc(&x.target),
+                x.verdict,
+                x.stopped_at
+                    .map(|st| format!(", stopped at {st}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// One `--watch` attempt on one line: time, number, verdict, where it stopped, stage times.
+pub fn attempt(a: &crate::report::watch::Attempt, out: &mut String) {
+    let stages = a
+        .stages
+        .iter()
+        .map(|(s, ms)| format!("{s} {ms:.1}"))
+        .collect::<Vec<_>>()
+        .join("  ");
+    let stop = a
+        .stopped_at
+        .map(|s| format!("stopped at {s}"))
+        .unwrap_or_else(|| "-".into());
+    let ids = if a.findings.is_empty() {
+        String::new()
+    } else {
+        let ids: Vec<&str> = a.findings.iter().map(|i| i.as_str()).collect();
+        format!("  [{}]", ids.join(", "))
+    };
+    let _ = writeln!(
+        out,
+        "{}  #{:<4} {:<7} {:<24} {stages}  total {:.0} ms{ids}",
+        a.time,
+        a.n,
+        a.verdict.as_str().to_uppercase(),
+        stop,
+        a.elapsed_ms
+    );
+}
+
+/// The summary of a `--watch`.
+pub fn watch_summary(target: &str, s: &crate::report::watch::WatchSummary, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "== watch of {}: {} attempts, {} ok ({:.1} %), {} failed",
+        esc(target),
+        s.attempts,
+        s.attempts - s.failures,
+        s.success_rate * 100.0,
+        s.failures
+    );
+    let join = |m: Vec<String>| m.join(", ");
+    if !s.failures_by_stage.is_empty() {
+        let v = s
+            .failures_by_stage
+            .iter()
+            .map(|(st, n)| format!("{st} {n}"))
+            .collect();
+        let _ = writeln!(out, "   failed at: {}", join(v));
+    }
+    if !s.failures_by_finding.is_empty() {
+        let v = s
+            .failures_by_finding
+            .iter()
+            .map(|(id, n)| format!("{id} {n}"))
+            .collect();
+        let _ = writeln!(out, "   findings of failed attempts: {}", join(v));
+    }
+    if !s.stages.is_empty() {
+        let _ = writeln!(
+            out,
+            "   {:<18} {:>6} {:>10} {:>10} {:>10}",
+            "stage", "count", "p50 ms", "p95 ms", "max ms"
+        );
+        let rows = s.stages.iter().map(|(st, t)| (st.as_str(), t));
+        for (name, t) in rows.chain(s.total.as_ref().map(|t| ("total", t))) {
+            let _ = writeln!(
+                out,
+                "   {:<18} {:>6} {:>10.1} {:>10.1} {:>10.1}",
+                name, t.count, t.p50_ms, t.p95_ms, t.max_ms
+            );
+        }
+    }
+    if let Some(r) = &s.longest_failure_run {
+        let _ = writeln!(
+            out,
+            "   longest run of failures: {} attempt(s), {} .. {}",
+            r.attempts, r.from, r.to
+        );
+    }
+}
