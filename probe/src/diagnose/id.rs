@@ -460,7 +460,7 @@ impl FindingId {
             Self::AuthFailed => (
                 Severity::Error,
                 "authentication failed (CredSSP ended without a code this catalogue names)",
-                "the evidence names the step and the code",
+                "the evidence names the step and the code; a close right after the NTLM AUTHENTICATE is most often a wrong user name or password (the server's Security log, event 4625, says which)",
             ),
             Self::WrongHost => (
                 Severity::Warning,
@@ -528,7 +528,7 @@ impl FindingId {
 
 impl std::fmt::Display for FindingId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 

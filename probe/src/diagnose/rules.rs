@@ -339,35 +339,38 @@ pub fn licensing(code: LicenseErrorCode, transition: StateTransition) -> Option<
 /// Early User Authorization Result of access denied, else `auth-failed` naming the step.
 pub fn auth(outcome: &crate::facts::credssp::AuthOutcome, user: &str) -> Option<Finding> {
     use crate::facts::credssp::{AuthFailure, AuthOutcome, EarlyAuthz};
-    use rdp_proto::credssp::NtStatus as S;
     let evidence = format!("user {user}: {}", outcome.describe());
     let id = match outcome {
         AuthOutcome::Ok(None | Some(EarlyAuthz::Success)) => return None,
         AuthOutcome::Ok(Some(EarlyAuthz::AccessDenied)) => FindingId::UserNotAuthorized,
-        AuthOutcome::Failed(AuthFailure::Status(code, _)) => match *code {
-            S::STATUS_LOGON_FAILURE | S::STATUS_WRONG_PASSWORD | S::STATUS_NO_SUCH_USER => {
-                FindingId::LogonFailure
-            }
-            S::STATUS_ACCOUNT_LOCKED_OUT => FindingId::AccountLocked,
-            S::STATUS_ACCOUNT_DISABLED | S::STATUS_ACCOUNT_EXPIRED => FindingId::AccountDisabled,
-            S::STATUS_PASSWORD_EXPIRED | S::STATUS_PASSWORD_MUST_CHANGE => {
-                FindingId::PasswordExpired
-            }
-            S::STATUS_ACCOUNT_RESTRICTION
-            | S::STATUS_INVALID_LOGON_HOURS
-            | S::STATUS_INVALID_WORKSTATION
-            | S::STATUS_LOGON_TYPE_NOT_GRANTED => FindingId::LogonRestricted,
-            S::STATUS_NO_LOGON_SERVERS
-            | S::STATUS_TRUSTED_RELATIONSHIP_FAILURE
-            | S::STATUS_TRUSTED_DOMAIN_FAILURE
-            | S::STATUS_TIME_DIFFERENCE_AT_DC
-            | S::STATUS_DOMAIN_CONTROLLER_NOT_FOUND
-            | S::STATUS_NETLOGON_NOT_STARTED => FindingId::NoLogonServers,
-            _ => FindingId::AuthFailed,
-        },
+        AuthOutcome::Failed(AuthFailure::Status(code, _)) => ntstatus_finding_id(*code),
         _ => FindingId::AuthFailed,
     };
     Some(finding(id, evidence))
+}
+
+/// The finding an NTSTATUS from CredSSP's errorCode names (MS-CSSP 2.2.1, `errorCode`).
+pub fn ntstatus_finding_id(code: rdp_proto::credssp::NtStatus) -> FindingId {
+    use rdp_proto::credssp::NtStatus as S;
+    match code {
+        S::STATUS_LOGON_FAILURE | S::STATUS_WRONG_PASSWORD | S::STATUS_NO_SUCH_USER => {
+            FindingId::LogonFailure
+        }
+        S::STATUS_ACCOUNT_LOCKED_OUT => FindingId::AccountLocked,
+        S::STATUS_ACCOUNT_DISABLED | S::STATUS_ACCOUNT_EXPIRED => FindingId::AccountDisabled,
+        S::STATUS_PASSWORD_EXPIRED | S::STATUS_PASSWORD_MUST_CHANGE => FindingId::PasswordExpired,
+        S::STATUS_ACCOUNT_RESTRICTION
+        | S::STATUS_INVALID_LOGON_HOURS
+        | S::STATUS_INVALID_WORKSTATION
+        | S::STATUS_LOGON_TYPE_NOT_GRANTED => FindingId::LogonRestricted,
+        S::STATUS_NO_LOGON_SERVERS
+        | S::STATUS_TRUSTED_RELATIONSHIP_FAILURE
+        | S::STATUS_TRUSTED_DOMAIN_FAILURE
+        | S::STATUS_TIME_DIFFERENCE_AT_DC
+        | S::STATUS_DOMAIN_CONTROLLER_NOT_FOUND
+        | S::STATUS_NETLOGON_NOT_STARTED => FindingId::NoLogonServers,
+        _ => FindingId::AuthFailed,
+    }
 }
 
 /// The names a server gives about itself: its NTLM CHALLENGE (MS-NLMP 2.2.2.1,

@@ -305,7 +305,7 @@ pub fn probe(r: &crate::report::probe::ProbeResult, out: &mut String) {
     for s in &r.stages {
         let _ = writeln!(
             out,
-            "   {:<10} {:<8} {:>9.1} ms  {}",
+            "   {:<17} {:<8} {:>9.1} ms  {}",
             s.name,
             s.status,
             s.elapsed_ms,
@@ -346,6 +346,11 @@ pub fn probe(r: &crate::report::probe::ProbeResult, out: &mut String) {
             .map(|(k, v)| format!("{k} {}", if *v { "yes" } else { "no" }))
             .collect::<Vec<_>>()
             .join(", ");
+        let versions = if versions.is_empty() {
+            "versions not enumerated".to_owned()
+        } else {
+            versions
+        };
         let _ = writeln!(
             out,
             "   tls: {versions}; session {} {}",
