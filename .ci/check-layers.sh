@@ -4,7 +4,7 @@
 # `#[cfg(test)]`) may read fixture files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pattern='\b(tokio|std::net|std::fs|std::thread|std::process|SystemTime|Instant|rustls|tokio_rustls|pcap|socket2)\b'
+pattern='\b(tokio|std::net|std::fs|std::thread|std::process|SystemTime|Instant|rustls|tokio_rustls|socket2)\b|\bpcap(_parser)?::'
 bad=0
 for f in $(find probe/src/facts probe/src/diagnose probe/src/active/plan probe/src/session probe/src/explain probe/src/report/watch.rs probe/src/report/fleet.rs -name '*.rs' | sort); do
   # The code before the first #[cfg(test)], comments dropped.

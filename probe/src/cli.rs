@@ -45,6 +45,16 @@ Exit codes:
   1  a verdict is `warning` or `error`
   2  usage error, or the interface cannot be opened (root or CAP_NET_RAW needed)";
 
+const EXPLAIN_HELP: &str = "Examples:
+  rdprobe explain 0x904 0x7           mstsc's \"socket closed\" with extended reason 7
+  rdprobe explain 2308 7              the same, as mstsc's event log shows it (decimal)
+  rdprobe explain 0x0002000D          a FreeRDP error ([0x0002000D] ERRCONNECT_...)
+  rdprobe explain 0xC0000234          an NTSTATUS from CredSSP (STATUS_ACCOUNT_LOCKED_OUT)
+  rdprobe explain \"function requested is not supported\"   an mstsc message, loosely
+
+Exit codes: 0 explained (a code may be \"not known\", with its nearest family), 1 no message
+matched, 2 usage error.";
+
 const DECODE_HELP: &str = "Examples:
   rdprobe decode 030000130ed000001234000201080001000000
   xxd -p pdu.bin | rdprobe decode - --format json
@@ -174,6 +184,21 @@ pub enum Command {
         /// Stop after this many packets.
         #[arg(long, value_name = "N")]
         count: Option<u64>,
+    },
+    /// Explain an error a user saw: an mstsc disconnect reason (hex or decimal) and its
+    /// extended reason, a FreeRDP error code, an NTSTATUS from CredSSP, or an mstsc message.
+    ///
+    /// Says what it means, at which stage of the connection it arises, its usual causes in
+    /// order, and the rdprobe command that confirms or rules out each. Every table names its
+    /// public source.
+    #[command(after_help = EXPLAIN_HELP)]
+    Explain {
+        /// CODE [EXTENDED] (0x904 0x7, 2308 7, [0x0002000D], 0xC0000234) or a message in quotes.
+        #[arg(required = true, num_args = 1.., value_name = "CODE [EXTENDED] | MESSAGE")]
+        words: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Decode one PDU or a run of frames given as hex, and print every layer and field.
     ///

@@ -8,6 +8,7 @@ pub mod capture;
 pub mod diagnose;
 pub mod dissect;
 pub mod escape;
+pub mod explain;
 pub mod facts;
 pub mod fuzzing;
 pub mod report;

@@ -770,3 +770,78 @@ fn watch_counts_a_server_that_fails_one_attempt_in_three() {
     assert_eq!(last["type"], "watch_summary", "{last}");
     assert!(last["data"]["attempts"].as_u64().unwrap() >= 1);
 }
+
+/// `rdprobe explain` on the five inputs: each gives its meaning, its stage, causes and
+/// the commands that check them; an unknown message exits 1.
+#[test]
+fn explain_codes_and_messages() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["0x904", "0x7"],
+            &[
+                "disconnectReasonAtClientWinsockFDCLOSE",
+                "ERRINFO_SERVER_DENIED_CONNECTION",
+                "server-denied-connection",
+                "check: rdprobe probe HOST",
+            ],
+        ),
+        (
+            &["2308", "7"],
+            &["0x904 (2308)", "ERRINFO_SERVER_DENIED_CONNECTION"],
+        ),
+        (
+            &["[0x0002000D]"],
+            &[
+                "ERRCONNECT_CONNECT_TRANSPORT_FAILED",
+                "The connection transport layer failed.",
+                "tcp-refused",
+            ],
+        ),
+        (
+            &["0xC0000234"],
+            &[
+                "STATUS_ACCOUNT_LOCKED_OUT",
+                "stage:   credssp",
+                "--user DOMAIN\\USER",
+            ],
+        ),
+        (
+            &["function requested is not supported"],
+            &[
+                "An authentication error has occurred",
+                "credssp-unpatched",
+                "CVE-2018-0886",
+            ],
+        ),
+    ];
+    for (args, want) in cases {
+        let mut a = vec!["explain"];
+        a.extend_from_slice(args);
+        let o = rdprobe(&a);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {o:?}");
+        let out = stdout(&o);
+        for w in [
+            "meaning:",
+            "stage:",
+            "usual causes",
+            "check: rdprobe",
+            "source:",
+        ] {
+            assert!(out.contains(w), "{args:?}: no {w:?} in\n{out}");
+        }
+        for w in *want {
+            assert!(out.contains(w), "{args:?}: no {w:?} in\n{out}");
+        }
+    }
+    let json = rdprobe(&["explain", "0x904", "0x7", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v[0]["kind"], "mstsc_disconnect_reason");
+    assert_eq!(v[1]["name"], "ERRINFO_SERVER_DENIED_CONNECTION");
+    assert_eq!(v[1]["causes"][0]["finding"], "server-denied-connection");
+    let unknown = rdprobe(&["explain", "0x7777"]);
+    assert_eq!(unknown.status.code(), Some(0));
+    assert!(stdout(&unknown).contains("not known"));
+    let nothing = rdprobe(&["explain", "the printer is on fire"]);
+    assert_eq!(nothing.status.code(), Some(1));
+    assert_eq!(rdprobe(&["explain"]).status.code(), Some(2));
+}

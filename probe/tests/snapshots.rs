@@ -36,7 +36,7 @@ fn fixtures() -> PathBuf {
 
 #[test]
 fn help_of_every_command() {
-    for cmd in [&[][..], &["probe"], &["pcap"], &["decode"]] {
+    for cmd in [&[][..], &["probe"], &["pcap"], &["decode"], &["explain"]] {
         let mut args: Vec<&str> = cmd.to_vec();
         args.push("--help");
         let o = rdprobe(&args);

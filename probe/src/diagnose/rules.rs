@@ -400,7 +400,7 @@ pub struct ServerNames<'a> {
 ///   farm's name says nothing about the machine).
 pub fn wrong_host(target: &str, canonical: Option<&str>, n: &ServerNames) -> Option<Finding> {
     let bare = target.trim_start_matches('[').trim_end_matches(']');
-    if bare.parse::<std::net::IpAddr>().is_ok() || is_localhost(target) {
+    if bare.parse::<core::net::IpAddr>().is_ok() || is_localhost(target) {
         return None;
     }
     if n.cert_matches_target && !n.cert_self_signed {
@@ -424,7 +424,7 @@ pub fn wrong_host(target: &str, canonical: Option<&str>, n: &ServerNames) -> Opt
         !name.is_empty()
             && !name.starts_with("*.")
             && !is_localhost(name)
-            && name.parse::<std::net::IpAddr>().is_err()
+            && name.parse::<core::net::IpAddr>().is_err()
     });
     if theirs.is_empty() {
         return None;

@@ -589,3 +589,25 @@ pub fn watch_summary(target: &str, s: &crate::report::watch::WatchSummary, out: 
         );
     }
 }
+
+/// One reading of `rdprobe explain`'s input.
+pub fn explanation(e: &crate::explain::Explanation, out: &mut String) {
+    let name = e
+        .name
+        .as_deref()
+        .map(|n| format!(" {n}"))
+        .unwrap_or_default();
+    let _ = writeln!(out, "{}: {}{name}", e.kind.as_str(), esc(&e.code));
+    let _ = writeln!(out, "   meaning: {}", e.meaning);
+    let _ = writeln!(out, "   stage:   {}", e.stage);
+    if e.causes.is_empty() {
+        let _ = writeln!(out, "   causes:  none known to rdprobe");
+    } else {
+        let _ = writeln!(out, "   usual causes, most likely first:");
+        for (i, c) in e.causes.iter().enumerate() {
+            let _ = writeln!(out, "   {}. {} ({}): {}", i + 1, c.cause, c.finding, c.fix);
+            let _ = writeln!(out, "      check: {}", c.check);
+        }
+    }
+    let _ = writeln!(out, "   source:  {}", e.source);
+}
