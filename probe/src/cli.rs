@@ -122,6 +122,11 @@ pub enum Command {
         /// for every target given; the enumeration's connections stay anonymous.
         #[arg(long, value_name = "[DOMAIN\\]USER")]
         user: Option<String>,
+        /// Show which common clients would connect (mstsc under each CredSSP policy, mstsc on
+        /// Windows 7 without TLS 1.2, FreeRDP 2 on OpenSSL 3, Remmina, rdesktop), each with
+        /// the stage and message where it fails and the fix. JSON always carries it.
+        #[arg(long)]
+        clients: bool,
         /// Repeat the main connection (the walk included) every SECS seconds (default 10) to
         /// catch an intermittent failure: one line per attempt as it ends, then on Ctrl-C or
         /// after --count attempts a summary (success rate, failures by stage and finding,

@@ -73,6 +73,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_enum,
             stop_after,
             user,
+            clients,
             watch,
             count,
             format,
@@ -101,7 +102,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 interval: std::time::Duration::from_secs_f64(secs),
                 count,
             });
-            probe(list, opts, concurrency as usize, format, output, watch)
+            probe(
+                list,
+                opts,
+                concurrency as usize,
+                format,
+                output,
+                watch,
+                clients,
+            )
         }
         #[cfg(feature = "live")]
         Command::Capture {
@@ -352,6 +361,8 @@ struct ResultSink {
     closed: bool,
     /// The summary of every target written (text and jsonl print it for several targets).
     fleet: rdprobe::report::fleet::FleetSummary,
+    /// `--clients`: the client matrix in text.
+    show_clients: bool,
 }
 
 impl ResultSink {
@@ -365,6 +376,9 @@ impl ResultSink {
             OutFormat::Text => {
                 let mut s = String::new();
                 rdprobe::report::text::probe(r, &mut s);
+                if self.show_clients {
+                    rdprobe::report::text::clients(r, &mut s);
+                }
                 writeln!(self.out, "{s}")
             }
             OutFormat::Jsonl => json::write_line(
@@ -476,6 +490,7 @@ fn probe(
     format: OutFormat,
     output: Option<std::path::PathBuf>,
     watch: Option<Watch>,
+    show_clients: bool,
 ) -> anyhow::Result<ExitCode> {
     use rdprobe::active::fleet::{probe_all, Ended};
     use rdprobe::active::run::{probe, Target};
@@ -510,6 +525,7 @@ fn probe(
         count: 0,
         closed: false,
         fleet: Default::default(),
+        show_clients,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -450,3 +450,88 @@ fn freerdp_nla_server_with_credentials() {
     assert!(!d.headline.contains("not-the-password"));
     assert_ne!(ok.diagnosis.stage.map(|s| s.as_str()), Some("credssp"));
 }
+
+/// Runs rdesktop against `port` on `display` for at most `secs` seconds, answering "yes" to its
+/// certificate question; returns (still running when stopped, everything it printed).
+fn rdesktop(exe: &std::path::Path, display: u32, port: u16, secs: u64) -> (bool, String) {
+    use std::io::{Read, Write};
+    let mut child = std::process::Command::new(exe)
+        .args(["-u", "probeuser", &format!("127.0.0.1:{port}")])
+        .env("DISPLAY", format!(":{display}"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run rdesktop");
+    let _ = child.stdin.take().unwrap().write_all(b"yes\n");
+    let t = std::time::Instant::now();
+    let running = loop {
+        if child.try_wait().unwrap().is_some() {
+            break false;
+        }
+        if t.elapsed() > Duration::from_secs(secs) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut out = String::new();
+    let _ = child.stdout.take().unwrap().read_to_string(&mut out);
+    let _ = child.stderr.take().unwrap().read_to_string(&mut out);
+    (running, out)
+}
+
+/// The client matrix from real peers' facts, and rdesktop 1.9 (a real client) doing what its
+/// row says: against FreeRDP's NLA server it fails with "CredSSP required by server"; against
+/// xrdp with TLS 1.2/1.3 it connects (still connected after a few seconds).
+#[test]
+fn client_matrix_of_real_peers_checked_with_rdesktop() {
+    use rdprobe::diagnose::clients::Outcome;
+    let Some(shadow) = peers::or_skip(peers::shadow_nla()) else {
+        return;
+    };
+    let Some(tls) = xrdp(Security::Tls, CryptLevel::High, Cert::Default, None) else {
+        return;
+    };
+    let row = |r: &ProbeResult, prefix: &str| {
+        r.clients
+            .iter()
+            .find(|c| c.client.starts_with(prefix))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {prefix} in {:?}", r.clients))
+    };
+    let nla = run(&shadow);
+    let rd = row(&nla, "rdesktop");
+    assert_eq!(
+        (rd.outcome, rd.stage.map(|s| s.as_str())),
+        (Outcome::Fails, Some("x224"))
+    );
+    assert!(rd.message.contains("CredSSP required by server"), "{rd:?}");
+    assert_eq!(row(&nla, "mstsc, Windows 10").outcome, Outcome::Connects);
+    assert_eq!(row(&nla, "FreeRDP 2").outcome, Outcome::Connects);
+    let win7 = row(&nla, "mstsc, Windows 7");
+    assert_eq!(win7.stage.map(|s| s.as_str()), Some("tls"), "{win7:?}");
+
+    let t = run(&tls);
+    assert_eq!(row(&t, "rdesktop").outcome, Outcome::Connects);
+    assert_eq!(row(&t, "mstsc, Windows 7").outcome, Outcome::Fails);
+    assert!(row(&t, "FreeRDP 2")
+        .message
+        .contains("with TLS, without NLA"));
+
+    let exe = match peers::client_exe("rdesktop") {
+        Ok(p) => p,
+        Err(why) => {
+            peers::or_skip(Err(why));
+            return;
+        }
+    };
+    let display = shadow.display().expect("the shadow server's X display");
+    let (running, out) = rdesktop(&exe, display, shadow.addr().port(), 10);
+    assert!(!running, "rdesktop should give up: {out}");
+    assert!(out.contains("CredSSP required by server"), "{out}");
+    let (running, out) = rdesktop(&exe, display, tls.addr().port(), 4);
+    assert!(running, "rdesktop should stay connected: {out}");
+    assert!(!out.contains("Failed to connect"), "{out}");
+}

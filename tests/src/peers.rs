@@ -1066,6 +1066,11 @@ fn deadline() -> Instant {
 
 /// The program in PATH, or in the sbin/bin directories (xrdp is in /usr/sbin, often not in a
 /// user's PATH).
+/// A client program the tests run against the peers (rdesktop), found like the peers' own.
+pub fn client_exe(name: &str) -> Result<PathBuf, Unavailable> {
+    find_exe(name)
+}
+
 fn find_exe(name: &str) -> Result<PathBuf, Unavailable> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let fallback = [

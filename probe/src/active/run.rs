@@ -303,8 +303,70 @@ pub async fn probe(target: &Target, opts: &ProbeOptions) -> ProbeResult {
     );
     result.findings = run.rec.findings;
     result.diagnosis = diagnose_result(&result);
+    result.clients = diagnose::clients::matrix(&server_facts(&result));
     result.elapsed_ms = plan::ms(t0.elapsed());
     result
+}
+
+/// What the client matrix needs from a probe result.
+pub fn server_facts(r: &ProbeResult) -> diagnose::clients::ServerFacts {
+    use diagnose::clients::{ServerFacts, Tls};
+    let early = matches!(r.stopped_at, Some(Stage::Dns | Stage::Tcp | Stage::X224));
+    let primary = r.diagnosis.primary_finding;
+    let unreachable = early.then(|| {
+        let what = primary.map_or("the connection failed", |id| id.entry().1);
+        (r.stopped_at.unwrap_or(Stage::Tcp), what)
+    });
+    let sec = &r.security;
+    let accepted = |k: &str| sec.protocols.get(k).is_some_and(|p| p.accepted);
+    let selected = sec.selected.as_deref().unwrap_or_default();
+    let hybrid = accepted("hybrid") || accepted("hybrid_ex") || selected.starts_with("hybrid");
+    let ssl = accepted("ssl") || selected == "ssl";
+    let rdp = accepted("rdp") || selected == "rdp" || r.rdp_security.is_some();
+    let tls = r.tls.as_ref().map_or_else(Vec::new, |t| {
+        [
+            ("tls1_0", Tls::V1_0),
+            ("tls1_1", Tls::V1_1),
+            ("tls1_2", Tls::V1_2),
+            ("tls1_3", Tls::V1_3),
+        ]
+        .into_iter()
+        .filter(|(k, _)| t.versions.get(k).copied().unwrap_or(false))
+        .map(|(_, v)| v)
+        .collect()
+    });
+    let cert_prompt = r
+        .tls
+        .as_ref()
+        .and_then(|t| t.certificate.as_ref())
+        .and_then(|c| {
+            if c.cert.expired {
+                Some("the certificate has expired")
+            } else if !c.name_matches {
+                Some("the certificate names another host")
+            } else if c.cert.self_signed {
+                Some("the certificate is self-signed")
+            } else {
+                None
+            }
+        });
+    // A failure past the security layer meets every client; so does one at tls or credssp that
+    // is not about this probe's own credentials.
+    let later = match (r.stopped_at, primary) {
+        (Some(st), Some(id)) if st >= Stage::Tls && r.auth.is_none() => Some((st, id)),
+        _ => None,
+    };
+    ServerFacts {
+        unreachable,
+        rdp,
+        ssl,
+        hybrid,
+        nla_required: sec.nla_required == Some(true),
+        tls,
+        credssp_patched: r.credssp.as_ref().map(|c| c.patched_cve_2018_0886),
+        cert_prompt,
+        later,
+    }
 }
 
 /// The headline of a probe result (DESIGN section 6, `diagnosis`).
@@ -344,6 +406,7 @@ fn empty_result(target: &Target) -> ProbeResult {
         session: None,
         mstsc: None,
         diagnosis: Default::default(),
+        clients: Vec::new(),
         findings: Vec::new(),
         elapsed_ms: 0.0,
     }

@@ -9,6 +9,7 @@ mod id;
 mod stage;
 pub mod transport;
 pub use stage::{Stage, StageStatus};
+pub mod clients;
 pub mod diagnosis;
 pub mod mstsc;
 pub mod rules;

@@ -118,6 +118,7 @@ mod tests {
             session: None,
             mstsc: None,
             diagnosis: Default::default(),
+            clients: Vec::new(),
             findings,
             elapsed_ms: ms,
         }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::diagnose::clients::ClientView;
 use crate::diagnose::diagnosis::Diagnosis;
 use crate::diagnose::mstsc::MstscView;
 use crate::diagnose::{Finding, Stage, Verdict};
@@ -172,6 +173,8 @@ pub struct ProbeResult {
     pub mstsc: Option<MstscView>,
     /// One sentence: what happens, why, the fix to try first.
     pub diagnosis: Diagnosis,
+    /// Which common clients would connect (`--clients` shows it in text).
+    pub clients: Vec<ClientView>,
     pub findings: Vec<Finding>,
     pub elapsed_ms: f64,
 }

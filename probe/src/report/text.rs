@@ -611,3 +611,23 @@ pub fn explanation(e: &crate::explain::Explanation, out: &mut String) {
     }
     let _ = writeln!(out, "   source:  {}", e.source);
 }
+
+/// The client matrix of a probe result (`--clients`).
+pub fn clients(r: &crate::report::probe::ProbeResult, out: &mut String) {
+    if r.clients.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "   which clients would connect:");
+    for c in &r.clients {
+        let what = match (c.outcome, c.stage) {
+            (crate::diagnose::clients::Outcome::Connects, _) => "connects".to_owned(),
+            (_, Some(st)) => format!("FAILS at {st}"),
+            (_, None) => "FAILS".to_owned(),
+        };
+        let _ = writeln!(out, "     {}: {what}", c.client);
+        let _ = writeln!(out, "         {}", c.message);
+        if let Some(fix) = c.fix {
+            let _ = writeln!(out, "         fix: {fix}");
+        }
+    }
+}
