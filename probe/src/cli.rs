@@ -8,6 +8,17 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Colour in text output: auto (when standard output is a terminal and NO_COLOR is not
+    /// set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
 }
 
 const EXIT_CODES: &str = "Exit codes:\n  0  success\n  1  a verdict is `warning` or `error`\n  2  usage or input error (bad argument, unreadable file, undecodable bytes)";
@@ -164,6 +175,9 @@ pub enum Command {
         /// finishes, then one {"type":"summary"} line per file.
         #[arg(long, value_enum, default_value_t = OutFormat::Text)]
         format: OutFormat,
+        /// Write the results to FILE instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
     },
     /// Capture live from an interface (libpcap; needs root or CAP_NET_RAW) and report each RDP
     /// connection as it ends, and the rest on Ctrl-C, --duration or --count.
@@ -190,6 +204,13 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         count: Option<u64>,
     },
+    /// Capture live (not in this build: it needs the cargo feature `live` and libpcap).
+    #[cfg(not(feature = "live"))]
+    #[command(hide = true, disable_help_flag = true)]
+    Capture {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
     /// Explain an error a user saw: an mstsc disconnect reason (hex or decimal) and its
     /// extended reason, a FreeRDP error code, an NTSTATUS from CredSSP, or an mstsc message.
     ///
@@ -204,7 +225,17 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Write the explanation to FILE instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
     },
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    ///
+    /// bash: `rdprobe completions bash > /etc/bash_completion.d/rdprobe`;
+    /// zsh: `rdprobe completions zsh > "${fpath[1]}/_rdprobe"`.
+    Completions { shell: clap_complete::Shell },
+    /// Print rdprobe's man page (roff): `rdprobe man > rdprobe.1; man ./rdprobe.1`.
+    Man,
     /// Decode one PDU or a run of frames given as hex, and print every layer and field.
     ///
     /// Accepts TPKT frames (X.224 / MCS / GCC / slow-path / licensing), TLS records, fast-path
@@ -217,6 +248,9 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Write the decoded tree to FILE instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
     },
 }
 

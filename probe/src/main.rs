@@ -50,15 +50,80 @@ fn read_credentials(user: &str) -> anyhow::Result<rdprobe::active::credentials::
     rdprobe::active::credentials::Credentials::new(user, password).map_err(anyhow::Error::msg)
 }
 
+/// Where a command's results go: `-o FILE`, else standard output.
+fn open_output(output: &Option<std::path::PathBuf>) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match output {
+        Some(f) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(f).with_context(|| {
+                format!(
+                    "creating {}",
+                    rdprobe::escape::terminal(&f.display().to_string())
+                )
+            })?,
+        )),
+        None => Box::new(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout().lock(),
+        )),
+    })
+}
+
+/// Whether text output is coloured: `--color always|never`, else (auto) when it goes to a
+/// terminal and NO_COLOR is unset or empty (no-color.org).
+fn use_color(choice: cli::Color, output: &Option<std::path::PathBuf>) -> bool {
+    use std::io::IsTerminal;
+    match choice {
+        cli::Color::Always => true,
+        cli::Color::Never => false,
+        cli::Color::Auto => {
+            output.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let color = cli.color;
     match cli.command {
-        Command::Decode { hex, format } => decode(&hex, format),
-        Command::Explain { words, format } => explain(&words, format),
+        Command::Decode {
+            hex,
+            format,
+            output,
+        } => decode(&hex, format, &output),
+        Command::Explain {
+            words,
+            format,
+            output,
+        } => explain(&words, format, &output, use_color(color, &output)),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut cmd, "rdprobe", &mut out);
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(not(feature = "live"))]
+        Command::Capture { .. } => anyhow::bail!(
+            "this rdprobe was built without live capture: install libpcap (Debian: apt-get install libpcap-dev) and build with the `live` feature (cargo install --path probe --features live, or cargo build --release -p rdprobe --features live); `rdprobe pcap FILE` reads a capture made with tcpdump or Wireshark"
+        ),
         Command::Pcap {
             files,
             ports,
             format,
-        } => pcap(&files, ports, format),
+            output,
+        } => {
+            let paint = use_color(color, &output);
+            pcap(&files, ports, format, open_output(&output)?, paint)
+        }
         Command::Probe {
             targets,
             port,
@@ -102,15 +167,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 interval: std::time::Duration::from_secs_f64(secs),
                 count,
             });
-            probe(
-                list,
-                opts,
-                concurrency as usize,
+            let paint = use_color(color, &output);
+            let shown = Shown {
                 format,
                 output,
-                watch,
                 clients,
-            )
+                paint,
+            };
+            probe(list, opts, concurrency as usize, shown, watch)
         }
         #[cfg(feature = "live")]
         Command::Capture {
@@ -128,6 +192,8 @@ fn pcap(
     files: &[std::path::PathBuf],
     ports: Vec<u16>,
     format: OutFormat,
+    out: Box<dyn Write>,
+    paint: bool,
 ) -> anyhow::Result<ExitCode> {
     use rdprobe::capture::batch::{analyze_all, analyze_one, Event, FileResult, Mode};
     use std::io::IsTerminal;
@@ -136,8 +202,8 @@ fn pcap(
         OutFormat::Json => Mode::Json,
         OutFormat::Jsonl => Mode::Jsonl,
     };
-    // Block-buffered: a line-buffered stdout costs a write(2) per connection.
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    // Block-buffered (open_output): a line-buffered stdout costs a write(2) per connection.
+    let mut out = out;
     let mut reports = Vec::new();
     let mut input_error = false;
     let mut worst = rdprobe::diagnose::Verdict::Ok;
@@ -169,6 +235,9 @@ fn pcap(
             OutFormat::Text => {
                 let mut s = String::new();
                 rdprobe::report::text::capture_with_scans(&r, &scans, &mut s);
+                if paint {
+                    s = rdprobe::report::text::paint(&s);
+                }
                 out.write_all(s.as_bytes())
             }
             OutFormat::Jsonl => {
@@ -363,6 +432,8 @@ struct ResultSink {
     fleet: rdprobe::report::fleet::FleetSummary,
     /// `--clients`: the client matrix in text.
     show_clients: bool,
+    /// `--color`: ANSI colours in text.
+    paint: bool,
 }
 
 impl ResultSink {
@@ -378,6 +449,9 @@ impl ResultSink {
                 rdprobe::report::text::probe(r, &mut s);
                 if self.show_clients {
                     rdprobe::report::text::clients(r, &mut s);
+                }
+                if self.paint {
+                    s = rdprobe::report::text::paint(&s);
                 }
                 writeln!(self.out, "{s}")
             }
@@ -457,6 +531,9 @@ impl ResultSink {
         let res = if self.format == OutFormat::Text {
             let mut s = String::new();
             text(data, &mut s);
+            if self.paint {
+                s = rdprobe::report::text::paint(&s);
+            }
             self.out
                 .write_all(s.as_bytes())
                 .and_then(|()| self.out.flush())
@@ -483,15 +560,27 @@ struct Watch {
     count: Option<u64>,
 }
 
+/// How `probe` shows its results: the format, `-o`, `--clients`, `--color`.
+struct Shown {
+    format: OutFormat,
+    output: Option<std::path::PathBuf>,
+    clients: bool,
+    paint: bool,
+}
+
 fn probe(
     list: ProbeList,
     opts: rdprobe::active::run::ProbeOptions,
     concurrency: usize,
-    format: OutFormat,
-    output: Option<std::path::PathBuf>,
+    shown: Shown,
     watch: Option<Watch>,
-    show_clients: bool,
 ) -> anyhow::Result<ExitCode> {
+    let Shown {
+        format,
+        output,
+        clients: show_clients,
+        paint,
+    } = shown;
     use rdprobe::active::fleet::{probe_all, Ended};
     use rdprobe::active::run::{probe, Target};
     let specs = list.specs()?;
@@ -508,17 +597,7 @@ fn probe(
             }
         }
     };
-    let out: Box<dyn Write> = match &output {
-        Some(f) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(f).with_context(|| {
-                format!(
-                    "creating {}",
-                    rdprobe::escape::terminal(&f.display().to_string())
-                )
-            })?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
-    };
+    let out = open_output(&output)?;
     let mut sink = ResultSink {
         out,
         format,
@@ -526,6 +605,7 @@ fn probe(
         closed: false,
         fleet: Default::default(),
         show_clients,
+        paint,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -657,7 +737,12 @@ fn watch_target(
 }
 
 /// `rdprobe explain`: every reading of the arguments; exit 1 when nothing matched.
-fn explain(words: &[String], format: Format) -> anyhow::Result<ExitCode> {
+fn explain(
+    words: &[String],
+    format: Format,
+    output: &Option<std::path::PathBuf>,
+    paint: bool,
+) -> anyhow::Result<ExitCode> {
     let args: Vec<&str> = words.iter().map(String::as_str).collect();
     let all = rdprobe::explain::explain(&args);
     let mut out = String::new();
@@ -683,11 +768,11 @@ fn explain(words: &[String], format: Format) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    if paint {
+        out = rdprobe::report::text::paint(&out);
+    }
+    let mut sink = open_output(output)?;
+    match sink.write_all(out.as_bytes()).and_then(|()| sink.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
         r => r?,
     }
@@ -715,7 +800,11 @@ fn parse_hex(text: &str) -> anyhow::Result<Vec<u8>> {
     hex::decode(&cleaned).context("not hex")
 }
 
-fn decode(arg: &str, format: Format) -> anyhow::Result<ExitCode> {
+fn decode(
+    arg: &str,
+    format: Format,
+    output: &Option<std::path::PathBuf>,
+) -> anyhow::Result<ExitCode> {
     let text = if arg == "-" {
         use rdprobe::active::targets::{read_limited, MAX_INPUT};
         read_limited(std::io::stdin().lock(), "standard input", MAX_INPUT)
@@ -728,7 +817,7 @@ fn decode(arg: &str, format: Format) -> anyhow::Result<ExitCode> {
     let inner_error = nodes
         .iter()
         .find_map(|n| n.first_error().map(str::to_owned));
-    let mut out = std::io::stdout().lock();
+    let mut out = open_output(output)?;
     match format {
         Format::Text => {
             let mut s = String::new();

@@ -6,6 +6,10 @@ use std::process::{Command, Output, Stdio};
 mod common;
 use common::{drop_port, netns};
 
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
 fn fixture_hex(rel: &str) -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../fixtures")
@@ -844,4 +848,94 @@ fn explain_codes_and_messages() {
     let nothing = rdprobe(&["explain", "the printer is on fire"]);
     assert_eq!(nothing.status.code(), Some(1));
     assert_eq!(rdprobe(&["explain"]).status.code(), Some(2));
+}
+
+/// Completions for every shell, the man page, `--color` (always / never / auto with NO_COLOR
+/// and a pipe) and `-o FILE` for every command that writes results.
+#[test]
+fn completions_man_page_color_and_output_files() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let o = rdprobe(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}: {o:?}");
+        let out = stdout(&o);
+        for word in ["probe", "pcap", "explain", "stop-after"] {
+            assert!(out.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    assert_eq!(rdprobe(&["completions", "tcsh"]).status.code(), Some(2));
+    let man = rdprobe(&["man"]);
+    assert_eq!(man.status.code(), Some(0));
+    let roff = stdout(&man);
+    assert!(roff.contains(".TH rdprobe"), "{roff}");
+    assert!(roff.contains("explain"), "subcommands listed");
+
+    let esc = |o: &Output| o.stdout.contains(&0x1b);
+    let always = rdprobe(&["explain", "0xC0000234", "--color", "always"]);
+    assert!(esc(&always), "--color always colours");
+    assert!(!esc(&rdprobe(&[
+        "explain",
+        "0xC0000234",
+        "--color",
+        "never"
+    ])));
+    assert!(
+        !esc(&rdprobe(&["explain", "0xC0000234"])),
+        "auto: a pipe is not a terminal"
+    );
+    let forced = Command::new(env!("CARGO_BIN_EXE_rdprobe"))
+        .args(["--color", "always", "explain", "0xC0000234"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(esc(&forced), "--color always wins over NO_COLOR");
+    let pcap = fixtures().join("demo/rdp-troubles.pcap");
+    let painted = rdprobe(&[
+        "pcap",
+        pcap.to_str().unwrap(),
+        "--port",
+        "13380",
+        "--color=always",
+    ]);
+    assert!(
+        stdout(&painted).contains("\x1b[31m[error]\x1b[0m"),
+        "severities coloured"
+    );
+
+    let dir = std::env::temp_dir().join(format!("rdprobe-o-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "pcap".into(),
+                pcap.to_str().unwrap().into(),
+                "--port".into(),
+                "13380".into(),
+            ],
+            "RDP connection(s)",
+        ),
+        (
+            vec![
+                "decode".into(),
+                "030000130ed000001234000300080005000000".into(),
+            ],
+            "HYBRID_REQUIRED_BY_SERVER",
+        ),
+        (
+            vec!["explain".into(), "0x904".into()],
+            "disconnectReasonAtClientWinsockFDCLOSE",
+        ),
+    ];
+    for (i, (args, want)) in cases.iter().enumerate() {
+        let file = dir.join(format!("out{i}.txt"));
+        let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let f = file.to_str().unwrap().to_owned();
+        a.extend(["-o", &f]);
+        let o = rdprobe(&a);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{a:?}: {o:?}");
+        assert!(o.stdout.is_empty(), "{a:?}: results go to the file");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains(want), "{a:?}: {text}");
+        assert!(!text.contains('\x1b'), "auto colour is off for a file");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -97,6 +97,18 @@ impl<F: FnMut(&Connection)> Pipeline<F> {
                 summary.reassembly_skipped_bytes, summary.reassembly_skipped_gaps
             ));
         }
+        if summary.connections == 0 && summary.other_tcp_failed > 0 {
+            let ports = summary
+                .other_tcp_failed_ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            self.notices.push(format!(
+                "no RDP found, but {} TCP connection(s) failed (refused or unanswered) to port(s) {ports}: if RDP listens on a custom port, give it with --port",
+                summary.other_tcp_failed
+            ));
+        }
         summary.undecodable_packets = self.undecodable;
         summary.non_ip_packets = self.non_ip;
         CaptureReport {

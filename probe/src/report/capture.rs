@@ -301,6 +301,12 @@ pub struct Summary {
     pub warning: usize,
     pub error: usize,
     pub other_tcp_flows: u64,
+    /// Of those, refused or unanswered ones (RDP on a port not given with --port?), and the
+    /// first few of their ports.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub other_tcp_failed: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_tcp_failed_ports: Vec<u16>,
     pub udp_rdp_flows: usize,
     pub evicted_flows: u64,
     pub undecodable_packets: u64,

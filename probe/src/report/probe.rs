@@ -80,10 +80,37 @@ pub struct ProtocolResult {
 pub struct SecurityReport {
     /// The protocol selected for the primary request (SSL|HYBRID|HYBRID_EX, as mstsc asks).
     pub selected: Option<String>,
+    /// Per layer; written in protocol order ([`PROTOCOL_ORDER`]), not alphabetically.
+    #[serde(serialize_with = "in_protocol_order")]
     pub protocols: BTreeMap<&'static str, ProtocolResult>,
     pub nla_required: Option<bool>,
     pub neg_flags: Vec<String>,
     pub legacy_no_negotiation: bool,
+}
+
+/// The security layers in protocol order (MS-RDPBCGR 2.2.1.1.1's requestedProtocols, with
+/// Standard RDP Security first).
+pub const PROTOCOL_ORDER: [&str; 6] = ["rdp", "ssl", "hybrid", "hybrid_ex", "rdstls", "rdsaad"];
+
+/// The layers of `protocols` in [`PROTOCOL_ORDER`], then any other key.
+pub fn protocols_in_order<'a>(
+    protocols: &'a BTreeMap<&'static str, ProtocolResult>,
+) -> impl Iterator<Item = (&'static str, &'a ProtocolResult)> {
+    let known = PROTOCOL_ORDER
+        .iter()
+        .filter_map(|k| protocols.get_key_value(k).map(|(k, v)| (*k, v)));
+    let others = protocols
+        .iter()
+        .filter(|(k, _)| !PROTOCOL_ORDER.contains(k))
+        .map(|(k, v)| (*k, v));
+    known.chain(others)
+}
+
+fn in_protocol_order<S: serde::Serializer>(
+    protocols: &BTreeMap<&'static str, ProtocolResult>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(protocols_in_order(protocols))
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]

@@ -315,7 +315,7 @@ pub fn probe(r: &crate::report::probe::ProbeResult, out: &mut String) {
     let sec = &r.security;
     if !sec.protocols.is_empty() {
         let _ = writeln!(out, "   security layers:");
-        for (k, p) in &sec.protocols {
+        for (k, p) in crate::report::probe::protocols_in_order(&sec.protocols) {
             let _ = writeln!(
                 out,
                 "     {:<10} {:<9} {}",
@@ -630,4 +630,43 @@ pub fn clients(r: &crate::report::probe::ProbeResult, out: &mut String) {
             let _ = writeln!(out, "         fix: {fix}");
         }
     }
+}
+
+/// ANSI colours for a rendered text report (`--color`): verdicts, severities and failures in
+/// red or yellow, "ok" verdicts in green, top-level lines (result headers) bold. Applied after rendering, so the
+/// renderers stay plain; wire strings were escaped before (they hold no ESC of their own).
+pub fn paint(text: &str) -> String {
+    const RED: &str = "\x1b[31m";
+    const YELLOW: &str = "\x1b[33m";
+    const GREEN: &str = "\x1b[32m";
+    const BOLD: &str = "\x1b[1m";
+    const RESET: &str = "\x1b[0m";
+    let words: [(&str, &str); 8] = [
+        ("verdict: ERROR", RED),
+        ("verdict: WARNING", YELLOW),
+        ("verdict: OK", GREEN),
+        ("[error]", RED),
+        ("[warning]", YELLOW),
+        ("FAILS at", RED),
+        (" failed ", RED),
+        (" timeout ", YELLOW),
+    ];
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for line in text.split_inclusive('\n') {
+        let mut l = line.to_owned();
+        for (w, c) in words {
+            if l.contains(w) {
+                l = l.replacen(w, &format!("{c}{w}{RESET}"), 1);
+            }
+        }
+        // Result headers (`== target`) and the other top-level lines (a file's or an
+        // explanation's first line) in bold.
+        if !l.starts_with(char::is_whitespace) && !l.trim().is_empty() {
+            let body = l.trim_end_matches('\n');
+            let nl = if l.ends_with('\n') { "\n" } else { "" };
+            l = format!("{BOLD}{body}{RESET}{nl}");
+        }
+        out.push_str(&l);
+    }
+    out
 }

@@ -26,6 +26,8 @@ use conn::{due_stage, Conn, Payload};
 use flow::{key, Endpoint, FlowMap, Key, QueueEntry};
 use verdict::build;
 
+/// How many ports of failed non-RDP connections the summary names.
+const MAX_FAILED_PORTS: usize = 8;
 /// Analyzer settings.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -521,6 +523,15 @@ impl Analyzer {
         let rdp_port = self.is_rdp_port(c.server.port);
         if !c.session().is_rdp && !rdp_port {
             self.summary.other_tcp_flows += 1;
+            // A refused or unanswered connection to another port may be RDP on a custom port.
+            if matches!(conn::conn_state(&c), "REJ" | "S0" | "SH" | "RSTOS0") {
+                self.summary.other_tcp_failed += 1;
+                let port = c.server.port;
+                let ports = &mut self.summary.other_tcp_failed_ports;
+                if !ports.contains(&port) && ports.len() < MAX_FAILED_PORTS {
+                    ports.push(port);
+                }
+            }
             return;
         }
         let conn = build(c, rdp_port, &mut self.certs);
