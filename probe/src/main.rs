@@ -50,6 +50,24 @@ fn read_credentials(user: &str) -> anyhow::Result<rdprobe::active::credentials::
     rdprobe::active::credentials::Credentials::new(user, password).map_err(anyhow::Error::msg)
 }
 
+/// A progress bar on standard error, only when it is a terminal (never in pipes, files or
+/// JSON on stdout's side).
+fn progress_bar(len: u64, template: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let style = indicatif::ProgressStyle::with_template(template)
+        .ok()?
+        .progress_chars("=> ");
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        indicatif::ProgressDrawTarget::stderr_with_hz(4),
+    );
+    bar.set_style(style);
+    Some(bar)
+}
+
 /// Where a command's results go: `-o FILE`, else standard output.
 fn open_output(output: &Option<std::path::PathBuf>) -> anyhow::Result<Box<dyn Write>> {
     Ok(match output {
@@ -196,7 +214,6 @@ fn pcap(
     paint: bool,
 ) -> anyhow::Result<ExitCode> {
     use rdprobe::capture::batch::{analyze_all, analyze_one, Event, FileResult, Mode};
-    use std::io::IsTerminal;
     let mode = match format {
         OutFormat::Text => Mode::Text,
         OutFormat::Json => Mode::Json,
@@ -251,10 +268,21 @@ fn pcap(
     };
     if let [file] = files {
         let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-        let show_progress = std::io::stderr().is_terminal() && size > 64 * 1024 * 1024;
+        // Bytes read, rate and ETA, on a terminal and for a file that takes a moment.
+        let bar = (size > 16 * 1024 * 1024)
+            .then(|| {
+                progress_bar(
+                    size,
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+                )
+            })
+            .flatten();
+        if let Some(b) = &bar {
+            b.set_message(rdprobe::escape::terminal(&file.display().to_string()));
+        }
         let progress = |n: u64| {
-            if show_progress {
-                eprint!("\r{}: {:>3}%", file.display(), n * 100 / size.max(1));
+            if let Some(b) = &bar {
+                b.set_position(n);
             }
         };
         let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -267,8 +295,8 @@ fn pcap(
                 }
             }
         });
-        if show_progress {
-            eprintln!();
+        if let Some(b) = &bar {
+            b.finish_and_clear();
         }
         if write_error.is_none() {
             if let Err(e) = done(result, &mut out, &mut reports) {
@@ -278,10 +306,16 @@ fn pcap(
     } else {
         // Several files: analysed in parallel on all cores, written in argument order.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let bar = progress_bar(files.len() as u64, "[{bar:30}] {pos}/{len} files {elapsed}");
         analyze_all(files, &ports, mode, threads, |_, event| {
             let res = match event {
                 Event::Line(l) => writeln!(out, "{l}"),
-                Event::Done(result) => done(*result, &mut out, &mut reports),
+                Event::Done(result) => {
+                    if let Some(b) = &bar {
+                        b.inc(1);
+                    }
+                    done(*result, &mut out, &mut reports)
+                }
             };
             match res {
                 Ok(()) => true,
@@ -628,9 +662,21 @@ fn probe(
                 std::future::pending::<()>().await;
             }
         };
+        let total: u128 = specs.iter().map(|s| s.len()).sum();
+        let bar = progress_bar(
+            u64::try_from(total).unwrap_or(u64::MAX),
+            "[{bar:30}] {pos}/{len} targets {elapsed} ETA {eta}",
+        );
         probe_all(targets, concurrency, probe_one, ctrl_c, |r| {
             worst = rdprobe::diagnose::worse(worst, r.verdict);
-            match sink.write(&r) {
+            let written = match &bar {
+                Some(b) => {
+                    b.inc(1);
+                    b.suspend(|| sink.write(&r))
+                }
+                None => sink.write(&r),
+            };
+            match written {
                 Ok(()) => !sink.closed,
                 Err(e) => {
                     write_error = Some(e);

@@ -626,6 +626,10 @@ fn rate_limits_new_connections_across_targets() {
         "11 targets and the summary: {o:?}"
     );
     assert!(
+        o.stderr.is_empty(),
+        "no progress bar when stderr is a pipe: {o:?}"
+    );
+    assert!(
         took >= std::time::Duration::from_millis(450),
         "took {took:?}"
     );
