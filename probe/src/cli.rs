@@ -133,6 +133,11 @@ pub enum Command {
         /// for every target given; the enumeration's connections stay anonymous.
         #[arg(long, value_name = "[DOMAIN\\]USER")]
         user: Option<String>,
+        /// Also write a self-contained HTML report to FILE: the headline, findings, a ladder
+        /// diagram and the stage timeline of each target, the layers / TLS / methods matrix,
+        /// the certificate, CredSSP and the client matrix. Opens offline; fetches nothing.
+        #[arg(long, value_name = "FILE")]
+        html: Option<std::path::PathBuf>,
         /// Show which common clients would connect (mstsc under each CredSSP policy, mstsc on
         /// Windows 7 without TLS 1.2, FreeRDP 2 on OpenSSL 3, Remmina, rdesktop), each with
         /// the stage and message where it fails and the fix. JSON always carries it.
@@ -178,6 +183,12 @@ pub enum Command {
         /// Write the results to FILE instead of standard output.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<std::path::PathBuf>,
+        /// Also write a self-contained HTML report to FILE: a sortable, filterable table of
+        /// the connections; each opens its headline, findings, ladder diagram, timeline and
+        /// TCP facts. With `--format text` scan-like attempts are counted, not listed (as in
+        /// the text report); with `--format json` every connection is listed.
+        #[arg(long, value_name = "FILE")]
+        html: Option<std::path::PathBuf>,
     },
     /// Capture live from an interface (libpcap; needs root or CAP_NET_RAW) and report each RDP
     /// connection as it ends, and the rest on Ctrl-C, --duration or --count.

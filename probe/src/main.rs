@@ -68,6 +68,16 @@ fn progress_bar(len: u64, template: &str) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+/// Writes an HTML report.
+fn write_html(path: &std::path::Path, page: &str) -> anyhow::Result<()> {
+    std::fs::write(path, page).with_context(|| {
+        format!(
+            "writing {}",
+            rdprobe::escape::terminal(&path.display().to_string())
+        )
+    })
+}
+
 /// Where a command's results go: `-o FILE`, else standard output.
 fn open_output(output: &Option<std::path::PathBuf>) -> anyhow::Result<Box<dyn Write>> {
     Ok(match output {
@@ -138,9 +148,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ports,
             format,
             output,
+            html,
         } => {
+            if html.is_some() && format == OutFormat::Jsonl {
+                anyhow::bail!("--html keeps the connections: use --format text or json with it");
+            }
             let paint = use_color(color, &output);
-            pcap(&files, ports, format, open_output(&output)?, paint)
+            pcap(&files, ports, format, open_output(&output)?, paint, html)
         }
         Command::Probe {
             targets,
@@ -156,6 +170,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_enum,
             stop_after,
             user,
+            html,
             clients,
             watch,
             count,
@@ -186,11 +201,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 count,
             });
             let paint = use_color(color, &output);
+            if html.is_some() && watch.is_some() {
+                anyhow::bail!("--html is for a run's results, not for --watch");
+            }
             let shown = Shown {
                 format,
                 output,
                 clients,
                 paint,
+                html,
             };
             probe(list, opts, concurrency as usize, shown, watch)
         }
@@ -212,7 +231,10 @@ fn pcap(
     format: OutFormat,
     out: Box<dyn Write>,
     paint: bool,
+    html: Option<std::path::PathBuf>,
 ) -> anyhow::Result<ExitCode> {
+    // The reports the HTML page shows (text mode: the connections the text lists).
+    let mut for_html: Vec<rdprobe::report::capture::CaptureReport> = Vec::new();
     use rdprobe::capture::batch::{analyze_all, analyze_one, Event, FileResult, Mode};
     let mode = match format {
         OutFormat::Text => Mode::Text,
@@ -247,6 +269,18 @@ fn pcap(
         }
         for c in &r.connections {
             worst = rdprobe::diagnose::worse(worst, c.verdict);
+        }
+        if html.is_some() && format == OutFormat::Text {
+            let mut page = r.clone();
+            page.connections.extend(scans.individual.iter().cloned());
+            page.connections.sort_by_key(|c| c.first_packet);
+            let grouped = scans.total.saturating_sub(scans.individual.len() as u64);
+            if grouped > 0 {
+                page.notices.push(format!(
+                    "{grouped} scan-like attempt(s) (no payload either way) are summarised in the text report, not listed here"
+                ));
+            }
+            for_html.push(page);
         }
         match format {
             OutFormat::Text => {
@@ -328,6 +362,14 @@ fn pcap(
     }
     if let Some(e) = write_error {
         return Err(e.into());
+    }
+    if let Some(path) = &html {
+        let page = if format == OutFormat::Json {
+            rdprobe::report::html::capture(&reports)
+        } else {
+            rdprobe::report::html::capture(&for_html)
+        };
+        write_html(path, &page)?;
     }
     if format == OutFormat::Json {
         if reports.len() == 1 && files.len() == 1 {
@@ -468,6 +510,8 @@ struct ResultSink {
     show_clients: bool,
     /// `--color`: ANSI colours in text.
     paint: bool,
+    /// `--html`: every result, for the page written at the end.
+    html: Option<Vec<rdprobe::report::probe::ProbeResult>>,
 }
 
 impl ResultSink {
@@ -477,6 +521,9 @@ impl ResultSink {
             return Ok(());
         }
         self.fleet.add(r);
+        if let Some(all) = &mut self.html {
+            all.push(r.clone());
+        }
         let res = match self.format {
             OutFormat::Text => {
                 let mut s = String::new();
@@ -600,6 +647,7 @@ struct Shown {
     output: Option<std::path::PathBuf>,
     clients: bool,
     paint: bool,
+    html: Option<std::path::PathBuf>,
 }
 
 fn probe(
@@ -614,6 +662,7 @@ fn probe(
         output,
         clients: show_clients,
         paint,
+        html,
     } = shown;
     use rdprobe::active::fleet::{probe_all, Ended};
     use rdprobe::active::run::{probe, Target};
@@ -640,6 +689,7 @@ fn probe(
         fleet: Default::default(),
         show_clients,
         paint,
+        html: html.as_ref().map(|_| Vec::new()),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -693,6 +743,9 @@ fn probe(
         return Err(e.into());
     }
     sink.finish()?;
+    if let (Some(path), Some(all)) = (&html, &sink.html) {
+        write_html(path, &rdprobe::report::html::probe(all))?;
+    }
     if sink.closed {
         // The reader went away (`| head`): a quiet end.
         return Ok(ExitCode::SUCCESS);

@@ -3,6 +3,7 @@
 mod deframer;
 mod expected;
 mod fuzz_regression;
+mod html;
 mod licensing_xfreerdp;
 mod pcap;
 mod peers;

@@ -180,7 +180,7 @@ pub struct RdpSecurityReport {
 }
 
 /// One target's result.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct ProbeResult {
     pub target: String,
     pub port: u16,

@@ -1,0 +1,218 @@
+//! `--html` reports rendered in a real browser (headless Chromium, Debian package `chromium`):
+//! a probe of a real peer, a public capture and the failure demo capture each render without a
+//! script error, with their ladder, timeline and (capture) connection table in the DOM; a report
+//! full of hostile wire strings renders them as text and runs none of them. Screenshots are
+//! saved under `CARGO_TARGET_TMPDIR/html-report/` to look at. Without Chromium the test says
+//! SKIPPED (a failure under RDPROBE_REQUIRE_PEERS=1, as in CI).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rdp_tests::peers;
+use rdprobe::capture::analyzer::Config;
+use rdprobe::capture::run::analyze_file;
+use rdprobe::report::html;
+
+fn out_dir() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("html-report");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The attributes of the rendered `<body>` (a payload that ran would have set one).
+fn body_tag(dom: &str) -> &str {
+    let start = dom.find("<body").expect("a body");
+    let end = dom[start..].find('>').map_or(dom.len(), |e| start + e);
+    &dom[start..end]
+}
+
+/// Chromium's DOM of `page` after its script ran, and a screenshot next to it.
+fn render(chromium: &Path, page: &Path, fragment: &str, height: u32) -> String {
+    let url = format!("file://{}{fragment}", page.display());
+    let common = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+    ];
+    let shot = page.with_extension("png");
+    let o = Command::new(chromium)
+        .args(common)
+        .arg(format!("--window-size=1200,{height}"))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&url)
+        .output()
+        .expect("run chromium");
+    assert!(o.status.success(), "{o:?}");
+    assert!(shot.exists(), "no screenshot of {url}");
+    let o = Command::new(chromium)
+        .args(common)
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .expect("run chromium");
+    assert!(o.status.success(), "{o:?}");
+    let dom = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        dom.contains("data-rendered=\"yes\""),
+        "the script did not finish: {url}"
+    );
+    assert!(!dom.contains("data-error="), "a script error: {url}");
+    dom
+}
+
+fn chromium() -> Option<PathBuf> {
+    match peers::client_exe("chromium") {
+        Ok(p) => Some(p),
+        Err(why) => {
+            peers::or_skip(Err(why));
+            None
+        }
+    }
+}
+
+fn capture(name: &str, ports: &[u16]) -> rdprobe::report::capture::CaptureReport {
+    let cfg = Config {
+        ports: ports.to_vec(),
+        keep_connections: true,
+        ..Config::default()
+    };
+    analyze_file(&rdp_tests::fixtures().join(name), cfg, |_| {}, |_| {}).unwrap()
+}
+
+#[test]
+fn reports_render_in_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let dir = out_dir();
+
+    // The failure demo: six connections; the third (CredSSP ended by the server) opened.
+    let demo = capture(
+        "demo/rdp-troubles.pcap",
+        &[13380, 13389, 13392, 13393, 13401],
+    );
+    let page = dir.join("demo.html");
+    std::fs::write(&page, html::capture(std::slice::from_ref(&demo))).unwrap();
+    let dom = render(&chromium, &page, "#f0c3", 2000);
+    assert_eq!(
+        dom.matches("class=\"row").count(),
+        6,
+        "a row per connection"
+    );
+    for want in [
+        "class=\"ladder\"",
+        "class=\"timeline\"",
+        "credssp-failed",
+        "RST (server ended it",
+    ] {
+        assert!(dom.contains(want), "demo: no {want}");
+    }
+
+    // A public capture (Zeek's rdp-to-ssl), its first connection opened by its link.
+    let public = capture("captures/public/zeek__rdp-to-ssl.pcap", &[]);
+    let page = dir.join("public.html");
+    std::fs::write(&page, html::capture(std::slice::from_ref(&public))).unwrap();
+    let dom = render(&chromium, &page, "#f0c1", 1600);
+    assert!(
+        dom.contains("class=\"ladder\"") && dom.contains("Connection 1:"),
+        "public"
+    );
+
+    // A probe of a real peer (FreeRDP's NLA server).
+    let Some(peer) = peers::or_skip(peers::shadow_nla()) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let r = rt.block_on(rdprobe::active::run::probe(
+        &rdprobe::active::run::Target {
+            host: "127.0.0.1".into(),
+            port: peer.addr().port(),
+        },
+        &rdprobe::active::run::ProbeOptions {
+            timeout: std::time::Duration::from_secs(20),
+            ..Default::default()
+        },
+    ));
+    let page = dir.join("probe.html");
+    std::fs::write(&page, html::probe(std::slice::from_ref(&r))).unwrap();
+    let dom = render(&chromium, &page, "", 2600);
+    for want in [
+        "class=\"ladder\"",
+        "class=\"timeline\"",
+        "Security layers",
+        "TLS versions",
+        "Which clients would connect",
+        "CredSSP / NTLM",
+        "Reachable, NLA required",
+    ] {
+        assert!(dom.contains(want), "probe: no {want}");
+    }
+}
+
+/// Hostile strings where the wire puts them (a cookie, an SNI, a certificate subject, an NTLM
+/// name, a finding's evidence) are shown as text: the payloads would mark the page if they ran.
+#[test]
+fn hostile_wire_strings_render_as_text() {
+    let Some(chromium) = chromium() else { return };
+    let dir = out_dir();
+    let payloads = [
+        "<script>document.body.setAttribute('data-pwned','script')</script>",
+        "<img src=x onerror=\"document.body.setAttribute('data-pwned','img')\">",
+        "\"onload=\"document.body.setAttribute('data-pwned','attr')",
+        "</script><script>document.body.setAttribute('data-pwned','close')</script>",
+    ];
+    let evil = payloads.join(" ");
+    let mut demo = capture(
+        "demo/rdp-troubles.pcap",
+        &[13380, 13389, 13392, 13393, 13401],
+    );
+    demo.file = evil.clone();
+    demo.notices.push(evil.clone());
+    for c in &mut demo.connections {
+        c.client = evil.clone();
+        if let Some(r) = c.rdp.as_mut() {
+            r.cookie = Some(evil.clone());
+            if let Some(t) = r.tls.as_mut() {
+                t.sni = Some(evil.clone());
+            }
+        }
+        for f in &mut c.findings {
+            f.evidence = evil.clone();
+        }
+        c.diagnosis.headline = evil.clone();
+    }
+    let page = dir.join("hostile-capture.html");
+    std::fs::write(&page, html::capture(std::slice::from_ref(&demo))).unwrap();
+    let dom = render(&chromium, &page, "#f0c3", 2000);
+    assert!(
+        !body_tag(&dom).contains("data-pwned"),
+        "a payload ran: {}",
+        body_tag(&dom)
+    );
+    assert!(
+        dom.contains("&lt;script&gt;document.body"),
+        "the payload is shown as text"
+    );
+    assert!(!dom.contains("<img src=\"x\""), "no element from the wire");
+
+    let mut r = rdprobe::report::probe::ProbeResult {
+        target: evil.clone(),
+        ..Default::default()
+    };
+    r.diagnosis.headline = evil.clone();
+    r.findings.push(rdprobe::diagnose::finding(
+        rdprobe::diagnose::FindingId::CertNameMismatch,
+        evil.clone(),
+    ));
+    let page = dir.join("hostile-probe.html");
+    std::fs::write(&page, html::probe(std::slice::from_ref(&r))).unwrap();
+    let dom = render(&chromium, &page, "", 1200);
+    assert!(
+        !body_tag(&dom).contains("data-pwned"),
+        "a payload ran: {}",
+        body_tag(&dom)
+    );
+    assert!(dom.contains("&lt;img src=x onerror="), "shown as text");
+}
