@@ -320,7 +320,7 @@ fn pcap(
             }
         };
         let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let result = analyze_one(file, &ports, mode, &cancel, progress, |l| {
+        let result = analyze_one(file, &ports, mode, html.is_some(), &cancel, progress, |l| {
             if write_error.is_none() {
                 if let Err(e) = writeln!(out, "{l}") {
                     // The reader went away: stop instead of analysing for nobody.
@@ -341,7 +341,7 @@ fn pcap(
         // Several files: analysed in parallel on all cores, written in argument order.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let bar = progress_bar(files.len() as u64, "[{bar:30}] {pos}/{len} files {elapsed}");
-        analyze_all(files, &ports, mode, threads, |_, event| {
+        analyze_all(files, &ports, mode, html.is_some(), threads, |_, event| {
             let res = match event {
                 Event::Line(l) => writeln!(out, "{l}"),
                 Event::Done(result) => {

@@ -75,6 +75,7 @@ fn capture(name: &str, ports: &[u16]) -> rdprobe::report::capture::CaptureReport
     let cfg = Config {
         ports: ports.to_vec(),
         keep_connections: true,
+        series: true,
         ..Config::default()
     };
     analyze_file(&rdp_tests::fixtures().join(name), cfg, |_| {}, |_| {}).unwrap()
@@ -92,6 +93,8 @@ fn reports_render_in_chromium() {
     );
     let page = dir.join("demo.html");
     std::fs::write(&page, html::capture(std::slice::from_ref(&demo))).unwrap();
+    // The same page again, for a screenshot of another connection.
+    std::fs::copy(&page, page.with_file_name("demo-lossy.html")).unwrap();
     let dom = render(&chromium, &page, "#f0c3", 2000);
     assert_eq!(
         dom.matches("class=\"row").count(),
@@ -106,6 +109,20 @@ fn reports_render_in_chromium() {
     ] {
         assert!(dom.contains(want), "demo: no {want}");
     }
+
+    // The lossy connection (netem on a veth pair): its plots over time.
+    let dom = render(
+        &chromium,
+        &page.with_file_name("demo-lossy.html"),
+        "#f0c6",
+        2200,
+    );
+    assert_eq!(
+        dom.matches("class=\"chart\"").count(),
+        3,
+        "bytes, RTT, retransmissions"
+    );
+    assert!(dom.contains("the longest silence"), "the gap is named");
 
     // A public capture (Zeek's rdp-to-ssl), its first connection opened by its link.
     let public = capture("captures/public/zeek__rdp-to-ssl.pcap", &[]);

@@ -50,6 +50,7 @@ pub fn analyze_one(
     file: &Path,
     ports: &[u16],
     mode: Mode,
+    series: bool,
     cancel: &Arc<AtomicBool>,
     progress: impl FnMut(u64),
     mut line: impl FnMut(String),
@@ -57,6 +58,7 @@ pub fn analyze_one(
     let cfg = Config {
         ports: ports.to_vec(),
         keep_connections: mode == Mode::Json,
+        series,
         cancel: Some(cancel.clone()),
         ..Config::default()
     };
@@ -91,6 +93,7 @@ pub fn analyze_all(
     files: &[PathBuf],
     ports: &[u16],
     mode: Mode,
+    series: bool,
     threads: usize,
     mut each: impl FnMut(usize, Event) -> bool,
 ) {
@@ -112,6 +115,7 @@ pub fn analyze_all(
                     file,
                     ports,
                     mode,
+                    series,
                     cancel,
                     |_| {},
                     |l| {

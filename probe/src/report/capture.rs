@@ -277,6 +277,9 @@ pub struct Connection {
     /// One sentence: what happens, why, the fix to try first.
     pub diagnosis: Diagnosis,
     pub findings: Vec<Finding>,
+    /// The connection over time (only with `--html`, for its plots).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<crate::capture::analyzer::series::SeriesReport>,
     /// First packet number in the file.
     pub first_packet: u64,
 }

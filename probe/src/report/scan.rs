@@ -132,6 +132,7 @@ mod tests {
             mstsc: None,
             diagnosis: Default::default(),
             findings: Vec::new(),
+            series: None,
             first_packet: 1,
         }
     }

@@ -58,6 +58,8 @@ pub(super) struct Conn {
 pub(super) struct Payload {
     pub(super) reasm: [Reassembler; 2],
     pub(super) session: Session,
+    /// The connection over time (`Config::series`).
+    pub(super) series: Option<Box<super::series::Series>>,
 }
 
 /// The session of a flow that carried no payload.

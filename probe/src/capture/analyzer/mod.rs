@@ -9,6 +9,7 @@
 
 mod conn;
 mod flow;
+pub mod series;
 mod timeline;
 mod verdict;
 
@@ -40,6 +41,9 @@ pub struct Config {
     /// Keep finished connections in the report (false for streaming output: memory then
     /// stays bounded by live flows however many connections the capture has).
     pub keep_connections: bool,
+    /// Record each connection with payload over time (`series`: the HTML report's plots;
+    /// about 2 KB a live connection, so only when asked for).
+    pub series: bool,
     /// Set from outside to end the analysis early (the reader of the output went away).
     pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
@@ -51,6 +55,7 @@ impl Default for Config {
             max_flows: 100_000,
             idle_timeout_ns: 300 * 1_000_000_000,
             keep_connections: true,
+            series: false,
             cancel: None,
         }
     }
@@ -294,8 +299,13 @@ impl Analyzer {
             let dirs = &c.dirs;
             // No SYN from either side, on an RDP port: the capture joined mid-connection.
             let joined = c.syn_ts.is_none() && c.synack_ts.is_none() && server_rdp_port;
+            let want_series = self.cfg.series;
+            let first_ts = c.first_ts;
             let p = c.payload.get_or_insert_with(|| {
                 let mut p = Box::<Payload>::default();
+                if want_series {
+                    p.series = Some(Box::new(series::Series::new(first_ts)));
+                }
                 if joined {
                     p.session.join_midstream();
                 }
@@ -307,7 +317,7 @@ impl Analyzer {
                 p
             });
             if p.session.wants_bytes() {
-                let Payload { reasm, session } = &mut **p;
+                let Payload { reasm, session, .. } = &mut **p;
                 let budget = &mut self.budget;
                 reasm[di].push(t.seq, t.payload, budget, |bytes| {
                     session.feed(dir, bytes, ts)
@@ -317,6 +327,18 @@ impl Analyzer {
                     reasm[1].stop(budget);
                 }
             }
+        }
+        // After the payload state exists, so the first payload packet is in it.
+        if let Some(s) = c.payload.as_mut().and_then(|p| p.series.as_mut()) {
+            s.add(&series::Packet {
+                dir: di,
+                ts_ns: ts,
+                seq: t.seq,
+                ack: (f & flags::ACK != 0).then_some(t.ack),
+                len: t.payload_len,
+                retransmission: analysis.retransmission,
+                zero_window: analysis.zero_window,
+            });
         }
         if f & flags::FIN != 0 {
             c.dirs[di].fin = true;

@@ -250,6 +250,11 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
         mstsc,
         diagnosis,
         findings,
+        series: c
+            .payload
+            .as_ref()
+            .and_then(|p| p.series.as_ref())
+            .map(|s| s.report()),
         first_packet: c.first_packet,
     }
 }

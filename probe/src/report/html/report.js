@@ -184,6 +184,47 @@
     return sec;
   }
 
+  // A small chart over the connection's time: `sets` of {values, color, label, dots}.
+  function chart(title, sets, dt, gap) {
+    const W = 760, H = 110, X = 60, PW = W - X - 20, top = 18, PH = H - top - 22;
+    const n = Math.max(1, Math.max.apply(null, sets.map((d) => d.values.length)));
+    const max = Math.max(1e-9, Math.max.apply(null, sets.map((d) => Math.max.apply(null, d.values.map((v) => v || 0).concat([0])))));
+    const s = svg("svg", { class: "chart", width: W, height: H, role: "img" });
+    s.append(svg("title", {}, title));
+    s.append(svg("text", { x: X, y: 12, "font-weight": 600 }, title));
+    s.append(svg("line", { x1: X, y1: top + PH, x2: X + PW, y2: top + PH, stroke: "#8c959f" }));
+    s.append(svg("line", { x1: X, y1: top, x2: X, y2: top + PH, stroke: "#8c959f" }));
+    s.append(svg("text", { x: X - 4, y: top + 8, "text-anchor": "end", class: "t" }, +max.toPrecision(3)));
+    s.append(svg("text", { x: X - 4, y: top + PH, "text-anchor": "end", class: "t" }, "0"));
+    s.append(svg("text", { x: X, y: H - 4, class: "t" }, "0"));
+    s.append(svg("text", { x: X + PW, y: H - 4, "text-anchor": "end", class: "t" }, fmt(n * dt)));
+    if (gap && gap.ms > 0) {
+      const gx = X + (PW * gap.from) / (n * dt), gw = Math.max(2, (PW * gap.ms) / (n * dt));
+      s.append(svg("rect", { x: gx, y: top, width: Math.min(gw, X + PW - gx), height: PH, fill: "#cf222e", "fill-opacity": 0.12 }));
+    }
+    const bw = PW / n / sets.length;
+    sets.forEach(function (d, k) {
+      d.values.forEach(function (v, i) {
+        if (v === null || v === undefined || v === 0) return;
+        const h = (PH * v) / max;
+        if (d.dots) s.append(svg("circle", { cx: X + (i + 0.5) * (PW / n), cy: top + PH - h, r: 2.5, fill: d.color }));
+        else s.append(svg("rect", { x: X + i * (PW / n) + k * bw, y: top + PH - h, width: Math.max(1, bw - 0.5), height: h, fill: d.color }));
+      });
+      s.append(svg("text", { x: X + PW - 4, y: 12 + 12 * k, "text-anchor": "end", fill: d.color }, d.label));
+    });
+    return s;
+  }
+
+  function plots(sr) {
+    if (!sr) return "";
+    const dt = sr.interval_ms, gap = { ms: sr.longest_gap_ms, from: sr.longest_gap_from_ms };
+    return el("div", { class: "plots" },
+      el("h3", {}, "Over time (" + fmt(dt) + " intervals; the shaded span is the longest silence: " + fmt(sr.longest_gap_ms) + " from " + fmt(sr.longest_gap_from_ms) + ")"),
+      chart("bytes per interval", [{ values: sr.client_bytes, color: "#0969da", label: "client \u2192 server" }, { values: sr.server_bytes, color: "#1a7f37", label: "server \u2192 client" }], dt, gap),
+      chart("RTT samples (ms, the largest per interval)", [{ values: sr.rtt_ms, color: "#8250df", label: "RTT", dots: true }], dt, gap),
+      chart("retransmissions and zero windows", [{ values: sr.retransmissions, color: "#cf222e", label: "retransmissions" }, { values: sr.zero_windows, color: "#9a6700", label: "zero windows" }], dt, gap));
+  }
+
   // ---- capture ----
   const PAGE = 100;
   function connectionDetail(c) {
@@ -194,6 +235,7 @@
     if (c.tcp && c.tcp.reset_by) end = { dir: c.tcp.reset_by === "client" ? "c" : "s", label: "RST (" + c.tcp.reset_by + " ended it" + (c.tcp.reset_stage ? ", during " + c.tcp.reset_stage : "") + ")", bad: c.verdict !== "ok" };
     box.append(el("h3", {}, "Ladder"), ladder(c.stages, end));
     box.append(el("h3", {}, "Timeline"), timeline(c.stages));
+    box.append(plots(c.series));
     const t = c.tcp || {};
     box.append(el("h3", {}, "TCP"), kv([["state / history", t.state + " " + t.history], ["SYN RTT", fmt(t.syn_rtt_ms)], ["packets (client / server)", t.packets + " (" + t.client_packets + " / " + t.server_packets + ")"], ["bytes (client / server)", t.bytes + " (" + t.client_bytes + " / " + t.server_bytes + ")"], ["retransmissions", t.retransmissions], ["lost segments", t.lost_segments], ["zero windows", t.zero_windows], ["reset by", t.reset_by]]));
     if (c.rdp) {
