@@ -2,8 +2,10 @@
 //! ERRCONNECT_CONNECT_TRANSPORT_FAILED). The code is `class << 16 | type` (`MAKE_FREERDP_ERROR`,
 //! FreeRDP `include/freerdp/error.h`): class 1 is ERRINFO, the server's Set Error Info code;
 //! class 2 is ERRCONNECT, FreeRDP's own reason (`libfreerdp/core/errconnect.c` holds the
-//! messages quoted below). Stages and causes are rdprobe's reading of where FreeRDP raises each
-//! (`libfreerdp/core/connection.c`, `nla.c`, `transport.c`).
+//! messages quoted below). Codes 0x1C and 0x1D came with FreeRDP 3.0 and 3.18, 0x1E only in
+//! FreeRDP's master after 3.30 (2.x ends the same server answer as 0x0C). Stages and causes
+//! are rdprobe's reading of where FreeRDP raises each (`libfreerdp/core/connection.c`,
+//! `nla.c`, `transport.c`).
 
 use super::{both, cause, extended_reason, Explanation, Kind};
 use crate::diagnose::FindingId as I;
@@ -64,6 +66,7 @@ const TABLE: &[Entry] = &[
     Entry { code: 0x1B, name: "ERRCONNECT_NO_OR_MISSING_CREDENTIALS", message: "Credentials invalid or missing.", stage: "credssp (before anything is sent: no user or password given)", causes: &[I::NegHybridRequired] },
     Entry { code: 0x1C, name: "ERRCONNECT_ACTIVATION_TIMEOUT", message: "(FreeRDP 3: the server did not finish the activation in time; errconnect.c has no message for it)", stage: "capabilities to active", causes: &[I::ServerSilent, I::PacketLoss] },
     Entry { code: 0x1D, name: "ERRCONNECT_TARGET_BOOTING", message: "(FreeRDP 3: the broker's target is still booting; errconnect.c has no message for it)", stage: "after MCS (a broker)", causes: &[I::BrokerError] },
+    Entry { code: 0x1E, name: "ERRCONNECT_HYBRID_REQUIRED_BY_SERVER", message: "The server requires Network Level Authentication, but it is not enabled.", stage: "x224", causes: &[I::NegHybridRequired] },
 ];
 
 /// A FreeRDP error code (`0x0002000D`).

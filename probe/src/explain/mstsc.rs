@@ -2,8 +2,9 @@
 //! shows in its dialogs ("Error code: 0x904"), sometimes in decimal (2308). The names and
 //! meanings are Microsoft's (learn.microsoft.com, "IMsTscAxEvents::OnDisconnected method" and
 //! the older "OnConnectionTerminated" list); where each arises and its causes are rdprobe's
-//! reading. Codes not in those lists are "not known", with the family the documented codes of
-//! the same low byte share.
+//! reading; the SSL_ERR_* codes (CredSSP / NLA failures) are on the same Microsoft page. Codes
+//! not in those lists are "not known", with the family the documented codes of the same low
+//! byte share (an observation on the table, not a documented rule).
 
 use super::{both, cause, Explanation, Kind};
 use crate::diagnose::FindingId as I;
@@ -43,14 +44,29 @@ const TABLE: &[Entry] = &[
     Entry { code: 0x704, name: "disconnectReasonTimeoutOccurred", meaning: "Time-out occurred.", stage: "the connection sequence", causes: &[I::ServerSilent, I::X224NoResponse, I::PacketLoss] },
     Entry { code: 0x706, name: "disconnectReasonServerCertificateUnpackErr", meaning: "Failed to unpack the server certificate.", stage: "mcs (Standard RDP Security's server certificate)", causes: &[I::RdpSecurityAllowed] },
     Entry { code: 0x804, name: "disconnectReasonInvalidIP", meaning: "The IP address specified is not valid.", stage: "before tcp (the address as typed)", causes: &[] },
+    Entry { code: 0x807, name: "SSL_ERR_LOGON_FAILURE", meaning: "Login failed (CredSSP: the server refused the credentials).", stage: "credssp", causes: &[I::LogonFailure, I::AuthFailed] },
     Entry { code: 0x808, name: "disconnectReasonLicensingFailed", meaning: "Licensing failed.", stage: "licensing", causes: &[I::LicensingError] },
     Entry { code: 0x904, name: "disconnectReasonAtClientWinsockFDCLOSE", meaning: "Socket closed: the server (or a middlebox) closed the connection; with an extended reason, the server said why first.", stage: "any after tcp; with an extended reason, after MCS", causes: &[I::ServerDeniedConnection, I::X224Closed, I::CredsspFailed, I::AuthFailed, I::CredsspUnpatched, I::ClosedByServer, I::ResetByServer, I::InjectedReset, I::LicensingError] },
     Entry { code: 0x906, name: "disconnectReasonInternalSecurityError", meaning: "Internal security error.", stage: "tls / credssp", causes: &[I::TlsHandshakeFailed, I::CredsspUnpatched, I::CertWeak] },
     Entry { code: 0x908, name: "disconnectReasonLicensingTimeout", meaning: "Licensing time-out.", stage: "licensing", causes: &[I::ServerSilent, I::LicensingError] },
     Entry { code: 0xA06, name: "disconnectReasonInternalSecurityError2", meaning: "Internal security error.", stage: "tls / credssp", causes: &[I::TlsHandshakeFailed, I::CredsspUnpatched] },
+    Entry { code: 0xA07, name: "SSL_ERR_NO_SUCH_USER", meaning: "The specified user has no account.", stage: "credssp", causes: &[I::LogonFailure] },
     Entry { code: 0xB06, name: "disconnectReasonEncryptionError", meaning: "Encryption error.", stage: "after MCS (Standard RDP Security)", causes: &[I::WeakRdpEncryption] },
+    Entry { code: 0xB07, name: "SSL_ERR_ACCOUNT_DISABLED", meaning: "The account is disabled.", stage: "credssp", causes: &[I::AccountDisabled] },
     Entry { code: 0xC06, name: "disconnectReasonDecryptionError", meaning: "Decryption error.", stage: "after MCS (Standard RDP Security, or a corrupted stream)", causes: &[I::WeakRdpEncryption, I::InjectedReset, I::PacketLoss] },
+    Entry { code: 0xC07, name: "SSL_ERR_ACCOUNT_RESTRICTION", meaning: "The account is restricted (logon hours, workstations, logon type).", stage: "credssp", causes: &[I::LogonRestricted] },
     Entry { code: 0xC08, name: "disconnectReasonClientDecompressionError", meaning: "Decompression error.", stage: "active", causes: &[I::PacketLoss] },
+    Entry { code: 0xD07, name: "SSL_ERR_ACCOUNT_LOCKED_OUT", meaning: "The account is locked out.", stage: "credssp", causes: &[I::AccountLocked] },
+    Entry { code: 0xE07, name: "SSL_ERR_ACCOUNT_EXPIRED", meaning: "The account is expired.", stage: "credssp", causes: &[I::AccountDisabled] },
+    Entry { code: 0xF07, name: "SSL_ERR_PASSWORD_EXPIRED", meaning: "The password is expired.", stage: "credssp", causes: &[I::PasswordExpired] },
+    Entry { code: 0x1207, name: "SSL_ERR_PASSWORD_MUST_CHANGE", meaning: "The user password must be changed before logging on for the first time.", stage: "credssp", causes: &[I::PasswordExpired] },
+    Entry { code: 0x1607, name: "SSL_ERR_DELEGATION_POLICY", meaning: "The policy does not support delegation of credentials to the target server (CredSSP delegation policy).", stage: "credssp", causes: &[I::CredsspFailed, I::WrongHost] },
+    Entry { code: 0x1707, name: "SSL_ERR_POLICY_NTLM_ONLY", meaning: "Delegation of credentials to the target server is not allowed unless mutual authentication has been achieved (NTLM only, no Kerberos).", stage: "credssp", causes: &[I::WrongHost, I::NoLogonServers] },
+    Entry { code: 0x1807, name: "SSL_ERR_NO_AUTHENTICATING_AUTHORITY", meaning: "No authority could be contacted for authentication: the domain could be wrong or unreachable, or a trust relationship failed.", stage: "credssp", causes: &[I::NoLogonServers, I::ClockSkew] },
+    Entry { code: 0x1B07, name: "SSL_ERR_CERT_EXPIRED", meaning: "The received certificate is expired (or the clocks differ much).", stage: "tls", causes: &[I::CertExpired, I::CertNotYetValid, I::ClockSkew] },
+    Entry { code: 0x1C07, name: "SSL_ERR_SMARTCARD_WRONG_PIN", meaning: "An incorrect PIN was presented to the smart card.", stage: "credssp (smart card)", causes: &[] },
+    Entry { code: 0x2107, name: "SSL_ERR_FRESH_CRED_REQUIRED_BY_SERVER", meaning: "The server authentication policy does not allow connection requests using saved credentials: the user must enter new credentials.", stage: "credssp / after the logon", causes: &[I::FreshCredentialsRequired] },
+    Entry { code: 0x2207, name: "SSL_ERR_SMARTCARD_CARD_BLOCKED", meaning: "The smart card is blocked.", stage: "credssp (smart card)", causes: &[] },
 ];
 
 /// The family that documented codes with the same low byte share (read off the table above).
@@ -58,7 +74,7 @@ fn family(code: u32) -> Option<&'static str> {
     Some(match code & 0xFF {
         0x04 => "codes ending in 04 are network errors (DNS, connect, send, receive, a closed socket, a time-out)",
         0x06 => "codes ending in 06 are security and encryption errors (or the client out of memory)",
-        0x07 => "no code ending in 07 is in Microsoft's public discReason list; mstsc's own texts for them (GetErrorDescription) are about the security layer (TLS, CredSSP, certificates, accounts): look at the tls and credssp stages, and with --user at the NTSTATUS",
+        0x07 => "the documented codes ending in 07 are all SSL_ERR_* (CredSSP / NLA: accounts, credentials, certificates, smart cards): look at the tls and credssp stages, and with --user at the NTSTATUS",
         0x08 => "codes ending in 08 are time-outs, internal errors and licensing",
         _ => return None,
     })
@@ -110,7 +126,10 @@ mod tests {
         assert_eq!(explain(0x204).causes[0].finding, I::TcpRefused);
         let unknown = explain(0x2407);
         assert!(!unknown.known);
-        assert!(unknown.meaning.contains("security layer"), "{unknown:?}");
+        assert!(unknown.meaning.contains("SSL_ERR_"), "{unknown:?}");
+        let locked = explain(0xD07);
+        assert_eq!(locked.name.as_deref(), Some("SSL_ERR_ACCOUNT_LOCKED_OUT"));
+        assert_eq!(locked.causes[0].finding, I::AccountLocked);
         assert!(explain(0x1234_5678).meaning.starts_with("not known"));
         let mut codes: Vec<u32> = TABLE.iter().map(|t| t.code).collect();
         codes.dedup();
