@@ -157,7 +157,7 @@ const CLIENTS: &[Client] = &[
         source: "Microsoft KB3080079 \"Update to add RDS support for TLS 1.1 and TLS 1.2 in Windows 7 or Windows Server 2008 R2\"; KB4093492 for CredSSP",
     },
     Client {
-        name: "FreeRDP 2 (xfreerdp) with OpenSSL 3 defaults",
+        name: "FreeRDP 2 (xfreerdp) with OpenSSL 3 defaults (also FreeRDP 3 before 3.27)",
         nla: true,
         ssl: true,
         rdp: true,
@@ -166,8 +166,8 @@ const CLIENTS: &[Client] = &[
         nla_message: "ERRCONNECT_SECURITY_NEGO_CONNECT_FAILED",
         tls_message: "ERRCONNECT_TLS_CONNECT_FAILED: OpenSSL 3 at security level 1 (FreeRDP's default) refuses TLS 1.0 and 1.1",
         tls_fix: "/tls-seclevel:0 on the client, or TLS 1.2 on the server",
-        cert_prompt: "xfreerdp asks on the terminal whether to trust the certificate (/cert:ignore or /cert:tofu skip it)",
-        source: "xfreerdp 2.11 /help (\"/tls-seclevel:<level> TLS security level - defaults to 1\", /cert); OpenSSL 3.0 SSL_CTX_set_security_level(3) (\"SSLv3, TLS 1.0, TLS 1.1 and DTLS 1.0 are all disabled at this level\"); FreeRDP libfreerdp/core/nla.c (CredSSP versions 2 to 6)",
+        cert_prompt: "xfreerdp asks \"Do you trust the above certificate? (Y/T/N)\" (/cert:ignore or /cert:tofu skip it)",
+        source: "xfreerdp 2.11 /help (\"/tls-seclevel:<level> TLS security level - defaults to 1\", /cert); OpenSSL 3.0 SSL_CTX_set_security_level(3) (\"SSLv3, TLS 1.0, TLS 1.1 and DTLS 1.0 are all disabled at this level\"); FreeRDP libfreerdp/core/nla.c (peerVersion < 5: the old pubKeyAuth, so unpatched servers connect), libfreerdp/crypto/tls.c (the certificate question); FreeRDP 3.27 raised the default to level 2 and TLS 1.2 (commit c09281f34), so it is not this row",
     },
     Client {
         name: "Remmina (RDP plugin on FreeRDP 2)",
