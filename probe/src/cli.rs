@@ -298,21 +298,7 @@ fn seconds(s: &str) -> Result<f64, String> {
 /// Parses a stage name (`licensing`).
 fn stage(s: &str) -> Result<rdprobe::diagnose::Stage, String> {
     use rdprobe::diagnose::Stage;
-    [
-        Stage::Dns,
-        Stage::Tcp,
-        Stage::X224,
-        Stage::Tls,
-        Stage::Credssp,
-        Stage::Mcs,
-        Stage::Channels,
-        Stage::SecurityExchange,
-        Stage::ClientInfo,
-        Stage::Licensing,
-        Stage::Capabilities,
-        Stage::Finalization,
-        Stage::Active,
-    ]
+    Stage::ALL
     .into_iter()
     .find(|st| st.as_str() == s.trim())
     .ok_or_else(|| format!("{s:?} is not a stage (mcs, channels, client_info, licensing, capabilities, active, ...)"))

@@ -103,46 +103,39 @@ const MSTSC_CERT: &str =
 const MSTSC_NLA: &str = "\"The remote computer requires Network Level Authentication, which your computer does not support\"";
 const MSTSC_TLS: &[Tls] = &[Tls::V1_0, Tls::V1_1, Tls::V1_2];
 
+/// mstsc on updated Windows 10/11 under one Encryption Oracle Remediation value.
+const fn mstsc_updated(name: &'static str, oracle: Oracle, source: &'static str) -> Client {
+    Client {
+        name,
+        nla: true,
+        ssl: true,
+        rdp: true,
+        tls: MSTSC_TLS,
+        oracle,
+        nla_message: MSTSC_NLA,
+        tls_message: "the TLS handshake fails (mstsc: \"An internal error has occurred\")",
+        tls_fix: "enable TLS 1.2 on the server",
+        cert_prompt: MSTSC_CERT,
+        source,
+    }
+}
+
 const CLIENTS: &[Client] = &[
-    Client {
-        name: "mstsc, Windows 10/11 updated (Encryption Oracle Remediation: Mitigated, the default)",
-        nla: true,
-        ssl: true,
-        rdp: true,
-        tls: MSTSC_TLS,
-        oracle: Oracle::Refuses,
-        nla_message: MSTSC_NLA,
-        tls_message: "the TLS handshake fails (mstsc: \"An internal error has occurred\")",
-        tls_fix: "enable TLS 1.2 on the server",
-        cert_prompt: MSTSC_CERT,
-        source: KB_CREDSSP,
-    },
-    Client {
-        name: "mstsc, updated, policy Force Updated Clients",
-        nla: true,
-        ssl: true,
-        rdp: true,
-        tls: MSTSC_TLS,
-        oracle: Oracle::Refuses,
-        nla_message: MSTSC_NLA,
-        tls_message: "the TLS handshake fails (mstsc: \"An internal error has occurred\")",
-        tls_fix: "enable TLS 1.2 on the server",
-        cert_prompt: MSTSC_CERT,
-        source: KB_CREDSSP,
-    },
-    Client {
-        name: "mstsc, updated, policy Vulnerable",
-        nla: true,
-        ssl: true,
-        rdp: true,
-        tls: MSTSC_TLS,
-        oracle: Oracle::Connects,
-        nla_message: MSTSC_NLA,
-        tls_message: "the TLS handshake fails (mstsc: \"An internal error has occurred\")",
-        tls_fix: "enable TLS 1.2 on the server",
-        cert_prompt: MSTSC_CERT,
-        source: KB_CREDSSP,
-    },
+    mstsc_updated(
+        "mstsc, Windows 10/11 updated (Encryption Oracle Remediation: Mitigated, the default)",
+        Oracle::Refuses,
+        KB_CREDSSP,
+    ),
+    mstsc_updated(
+        "mstsc, updated, policy Force Updated Clients",
+        Oracle::Refuses,
+        KB_CREDSSP,
+    ),
+    mstsc_updated(
+        "mstsc, updated, policy Vulnerable",
+        Oracle::Connects,
+        KB_CREDSSP,
+    ),
     Client {
         name: "mstsc, Windows 7 SP1 / Server 2008 R2 without KB3080079 (TLS 1.0 only)",
         nla: true,

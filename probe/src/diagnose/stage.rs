@@ -23,6 +23,23 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in timeline order.
+    pub const ALL: [Self; 13] = [
+        Self::Dns,
+        Self::Tcp,
+        Self::X224,
+        Self::Tls,
+        Self::Credssp,
+        Self::Mcs,
+        Self::Channels,
+        Self::SecurityExchange,
+        Self::ClientInfo,
+        Self::Licensing,
+        Self::Capabilities,
+        Self::Finalization,
+        Self::Active,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Dns => "dns",
@@ -97,21 +114,7 @@ mod tests {
 
     #[test]
     fn names_are_the_json_names_in_timeline_order() {
-        let all = [
-            Stage::Dns,
-            Stage::Tcp,
-            Stage::X224,
-            Stage::Tls,
-            Stage::Credssp,
-            Stage::Mcs,
-            Stage::Channels,
-            Stage::SecurityExchange,
-            Stage::ClientInfo,
-            Stage::Licensing,
-            Stage::Capabilities,
-            Stage::Finalization,
-            Stage::Active,
-        ];
+        let all = Stage::ALL;
         assert!(all.windows(2).all(|w| w[0] < w[1]));
         for s in all {
             assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));

@@ -96,29 +96,21 @@ pub fn explain(v: u32) -> Explanation {
                 known: true,
             };
         }
-        return Explanation {
-            kind: Kind::Freerdp,
-            code: format!("0x{v:08X}"),
-            name: None,
-            meaning: "not known; the nearest family: FreeRDP's own connection errors (ERRCONNECT class), a code newer than this table".into(),
-            stage: "unknown",
-            causes: Vec::new(),
-            source: SOURCE,
-            known: false,
-        };
+        return Explanation::unknown(
+            Kind::Freerdp,
+            format!("0x{v:08X}"),
+            "not known; the nearest family: FreeRDP's own connection errors (ERRCONNECT class), a code newer than this table".into(),
+            SOURCE,
+        );
     }
-    Explanation {
-        kind: Kind::Freerdp,
-        code: both(v),
-        name: None,
-        meaning: format!(
+    Explanation::unknown(
+        Kind::Freerdp,
+        both(v),
+        format!(
             "not known: class {class} is neither ERRINFO (1) nor ERRCONNECT (2); FreeRDP prints codes as class << 16 | type"
         ),
-        stage: "unknown",
-        causes: Vec::new(),
-        source: SOURCE,
-        known: false,
-    }
+        SOURCE,
+    )
 }
 
 #[cfg(test)]

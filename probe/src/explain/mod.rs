@@ -46,6 +46,22 @@ pub struct Explanation {
     pub known: bool,
 }
 
+impl Explanation {
+    /// A code that is not in its table: "not known" and, in `meaning`, its nearest family.
+    pub fn unknown(kind: Kind, code: String, meaning: String, source: &'static str) -> Self {
+        Explanation {
+            kind,
+            code,
+            name: None,
+            meaning,
+            stage: "unknown",
+            causes: Vec::new(),
+            source,
+            known: false,
+        }
+    }
+}
+
 /// What the input was read as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -98,16 +98,7 @@ pub fn explain(code: u32) -> Explanation {
         Some(f) => format!("not known; the nearest family: {f}"),
         None => "not known: not in Microsoft's discReason list (on Windows, MsTscAx's GetErrorDescription(code, 0) prints mstsc's text for it)".into(),
     };
-    Explanation {
-        kind: Kind::MstscDisconnectReason,
-        code: both(code),
-        name: None,
-        meaning,
-        stage: "unknown",
-        causes: Vec::new(),
-        source: SOURCE,
-        known: false,
-    }
+    Explanation::unknown(Kind::MstscDisconnectReason, both(code), meaning, SOURCE)
 }
 
 #[cfg(test)]
