@@ -1,7 +1,8 @@
 //! `--html` reports rendered in a real browser (headless Chromium, Debian package `chromium`):
 //! a probe of a real peer, a public capture and the failure demo capture each render without a
-//! script error, with their ladder, timeline and (capture) connection table in the DOM; a report
-//! full of hostile wire strings renders them as text and runs none of them. Screenshots are
+//! script error, with their ladder, timeline and (capture) connection table in the DOM, and plot
+//! axes labelled with plain numbers; a report full of hostile wire strings renders them as text,
+//! runs none of them and shows control characters escaped as the text output does. Screenshots are
 //! saved under `CARGO_TARGET_TMPDIR/html-report/` to look at. Without Chromium the test says
 //! SKIPPED (a failure under RDPROBE_REQUIRE_PEERS=1, as in CI).
 
@@ -61,6 +62,40 @@ fn render(chromium: &Path, page: &Path, fragment: &str, height: u32) -> String {
     dom
 }
 
+/// What the script drew: the `<main>` element (without the JSON data element, whose `\uXXXX`
+/// and `\\` escapes would otherwise match).
+fn drawn(dom: &str) -> &str {
+    let start = dom.find("<main").expect("a main element");
+    let end = dom[start..]
+        .find("</main>")
+        .map_or(dom.len(), |e| start + e);
+    &dom[start..end]
+}
+
+/// The axis labels of every plot (`<text class="t">` inside `<svg class="chart">`).
+fn chart_labels(dom: &str) -> Vec<&str> {
+    let mut labels = Vec::new();
+    for chart in dom.split("<svg class=\"chart\"").skip(1) {
+        let chart = &chart[..chart.find("</svg>").unwrap_or(chart.len())];
+        for t in chart.split("class=\"t\">").skip(1) {
+            labels.push(&t[..t.find('<').unwrap_or(t.len())]);
+        }
+    }
+    labels
+}
+
+/// Axis labels are plain numbers or times: no exponent such as `1e-9`.
+fn assert_plain_axes(dom: &str, what: &str) {
+    let labels = chart_labels(dom);
+    assert!(!labels.is_empty(), "{what}: no plot labels");
+    for l in labels {
+        assert!(
+            !l.contains('e') && !l.contains('E'),
+            "{what}: axis label {l:?}"
+        );
+    }
+}
+
 fn chromium() -> Option<PathBuf> {
     match peers::client_exe("chromium") {
         Ok(p) => Some(p),
@@ -78,7 +113,11 @@ fn capture(name: &str, ports: &[u16]) -> rdprobe::report::capture::CaptureReport
         series: true,
         ..Config::default()
     };
-    analyze_file(&rdp_tests::fixtures().join(name), cfg, |_| {}, |_| {}).unwrap()
+    let mut report = analyze_file(&rdp_tests::fixtures().join(name), cfg, |_| {}, |_| {}).unwrap();
+    // The name as `rdprobe pcap fixtures/...` from the repository root shows it (the CLI keeps
+    // the argument as given), not this test's absolute path: the screenshots go in the README.
+    report.file = format!("fixtures/{name}");
+    report
 }
 
 #[test]
@@ -109,6 +148,17 @@ fn reports_render_in_chromium() {
     ] {
         assert!(dom.contains(want), "demo: no {want}");
     }
+    assert!(
+        dom.contains(">fixtures/demo/rdp-troubles.pcap<"),
+        "the file name as given"
+    );
+    // Its retransmissions and zero windows are all zero: the axis is 0..1, not 0..1e-9.
+    assert_eq!(
+        dom.matches("class=\"chart\"").count(),
+        3,
+        "bytes, RTT, retransmissions"
+    );
+    assert_plain_axes(&dom, "demo #f0c3");
 
     // The lossy connection (netem on a veth pair): its plots over time.
     let dom = render(
@@ -123,6 +173,7 @@ fn reports_render_in_chromium() {
         "bytes, RTT, retransmissions"
     );
     assert!(dom.contains("the longest silence"), "the gap is named");
+    assert_plain_axes(&dom, "demo #f0c6");
 
     // A public capture (Zeek's rdp-to-ssl), its first connection opened by its link.
     let public = capture("captures/public/zeek__rdp-to-ssl.pcap", &[]);
@@ -180,7 +231,17 @@ fn hostile_wire_strings_render_as_text() {
         "\"onload=\"document.body.setAttribute('data-pwned','attr')",
         "</script><script>document.body.setAttribute('data-pwned','close')</script>",
     ];
-    let evil = payloads.join(" ");
+    // Control characters: shown as the text output spells them (`escape::terminal`), not raw.
+    let controls = "\x1b[31mred\x07 evil\u{202e}txt.exe \u{9b}2J zero\u{200b}width\u{2028}tab\tdel\x7f back\\slash";
+    let shown = rdprobe::escape::terminal(controls);
+    assert_eq!(
+        shown,
+        "\\x1b[31mred\\x07 evil\\u{202e}txt.exe \\u{009b}2J zero\\u{200b}width\\u{2028}tab\\x09del\\x7f back\\\\slash"
+    );
+    let raw = [
+        '\x1b', '\x07', '\u{202e}', '\u{9b}', '\u{200b}', '\u{2028}', '\t', '\x7f',
+    ];
+    let evil = format!("{} {controls}", payloads.join(" "));
     let mut demo = capture(
         "demo/rdp-troubles.pcap",
         &[13380, 13389, 13392, 13393, 13401],
@@ -213,6 +274,7 @@ fn hostile_wire_strings_render_as_text() {
         "the payload is shown as text"
     );
     assert!(!dom.contains("<img src=\"x\""), "no element from the wire");
+    assert_escaped(drawn(&dom), &shown, &raw);
 
     let mut r = rdprobe::report::probe::ProbeResult {
         target: evil.clone(),
@@ -232,4 +294,17 @@ fn hostile_wire_strings_render_as_text() {
         body_tag(&dom)
     );
     assert!(dom.contains("&lt;img src=x onerror="), "shown as text");
+    assert_escaped(drawn(&dom), &shown, &raw);
+}
+
+/// `drawn` shows the control characters as `shown` spells them and holds none of `raw`.
+fn assert_escaped(drawn: &str, shown: &str, raw: &[char]) {
+    assert!(
+        drawn.contains(shown),
+        "not escaped as the text output: {drawn}"
+    );
+    for c in raw {
+        assert!(!drawn.contains(*c), "a raw {c:?} in the page");
+    }
+    assert!(!drawn.contains("back\\slash"), "a lone backslash");
 }

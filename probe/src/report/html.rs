@@ -7,8 +7,10 @@
 //! The page is built from the same report structs as the JSON output, embedded as JSON; the
 //! script (`html/report.js`) renders it with DOM calls that set text, never HTML, so a string
 //! from the wire (a cookie, a certificate subject, an NTLM name holding `<script>`) is shown as
-//! text. Inside the `<script type="application/json">` element `<`, `>` and `&` are written as
-//! `\u003c`, `\u003e`, `\u0026`, so no string can close the element.
+//! text, its control, bidi and zero-width characters spelled as the text output spells them
+//! (`\x1b`, `\u{202e}`: [`crate::escape::terminal`], redone by the script's `wire`). Inside
+//! the `<script type="application/json">` element `<`, `>` and `&` are written as `\u003c`,
+//! `\u003e`, `\u0026`, so no string can close the element.
 
 use serde::Serialize;
 

@@ -30,6 +30,20 @@
   const fmt = (ms) => (ms === null || ms === undefined ? "" : Number(ms).toFixed(ms < 10 ? 2 : 1) + " ms");
   const cut = (s, n) => (s.length > n ? s.slice(0, n - 1) + "\u2026" : s);
   const badge = (text, cls) => el("span", { class: "badge " + cls }, text);
+  // A string from the wire as the text output shows it (probe/src/escape.rs): a backslash as
+  // `\\`, C0 controls and DEL as `\xNN`, C1 controls, bidi controls, zero-width and other
+  // format characters as `\u{NNNN}`. The JSON carries them as `\uXXXX` escapes, so after
+  // JSON.parse they are raw characters again: every wire string is drawn through this.
+  const UNSAFE = /[\\\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/g;
+  function wire(s) {
+    if (s === null || s === undefined) return s;
+    return String(s).replace(UNSAFE, function (ch) {
+      const c = ch.charCodeAt(0);
+      if (ch === "\\") return "\\\\";
+      if (c < 0x20 || c === 0x7f) return "\\x" + c.toString(16).padStart(2, "0");
+      return "\\u{" + c.toString(16).padStart(4, "0") + "}";
+    });
+  }
 
   // The messages of each stage, in order: [direction, label] ("c" client to server).
   const MSGS = {
@@ -54,7 +68,7 @@
     for (const st of stages || []) {
       const bad = st.status !== "ok";
       if (st.name === "dns") {
-        rows.push({ note: "DNS: " + st.detail, bad: bad });
+        rows.push({ note: "DNS: " + wire(st.detail), bad: bad });
         continue;
       }
       const msgs = MSGS[st.name] || [["c", st.name]];
@@ -62,7 +76,7 @@
       shown.forEach(function (m, i) {
         rows.push({ dir: m[0], label: m[1], t: st.elapsed_ms, bad: bad && i === shown.length - 1 });
       });
-      if (bad) rows.push({ note: st.name + " " + st.status + ": " + st.detail, bad: true });
+      if (bad) rows.push({ note: st.name + " " + st.status + ": " + wire(st.detail), bad: true });
     }
     if (end) rows.push(end);
     const W = 760, L = 170, R = 600, H = 28, top = 34;
@@ -119,7 +133,7 @@
       list.map((f) => el("tr", {},
         el("td", {}, badge(f.severity, f.severity)),
         el("td", {}, el("code", {}, f.id)),
-        el("td", {}, el("div", {}, f.summary), el("div", { class: "evidence" }, "evidence: " + f.evidence), el("div", { class: "fix" }, "fix: " + f.remediation)))));
+        el("td", {}, el("div", {}, f.summary), el("div", { class: "evidence" }, "evidence: " + wire(f.evidence)), el("div", { class: "fix" }, "fix: " + f.remediation)))));
   }
 
   function kv(pairs) {
@@ -128,7 +142,7 @@
   const yesno = (b) => el("span", { class: b ? "yes" : "no" }, b ? "yes" : "no");
 
   function headline(d, verdict) {
-    return el("p", { class: "headline v-" + verdict }, d && d.headline ? d.headline : "");
+    return el("p", { class: "headline v-" + verdict }, d && d.headline ? wire(d.headline) : "");
   }
 
   function mstsc(m) {
@@ -141,7 +155,7 @@
   const ORDER = ["rdp", "ssl", "hybrid", "hybrid_ex", "rdstls", "rdsaad"];
   function probeResult(r, i) {
     const sec = el("section", { class: "result", id: "t" + i });
-    sec.append(el("h2", {}, r.target + ":" + r.port + " ", badge(r.verdict, "v-" + r.verdict)));
+    sec.append(el("h2", {}, wire(r.target) + ":" + r.port + " ", badge(r.verdict, "v-" + r.verdict)));
     sec.append(headline(r.diagnosis, r.verdict));
     sec.append(el("p", { class: "meta" }, fmt(r.elapsed_ms) + (r.stopped_at ? ", stopped at " + r.stopped_at : ", not stopped")));
     sec.append(mstsc(r.mstsc));
@@ -154,7 +168,7 @@
     if (keys.length) {
       sec.append(el("h3", {}, "Security layers"), el("table", {},
         el("tr", {}, el("th", {}, "layer"), el("th", {}, "accepted"), el("th", {}, "answer")),
-        keys.map((k) => el("tr", {}, el("td", {}, k), el("td", {}, yesno(prot[k].accepted)), el("td", {}, prot[k].failure || prot[k].selected || "")))));
+        keys.map((k) => el("tr", {}, el("td", {}, k), el("td", {}, yesno(prot[k].accepted)), el("td", {}, wire(prot[k].failure) || prot[k].selected || "")))));
       sec.append(el("p", { class: "meta" }, "NLA required: " + (r.security.nla_required === null ? "unknown" : r.security.nla_required ? "yes" : "no")));
     }
     if (r.tls) {
@@ -162,7 +176,7 @@
       const vk = Object.keys(v);
       if (vk.length) sec.append(el("h3", {}, "TLS versions"), el("table", {}, el("tr", {}, vk.map((k) => el("th", {}, k))), el("tr", {}, vk.map((k) => el("td", {}, yesno(v[k]))))));
       const c = r.tls.certificate;
-      if (c) sec.append(el("h3", {}, "Certificate"), kv([["subject", c.subject], ["issuer", c.issuer], ["SANs", (c.sans || []).join(", ")], ["serial", c.serial], ["valid", c.not_before + " .. " + c.not_after], ["expired", c.expired], ["self-signed", c.self_signed], ["names the target", c.name_matches], ["key", c.key_type + " " + c.key_bits + " bits"], ["signature", c.signature], ["session", [r.tls.version, r.tls.cipher].filter(Boolean).join(" ")]]));
+      if (c) sec.append(el("h3", {}, "Certificate"), kv([["subject", wire(c.subject)], ["issuer", wire(c.issuer)], ["SANs", (c.sans || []).map(wire).join(", ")], ["serial", wire(c.serial)], ["valid", c.not_before + " .. " + c.not_after], ["expired", c.expired], ["self-signed", c.self_signed], ["names the target", c.name_matches], ["key", c.key_type + " " + c.key_bits + " bits"], ["signature", c.signature], ["session", [r.tls.version, r.tls.cipher].filter(Boolean).join(" ")]]));
     }
     if (r.rdp_security) {
       const m = r.rdp_security;
@@ -170,7 +184,7 @@
     }
     if (r.credssp) {
       const n = r.credssp.ntlm || {};
-      sec.append(el("h3", {}, "CredSSP / NTLM"), kv([["TSRequest version", r.credssp.version], ["CVE-2018-0886 fix", r.credssp.patched_cve_2018_0886], ["NetBIOS domain / computer", [n.netbios_domain, n.netbios_computer].filter(Boolean).join(" / ")], ["DNS domain / computer", [n.dns_domain, n.dns_computer].filter(Boolean).join(" / ")], ["Windows version", n.product_version], ["clock skew", n.clock_skew_s === undefined || n.clock_skew_s === null ? null : n.clock_skew_s + " s"]]));
+      sec.append(el("h3", {}, "CredSSP / NTLM"), kv([["TSRequest version", r.credssp.version], ["CVE-2018-0886 fix", r.credssp.patched_cve_2018_0886], ["NetBIOS domain / computer", [n.netbios_domain, n.netbios_computer].filter(Boolean).map(wire).join(" / ")], ["DNS domain / computer", [n.dns_domain, n.dns_computer].filter(Boolean).map(wire).join(" / ")], ["Windows version", n.product_version], ["clock skew", n.clock_skew_s === undefined || n.clock_skew_s === null ? null : n.clock_skew_s + " s"]]));
     }
     if (r.clients && r.clients.length) {
       sec.append(el("h3", {}, "Which clients would connect"), el("table", { class: "clients" },
@@ -188,7 +202,9 @@
   function chart(title, sets, dt, gap) {
     const W = 760, H = 110, X = 60, PW = W - X - 20, top = 18, PH = H - top - 22;
     const n = Math.max(1, Math.max.apply(null, sets.map((d) => d.values.length)));
-    const max = Math.max(1e-9, Math.max.apply(null, sets.map((d) => Math.max.apply(null, d.values.map((v) => v || 0).concat([0])))));
+    // The largest value is the top of the axis; a series of zeros gets the axis 0..1.
+    const top0 = Math.max.apply(null, sets.map((d) => Math.max.apply(null, d.values.map((v) => v || 0).concat([0]))));
+    const max = top0 > 0 ? top0 : 1;
     const s = svg("svg", { class: "chart", width: W, height: H, role: "img" });
     s.append(svg("title", {}, title));
     s.append(svg("text", { x: X, y: 12, "font-weight": 600 }, title));
@@ -240,7 +256,7 @@
     box.append(el("h3", {}, "TCP"), kv([["state / history", t.state + " " + t.history], ["SYN RTT", fmt(t.syn_rtt_ms)], ["packets (client / server)", t.packets + " (" + t.client_packets + " / " + t.server_packets + ")"], ["bytes (client / server)", t.bytes + " (" + t.client_bytes + " / " + t.server_bytes + ")"], ["retransmissions", t.retransmissions], ["lost segments", t.lost_segments], ["zero windows", t.zero_windows], ["reset by", t.reset_by]]));
     if (c.rdp) {
       const r = c.rdp;
-      box.append(el("h3", {}, "RDP"), kv([["cookie", r.cookie], ["requested", (r.requested_protocols || []).join(", ")], ["selected", r.selected_protocol], ["failure", r.failure], ["TLS", r.tls ? [r.tls.version, r.tls.cipher, r.tls.sni ? "SNI " + r.tls.sni : ""].filter(Boolean).join(" ") : null], ["certificate", r.tls && r.tls.certificate ? r.tls.certificate.subject : null]]));
+      box.append(el("h3", {}, "RDP"), kv([["cookie", wire(r.cookie)], ["requested", (r.requested_protocols || []).join(", ")], ["selected", r.selected_protocol], ["failure", r.failure], ["TLS", r.tls ? [r.tls.version, r.tls.cipher, r.tls.sni ? "SNI " + wire(r.tls.sni) : ""].filter(Boolean).join(" ") : null], ["certificate", r.tls && r.tls.certificate ? wire(r.tls.certificate.subject) : null]]));
     }
     return box;
   }
@@ -248,10 +264,10 @@
   function captureFile(rep, fi) {
     const sec = el("section", { class: "result", id: "f" + fi });
     const s = rep.summary || {};
-    sec.append(el("h2", {}, rep.file));
+    sec.append(el("h2", {}, wire(rep.file)));
     sec.append(el("p", { class: "meta" }, rep.packets + " packets, " + rep.bytes + " bytes, " + (rep.connections || []).length + " connection(s): " + s.ok + " ok, " + s.warning + " warning, " + s.error + " error"));
-    (rep.notices || []).forEach((n) => sec.append(el("p", { class: "meta" }, "notice: " + n)));
-    const conns = (rep.connections || []).map((c, i) => ({ c: c, i: i, primary: c.diagnosis && c.diagnosis.primary_finding ? c.diagnosis.primary_finding : "", ids: (c.findings || []).map((f) => f.id).join(" ") }));
+    (rep.notices || []).forEach((n) => sec.append(el("p", { class: "meta" }, "notice: " + wire(n))));
+    const conns = (rep.connections || []).map((c, i) => ({ c: c, i: i, primary: c.diagnosis && c.diagnosis.primary_finding ? c.diagnosis.primary_finding : "", hay: ((c.findings || []).map((f) => f.id).join(" ") + " " + wire(c.client) + " " + wire(c.server) + " " + (c.diagnosis ? wire(c.diagnosis.headline) : "")).toLowerCase() }));
     const state = { verdict: "", stage: "", text: "", sort: "i", dir: 1, page: 0, open: -1 };
     const stages = Array.from(new Set(conns.map((x) => x.c.stopped_at).filter(Boolean)));
     const verdictSel = el("select", { "aria-label": "verdict" }, el("option", { value: "" }, "any verdict"), ["ok", "warning", "error"].map((v) => el("option", { value: v }, v)));
@@ -271,7 +287,7 @@
       const t = state.text.toLowerCase();
       let rows = conns.filter((x) => (!state.verdict || x.c.verdict === state.verdict) &&
         (!state.stage || (state.stage === "-" ? !x.c.stopped_at : x.c.stopped_at === state.stage)) &&
-        (!t || (x.ids + " " + x.c.client + " " + x.c.server + " " + (x.c.diagnosis ? x.c.diagnosis.headline : "")).toLowerCase().indexOf(t) >= 0));
+        (!t || x.hay.indexOf(t) >= 0));
       rows.sort((a, b) => {
         const va = value(a, state.sort), vb = value(b, state.sort);
         return (va < vb ? -1 : va > vb ? 1 : a.i - b.i) * state.dir;
@@ -282,7 +298,7 @@
       rows.slice(state.page * PAGE, (state.page + 1) * PAGE).forEach((x) => {
         const c = x.c;
         table.append(el("tr", { class: "row" + (state.open === x.i ? " open" : ""), id: "f" + fi + "c" + (x.i + 1), "data-verdict": c.verdict, onclick: () => open(x.i === state.open ? -1 : x.i) },
-          el("td", { class: "num" }, el("a", { href: "#f" + fi + "c" + (x.i + 1) }, x.i + 1)), el("td", {}, c.start), el("td", {}, c.client), el("td", {}, c.server),
+          el("td", { class: "num" }, el("a", { href: "#f" + fi + "c" + (x.i + 1) }, x.i + 1)), el("td", {}, c.start), el("td", {}, wire(c.client)), el("td", {}, wire(c.server)),
           el("td", {}, badge(c.verdict, "v-" + c.verdict)), el("td", {}, c.stopped_at || ""), el("td", {}, x.primary), el("td", { class: "num" }, fmt(c.duration_ms))));
       });
       pager.replaceChildren(
@@ -293,7 +309,7 @@
     // Opens connection `i` (its details under the table), or closes it with -1.
     function open(i) {
       state.open = i;
-      detail.replaceChildren(i < 0 ? "" : el("h3", {}, "Connection " + (i + 1) + ": " + conns[i].c.client + " \u2192 " + conns[i].c.server), i < 0 ? "" : connectionDetail(conns[i].c));
+      detail.replaceChildren(i < 0 ? "" : el("h3", {}, "Connection " + (i + 1) + ": " + wire(conns[i].c.client) + " \u2192 " + wire(conns[i].c.server)), i < 0 ? "" : connectionDetail(conns[i].c));
       if (i >= 0) state.page = Math.floor(i / PAGE);
       draw();
     }
