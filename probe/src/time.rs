@@ -22,6 +22,11 @@ pub fn rfc3339(unix: i64) -> String {
     )
 }
 
+/// A duration in milliseconds with two decimals, as the reports give them.
+pub fn ms(d: core::time::Duration) -> f64 {
+    (d.as_secs_f64() * 100_000.0).round() / 100.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::rfc3339;

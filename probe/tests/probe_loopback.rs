@@ -2,6 +2,8 @@
 //! asserts the verdict, the stage the probe stopped at, the finding, and that the probe ended
 //! within its deadline.
 
+use rdprobe::facts::tls::TlsVersion;
+use rdprobe::facts::x224::Layer;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -219,7 +221,7 @@ async fn close_after_the_client_hello() {
     .await;
     let (r, t) = run(port).await;
     assert_stop(&r, t, "tls", "tls-handshake-failed");
-    assert!(r.security.protocols["ssl"].accepted);
+    assert!(r.security.protocols[&Layer::Ssl].accepted);
 }
 
 #[tokio::test]
@@ -313,9 +315,12 @@ async fn expired_and_mismatched_certificates() {
     }
     assert_eq!(r.verdict, "error");
     let tls = r.tls.as_ref().unwrap();
-    assert!(tls.versions["tls1_2"]);
-    assert!(tls.versions["tls1_3"]);
-    assert!(!tls.versions["tls1_0"], "rustls servers refuse TLS 1.0");
+    assert!(tls.versions[&TlsVersion::V1_2]);
+    assert!(tls.versions[&TlsVersion::V1_3]);
+    assert!(
+        !tls.versions[&TlsVersion::V1_0],
+        "rustls servers refuse TLS 1.0"
+    );
     let c = tls.certificate.as_ref().unwrap();
     assert!(c.cert.expired && !c.name_matches);
     let d = &r.diagnosis;
@@ -484,13 +489,15 @@ async fn tls_1_0_only_server_from_real_bytes() {
     let (r, t) = run(port).await;
     assert!(t < opts().timeout);
     let tls = r.tls.as_ref().expect("TLS facts");
-    assert!(tls.versions["tls1_0"], "{tls:?}");
+    assert!(tls.versions[&TlsVersion::V1_0], "{tls:?}");
     assert!(
-        !tls.versions["tls1_1"] && !tls.versions["tls1_2"] && !tls.versions["tls1_3"],
+        !tls.versions[&TlsVersion::V1_1]
+            && !tls.versions[&TlsVersion::V1_2]
+            && !tls.versions[&TlsVersion::V1_3],
         "{tls:?}"
     );
     assert!(
-        tls.rejections["tls1_2"].contains("PROTOCOL_VERSION"),
+        tls.rejections[&TlsVersion::V1_2].contains("PROTOCOL_VERSION"),
         "{:?}",
         tls.rejections
     );
@@ -510,7 +517,7 @@ async fn tls_1_0_only_server_from_real_bytes() {
     ] {
         assert!(ids.contains(&id), "no {id} in {ids:?}");
     }
-    assert!(r.security.protocols["hybrid"].accepted);
+    assert!(r.security.protocols[&Layer::Hybrid].accepted);
     // The headline names what stops clients first: TLS 1.0 only.
     let d = &r.diagnosis;
     assert_eq!(

@@ -47,6 +47,19 @@ impl SecurityProtocol {
     /// PROTOCOL_RDP: Standard RDP Security.
     pub const RDP: Self = Self::empty();
 
+    /// Network Level Authentication: CredSSP runs on this layer (PROTOCOL_HYBRID or
+    /// PROTOCOL_HYBRID_EX, MS-RDPBCGR 5.4.5.2).
+    pub fn is_nla(self) -> bool {
+        self.intersects(Self::HYBRID | Self::HYBRID_EX)
+    }
+
+    /// Enhanced RDP Security with TLS as the external security protocol and nothing else
+    /// before MCS but CredSSP: PROTOCOL_SSL, PROTOCOL_HYBRID or PROTOCOL_HYBRID_EX
+    /// (MS-RDPBCGR 5.4.5.1, 5.4.5.2). RDSTLS and RDSAAD carry their own authentication.
+    pub fn is_tls(self) -> bool {
+        self.intersects(Self::SSL | Self::HYBRID | Self::HYBRID_EX)
+    }
+
     /// Lower-case names of the set bits (`["ssl", "hybrid"]`), or `["rdp"]` for the empty set;
     /// unknown bits as `0x...`.
     pub fn names(self) -> Vec<String> {

@@ -3,6 +3,8 @@
 //! packages the test prints a loud SKIPPED; CI sets RDPROBE_REQUIRE_PEERS=1, which makes a
 //! missing peer a failure.
 
+use rdprobe::facts::tls::TlsVersion;
+use rdprobe::facts::x224::Layer;
 use std::time::Duration;
 
 use rdp_tests::peers::{self, Cert, CryptLevel, Security, XrdpConfig};
@@ -49,7 +51,7 @@ fn accepted(r: &ProbeResult) -> Vec<&'static str> {
         .protocols
         .iter()
         .filter(|(_, p)| p.accepted)
-        .map(|(k, _)| *k)
+        .map(|(k, _)| k.key())
         .collect()
 }
 
@@ -159,10 +161,10 @@ fn xrdp_tls_with_good_expired_and_mismatched_certificates() {
     assert!(has(&r, "nla-not-required") && !has(&r, "rdp-security-allowed"));
     let tls = r.tls.as_ref().unwrap();
     assert!(
-        tls.versions["tls1_2"]
-            && tls.versions["tls1_3"]
-            && !tls.versions["tls1_0"]
-            && !tls.versions["tls1_1"],
+        tls.versions[&TlsVersion::V1_2]
+            && tls.versions[&TlsVersion::V1_3]
+            && !tls.versions[&TlsVersion::V1_0]
+            && !tls.versions[&TlsVersion::V1_1],
         "{tls:?}"
     );
     assert_eq!(tls.version.as_deref(), Some("TLSv1.3"));
@@ -183,7 +185,10 @@ fn xrdp_tls_with_good_expired_and_mismatched_certificates() {
     };
     let r = run(&peer);
     let tls = r.tls.as_ref().unwrap();
-    assert!(tls.versions["tls1_2"] && !tls.versions["tls1_3"], "{tls:?}");
+    assert!(
+        tls.versions[&TlsVersion::V1_2] && !tls.versions[&TlsVersion::V1_3],
+        "{tls:?}"
+    );
     let c = tls.certificate.as_ref().unwrap();
     assert!(c.cert.expired);
     assert_eq!(
@@ -227,7 +232,7 @@ fn freerdp_nla_server_credssp_identity() {
     assert_eq!(accepted(&r), vec!["hybrid"]);
     assert_eq!(r.security.nla_required, Some(true));
     assert_eq!(
-        r.security.protocols["rdp"].failure.as_deref(),
+        r.security.protocols[&Layer::Rdp].failure.as_deref(),
         Some("HYBRID_REQUIRED_BY_SERVER")
     );
     let c = r.credssp.as_ref().expect("CredSSP facts");

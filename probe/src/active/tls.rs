@@ -14,13 +14,14 @@ use rdp_proto::tls::{self as ptls, ProtocolVersion};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use super::conn::{exchange, unix_now, Run};
 use super::net::{self, FrameReader};
-use super::plan::{self, HelloAnswer, HelloStep, TlsFailure, TlsObserved, TlsSession};
-use super::run::{exchange, unix_now, Run};
+use super::plan::{self, HelloAnswer, HelloStep, TlsObserved};
 use crate::diagnose::Stage;
 use crate::facts::credssp::TsRequestFacts;
+use crate::facts::probe::{TlsFailure, TlsSession};
+use crate::facts::tls::TlsVersion;
 use crate::facts::x224::{Answer, Confirm};
-use crate::report::probe::ProbeResult;
 
 /// The TLS stage: first the connection mstsc makes (rustls, TLS 1.2/1.3, then CredSSP on it
 /// when `credssp`), then, when enumerating, our own ClientHello per version.
@@ -29,7 +30,6 @@ pub(super) async fn tls_stage(
     addr: SocketAddr,
     request: SecurityProtocol,
     credssp: bool,
-    result: &mut ProbeResult,
 ) {
     run.pace().await;
     if run.out_of_time() {
@@ -54,40 +54,40 @@ pub(super) async fn tls_stage(
         plan::tls_established(&mut run.rec, s);
     }
     if let Some((at, answer)) = credssp_answer {
-        result.credssp = plan::conclude_credssp(&mut run.rec, answer, unix_now(), at);
+        run.facts.credssp = plan::conclude_credssp(&mut run.rec, answer, unix_now(), at);
     }
-    if let (Some((at, outcome)), Some(creds)) = (&auth, &run.opts.credentials) {
-        result.auth = Some(plan::conclude_auth(
+    if let (Some((at, outcome)), Some(creds)) = (auth, &run.opts.credentials) {
+        run.facts.auth = Some(plan::conclude_auth(
             &mut run.rec,
             &creds.display(),
             outcome,
-            *at,
+            at,
         ));
     }
     // `--stop-after mcs` is the probe without the walk: no MCS connect over TLS.
     if let Some((selected, mut tls)) = stream {
         if run.opts.stop_after > Stage::Mcs {
-            super::walk::mcs_and_walk(run, &mut tls, selected, result).await;
+            super::walk::mcs_and_walk(run, &mut tls, selected).await;
         }
     }
     if run.opts.enumerate {
-        for (key, v) in plan::TLS_VERSIONS {
+        for v in TlsVersion::ALL {
             if run.out_of_time() {
-                observed.skipped.push(key);
-                run.rec.skip(key);
+                observed.skipped.push(v);
+                run.rec.skip(v.key());
                 continue;
             }
             run.pace().await;
-            let answer = hello_attempt(run, addr, request, v).await;
-            observed.hellos.push((key, answer));
+            let answer = hello_attempt(run, addr, request, v.protocol()).await;
+            observed.hellos.push((v, answer));
         }
     }
     let at = run.at();
-    let report = plan::conclude_tls(&mut run.rec, observed, run.host, unix_now(), at);
-    if let Some(c) = &result.credssp {
+    let facts = plan::conclude_tls(&mut run.rec, observed, &run.facts.host, unix_now(), at);
+    if let Some(c) = &run.facts.credssp {
         plan::credssp_findings(&mut run.rec, c);
     }
-    result.tls = Some(report);
+    run.facts.tls = Some(facts);
 }
 
 /// Records nothing and accepts everything: the probe reports on certificates, it does not trust them.
@@ -215,7 +215,7 @@ async fn rustls_session(
         chain,
         at,
     };
-    let hybrid = protocol.intersects(SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX);
+    let hybrid = protocol.is_nla();
     if credssp && hybrid {
         run.rec.begin(Stage::Credssp);
         if let Some(creds) = run.opts.credentials.clone() {
@@ -277,7 +277,7 @@ async fn authenticated_credssp(
     random[32..].copy_from_slice(&run.random()[..24]);
     // Now as a FILETIME (100 ns since 1601), for servers that send no timestamp.
     let now = (u64::try_from(unix_now()).unwrap_or(0) + 11_644_473_600) * 10_000_000;
-    let host = run.sni().unwrap_or_else(|| run.host.to_owned());
+    let host = run.sni().unwrap_or_else(|| run.facts.host.clone());
     let (mut client, first) = CredsspClient::start(creds, public_key, &host, now, random);
     let mut facts = Err("no TSRequest from the server".to_owned());
     if let Err(e) = tls.write_all(&first).await {

@@ -8,23 +8,21 @@ use std::net::SocketAddr;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
+use super::conn::{exchange, Run};
 use super::net::{self, FrameReader, ReadFailure};
 use super::pdu;
 use super::plan::{self, Step, Walk};
-use super::run::{exchange, Run};
 use crate::diagnose::{transport, Stage, StageStatus};
 use crate::facts::gcc::ConnectResponseFacts;
+use crate::facts::probe::MethodOffer;
 use crate::facts::x224::Answer;
-use crate::report::capture::SessionReport;
-use crate::report::probe::ProbeResult;
 
 /// The mcs stage on `stream` (the Connection Confirm selected `selected`), then the walk as far
-/// as `--stop-after`; what it saw goes to `result.session`.
+/// as `--stop-after`; what it saw goes to the run's facts (`session`).
 pub(super) async fn mcs_and_walk<S: AsyncRead + AsyncWrite + Unpin>(
     run: &mut Run<'_>,
     stream: &mut S,
     selected: SecurityProtocol,
-    result: &mut ProbeResult,
 ) {
     run.rec.begin(Stage::Mcs);
     let mut reader = FrameReader::default();
@@ -40,9 +38,9 @@ pub(super) async fn mcs_and_walk<S: AsyncRead + AsyncWrite + Unpin>(
     else {
         return;
     };
-    let credssp = selected.intersects(SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX);
+    let credssp = selected.is_nla();
     let over = if credssp { Over::Credssp } else { Over::Tls };
-    walk(run, stream, reader, &cr, over, result).await;
+    walk(run, stream, reader, &cr, over).await;
 }
 
 /// What protects the walk's connection, which decides where the password may go.
@@ -63,7 +61,6 @@ pub(super) async fn rdp_security_walk(
     run: &mut Run<'_>,
     addr: SocketAddr,
     request: Option<SecurityProtocol>,
-    result: &mut ProbeResult,
 ) {
     run.rec.begin(Stage::Channels);
     if run.out_of_time() {
@@ -80,11 +77,11 @@ pub(super) async fn rdp_security_walk(
         Answer::Selected { protocol, .. } => Some(protocol),
         _ => None,
     };
-    let methods = EncryptionMethods::from_bits_retain(plan::METHODS_MSTSC[0].0);
+    let methods = MethodOffer::MSTSC.0;
     let Some(cr) = connect(run, &mut stream, &mut reader, methods, selected, false).await else {
         return;
     };
-    walk(run, &mut stream, reader, &cr, Over::RdpSecurity, result).await;
+    walk(run, &mut stream, reader, &cr, Over::RdpSecurity).await;
 }
 
 /// Sends the Connect-Initial offering `methods` and reads the Connect-Response; the mcs stage is
@@ -150,7 +147,6 @@ async fn walk<S: AsyncRead + AsyncWrite + Unpin>(
     mut reader: FrameReader,
     cr: &ConnectResponseFacts,
     over: Over,
-    result: &mut ProbeResult,
 ) {
     let mut random = [0u8; 80];
     let (a, b) = (run.random(), run.random());
@@ -193,7 +189,7 @@ async fn walk<S: AsyncRead + AsyncWrite + Unpin>(
                     zeroize::Zeroize::zeroize(&mut f);
                     if let Err(e) = sent {
                         failed(run, walk.stage(), &ReadFailure::Io(e.to_string()));
-                        result.session = Some(SessionReport::from(&walk.facts));
+                        run.facts.session = Some(walk.facts);
                         return;
                     }
                 }
@@ -238,7 +234,7 @@ async fn walk<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     }
-    result.session = Some(SessionReport::from(&walk.facts));
+    run.facts.session = Some(walk.facts);
 }
 
 /// Ends the connection as a client does: `frames` (the ultimatum), no more writes, then what the

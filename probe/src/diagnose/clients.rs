@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use super::{FindingId, Stage};
+use crate::facts::tls::TlsVersion;
 
 /// How one client fares.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -31,15 +32,6 @@ pub enum Outcome {
     Fails,
 }
 
-/// TLS versions, lowest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Tls {
-    V1_0,
-    V1_1,
-    V1_2,
-    V1_3,
-}
-
 /// What the probe learned about the server (None: not known).
 #[derive(Clone, Debug, Default)]
 pub struct ServerFacts {
@@ -53,7 +45,7 @@ pub struct ServerFacts {
     /// The server refuses every request without CredSSP.
     pub nla_required: bool,
     /// The TLS versions the server accepts; empty when not enumerated.
-    pub tls: Vec<Tls>,
+    pub tls: Vec<TlsVersion>,
     /// The server's CredSSP has the CVE-2018-0886 fix (TSRequest version 5 or later).
     pub credssp_patched: Option<bool>,
     /// Why the certificate would make a client ask (expired, self-signed, another name).
@@ -83,7 +75,7 @@ struct Client {
     /// Can use Standard RDP Security.
     rdp: bool,
     /// The TLS versions it uses.
-    tls: &'static [Tls],
+    tls: &'static [TlsVersion],
     oracle: Oracle,
     /// What the user sees when the server requires NLA and the client cannot do it.
     nla_message: &'static str,
@@ -101,7 +93,7 @@ const KB_CREDSSP: &str = "Microsoft KB4093492 \"CredSSP updates for CVE-2018-088
 const MSTSC_CERT: &str =
     "mstsc asks first: \"The identity of the remote computer cannot be verified\"";
 const MSTSC_NLA: &str = "\"The remote computer requires Network Level Authentication, which your computer does not support\"";
-const MSTSC_TLS: &[Tls] = &[Tls::V1_0, Tls::V1_1, Tls::V1_2];
+const MSTSC_TLS: &[TlsVersion] = &[TlsVersion::V1_0, TlsVersion::V1_1, TlsVersion::V1_2];
 
 /// mstsc on updated Windows 10/11 under one Encryption Oracle Remediation value.
 const fn mstsc_updated(name: &'static str, oracle: Oracle, source: &'static str) -> Client {
@@ -141,7 +133,7 @@ const CLIENTS: &[Client] = &[
         nla: true,
         ssl: true,
         rdp: true,
-        tls: &[Tls::V1_0],
+        tls: &[TlsVersion::V1_0],
         oracle: Oracle::Refuses,
         nla_message: MSTSC_NLA,
         tls_message: "the TLS handshake fails: this client speaks TLS 1.0 only to RDP servers",
@@ -154,7 +146,7 @@ const CLIENTS: &[Client] = &[
         nla: true,
         ssl: true,
         rdp: true,
-        tls: &[Tls::V1_2, Tls::V1_3],
+        tls: &[TlsVersion::V1_2, TlsVersion::V1_3],
         oracle: Oracle::Connects,
         nla_message: "ERRCONNECT_SECURITY_NEGO_CONNECT_FAILED",
         tls_message: "ERRCONNECT_TLS_CONNECT_FAILED: OpenSSL 3 at security level 1 (FreeRDP's default) refuses TLS 1.0 and 1.1",
@@ -167,7 +159,7 @@ const CLIENTS: &[Client] = &[
         nla: true,
         ssl: true,
         rdp: true,
-        tls: &[Tls::V1_2, Tls::V1_3],
+        tls: &[TlsVersion::V1_2, TlsVersion::V1_3],
         oracle: Oracle::Connects,
         nla_message: "the connection fails at negotiation (FreeRDP's ERRCONNECT_SECURITY_NEGO_CONNECT_FAILED)",
         tls_message: "the TLS handshake fails (FreeRDP's ERRCONNECT_TLS_CONNECT_FAILED): OpenSSL 3 refuses TLS 1.0 and 1.1",
@@ -180,7 +172,7 @@ const CLIENTS: &[Client] = &[
         nla: false,
         ssl: true,
         rdp: true,
-        tls: &[Tls::V1_2, Tls::V1_3],
+        tls: &[TlsVersion::V1_2, TlsVersion::V1_3],
         oracle: Oracle::Connects,
         nla_message: "\"Failed to initialize NLA, do you have correct Kerberos TGT initialized ? Failed to connect, CredSSP required by server\"",
         tls_message: "the TLS handshake fails (TLS 1.0/1.1 depend on the system's GnuTLS policy; rdesktop suggests its -V option)",
@@ -294,7 +286,7 @@ mod tests {
         ServerFacts {
             hybrid: true,
             nla_required: true,
-            tls: vec![Tls::V1_2, Tls::V1_3],
+            tls: vec![TlsVersion::V1_2, TlsVersion::V1_3],
             credssp_patched: Some(true),
             ..ServerFacts::default()
         }
@@ -341,7 +333,7 @@ mod tests {
     fn tls_1_0_only_and_failures_every_client_meets() {
         let s = ServerFacts {
             ssl: true,
-            tls: vec![Tls::V1_0],
+            tls: vec![TlsVersion::V1_0],
             cert_prompt: Some("expired"),
             ..ServerFacts::default()
         };

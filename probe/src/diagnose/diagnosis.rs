@@ -10,6 +10,7 @@
 //! enabled). Within a class the catalogue order decides, which is the timeline order: a refused
 //! port outranks everything after it.
 
+use rdp_proto::nego::SecurityProtocol;
 use serde::Serialize;
 
 use super::mstsc::MstscView;
@@ -33,8 +34,8 @@ pub struct Outcome<'a> {
     pub stopped_at: Option<Stage>,
     /// The last stage that completed.
     pub reached: Option<Stage>,
-    /// The security layer selected for mstsc's request: `rdp`, `ssl`, `hybrid`, `hybrid_ex`.
-    pub layer: Option<&'a str>,
+    /// The security layer selected for mstsc's request.
+    pub layer: Option<SecurityProtocol>,
     /// The server refuses every request without CredSSP.
     pub nla_required: Option<bool>,
     pub mstsc: Option<&'a MstscView>,
@@ -197,10 +198,10 @@ fn client_effect(id: FindingId) -> &'static str {
 /// required"; in a capture only the layer: "TLS without NLA").
 fn lead(o: &Outcome) -> String {
     let layer = match (o.layer, o.nla_required) {
-        (Some("hybrid" | "hybrid_ex"), Some(true)) => Some("NLA required"),
-        (Some("hybrid" | "hybrid_ex"), _) => Some("NLA"),
-        (Some("ssl"), _) => Some("TLS without NLA"),
-        (Some("rdp"), _) => Some("Standard RDP Security"),
+        (Some(p), Some(true)) if p.is_nla() => Some("NLA required"),
+        (Some(p), _) if p.is_nla() => Some("NLA"),
+        (Some(SecurityProtocol::SSL), _) => Some("TLS without NLA"),
+        (Some(SecurityProtocol::RDP), _) => Some("Standard RDP Security"),
         _ => None,
     };
     match (o.passive, layer) {
@@ -301,13 +302,19 @@ mod tests {
     use crate::diagnose::{finding, mstsc};
 
     fn d(findings: &[Finding], stopped_at: Option<Stage>, layer: &str) -> Diagnosis {
+        let layer = match layer {
+            "hybrid" => Some(SecurityProtocol::HYBRID),
+            "ssl" => Some(SecurityProtocol::SSL),
+            "rdp" => Some(SecurityProtocol::RDP),
+            _ => None,
+        };
         let view = mstsc::view(findings, stopped_at.is_some(), None);
         diagnose(&Outcome {
             findings,
             stopped_at,
             reached: Some(Stage::Active),
-            layer: Some(layer),
-            nla_required: Some(layer == "hybrid"),
+            layer,
+            nla_required: Some(layer.is_some_and(SecurityProtocol::is_nla)),
             mstsc: view.as_ref(),
             ..Outcome::default()
         })
@@ -341,7 +348,7 @@ mod tests {
         let x = diagnose(&Outcome {
             findings: &fs,
             stopped_at: Some(Stage::Capabilities),
-            layer: Some("hybrid"),
+            layer: Some(SecurityProtocol::HYBRID),
             nla_required: Some(true),
             mstsc: view.as_ref(),
             ..Outcome::default()
@@ -414,7 +421,7 @@ mod tests {
         assert_eq!(x.stage, None);
         assert!(x.headline.ends_with("nothing to fix"), "{}", x.headline);
         let x = diagnose(&Outcome {
-            layer: Some("hybrid"),
+            layer: Some(SecurityProtocol::HYBRID),
             nla_required: Some(true),
             no_credentials: true,
             ..Outcome::default()

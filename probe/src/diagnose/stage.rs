@@ -125,3 +125,13 @@ mod tests {
         );
     }
 }
+
+/// One stage of a timeline, as recorded: how it went, when it ended, and in words.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct StageRecord {
+    pub name: Stage,
+    pub status: StageStatus,
+    /// Milliseconds from the connection's (or the probe's) start to the end of this stage.
+    pub elapsed_ms: f64,
+    pub detail: String,
+}

@@ -8,6 +8,8 @@
 pub mod cert;
 pub mod credssp;
 pub mod gcc;
+pub mod observe;
+pub mod probe;
 pub mod session;
 pub mod tls;
 pub mod x224;

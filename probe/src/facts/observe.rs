@@ -1,6 +1,10 @@
-//! What the driver observes: a connect failure, a read failure, a Connection Confirm.
+//! What a client observes of one connection attempt before any PDU has a meaning: a connect
+//! failure, a read failure, a Connection Confirm or what came instead, and what one address
+//! answered. The probe's driver fills these; the plan and the report read them.
 
-use crate::facts::x224::Confirm;
+use serde::Serialize;
+
+use super::x224::Confirm;
 
 /// Why a TCP connection did not open.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,7 +53,7 @@ impl ReadFailure {
             Self::Closed { got: 0 } => "the server closed the connection without answering".into(),
             Self::Closed { got } => format!("the server closed the connection after {got} bytes"),
             Self::Reset { got } => format!("the server reset the connection (after {got} bytes)"),
-            Self::NotFrame { head } => crate::session::describe_non_rdp(head),
+            Self::NotFrame { head } => describe_non_rdp(head),
             Self::Unexpected(what) => what.clone(),
             Self::Io(e) => e.clone(),
         }
@@ -62,6 +66,13 @@ pub enum CrOutcome {
     Confirmed(Confirm),
     ConnectFailed(ConnectFailure),
     NoConfirm(ReadFailure),
+}
+
+impl CrOutcome {
+    /// A Confirm that accepts `layer` asked for alone.
+    pub fn accepts(&self, layer: super::x224::Layer) -> bool {
+        matches!(self, Self::Confirmed(c) if layer.accepted_by(c))
+    }
 }
 
 /// What a TPKT frame that should have been a Connection Confirm was.
@@ -93,32 +104,77 @@ pub fn read_confirm(frame: &[u8]) -> CrOutcome {
     CrOutcome::NoConfirm(failure)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::active::plan::*;
-    use crate::diagnose::{FindingId, Stage};
+/// A short description of a non-RDP answer: an HTTP status line, an SSH banner, or hex.
+pub fn describe_non_rdp(bytes: &[u8]) -> String {
+    let head = &bytes[..bytes.len().min(32)];
+    if bytes.starts_with(b"HTTP/")
+        || bytes.starts_with(b"SSH-")
+        || head
+            .iter()
+            .all(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\r' || *b == b'\n')
+    {
+        let line = head
+            .split(|b| *b == b'\r' || *b == b'\n')
+            .next()
+            .unwrap_or_default();
+        return format!("text: {}", String::from_utf8_lossy(line));
+    }
+    if bytes.first() == Some(&3) && bytes.len() < 11 {
+        return format!(
+            "truncated TPKT ({} bytes): {}",
+            bytes.len(),
+            hex::encode(head)
+        );
+    }
+    format!("{} bytes: {}", bytes.len(), hex::encode(head))
+}
 
-    use crate::report::probe::*;
-    use core::time::Duration;
+/// What one address of a target answered to the mstsc request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AddressOutcome {
+    /// A Connection Confirm.
+    Rdp,
+    Refused,
+    /// No SYN-ACK in time.
+    Timeout,
+    Unreachable,
+    /// Another connect error.
+    Error,
+    /// Not tried: the target's time ran out.
+    Skipped,
+    /// Bytes that are not RDP.
+    NotRdp,
+    /// Connected, no answer.
+    Silent,
+    /// Connected, closed or reset without a Confirm.
+    Closed,
+}
 
-    /// xrdp's real Disconnect Provider Ultimatum in place of a Confirm, and garbage.
-    #[test]
-    fn what_is_not_a_confirm_is_named() {
-        let mut rec = Record::default();
-        let garbage = read_confirm(b"HTTP/1.1 400 Bad Request\r\n\r\n");
-        assert_eq!(address_outcome(&garbage), AddressOutcome::NotRdp);
-        assert!(primary_failed(
-            &mut rec,
-            "a",
-            &garbage,
-            Duration::from_secs(1),
-            Duration::ZERO,
-            Duration::ZERO
-        ));
-        assert_eq!(rec.stopped_at, Some(Stage::X224));
-        assert_eq!(rec.findings[0].id, FindingId::NotRdp);
-        let silent = CrOutcome::NoConfirm(ReadFailure::Timeout { got: 0 });
-        assert_eq!(address_outcome(&silent), AddressOutcome::Silent);
+impl AddressOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rdp => "rdp",
+            Self::Refused => "refused",
+            Self::Timeout => "timeout",
+            Self::Unreachable => "unreachable",
+            Self::Error => "error",
+            Self::Skipped => "skipped",
+            Self::NotRdp => "not-rdp",
+            Self::Silent => "silent",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+impl std::fmt::Display for AddressOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for AddressOutcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }

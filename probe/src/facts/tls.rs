@@ -2,6 +2,57 @@
 //! the reassembly of handshake messages across records, and what a ServerHello says.
 
 use rdp_proto::tls::{CipherSuite, Handshake, ProtocolVersion, ServerHello};
+use serde::Serialize;
+
+/// A TLS version the probe offers alone, lowest first; the serialised name is its key in the
+/// JSON's `tls.versions` and `tls.rejections`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum TlsVersion {
+    #[serde(rename = "tls1_0")]
+    V1_0,
+    #[serde(rename = "tls1_1")]
+    V1_1,
+    #[serde(rename = "tls1_2")]
+    V1_2,
+    #[serde(rename = "tls1_3")]
+    V1_3,
+}
+
+impl TlsVersion {
+    /// Every version, in the order they are offered.
+    pub const ALL: [Self; 4] = [Self::V1_0, Self::V1_1, Self::V1_2, Self::V1_3];
+
+    /// The key in `tls.versions` (and what the probe notes when it could not try it).
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::V1_0 => "tls1_0",
+            Self::V1_1 => "tls1_1",
+            Self::V1_2 => "tls1_2",
+            Self::V1_3 => "tls1_3",
+        }
+    }
+
+    /// The wire version.
+    pub fn protocol(self) -> ProtocolVersion {
+        match self {
+            Self::V1_0 => ProtocolVersion::TLS_1_0,
+            Self::V1_1 => ProtocolVersion::TLS_1_1,
+            Self::V1_2 => ProtocolVersion::TLS_1_2,
+            Self::V1_3 => ProtocolVersion::TLS_1_3,
+        }
+    }
+
+    /// TLS 1.0 or 1.1 (RFC 8996 deprecates both).
+    pub fn is_legacy(self) -> bool {
+        matches!(self, Self::V1_0 | Self::V1_1)
+    }
+}
+
+impl std::fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.key())
+    }
+}
 
 /// What a ServerHello says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 
 use rdp_proto::nego::{FailureCode, NegResponseFlags, SecurityProtocol, NEG_LEN};
 use rdp_proto::x224::{ConnectionConfirm, NegotiationResult, Tpdu};
+use serde::Serialize;
 
 /// The answer carried by a Connection Confirm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +103,86 @@ impl Confirm {
             _ => "RDP_NEG_RSP",
         };
         Some(format!("{what} length is {len}, the spec says 8"))
+    }
+}
+
+/// A security layer asked for alone (MS-RDPBCGR 2.2.1.1.1 `requestedProtocols`). The
+/// declaration order is the protocol order of the JSON's `security.protocols` (Standard RDP
+/// Security first); the serialised name is its key there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    Rdp,
+    Ssl,
+    Hybrid,
+    HybridEx,
+    Rdstls,
+    Rdsaad,
+}
+
+impl Layer {
+    /// In the order they are tried; HYBRID_EX is the main connection's (mstsc's) request.
+    pub const ALL: [Self; 6] = [
+        Self::Rdp,
+        Self::Ssl,
+        Self::Hybrid,
+        Self::HybridEx,
+        Self::Rdstls,
+        Self::Rdsaad,
+    ];
+
+    /// The key in `security.protocols`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Rdp => "rdp",
+            Self::Ssl => "ssl",
+            Self::Hybrid => "hybrid",
+            Self::HybridEx => "hybrid_ex",
+            Self::Rdstls => "rdstls",
+            Self::Rdsaad => "rdsaad",
+        }
+    }
+
+    /// The request that asks for it (HYBRID needs SSL too, HYBRID_EX needs HYBRID).
+    pub fn request(self) -> SecurityProtocol {
+        match self {
+            Self::Rdp => SecurityProtocol::RDP,
+            Self::Ssl => SecurityProtocol::SSL,
+            Self::Hybrid => SecurityProtocol::SSL | SecurityProtocol::HYBRID,
+            Self::HybridEx => {
+                SecurityProtocol::SSL | SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX
+            }
+            Self::Rdstls => SecurityProtocol::RDSTLS,
+            Self::Rdsaad => SecurityProtocol::RDSAAD,
+        }
+    }
+
+    /// The selection that means "accepted".
+    pub fn selection(self) -> SecurityProtocol {
+        match self {
+            Self::Rdp => SecurityProtocol::RDP,
+            Self::Ssl => SecurityProtocol::SSL,
+            Self::Hybrid => SecurityProtocol::HYBRID,
+            Self::HybridEx => SecurityProtocol::HYBRID_EX,
+            Self::Rdstls => SecurityProtocol::RDSTLS,
+            Self::Rdsaad => SecurityProtocol::RDSAAD,
+        }
+    }
+
+    /// Whether a Confirm accepts this layer asked for alone: it selects exactly the layer, or,
+    /// for Standard RDP Security, it is a Confirm without negotiation.
+    pub fn accepted_by(self, c: &Confirm) -> bool {
+        match c.answer {
+            Answer::Selected { protocol, .. } => protocol == self.selection(),
+            Answer::Failure(_) => false,
+            Answer::Legacy => self == Self::Rdp,
+        }
+    }
+}
+
+impl std::fmt::Display for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.key())
     }
 }
 

@@ -5,21 +5,11 @@ use serde::Serialize;
 
 use crate::diagnose::diagnosis::Diagnosis;
 use crate::diagnose::mstsc::MstscView;
-use crate::diagnose::{Finding, Stage, StageStatus, Verdict};
+use crate::diagnose::{Finding, Stage, StageRecord, Verdict};
 use crate::facts::cert::CertFacts;
 use crate::facts::gcc::{method_name, ConnectResponseFacts};
 use crate::facts::session::SessionFacts;
 use crate::time::rfc3339;
-
-/// One stage of the timeline.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct StageReport {
-    pub name: Stage,
-    pub status: StageStatus,
-    /// Milliseconds from the connection's first packet to the end of this stage.
-    pub elapsed_ms: f64,
-    pub detail: String,
-}
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct TcpReport {
@@ -269,7 +259,7 @@ pub struct Connection {
     pub duration_ms: f64,
     pub verdict: Verdict,
     pub stopped_at: Option<Stage>,
-    pub stages: Vec<StageReport>,
+    pub stages: Vec<StageRecord>,
     pub tcp: TcpReport,
     pub rdp: Option<RdpReport>,
     /// What mstsc would most likely show (null: it connects).

@@ -4,11 +4,25 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use rdp_proto::nego::{flag_names, SecurityProtocol};
+
 use crate::diagnose::clients::ClientView;
+use crate::diagnose::conclude::Conclusion;
 use crate::diagnose::diagnosis::Diagnosis;
 use crate::diagnose::mstsc::MstscView;
+use crate::diagnose::StageRecord;
 use crate::diagnose::{Finding, Stage, Verdict};
-use crate::report::capture::{Certificate, SessionReport, StageReport};
+use crate::facts::credssp::{AuthFailure, AuthOutcome};
+use crate::facts::gcc::method_name;
+pub use crate::facts::observe::AddressOutcome;
+use crate::facts::observe::{ConnectFailure, CrOutcome};
+use crate::facts::probe::{
+    AddressFacts, AuthFacts, CredsspFacts, ProbeFacts, RdpSecurityFacts, TlsFacts, VersionAnswer,
+};
+use crate::facts::tls::TlsVersion;
+use crate::facts::x224::{protocol_names, Answer, Confirm, Layer};
+use crate::report::capture::{Certificate, SessionReport};
+use crate::time::rfc3339;
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct AddressResult {
@@ -17,56 +31,17 @@ pub struct AddressResult {
     pub probed: bool,
 }
 
-/// What one address of a target answered to the mstsc request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AddressOutcome {
-    /// A Connection Confirm.
-    Rdp,
-    Refused,
-    /// No SYN-ACK in time.
-    Timeout,
-    Unreachable,
-    /// Another connect error.
-    Error,
-    /// Not tried: the target's time ran out.
-    Skipped,
-    /// Bytes that are not RDP.
-    NotRdp,
-    /// Connected, no answer.
-    Silent,
-    /// Connected, closed or reset without a Confirm.
-    Closed,
-}
-
-impl AddressOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Rdp => "rdp",
-            Self::Refused => "refused",
-            Self::Timeout => "timeout",
-            Self::Unreachable => "unreachable",
-            Self::Error => "error",
-            Self::Skipped => "skipped",
-            Self::NotRdp => "not-rdp",
-            Self::Silent => "silent",
-            Self::Closed => "closed",
+impl From<&AddressFacts> for AddressResult {
+    fn from(a: &AddressFacts) -> Self {
+        Self {
+            address: a.address.to_string(),
+            outcome: a.outcome,
+            probed: a.probed,
         }
     }
 }
 
-impl std::fmt::Display for AddressOutcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-impl PartialEq<&str> for AddressOutcome {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
+/// What the server said to a request for one layer alone.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct ProtocolResult {
     pub accepted: bool,
@@ -76,51 +51,125 @@ pub struct ProtocolResult {
     pub selected: Option<String>,
 }
 
+impl From<(Layer, &CrOutcome)> for ProtocolResult {
+    fn from((layer, o): (Layer, &CrOutcome)) -> Self {
+        match o {
+            CrOutcome::Confirmed(c) => {
+                let accepted = layer.accepted_by(c);
+                match c.answer {
+                    Answer::Selected { protocol, .. } => Self {
+                        accepted,
+                        failure: (!accepted)
+                            .then(|| format!("selected {}", protocol_names(protocol))),
+                        selected: Some(protocol_names(protocol)),
+                    },
+                    Answer::Failure(code) => Self {
+                        accepted,
+                        failure: Some(code.to_string()),
+                        selected: None,
+                    },
+                    Answer::Legacy => Self {
+                        accepted,
+                        failure: (!accepted).then(|| "no negotiation (legacy server)".to_owned()),
+                        selected: Some(protocol_names(SecurityProtocol::RDP)),
+                    },
+                }
+            }
+            CrOutcome::ConnectFailed(ConnectFailure::NoTime) => Self {
+                accepted: false,
+                failure: Some(SKIPPED.into()),
+                selected: None,
+            },
+            CrOutcome::ConnectFailed(e) => Self {
+                accepted: false,
+                failure: Some(format!("{e:?}")),
+                selected: None,
+            },
+            CrOutcome::NoConfirm(e) => Self {
+                accepted: false,
+                failure: Some(e.describe()),
+                selected: None,
+            },
+        }
+    }
+}
+
+/// What a probe could not try for lack of time says in place of an answer.
+const SKIPPED: &str = "skipped: --timeout ran out";
+
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct SecurityReport {
     /// The protocol selected for the primary request (SSL|HYBRID|HYBRID_EX, as mstsc asks).
     pub selected: Option<String>,
-    /// Per layer; written in protocol order ([`PROTOCOL_ORDER`]), not alphabetically.
-    #[serde(serialize_with = "in_protocol_order")]
-    pub protocols: BTreeMap<&'static str, ProtocolResult>,
+    /// Per layer, in protocol order (the order of [`Layer`]).
+    pub protocols: BTreeMap<Layer, ProtocolResult>,
     pub nla_required: Option<bool>,
     pub neg_flags: Vec<String>,
     pub legacy_no_negotiation: bool,
 }
 
-/// The security layers in protocol order (MS-RDPBCGR 2.2.1.1.1's requestedProtocols, with
-/// Standard RDP Security first).
-pub const PROTOCOL_ORDER: [&str; 6] = ["rdp", "ssl", "hybrid", "hybrid_ex", "rdstls", "rdsaad"];
-
-/// The layers of `protocols` in [`PROTOCOL_ORDER`], then any other key.
-pub fn protocols_in_order<'a>(
-    protocols: &'a BTreeMap<&'static str, ProtocolResult>,
-) -> impl Iterator<Item = (&'static str, &'a ProtocolResult)> {
-    let known = PROTOCOL_ORDER
-        .iter()
-        .filter_map(|k| protocols.get_key_value(k).map(|(k, v)| (*k, v)));
-    let others = protocols
-        .iter()
-        .filter(|(k, _)| !PROTOCOL_ORDER.contains(k))
-        .map(|(k, v)| (*k, v));
-    known.chain(others)
-}
-
-fn in_protocol_order<S: serde::Serializer>(
-    protocols: &BTreeMap<&'static str, ProtocolResult>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    s.collect_map(protocols_in_order(protocols))
+impl From<&ProbeFacts> for SecurityReport {
+    fn from(f: &ProbeFacts) -> Self {
+        let confirm = f.confirm.as_ref();
+        Self {
+            selected: f.selected().map(protocol_names),
+            protocols: f
+                .layers
+                .iter()
+                .map(|(l, o)| (*l, ProtocolResult::from((*l, o))))
+                .collect(),
+            nla_required: f.nla_required,
+            neg_flags: confirm.map_or_else(Vec::new, |c| flag_names(c.flags())),
+            legacy_no_negotiation: confirm.is_some_and(Confirm::is_legacy),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct TlsProbeReport {
-    pub versions: BTreeMap<&'static str, bool>,
+    pub versions: BTreeMap<TlsVersion, bool>,
     /// Why each rejected version was rejected (alert name, reset, close).
-    pub rejections: BTreeMap<&'static str, String>,
+    pub rejections: BTreeMap<TlsVersion, String>,
     pub version: Option<String>,
     pub cipher: Option<String>,
     pub certificate: Option<ProbeCertificate>,
+}
+
+impl From<&TlsFacts> for TlsProbeReport {
+    fn from(t: &TlsFacts) -> Self {
+        let mut r = Self::default();
+        match &t.main {
+            Ok(s) => {
+                r.version = Some(s.version.clone());
+                r.cipher = Some(s.cipher.clone());
+            }
+            // Without the enumeration, the main session's failure is the TLS 1.2 answer.
+            Err(e) if !t.enumerated => {
+                r.rejections.insert(TlsVersion::V1_2, e.why.clone());
+            }
+            Err(_) => {}
+        }
+        for (v, answer) in &t.versions {
+            match answer {
+                VersionAnswer::Accepted => {
+                    r.versions.insert(*v, true);
+                }
+                VersionAnswer::Refused(why) => {
+                    r.versions.insert(*v, false);
+                    r.rejections.insert(*v, why.clone());
+                }
+                VersionAnswer::Skipped => {
+                    r.rejections.insert(*v, SKIPPED.into());
+                }
+            }
+        }
+        r.certificate = t.certificate.as_ref().map(|c| ProbeCertificate {
+            cert: Certificate::from_facts(&c.facts, t.now),
+            name_matches: c.name_matches,
+            chain_length: c.chain_length,
+        });
+        r
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -129,10 +178,6 @@ pub struct ProbeCertificate {
     pub cert: Certificate,
     pub name_matches: bool,
     pub chain_length: usize,
-    /// The commonNames and DNS SANs, for the `wrong-host` rule (the JSON has them as
-    /// `subject` and `sans`).
-    #[serde(skip)]
-    pub names: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -155,17 +200,56 @@ pub struct CredsspReport {
     pub error_code: Option<String>,
 }
 
+impl From<&CredsspFacts> for CredsspReport {
+    fn from(c: &CredsspFacts) -> Self {
+        let ts = &c.ts;
+        Self {
+            version: ts.version,
+            patched_cve_2018_0886: ts.patched_cve_2018_0886,
+            ntlm: ts.challenge.as_ref().map(|ch| NtlmReport {
+                netbios_domain: ch.netbios_domain.clone(),
+                netbios_computer: ch.netbios_computer.clone(),
+                dns_domain: ch.dns_domain.clone(),
+                dns_computer: ch.dns_computer.clone(),
+                dns_tree: ch.dns_tree.clone(),
+                product_version: ch.product_version.clone(),
+                timestamp: ch.timestamp.map(rfc3339),
+                clock_skew_s: c.clock_skew_s(),
+            }),
+            error_code: ts.error_code.map(|e| format!("0x{:08x} {e}", e.0)),
+        }
+    }
+}
+
 /// CredSSP with credentials: the user (never the password), the result, the server's NTSTATUS.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct AuthReport {
     pub user: String,
-    /// "ok", "failed" or "not_attempted" (the server does not do CredSSP on mstsc's
-    /// connection: the credentials go in the Client Info, over TLS or Standard RDP Security).
+    /// "ok" or "failed".
     pub result: &'static str,
     pub ntstatus: Option<String>,
     pub ntstatus_name: Option<String>,
     /// HYBRID_EX's Early User Authorization Result: "success", "access_denied", or the code.
     pub early_user_authorization: Option<String>,
+}
+
+impl From<&AuthFacts> for AuthReport {
+    fn from(a: &AuthFacts) -> Self {
+        let status = match &a.outcome {
+            AuthOutcome::Failed(AuthFailure::Status(code, _)) => Some(*code),
+            _ => None,
+        };
+        Self {
+            user: a.user.clone(),
+            result: if a.outcome.passed() { "ok" } else { "failed" },
+            ntstatus: status.map(|c| format!("0x{:08x}", c.0)),
+            ntstatus_name: status.map(|c| c.to_string()),
+            early_user_authorization: match &a.outcome {
+                AuthOutcome::Ok(Some(e)) => Some(e.label()),
+                _ => None,
+            },
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -176,7 +260,20 @@ pub struct RdpSecurityReport {
     pub certificate_type: Option<String>,
     pub rsa_key_bits: Option<u32>,
     /// Per offered method: what the server chose (e.g. xrdp answers 128bit to a 40-bit offer).
-    pub answers: BTreeMap<&'static str, String>,
+    pub answers: BTreeMap<String, String>,
+}
+
+impl From<&RdpSecurityFacts> for RdpSecurityReport {
+    fn from(f: &RdpSecurityFacts) -> Self {
+        Self {
+            server_version: f.version.map(|v| v.label()),
+            encryption_level: f.level.map(|l| l.to_string()),
+            encryption_methods: f.accepted.iter().map(|m| method_name(*m)).collect(),
+            certificate_type: f.certificate.map(|k| k.label().to_owned()),
+            rsa_key_bits: f.rsa_bits,
+            answers: f.answers_by_name(),
+        }
+    }
 }
 
 /// One target's result.
@@ -187,7 +284,7 @@ pub struct ProbeResult {
     pub addresses: Vec<AddressResult>,
     pub verdict: Verdict,
     pub stopped_at: Option<Stage>,
-    pub stages: Vec<StageReport>,
+    pub stages: Vec<StageRecord>,
     pub security: SecurityReport,
     pub tls: Option<TlsProbeReport>,
     pub credssp: Option<CredsspReport>,
@@ -204,4 +301,28 @@ pub struct ProbeResult {
     pub clients: Vec<ClientView>,
     pub findings: Vec<Finding>,
     pub elapsed_ms: f64,
+}
+
+impl From<(&ProbeFacts, Conclusion)> for ProbeResult {
+    fn from((f, c): (&ProbeFacts, Conclusion)) -> Self {
+        Self {
+            target: f.host.clone(),
+            port: f.port,
+            addresses: f.addresses.iter().map(AddressResult::from).collect(),
+            verdict: c.verdict,
+            stopped_at: c.stopped_at,
+            stages: c.stages,
+            security: SecurityReport::from(f),
+            tls: f.tls.as_ref().map(TlsProbeReport::from),
+            credssp: f.credssp.as_ref().map(CredsspReport::from),
+            auth: f.auth.as_ref().map(AuthReport::from),
+            rdp_security: f.rdp_security.as_ref().map(RdpSecurityReport::from),
+            session: f.session.as_ref().map(SessionReport::from),
+            mstsc: c.mstsc,
+            diagnosis: c.diagnosis,
+            clients: c.clients,
+            findings: c.findings,
+            elapsed_ms: crate::time::ms(f.elapsed),
+        }
+    }
 }

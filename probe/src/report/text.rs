@@ -315,7 +315,7 @@ pub fn probe(r: &crate::report::probe::ProbeResult, out: &mut String) {
     let sec = &r.security;
     if !sec.protocols.is_empty() {
         let _ = writeln!(out, "   security layers:");
-        for (k, p) in crate::report::probe::protocols_in_order(&sec.protocols) {
+        for (k, p) in &sec.protocols {
             let _ = writeln!(
                 out,
                 "     {:<10} {:<9} {}",

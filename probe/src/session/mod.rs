@@ -22,6 +22,7 @@ use rdp_proto::{decode, decode_prefix};
 
 use crate::diagnose::Stage;
 use crate::facts::gcc::{method_names, ConnectResponseFacts};
+use crate::facts::observe::describe_non_rdp;
 use crate::facts::session::{CapabilityFacts, LicensingOutcome, RedirectFacts, SessionFacts};
 use crate::facts::tls::HandshakeReader;
 use crate::facts::x224::{protocol_names, Confirm};
@@ -591,31 +592,6 @@ fn client_data(gcc: &rdp_proto::gcc::ConferenceCreateRequest<'_>) -> ClientData 
         }
     }
     c
-}
-
-/// A short description of a non-RDP answer: an HTTP status line, an SSH banner, or hex.
-pub fn describe_non_rdp(bytes: &[u8]) -> String {
-    let head = &bytes[..bytes.len().min(32)];
-    if bytes.starts_with(b"HTTP/")
-        || bytes.starts_with(b"SSH-")
-        || head
-            .iter()
-            .all(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\r' || *b == b'\n')
-    {
-        let line = head
-            .split(|b| *b == b'\r' || *b == b'\n')
-            .next()
-            .unwrap_or_default();
-        return format!("text: {}", String::from_utf8_lossy(line));
-    }
-    if bytes.first() == Some(&3) && bytes.len() < 11 {
-        return format!(
-            "truncated TPKT ({} bytes): {}",
-            bytes.len(),
-            hex::encode(head)
-        );
-    }
-    format!("{} bytes: {}", bytes.len(), hex::encode(head))
 }
 
 #[cfg(test)]

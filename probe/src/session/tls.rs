@@ -53,10 +53,7 @@ impl Session {
                 st.appdata += 1;
                 st.appdata_bytes += rec.fragment.len() as u64;
                 let selected = self.selected();
-                let is_hybrid = selected.is_some_and(|s| {
-                    s.intersects(SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX)
-                });
-                if is_hybrid {
+                if selected.is_some_and(SecurityProtocol::is_nla) {
                     self.event(Stage::Credssp, false, ts, "CredSSP (encrypted)");
                 } else if selected.is_some() {
                     self.event(Stage::Mcs, false, ts, "MCS (encrypted)");

@@ -3,9 +3,8 @@
 use core::time::Duration;
 
 use crate::diagnose::{finding, rules, FindingId, Stage, StageStatus};
-use crate::facts::credssp::TsRequestFacts;
-use crate::report::probe::{CredsspReport, NtlmReport};
-use crate::time::rfc3339;
+use crate::facts::credssp::{AuthOutcome, TsRequestFacts};
+use crate::facts::probe::{AuthFacts, CredsspFacts};
 
 use super::*;
 
@@ -15,7 +14,7 @@ pub fn conclude_credssp(
     answer: Result<TsRequestFacts, String>,
     now: i64,
     at: Duration,
-) -> Option<CredsspReport> {
+) -> Option<CredsspFacts> {
     let ts = match answer {
         Ok(ts) => ts,
         Err(why) => {
@@ -31,34 +30,18 @@ pub fn conclude_credssp(
         at,
         format!("TSRequest version {}", ts.version),
     );
-    let report = CredsspReport {
-        version: ts.version,
-        patched_cve_2018_0886: ts.patched_cve_2018_0886,
-        ntlm: ts.challenge.map(|ch| NtlmReport {
-            netbios_domain: ch.netbios_domain,
-            netbios_computer: ch.netbios_computer,
-            dns_domain: ch.dns_domain,
-            dns_computer: ch.dns_computer,
-            dns_tree: ch.dns_tree,
-            product_version: ch.product_version,
-            timestamp: ch.timestamp.map(rfc3339),
-            clock_skew_s: ch.timestamp.map(|t| t - now),
-        }),
-        error_code: ts.error_code.map(|e| format!("0x{:08x} {e}", e.0)),
-    };
-    Some(report)
+    Some(CredsspFacts { ts, now })
 }
 
 /// CredSSP with credentials, concluded: the credssp stage says how it ended (failed, and the
 /// probe stopped there, when the credentials did not pass), the finding the NTSTATUS names, and
-/// the `auth` object (the user as given, never the password).
+/// the `auth` facts (the user as given, never the password).
 pub fn conclude_auth(
     rec: &mut Record,
     user: &str,
-    outcome: &super::cssp::AuthOutcome,
+    outcome: AuthOutcome,
     at: Duration,
-) -> crate::report::probe::AuthReport {
-    use super::cssp::{AuthFailure, AuthOutcome};
+) -> AuthFacts {
     let passed = outcome.passed();
     let first_round_failed = rec
         .stages
@@ -73,35 +56,25 @@ pub fn conclude_auth(
     if !passed {
         rec.stop(Stage::Credssp);
         if !first_round_failed {
-            rec.findings.extend(rules::auth(outcome, user));
+            rec.findings.extend(rules::auth(&outcome, user));
         }
     }
-    let status_code = match outcome {
-        AuthOutcome::Failed(AuthFailure::Status(code, _)) => Some(*code),
-        _ => None,
-    };
-    crate::report::probe::AuthReport {
+    AuthFacts {
         user: user.to_owned(),
-        result: if passed { "ok" } else { "failed" },
-        ntstatus: status_code.map(|c| format!("0x{:08x}", c.0)),
-        ntstatus_name: status_code.map(|c| c.to_string()),
-        early_user_authorization: match outcome {
-            AuthOutcome::Ok(Some(e)) => Some(e.label()),
-            _ => None,
-        },
+        outcome,
     }
 }
 
 /// The CredSSP findings: the CVE-2018-0886 fix missing, the server's clock off by more than
 /// Kerberos' five minutes.
-pub fn credssp_findings(rec: &mut Record, c: &CredsspReport) {
-    if !c.patched_cve_2018_0886 {
+pub fn credssp_findings(rec: &mut Record, c: &CredsspFacts) {
+    if !c.ts.patched_cve_2018_0886 {
         rec.findings.push(finding(
             FindingId::CredsspUnpatched,
-            format!("TSRequest version {}", c.version),
+            format!("TSRequest version {}", c.ts.version),
         ));
     }
-    if let Some(skew) = c.ntlm.as_ref().and_then(|n| n.clock_skew_s) {
+    if let Some(skew) = c.clock_skew_s() {
         if skew.abs() > 300 {
             rec.findings.push(finding(
                 FindingId::ClockSkew,
@@ -132,7 +105,8 @@ mod tests {
         let c =
             conclude_credssp(&mut rec, ts.map_err(|e| e.to_string()), 0, Duration::ZERO).unwrap();
         assert!(c
-            .ntlm
+            .ts
+            .challenge
             .as_ref()
             .is_some_and(|n| n.netbios_computer.is_some()));
         credssp_findings(&mut rec, &c);

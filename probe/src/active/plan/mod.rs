@@ -10,16 +10,15 @@ pub mod cssp;
 pub mod licensing;
 mod mcs;
 pub mod ntlm;
-mod observe;
 pub mod rdp_security;
 mod record;
 mod tls;
 mod walk;
 mod x224;
 
+pub use crate::facts::observe::{read_confirm, ConnectFailure, CrOutcome, ReadFailure};
 pub use credssp::*;
 pub use mcs::*;
-pub use observe::*;
 pub use record::*;
 pub use tls::*;
 pub use walk::*;

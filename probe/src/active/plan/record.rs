@@ -2,13 +2,13 @@
 
 use core::time::Duration;
 
+use crate::diagnose::StageRecord;
 use crate::diagnose::{finding, Finding, FindingId, Stage, StageStatus};
-use crate::report::capture::StageReport;
 
 /// The stages and findings of one target as they are decided.
 #[derive(Debug, Default)]
 pub struct Record {
-    pub stages: Vec<StageReport>,
+    pub stages: Vec<StageRecord>,
     pub findings: Vec<Finding>,
     pub stopped_at: Option<Stage>,
     /// The stage being worked on (its own connection or its enumeration).
@@ -28,7 +28,7 @@ impl Record {
         at: Duration,
         detail: impl Into<String>,
     ) {
-        self.stages.push(StageReport {
+        self.stages.push(StageRecord {
             name,
             status,
             elapsed_ms: ms(at),
@@ -132,10 +132,7 @@ pub fn probe_timeout(evidence: String) -> Finding {
     finding(FindingId::ProbeTimeout, evidence)
 }
 
-/// Milliseconds with two decimals.
-pub fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 100_000.0).round() / 100.0
-}
+use crate::time::ms;
 
 #[cfg(test)]
 mod tests {

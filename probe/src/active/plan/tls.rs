@@ -6,20 +6,11 @@ use rdp_proto::tls::{self as ptls, ContentType, HandshakeType, ProtocolVersion};
 
 use crate::diagnose::{finding, rules, FindingId, Stage, StageStatus};
 use crate::facts::cert::CertFacts;
-use crate::facts::tls::{HandshakeReader, ServerHelloFacts};
-use crate::report::capture::Certificate;
-use crate::report::probe::{ProbeCertificate, TlsProbeReport};
+use crate::facts::probe::{ServerCertificate, TlsFacts, TlsFailure, TlsSession, VersionAnswer};
+use crate::facts::tls::{HandshakeReader, ServerHelloFacts, TlsVersion};
 use crate::time::rfc3339;
 
 use super::*;
-
-/// The versions offered one at a time, with their keys in `tls.versions`.
-pub const TLS_VERSIONS: [(&str, ProtocolVersion); 4] = [
-    ("tls1_0", ProtocolVersion::TLS_1_0),
-    ("tls1_1", ProtocolVersion::TLS_1_1),
-    ("tls1_2", ProtocolVersion::TLS_1_2),
-    ("tls1_3", ProtocolVersion::TLS_1_3),
-];
 
 /// Reads the server's answer to our ClientHello offering only `version`, record by record.
 #[derive(Debug)]
@@ -128,32 +119,6 @@ impl HelloAnswer {
     }
 }
 
-/// The main TLS session (rustls, TLS 1.2/1.3) as the driver saw it.
-#[derive(Debug)]
-pub struct TlsSession {
-    pub version: String,
-    pub cipher: String,
-    pub chain: Vec<Vec<u8>>,
-    /// When the handshake finished (from the target's start).
-    pub at: Duration,
-}
-
-/// Why the main TLS handshake failed.
-#[derive(Debug)]
-pub struct TlsFailure {
-    pub timed_out: bool,
-    pub why: String,
-}
-
-impl From<String> for TlsFailure {
-    fn from(why: String) -> Self {
-        Self {
-            timed_out: false,
-            why,
-        }
-    }
-}
-
 /// The tls stage of a main session that succeeded (recorded when it happened, before
 /// CredSSP's stage).
 pub fn tls_established(rec: &mut Record, s: &TlsSession) {
@@ -169,10 +134,10 @@ pub fn tls_established(rec: &mut Record, s: &TlsSession) {
 #[derive(Debug)]
 pub struct TlsObserved {
     pub main: Result<TlsSession, TlsFailure>,
-    /// Our own ClientHellos: key to accepted (Ok: plaintext chain) or why not.
-    pub hellos: Vec<(&'static str, HelloResult)>,
+    /// Our own ClientHellos: accepted (Ok: plaintext chain) or why not.
+    pub hellos: Vec<(TlsVersion, HelloResult)>,
     /// Versions not tried for lack of time.
-    pub skipped: Vec<&'static str>,
+    pub skipped: Vec<TlsVersion>,
     pub enumerated: bool,
 }
 
@@ -184,56 +149,42 @@ pub fn conclude_tls(
     host: &str,
     now: i64,
     at: Duration,
-) -> TlsProbeReport {
-    let mut report = TlsProbeReport::default();
-    let mut session_chain = Vec::new();
-    let main_failure = match o.main {
-        Ok(s) => {
-            report.version = Some(s.version);
-            report.cipher = Some(s.cipher);
-            session_chain = s.chain;
-            None
-        }
-        Err(e) => Some(e),
-    };
+) -> TlsFacts {
+    let mut versions = std::collections::BTreeMap::new();
     let mut plain_chain = Vec::new();
-    for (key, answer) in o.hellos {
+    for (v, answer) in o.hellos {
         match answer {
             Ok(chain) => {
-                report.versions.insert(key, true);
-                if key != "tls1_3" && !chain.is_empty() {
+                versions.insert(v, VersionAnswer::Accepted);
+                if v != TlsVersion::V1_3 && !chain.is_empty() {
                     plain_chain = chain;
                 }
             }
             Err(why) => {
-                report.versions.insert(key, false);
-                report.rejections.insert(key, why);
+                versions.insert(v, VersionAnswer::Refused(why));
             }
         }
     }
-    for key in o.skipped {
-        report
-            .rejections
-            .insert(key, "skipped: --timeout ran out".into());
+    for v in o.skipped {
+        versions.insert(v, VersionAnswer::Skipped);
     }
-    let accepted: Vec<&str> = report
-        .versions
-        .iter()
-        .filter(|(_, a)| **a)
-        .map(|(k, _)| *k)
-        .collect();
-    let has_modern =
-        report.version.is_some() || accepted.iter().any(|k| *k == "tls1_2" || *k == "tls1_3");
-    let has_legacy = accepted.iter().any(|k| *k == "tls1_0" || *k == "tls1_1");
+    let mut facts = TlsFacts {
+        main: o.main,
+        versions,
+        enumerated: o.enumerated,
+        certificate: None,
+        now,
+    };
+    let accepted: Vec<TlsVersion> = facts.accepted().collect();
+    let keys = accepted.iter().map(|v| v.key()).collect::<Vec<_>>();
+    let has_modern = facts.main.is_ok() || accepted.iter().any(|v| !v.is_legacy());
+    let has_legacy = accepted.iter().any(|v| v.is_legacy());
     let legacy_only = has_legacy && !has_modern;
-    match &main_failure {
-        Some(_) if legacy_only => {
-            rec.stage(Stage::Tls, StageStatus::Ok, at, accepted.join(","));
+    match &facts.main {
+        Err(_) if legacy_only => {
+            rec.stage(Stage::Tls, StageStatus::Ok, at, keys.join(","));
         }
-        Some(e) => {
-            if !o.enumerated {
-                report.rejections.insert("tls1_2", e.why.clone());
-            }
+        Err(e) => {
             let status = if e.timed_out {
                 StageStatus::Timeout
             } else {
@@ -244,21 +195,22 @@ pub fn conclude_tls(
             rec.findings
                 .push(rules::tls_failed(format!("TLS session: {}", e.why)));
         }
-        None => {}
+        Ok(_) => {}
     }
     if legacy_only {
         rec.findings.push(finding(
             FindingId::TlsLegacyOnly,
-            format!("accepted: {}", accepted.join(", ")),
+            format!("accepted: {}", keys.join(", ")),
         ));
     } else if has_legacy {
         rec.findings.push(finding(
             FindingId::TlsLegacyEnabled,
-            format!("accepted: {}", accepted.join(", ")),
+            format!("accepted: {}", keys.join(", ")),
         ));
     }
+    let session_chain = facts.main.as_ref().map_or(&[][..], |s| &s.chain[..]);
     let chain = if session_chain.is_empty() {
-        plain_chain
+        &plain_chain[..]
     } else {
         session_chain
     };
@@ -269,15 +221,14 @@ pub fn conclude_tls(
             &format!("now {}", rfc3339(now)),
         ));
         let mismatch = rules::certificate_name(&c, host);
-        report.certificate = Some(ProbeCertificate {
-            cert: Certificate::from_facts(&c, now),
+        facts.certificate = Some(ServerCertificate {
             name_matches: mismatch.is_none(),
             chain_length: chain.len(),
-            names: c.common_names.iter().chain(&c.dns_names).cloned().collect(),
+            facts: c,
         });
         rec.findings.extend(mismatch);
     }
-    report
+    facts
 }
 
 #[cfg(test)]
@@ -337,15 +288,15 @@ mod tests {
     #[test]
     fn a_legacy_only_tls_server() {
         let mut rec = Record::default();
-        let report = conclude_tls(
+        let facts = conclude_tls(
             &mut rec,
             TlsObserved {
                 main: Err(TlsFailure::from("peer is incompatible".to_owned())),
                 hellos: vec![
-                    ("tls1_0", Ok(Vec::new())),
-                    ("tls1_1", Err("alert protocol_version".into())),
-                    ("tls1_2", Err("alert protocol_version".into())),
-                    ("tls1_3", Err("alert protocol_version".into())),
+                    (TlsVersion::V1_0, Ok(Vec::new())),
+                    (TlsVersion::V1_1, Err("alert protocol_version".into())),
+                    (TlsVersion::V1_2, Err("alert protocol_version".into())),
+                    (TlsVersion::V1_3, Err("alert protocol_version".into())),
                 ],
                 skipped: Vec::new(),
                 enumerated: true,
@@ -354,7 +305,10 @@ mod tests {
             0,
             Duration::ZERO,
         );
-        assert_eq!(report.versions.get("tls1_0"), Some(&true));
+        assert_eq!(
+            facts.versions.get(&TlsVersion::V1_0),
+            Some(&VersionAnswer::Accepted)
+        );
         assert_eq!(rec.stages[0].status, StageStatus::Ok);
         assert_eq!(rec.stopped_at, None);
         assert_eq!(rec.findings[0].id, FindingId::TlsLegacyOnly);

@@ -8,13 +8,16 @@ use rdp_proto::nego::SecurityProtocol;
 
 use crate::diagnose::transport::{self, Establishment, NoAnswer};
 use crate::diagnose::{finding, rules, Finding, FindingId, Stage, StageStatus};
-use crate::facts::x224::{protocol_names, Answer, Confirm};
-use crate::report::probe::{AddressOutcome, AddressResult, ProtocolResult, SecurityReport};
+use crate::facts::observe::AddressOutcome;
+use crate::facts::probe::{AddressFacts, ProbeFacts};
+use crate::facts::x224::{Answer, Confirm, Layer};
 
 use super::*;
 
 /// The request an mstsc client makes: SSL | HYBRID | HYBRID_EX.
-pub const PRIMARY: SecurityProtocol = SecurityProtocol::from_bits_retain(0x0B);
+pub const PRIMARY: SecurityProtocol = SecurityProtocol::SSL
+    .union(SecurityProtocol::HYBRID)
+    .union(SecurityProtocol::HYBRID_EX);
 
 /// The dns stage when the name did not resolve (`why`: the resolver's error, "resolver
 /// timeout", "no address").
@@ -49,7 +52,7 @@ pub fn address_outcome(o: &CrOutcome) -> AddressOutcome {
 
 /// `dns-multiple-addresses`: the addresses of one name that were tried answer differently;
 /// the evidence lists every address.
-pub fn mixed_addresses(tried: &[AddressOutcome], listed: &[AddressResult]) -> Option<Finding> {
+pub fn mixed_addresses(tried: &[AddressOutcome], listed: &[AddressFacts]) -> Option<Finding> {
     let first = tried.first()?;
     tried.iter().any(|o| o != first).then(|| {
         let detail = listed
@@ -119,11 +122,10 @@ pub fn primary_failed(
     }
 }
 
-/// The main connection's Confirm: the tcp and x224 stages, the stages it plans, the security
-/// report's negotiation fields and the Confirm's own findings.
+/// The main connection's Confirm: the tcp and x224 stages, the stages it plans and the
+/// Confirm's own findings.
 pub fn primary_confirmed(
     rec: &mut Record,
-    sec: &mut SecurityReport,
     addr: &str,
     confirm: &Confirm,
     tcp: Duration,
@@ -142,8 +144,8 @@ pub fn primary_confirmed(
         rec.findings.push(m);
     }
     let selected = confirm.selected();
-    let nla = selected.is_some_and(is_nla);
-    let tls = selected.is_some_and(is_tls);
+    let nla = selected.is_some_and(SecurityProtocol::is_nla);
+    let tls = selected.is_some_and(SecurityProtocol::is_tls);
     if nla {
         rec.plan(&[Stage::Tls, Stage::Credssp]);
     } else if tls {
@@ -151,124 +153,9 @@ pub fn primary_confirmed(
     } else if selected.is_some() {
         rec.plan(&[Stage::Mcs]);
     }
-    sec.selected = selected.map(protocol_names);
-    sec.neg_flags = rdp_proto::nego::flag_names(confirm.flags());
-    sec.legacy_no_negotiation = confirm.is_legacy();
     rec.findings
         .extend(rules::restricted_admin(confirm.flags()));
     rec.findings.extend(rules::legacy_no_negotiation(confirm));
-}
-
-fn is_nla(p: SecurityProtocol) -> bool {
-    p.intersects(SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX)
-}
-
-fn is_tls(p: SecurityProtocol) -> bool {
-    p.intersects(SecurityProtocol::SSL | SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX)
-}
-
-/// A security layer the probe asks for alone (MS-RDPBCGR 2.2.1.1.1 `requestedProtocols`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Layer {
-    Rdp,
-    Ssl,
-    Hybrid,
-    HybridEx,
-    Rdstls,
-    Rdsaad,
-}
-
-impl Layer {
-    /// In the order they are tried; HYBRID_EX is the main connection's (mstsc's) request.
-    pub const ALL: [Self; 6] = [
-        Self::Rdp,
-        Self::Ssl,
-        Self::Hybrid,
-        Self::HybridEx,
-        Self::Rdstls,
-        Self::Rdsaad,
-    ];
-
-    /// The key in `security.protocols`.
-    pub fn key(self) -> &'static str {
-        match self {
-            Self::Rdp => "rdp",
-            Self::Ssl => "ssl",
-            Self::Hybrid => "hybrid",
-            Self::HybridEx => "hybrid_ex",
-            Self::Rdstls => "rdstls",
-            Self::Rdsaad => "rdsaad",
-        }
-    }
-
-    /// The request that asks for it (HYBRID needs SSL too, HYBRID_EX needs HYBRID).
-    pub fn request(self) -> SecurityProtocol {
-        SecurityProtocol::from_bits_retain(match self {
-            Self::Rdp => 0x00,
-            Self::Ssl => 0x01,
-            Self::Hybrid => 0x03,
-            Self::HybridEx => 0x0B,
-            Self::Rdstls => 0x04,
-            Self::Rdsaad => 0x10,
-        })
-    }
-
-    /// The selection that means "accepted".
-    pub fn selection(self) -> SecurityProtocol {
-        SecurityProtocol::from_bits_retain(match self {
-            Self::Rdp => 0x00,
-            Self::Ssl => 0x01,
-            Self::Hybrid => 0x02,
-            Self::HybridEx => 0x08,
-            Self::Rdstls => 0x04,
-            Self::Rdsaad => 0x10,
-        })
-    }
-}
-
-/// What the server said to a request for `layer` alone.
-pub fn judge_layer(layer: Layer, o: &CrOutcome) -> ProtocolResult {
-    let expect = layer.selection();
-    match o {
-        CrOutcome::Confirmed(c) => match c.answer {
-            Answer::Selected { protocol, .. } => ProtocolResult {
-                accepted: protocol == expect,
-                failure: (protocol != expect)
-                    .then(|| format!("selected {}", protocol_names(protocol))),
-                selected: Some(protocol_names(protocol)),
-            },
-            Answer::Failure(code) => ProtocolResult {
-                accepted: false,
-                failure: Some(code.to_string()),
-                selected: None,
-            },
-            Answer::Legacy => ProtocolResult {
-                accepted: expect.is_empty(),
-                failure: (!expect.is_empty()).then(|| "no negotiation (legacy server)".to_owned()),
-                selected: Some(protocol_names(SecurityProtocol::RDP)),
-            },
-        },
-        CrOutcome::ConnectFailed(ConnectFailure::NoTime) => skipped_layer(),
-        CrOutcome::ConnectFailed(e) => ProtocolResult {
-            accepted: false,
-            failure: Some(format!("{e:?}")),
-            selected: None,
-        },
-        CrOutcome::NoConfirm(e) => ProtocolResult {
-            accepted: false,
-            failure: Some(e.describe()),
-            selected: None,
-        },
-    }
-}
-
-/// A layer that did not fit in the target's time.
-pub fn skipped_layer() -> ProtocolResult {
-    ProtocolResult {
-        accepted: false,
-        failure: Some("skipped: --timeout ran out".into()),
-        selected: None,
-    }
 }
 
 /// `neg-protocol-not-requested` for one request's answer.
@@ -296,32 +183,34 @@ pub struct LayersVerdict {
     pub tls: Option<(SecurityProtocol, bool)>,
 }
 
-/// Concludes the security layers from the enumeration `results` (key to result) and the main
-/// connection's Confirm (what it selected counts too: `--no-enum` enumerates nothing);
-/// `legacy_accepted`: a client without negotiation got a Connect-Response.
+/// Concludes the security layers from the enumeration `results` (each layer's answer) and the
+/// main connection's Confirm (what it selected counts too: `--no-enum` enumerates nothing);
+/// `legacy_accepted`: a client without negotiation got a Connect-Response. The layers and
+/// whether NLA is required go to `f`.
 pub fn conclude_layers(
     rec: &mut Record,
-    sec: &mut SecurityReport,
-    results: BTreeMap<&'static str, ProtocolResult>,
+    f: &mut ProbeFacts,
+    results: BTreeMap<Layer, CrOutcome>,
     main: &Confirm,
     legacy_accepted: bool,
 ) -> LayersVerdict {
+    f.layers = results;
     let main_selected = main.selected();
     let legacy = main.is_legacy();
     let main_is = |p: SecurityProtocol| main_selected.is_some_and(|s| s.contains(p) && !legacy);
-    let acc = |k: &str| results.get(k).is_some_and(|r| r.accepted);
-    let rdp_neg = acc("rdp") || main_selected == Some(SecurityProtocol::RDP) && !legacy;
+    let acc = |l: Layer| f.accepted(l);
+    let rdp_neg = acc(Layer::Rdp) || main_selected == Some(SecurityProtocol::RDP) && !legacy;
     let mut v = LayersVerdict {
         rdp_neg,
         rdp: rdp_neg || legacy_accepted,
-        ssl: acc("ssl") || main_selected == Some(SecurityProtocol::SSL),
-        hybrid: acc("hybrid") || main_is(SecurityProtocol::HYBRID),
-        hybrid_ex: acc("hybrid_ex") || main_is(SecurityProtocol::HYBRID_EX),
+        ssl: acc(Layer::Ssl) || main_selected == Some(SecurityProtocol::SSL),
+        hybrid: acc(Layer::Hybrid) || main_is(SecurityProtocol::HYBRID),
+        hybrid_ex: acc(Layer::HybridEx) || main_is(SecurityProtocol::HYBRID_EX),
         tls: None,
     };
-    let any = v.rdp || v.ssl || v.hybrid || v.hybrid_ex || acc("rdstls") || acc("rdsaad");
+    let any = v.rdp || v.ssl || v.hybrid || v.hybrid_ex || acc(Layer::Rdstls) || acc(Layer::Rdsaad);
     if any {
-        sec.nla_required = Some(!(v.rdp || v.ssl) && (v.hybrid || v.hybrid_ex));
+        f.nla_required = Some(!(v.rdp || v.ssl) && (v.hybrid || v.hybrid_ex));
         rec.findings.extend(rules::open_layers(rules::OpenLayers {
             rdp: v.rdp,
             rdp_only_legacy: legacy_accepted && !rdp_neg,
@@ -332,11 +221,10 @@ pub fn conclude_layers(
         rec.findings
             .push(rules::negotiation_failure(code, Some(PRIMARY)));
     }
-    sec.protocols = results;
     // TLS: on the request mstsc makes when its selection is a TLS one, else on the layer the
     // enumeration found.
-    v.tls = if main_selected.is_some_and(is_tls) {
-        Some((PRIMARY, main_selected.is_some_and(is_nla)))
+    v.tls = if main_selected.is_some_and(SecurityProtocol::is_tls) {
+        Some((PRIMARY, main_selected.is_some_and(SecurityProtocol::is_nla)))
     } else if v.hybrid {
         Some((Layer::Hybrid.request(), true))
     } else if v.hybrid_ex {
@@ -363,7 +251,7 @@ pub fn rdp_security_request(
     if enumerate {
         return Some(v.rdp_neg.then_some(SecurityProtocol::RDP));
     }
-    if main.selected().is_some_and(is_tls) {
+    if main.selected().is_some_and(SecurityProtocol::is_tls) {
         return None;
     }
     Some((!main.is_legacy()).then_some(SecurityProtocol::RDP))
@@ -374,10 +262,9 @@ mod tests {
     use super::*;
 
     use crate::diagnose::Stage;
+    use crate::report::probe::ProtocolResult;
 
-    use crate::report::probe::*;
     use core::time::Duration;
-
     use std::collections::BTreeMap;
 
     fn peer(name: &str) -> Vec<u8> {
@@ -394,21 +281,22 @@ mod tests {
             panic!("{hybrid:?}")
         };
         let mut rec = Record::default();
-        let mut sec = SecurityReport::default();
+        let mut f = ProbeFacts::default();
         let ms10 = Duration::from_millis(10);
-        primary_confirmed(&mut rec, &mut sec, "127.0.0.1:3389", main, ms10, ms10);
-        assert_eq!(sec.selected.as_deref(), Some("hybrid"));
+        primary_confirmed(&mut rec, "127.0.0.1:3389", main, ms10, ms10);
+        f.confirm = Some(*main);
+        assert_eq!(f.selected(), Some(SecurityProtocol::HYBRID));
         assert_eq!(rec.planned(), [Stage::Tls, Stage::Credssp]);
         let refused = read_confirm(&peer("nmap_shadow-nla/014-s2c-x224-cc.bin"));
-        let ssl = judge_layer(Layer::Ssl, &refused);
+        let ssl = ProtocolResult::from((Layer::Ssl, &refused));
         assert!(!ssl.accepted);
         assert_eq!(ssl.failure.as_deref(), Some("HYBRID_REQUIRED_BY_SERVER"));
         let mut results = BTreeMap::new();
-        results.insert("hybrid_ex", judge_layer(Layer::HybridEx, &hybrid));
-        results.insert("hybrid", judge_layer(Layer::Hybrid, &hybrid));
-        results.insert("ssl", ssl);
-        let v = conclude_layers(&mut rec, &mut sec, results, main, false);
-        assert_eq!(sec.nla_required, Some(true));
+        results.insert(Layer::HybridEx, hybrid.clone());
+        results.insert(Layer::Hybrid, hybrid.clone());
+        results.insert(Layer::Ssl, refused);
+        let v = conclude_layers(&mut rec, &mut f, results, main, false);
+        assert_eq!(f.nla_required, Some(true));
         assert_eq!(v.tls, Some((PRIMARY, true)));
         assert!(!v.rdp && !v.ssl && v.hybrid);
         assert!(rec.findings.is_empty(), "{:?}", rec.findings);
@@ -425,18 +313,11 @@ mod tests {
             panic!("{o:?}")
         };
         let mut rec = Record::default();
-        let mut sec = SecurityReport::default();
-        primary_confirmed(
-            &mut rec,
-            &mut sec,
-            "a",
-            main,
-            Duration::ZERO,
-            Duration::ZERO,
-        );
-        assert!(sec.legacy_no_negotiation);
+        let mut f = ProbeFacts::default();
+        primary_confirmed(&mut rec, "a", main, Duration::ZERO, Duration::ZERO);
+        assert!(main.is_legacy());
         assert_eq!(rec.planned(), [Stage::Mcs]);
-        let v = conclude_layers(&mut rec, &mut sec, BTreeMap::new(), main, true);
+        let v = conclude_layers(&mut rec, &mut f, BTreeMap::new(), main, true);
         assert!(v.rdp && !v.rdp_neg && v.tls.is_none());
         let ids: Vec<_> = rec.findings.iter().map(|f| f.id.as_str()).collect();
         assert_eq!(
@@ -451,5 +332,25 @@ mod tests {
             rec.findings[2].evidence,
             "a client without negotiation gets Standard RDP Security"
         );
+    }
+
+    /// xrdp's real Disconnect Provider Ultimatum in place of a Confirm, and garbage.
+    #[test]
+    fn what_is_not_a_confirm_is_named() {
+        let mut rec = Record::default();
+        let garbage = read_confirm(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        assert_eq!(address_outcome(&garbage), AddressOutcome::NotRdp);
+        assert!(primary_failed(
+            &mut rec,
+            "a",
+            &garbage,
+            Duration::from_secs(1),
+            Duration::ZERO,
+            Duration::ZERO
+        ));
+        assert_eq!(rec.stopped_at, Some(Stage::X224));
+        assert_eq!(rec.findings[0].id, FindingId::NotRdp);
+        let silent = CrOutcome::NoConfirm(ReadFailure::Timeout { got: 0 });
+        assert_eq!(address_outcome(&silent), AddressOutcome::Silent);
     }
 }

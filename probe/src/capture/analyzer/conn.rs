@@ -109,12 +109,9 @@ pub(super) fn next_after_x224(s: &Session) -> Stage {
 }
 
 pub(super) fn next_stage(s: &Session, after: Stage) -> Stage {
-    let hybrid = s.selected().is_some_and(|p| {
-        p.intersects(
-            rdp_proto::nego::SecurityProtocol::HYBRID
-                | rdp_proto::nego::SecurityProtocol::HYBRID_EX,
-        )
-    });
+    let hybrid = s
+        .selected()
+        .is_some_and(rdp_proto::nego::SecurityProtocol::is_nla);
     match after {
         Stage::X224 => next_after_x224(s),
         Stage::Tls if hybrid => Stage::Credssp,

@@ -1,12 +1,12 @@
 //! The stage timeline of a finished connection.
 
+use crate::diagnose::StageRecord;
 use crate::diagnose::{Stage, StageStatus};
-use crate::report::capture::StageReport;
 
 use super::conn::*;
 
 /// The stage timeline: TCP, then every RDP stage seen, the one that stopped marked failed.
-pub(super) fn timeline(c: &Conn, stopped_at: Option<Stage>) -> Vec<StageReport> {
+pub(super) fn timeline(c: &Conn, stopped_at: Option<Stage>) -> Vec<StageRecord> {
     let t0 = c.first_ts;
     let mut out = Vec::new();
     let tcp_status = match stopped_at {
@@ -15,7 +15,7 @@ pub(super) fn timeline(c: &Conn, stopped_at: Option<Stage>) -> Vec<StageReport> 
         _ => StageStatus::Skipped,
     };
     let tcp_end = c.established_ts.or(c.synack_ts).unwrap_or(c.last_ts);
-    out.push(StageReport {
+    out.push(StageRecord {
         name: Stage::Tcp,
         status: tcp_status,
         elapsed_ms: ms(tcp_end - t0),
@@ -47,7 +47,7 @@ pub(super) fn timeline(c: &Conn, stopped_at: Option<Stage>) -> Vec<StageReport> 
         } else {
             StageStatus::Started
         };
-        out.push(StageReport {
+        out.push(StageRecord {
             name: *name,
             status,
             elapsed_ms: ms(ts - t0),
@@ -56,7 +56,7 @@ pub(super) fn timeline(c: &Conn, stopped_at: Option<Stage>) -> Vec<StageReport> 
     }
     if let Some(st) = stopped_at {
         if !out.iter().any(|x| x.name == st) {
-            out.push(StageReport {
+            out.push(StageRecord {
                 name: st,
                 status: StageStatus::Failed,
                 elapsed_ms: ms(c.last_ts - t0),

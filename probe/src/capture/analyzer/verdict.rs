@@ -93,8 +93,7 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
             findings.extend(rules::open_layers(rules::OpenLayers {
                 rdp: sel.is_empty(),
                 rdp_only_legacy: s.confirm.is_some_and(|c| c.is_legacy()),
-                ssl: sel.contains(SecurityProtocol::SSL)
-                    && !sel.intersects(SecurityProtocol::HYBRID | SecurityProtocol::HYBRID_EX),
+                ssl: sel.contains(SecurityProtocol::SSL) && !sel.is_nla(),
             }));
         }
         if let Some(c) = &s.confirm {
@@ -231,7 +230,7 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
             .filter(|s| s.status == StageStatus::Ok)
             .map(|s| s.name)
             .max(),
-        layer: rdp.as_ref().and_then(|r| r.selected_protocol.as_deref()),
+        layer: s.is_rdp.then(|| s.selected()).flatten(),
         nla_required: None,
         mstsc: mstsc.as_ref(),
         no_credentials: false,
