@@ -39,7 +39,7 @@ fn a_syn_scan_of_a_million_flows() {
         |_| {},
         |c| {
             reported += 1;
-            *states.entry(c.tcp.state.clone()).or_default() += 1;
+            *states.entry(c.tcp.state.as_str().to_owned()).or_default() += 1;
         },
     )
     .unwrap();

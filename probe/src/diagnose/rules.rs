@@ -4,6 +4,7 @@
 //! (TCP resets and loss in a capture, enumeration results in a probe) sit in the fronts' own
 //! rule modules beside this one.
 
+use crate::facts::rdp::Side;
 use rdp_proto::gcc::{EncryptionLevel, EncryptionMethods};
 use rdp_proto::licensing::{LicenseErrorCode, StateTransition};
 use rdp_proto::nego::{FailureCode, NegResponseFlags, SecurityProtocol};
@@ -229,7 +230,7 @@ pub fn tls_failed(evidence: String) -> Finding {
 }
 
 /// `tls-handshake-failed` by an alert during the handshake (`by`: "client" or "server").
-pub fn tls_alert(by: &str, alert: &Alert) -> Finding {
+pub fn tls_alert(by: Side, alert: &Alert) -> Finding {
     tls_failed(format!(
         "{by} sent alert {} {}",
         alert.level, alert.description

@@ -6,6 +6,7 @@
 //! its evidence.
 
 use super::{finding, finding_with, Finding, FindingId, Severity, Stage};
+use crate::facts::rdp::EndingPdu;
 
 /// How a TCP handshake that did not complete ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,7 +95,7 @@ pub fn ended_during(
     due: Stage,
     end: &Ending<'_>,
     tls_records: (u64, u64),
-    disconnect: Option<&str>,
+    disconnect: Option<EndingPdu>,
 ) -> Option<Finding> {
     let by = end.text;
     match due {
@@ -121,7 +122,9 @@ pub fn ended_during(
             ))
         }
         _ if !end.client_first => {
-            let why = disconnect.map(|r| format!(" ({r})")).unwrap_or_default();
+            let why = disconnect
+                .map(|r| format!(" ({})", r.describe()))
+                .unwrap_or_default();
             Some(closed_by_server(format!("{by} during {due}{why}")))
         }
         _ => None,
@@ -226,16 +229,15 @@ mod tests {
         let f = ended_during(Stage::Credssp, &server, (2, 2), None).unwrap();
         assert_eq!(f.severity, Severity::Error);
         assert!(ended_during(Stage::Mcs, &end, (0, 0), None).is_none());
+        let ultimatum = EndingPdu::Ultimatum(rdp_proto::mcs::DisconnectReason(3));
         assert_eq!(
-            ended_during(
-                Stage::Mcs,
-                &server,
-                (0, 0),
-                Some("MCS Disconnect Provider Ultimatum 3")
+            ended_during(Stage::Mcs, &server, (0, 0), Some(ultimatum))
+                .unwrap()
+                .evidence,
+            format!(
+                "the client closed the connection during mcs ({})",
+                ultimatum.describe()
             )
-            .unwrap()
-            .evidence,
-            "the client closed the connection during mcs (MCS Disconnect Provider Ultimatum 3)"
         );
     }
 

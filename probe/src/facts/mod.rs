@@ -10,6 +10,8 @@ pub mod credssp;
 pub mod gcc;
 pub mod observe;
 pub mod probe;
+pub mod rdp;
 pub mod session;
+pub mod tcp;
 pub mod tls;
 pub mod x224;

@@ -2,9 +2,9 @@
 //! that [`crate::diagnose::conclude`] judges and [`crate::report::probe`] renders
 //! (ARCHITECTURE.md, "Layers"). Nothing here is a report string that a decision reads back.
 
+use core::net::IpAddr;
 use core::time::Duration;
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use rdp_proto::gcc::{EncryptionLevel, EncryptionMethods, RdpVersion};
 

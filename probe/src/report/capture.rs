@@ -7,13 +7,16 @@ use crate::diagnose::diagnosis::Diagnosis;
 use crate::diagnose::mstsc::MstscView;
 use crate::diagnose::{Finding, Stage, StageRecord, Verdict};
 use crate::facts::cert::CertFacts;
-use crate::facts::gcc::{method_name, ConnectResponseFacts};
+use crate::facts::gcc::{method_name, method_names, ConnectResponseFacts};
+use crate::facts::rdp::{ClientFacts, RdpFacts, Side, TlsHandshakeFacts};
 use crate::facts::session::SessionFacts;
+use crate::facts::tcp::ConnState;
+use crate::facts::x224::protocol_names;
 use crate::time::rfc3339;
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct TcpReport {
-    pub state: String,
+    pub state: ConnState,
     pub history: String,
     pub syn_rtt_ms: Option<f64>,
     pub packets: u64,
@@ -30,7 +33,7 @@ pub struct TcpReport {
     pub dup_acks: u64,
     pub zero_windows: u64,
     pub keep_alives: u64,
-    pub reset_by: Option<&'static str>,
+    pub reset_by: Option<Side>,
     /// The stage during which the first RST was sent.
     pub reset_stage: Option<Stage>,
     pub injected_resets: u64,
@@ -93,7 +96,7 @@ pub struct TlsReport {
     pub certificate: Option<Certificate>,
     pub chain_length: usize,
     pub alert: Option<String>,
-    pub alert_by: Option<&'static str>,
+    pub alert_by: Option<Side>,
     pub established: bool,
 }
 
@@ -122,6 +125,77 @@ pub struct RdpReport {
     pub joined_midstream: bool,
     /// What was seen after the MCS connect (null when nothing was).
     pub session: Option<SessionReport>,
+}
+
+impl From<&ClientFacts> for ClientData {
+    fn from(c: &ClientFacts) -> Self {
+        Self {
+            version: c.version.map(|v| v.label()),
+            build: c.build,
+            name: c.name.clone(),
+            keyboard_layout: c.keyboard_layout,
+            desktop_width: c.desktop_width,
+            desktop_height: c.desktop_height,
+            color_depth: c.color_depth,
+            product_id: c.product_id.clone(),
+            channels: c.channels.clone(),
+            encryption_methods: method_names(c.encryption_methods),
+            early_capability_flags: c.early_capability_flags,
+        }
+    }
+}
+
+impl From<&TlsHandshakeFacts> for TlsReport {
+    /// Everything but the certificate, which the analyzer judges once per capture.
+    fn from(t: &TlsHandshakeFacts) -> Self {
+        Self {
+            client_versions: t.client_versions.iter().map(|v| v.label()).collect(),
+            sni: t.sni.clone(),
+            client_suites: t.client_suites,
+            version: t.server.map(|sh| sh.version.label()),
+            cipher: t.server.map(|sh| sh.cipher.to_string()),
+            certificate: None,
+            chain_length: t.chain_length,
+            alert: t
+                .alert
+                .map(|(_, a)| format!("{} {}", a.level, a.description)),
+            alert_by: t.alert.map(|(d, _)| d.sender()),
+            established: t.established,
+        }
+    }
+}
+
+impl From<&RdpFacts> for RdpReport {
+    /// Everything but the TLS certificate, which the analyzer judges once per capture.
+    fn from(f: &RdpFacts) -> Self {
+        let confirm = f.confirm.as_ref();
+        Self {
+            cookie: f.cookie.clone(),
+            routing_token: f.routing_token.clone(),
+            requested_protocols: f.requested.map(|p| p.names()),
+            selected_protocol: confirm.and_then(|c| c.selected()).map(protocol_names),
+            failure: confirm
+                .and_then(|c| c.failure())
+                .map(|code| code.to_string()),
+            neg_flags: confirm.map_or_else(Vec::new, |c| rdp_proto::nego::flag_names(c.flags())),
+            legacy_no_negotiation: confirm.is_some_and(|c| c.is_legacy()),
+            client: f.client.as_ref().map(ClientData::from),
+            server: f.connect_response.as_ref().map(ServerData::from_facts),
+            tls: f.tls.as_ref().map(TlsReport::from),
+            licensing: f
+                .session
+                .licensing
+                .error
+                .map(|(code, transition)| format!("{code} / {transition}")),
+            error_info: f.session.error_info.map(|e| format!("0x{:08x} {e}", e.0)),
+            disconnect_reason: f.ended_by.map(|e| e.describe()),
+            fast_path_pdus: f.fast_path_pdus,
+            bulk_bytes: f.bulk_bytes,
+            prefix_bytes: f.prefix_bytes,
+            joined_midstream: f.joined_midstream,
+            session: (!f.session.is_empty()).then(|| SessionReport::from(&f.session)),
+        }
+    }
 }
 
 /// `session`: the walk past MCS as far as it was seen (the same object in a probe result and in
@@ -269,7 +343,7 @@ pub struct Connection {
     pub findings: Vec<Finding>,
     /// The connection over time (only with `--html`, for its plots).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub series: Option<crate::capture::analyzer::series::SeriesReport>,
+    pub series: Option<SeriesReport>,
     /// First packet number in the file.
     pub first_packet: u64,
 }
@@ -366,4 +440,20 @@ impl Certificate {
             signature: c.signature.clone(),
         }
     }
+}
+
+/// A connection over time (the JSON's `series`): values per interval of `interval_ms` from the
+/// connection's first packet.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct SeriesReport {
+    pub interval_ms: f64,
+    pub client_bytes: Vec<u64>,
+    pub server_bytes: Vec<u64>,
+    pub retransmissions: Vec<u32>,
+    pub zero_windows: Vec<u32>,
+    /// The largest RTT sample in each interval (null: none), in ms.
+    pub rtt_ms: Vec<Option<f64>>,
+    /// The longest time without a packet, and when it began.
+    pub longest_gap_ms: f64,
+    pub longest_gap_from_ms: f64,
 }

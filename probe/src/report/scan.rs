@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use crate::facts::rdp::Side;
+use crate::facts::tcp::ConnState;
 use crate::report::capture::Connection;
 
 /// Up to this many scan-like attempts are printed one by one; beyond, all are summarised.
@@ -22,11 +24,11 @@ pub fn outcome(c: &Connection) -> Option<&'static str> {
     if c.rdp.is_some() || c.tcp.client_bytes > 0 || c.tcp.server_bytes > 0 {
         return None;
     }
-    Some(match c.tcp.state.as_str() {
-        "S0" | "SH" => "unanswered",
-        "REJ" => "refused",
-        "RSTOS0" => "client reset before any answer",
-        _ if c.tcp.reset_by == Some("client") => "half-open (client reset)",
+    Some(match c.tcp.state {
+        ConnState::S0 | ConnState::SH => "unanswered",
+        ConnState::REJ => "refused",
+        ConnState::RSTOS0 => "client reset before any answer",
+        _ if c.tcp.reset_by == Some(Side::Client) => "half-open (client reset)",
         _ => "no request sent",
     })
 }
@@ -115,7 +117,7 @@ mod tests {
     use super::*;
     use crate::report::capture::TcpReport;
 
-    fn attempt(client: &str, state: &str) -> Connection {
+    fn attempt(client: &str, state: ConnState) -> Connection {
         Connection {
             client: client.into(),
             server: "203.0.113.10:3389".into(),
@@ -125,7 +127,7 @@ mod tests {
             stopped_at: Some(crate::diagnose::Stage::Tcp),
             stages: Vec::new(),
             tcp: TcpReport {
-                state: state.into(),
+                state,
                 ..TcpReport::default()
             },
             rdp: None,
@@ -142,14 +144,18 @@ mod tests {
         let mut s = Scans::default();
         for i in 0..PRINT_INDIVIDUALLY {
             assert!(s
-                .offer(attempt(&format!("198.51.100.1:{i}"), "S0"))
+                .offer(attempt(&format!("198.51.100.1:{i}"), ConnState::S0))
                 .is_none());
         }
         assert_eq!(s.individual.len(), PRINT_INDIVIDUALLY);
         assert!(s.groups.is_empty());
         for i in 0..1000u32 {
             let src = format!("198.51.100.{}:{}", 1 + i % 3, 2000 + i);
-            let state = if i % 10 == 0 { "REJ" } else { "S0" };
+            let state = if i % 10 == 0 {
+                ConnState::REJ
+            } else {
+                ConnState::S0
+            };
             assert!(s.offer(attempt(&src, state)).is_none());
         }
         assert!(s.individual.is_empty());
@@ -159,7 +165,7 @@ mod tests {
         assert_eq!(un.count + rej.count, s.total);
         assert_eq!(rej.count, 100);
         assert_eq!(un.top_sources(1)[0].0, "198.51.100.1");
-        let mut rdp = attempt("198.51.100.9:1", "SF");
+        let mut rdp = attempt("198.51.100.9:1", ConnState::SF);
         rdp.tcp.client_bytes = 19;
         assert!(
             s.offer(rdp).is_some(),

@@ -207,7 +207,10 @@ pub fn connection(c: &Connection, out: &mut String) {
                 opt(&t.cipher),
                 t.alert
                     .as_ref()
-                    .map(|a| format!("; alert {a} from {}", t.alert_by.unwrap_or("?")))
+                    .map(|a| format!(
+                        "; alert {a} from {}",
+                        t.alert_by.map_or("?", |s| s.as_str())
+                    ))
                     .unwrap_or_default()
             );
             if let Some(cert) = &t.certificate {

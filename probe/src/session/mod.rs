@@ -1,6 +1,6 @@
 //! Per-connection RDP analysis over the two reassembled byte streams, shared by file and live
 //! capture. Bytes go through `rdp_proto`'s deframer; each PDU moves the connection through the
-//! stages of [`crate::diagnose::Stage`] and leaves its facts in an [`RdpReport`].
+//! stages of [`crate::diagnose::Stage`] and leaves its facts in an [`RdpFacts`].
 //!
 //! Once the connection is in encrypted bulk data (TLS application data both ways, or fast-path
 //! traffic), [`Session::wants_bytes`] turns false and the caller stops reassembling: from then
@@ -8,44 +8,27 @@
 
 use rdp_proto::capabilities::DemandActive;
 use rdp_proto::frame::{Deframer, FrameKind};
-use rdp_proto::gcc::ClientBlock;
 use rdp_proto::licensing::LicensingPdu;
 use rdp_proto::mcs::{ConnectInitial, ConnectResponse, DomainPdu};
-use rdp_proto::nego::{flag_names, SecurityProtocol};
+use rdp_proto::nego::SecurityProtocol;
 use rdp_proto::slowpath::{
     PduType, PduType2, SecurityFlags, SecurityHeader, SetErrorInfo, ShareControlPdu, ShareDataPdu,
 };
-use rdp_proto::tls::Alert;
 use rdp_proto::tpkt::Tpkt;
 use rdp_proto::x224::{Token, Tpdu};
 use rdp_proto::{decode, decode_prefix};
 
 use crate::diagnose::Stage;
-use crate::facts::gcc::{method_names, ConnectResponseFacts};
+use crate::facts::gcc::ConnectResponseFacts;
 use crate::facts::observe::describe_non_rdp;
-use crate::facts::session::{CapabilityFacts, LicensingOutcome, RedirectFacts, SessionFacts};
+use crate::facts::rdp::Dir;
+use crate::facts::rdp::{ClientFacts, EndingPdu, RdpFacts};
+use crate::facts::session::{CapabilityFacts, LicensingOutcome, RedirectFacts};
 use crate::facts::tls::HandshakeReader;
-use crate::facts::x224::{protocol_names, Confirm};
-use crate::report::capture::{ClientData, RdpReport, ServerData, SessionReport};
+use crate::facts::x224::Confirm;
 use rdp_proto::redirection::ServerRedirection;
 
 mod tls;
-
-/// Direction of bytes: client to server, or server to client.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dir {
-    ClientToServer,
-    ServerToClient,
-}
-
-impl Dir {
-    fn index(self) -> usize {
-        match self {
-            Self::ClientToServer => 0,
-            Self::ServerToClient => 1,
-        }
-    }
-}
 
 /// A stage boundary seen on the wire.
 #[derive(Clone, Debug, PartialEq)]
@@ -84,34 +67,21 @@ struct DirState {
 #[derive(Debug)]
 pub struct Session {
     dirs: [DirState; 2],
-    pub rdp: RdpReport,
+    /// What the connection established.
+    pub rdp: RdpFacts,
     /// The connection spoke RDP (a Connection Request or Confirm was seen).
     pub is_rdp: bool,
     /// The server answered with bytes that are not RDP.
     pub not_rdp: Option<String>,
-    /// The client's RDP_NEG_REQ `requestedProtocols`.
-    pub requested: Option<SecurityProtocol>,
-    /// The server's Connection Confirm.
-    pub confirm: Option<Confirm>,
-    /// The server's MCS Connect-Response.
-    pub connect_response: Option<ConnectResponseFacts>,
-    /// What the PDUs after the MCS connect said (channels, licensing, Demand Active, errors).
-    pub session: SessionFacts,
     /// The stage a Set Error Info ended: after licensing `capabilities`, after the logon
     /// screen `active`.
     pub error_stage: Option<Stage>,
-    /// A TLS alert during the handshake, and who sent it.
-    pub tls_alert: Option<(Dir, Alert)>,
     /// The server sent a Connection Confirm.
     server_spoke: bool,
     pub events: Vec<Event>,
     /// The furthest stage reached, and whether it completed.
     pub reached: Stage,
     pub reached_done: bool,
-    /// The TLS certificate chain, DER, server's first (at most a few certificates).
-    pub tls_chain: Vec<Vec<u8>>,
-    /// X.509 chain of Standard RDP Security's server certificate.
-    pub rdp_x509_chain: Vec<Vec<u8>>,
     bulk: bool,
     encrypted_rdp: bool,
     /// TLS 1.3 was negotiated and the client's Finished (its first encrypted record) is not
@@ -136,21 +106,14 @@ impl Session {
         };
         Self {
             dirs: [dir(), dir()],
-            rdp: RdpReport::default(),
+            rdp: RdpFacts::default(),
             is_rdp: false,
             not_rdp: None,
-            requested: None,
-            confirm: None,
-            connect_response: None,
-            session: SessionFacts::default(),
             error_stage: None,
-            tls_alert: None,
             server_spoke: false,
             events: Vec::new(),
             reached: Stage::X224,
             reached_done: false,
-            tls_chain: Vec::new(),
-            rdp_x509_chain: Vec::new(),
             bulk: false,
             encrypted_rdp: false,
             tls13_handshake: false,
@@ -177,7 +140,7 @@ impl Session {
 
     /// The security protocol the Connection Confirm selected (a legacy Confirm: RDP).
     pub fn selected(&self) -> Option<SecurityProtocol> {
-        self.confirm.as_ref().and_then(Confirm::selected)
+        self.rdp.confirm.as_ref().and_then(Confirm::selected)
     }
 
     /// Application-data records seen (client, server) after the TLS handshake.
@@ -299,9 +262,17 @@ impl Session {
         }
     }
 
-    /// The server's first bytes if they never became RDP (called at the end of a connection).
+    /// The server's first bytes if they never became RDP, and the counters (called at the end
+    /// of a connection).
     pub fn finish(&mut self) {
-        self.report_facts();
+        if let Some(io) = self
+            .rdp
+            .connect_response
+            .as_ref()
+            .and_then(|c| c.io_channel)
+        {
+            self.rdp.session.channels.io_channel = Some(io);
+        }
         let s = &self.dirs[1];
         if !self.server_spoke && self.not_rdp.is_none() && !s.deframer.buffered().is_empty() {
             self.not_rdp = Some(describe_non_rdp(s.deframer.buffered()));
@@ -310,43 +281,9 @@ impl Session {
         self.rdp.prefix_bytes = c.prefix.max(s.prefix);
         self.rdp.fast_path_pdus = c.fastpath + s.fastpath;
         self.rdp.bulk_bytes = c.appdata_bytes + s.appdata_bytes;
-        if self.is_rdp && self.rdp.tls.is_some() {
-            if let Some(t) = self.rdp.tls.as_mut() {
-                t.established = self.dirs[0].ccs && self.dirs[1].ccs;
-            }
-        }
-    }
-
-    /// The report's fields that come from typed facts (the one place they become text).
-    fn report_facts(&mut self) {
-        let r = &mut self.rdp;
-        r.requested_protocols = self.requested.map(SecurityProtocol::names);
-        if let Some(c) = &self.confirm {
-            r.selected_protocol = c.selected().map(protocol_names);
-            r.neg_flags = flag_names(c.flags());
-            r.failure = c.failure().map(|code| code.to_string());
-            r.legacy_no_negotiation = c.is_legacy();
-        }
-        r.server = self.connect_response.as_ref().map(ServerData::from_facts);
-        r.licensing = self
-            .session
-            .licensing
-            .error
-            .map(|(code, transition)| format!("{code} / {transition}"));
-        r.error_info = self
-            .session
-            .error_info
-            .map(|e| format!("0x{:08x} {e}", e.0));
-        if let Some(io) = self.connect_response.as_ref().and_then(|c| c.io_channel) {
-            self.session.channels.io_channel = Some(io);
-        }
-        r.session = (!self.session.is_empty()).then(|| SessionReport::from(&self.session));
-        if let (Some((dir, a)), Some(t)) = (self.tls_alert, r.tls.as_mut()) {
-            t.alert = Some(format!("{} {}", a.level, a.description));
-            t.alert_by = Some(match dir {
-                Dir::ClientToServer => "client",
-                Dir::ServerToClient => "server",
-            });
+        let established = self.tls_established();
+        if let Some(t) = self.rdp.tls.as_mut() {
+            t.established = established;
         }
     }
 
@@ -383,27 +320,26 @@ impl Session {
                 self.is_rdp = true;
                 match cr.token {
                     Some(Token::Cookie(c)) => {
-                        self.rdp.cookie = Some(String::from_utf8_lossy(c).into_owned())
+                        self.rdp.cookie = Some(String::from_utf8_lossy(c).into_owned());
                     }
                     Some(Token::RoutingToken(t)) => {
                         self.rdp.routing_token = Some(String::from_utf8_lossy(t).into_owned());
                     }
                     None => {}
                 }
-                self.requested = cr.negotiation.map(|n| n.requested_protocols);
+                self.rdp.requested = cr.negotiation.map(|n| n.requested_protocols);
                 self.event(Stage::X224, false, ts, "Connection Request");
             }
             Tpdu::ConnectionConfirm(cc) if dir == Dir::ServerToClient => {
                 self.is_rdp = true;
                 self.server_spoke = true;
                 let c = Confirm::from_pdu(&cc);
-                self.confirm = Some(c);
+                self.rdp.confirm = Some(c);
                 let done = c.failure().is_none();
                 self.event(Stage::X224, done, ts, c.detail());
             }
             Tpdu::DisconnectRequest(dr) => {
-                self.rdp.disconnect_reason =
-                    Some(format!("X.224 Disconnect Request, reason {}", dr.reason));
+                self.rdp.ended_by = Some(EndingPdu::X224DisconnectRequest(dr.reason));
             }
             Tpdu::Data(d) => self.on_mcs(dir, d.payload, ts),
             _ => {}
@@ -415,7 +351,7 @@ impl Session {
             self.event(Stage::Mcs, false, ts, "Connect-Initial");
             if let Ok(ci) = decode::<ConnectInitial>(p) {
                 if let Ok(gcc) = decode::<rdp_proto::gcc::ConferenceCreateRequest>(ci.user_data) {
-                    self.rdp.client = Some(client_data(&gcc));
+                    self.rdp.client = Some(ClientFacts::from_pdu(&gcc));
                 }
             }
             return;
@@ -425,7 +361,7 @@ impl Session {
                 let facts = ConnectResponseFacts::from_pdu(&cr);
                 self.encrypted_rdp = facts.security.as_ref().is_some_and(|sec| sec.level.0 != 0);
                 if let Some(sec) = &facts.security {
-                    self.rdp_x509_chain = sec.x509_chain.iter().take(4).cloned().collect();
+                    self.rdp.rdp_x509_chain = sec.x509_chain.iter().take(4).cloned().collect();
                 }
                 self.event(
                     Stage::Mcs,
@@ -433,7 +369,7 @@ impl Session {
                     ts,
                     format!("Connect-Response {}", cr.result),
                 );
-                self.connect_response = Some(facts);
+                self.rdp.connect_response = Some(facts);
             }
             return;
         }
@@ -445,18 +381,17 @@ impl Session {
                 self.event(Stage::Channels, false, ts, "Erect Domain / Attach User");
             }
             DomainPdu::AttachUserConfirm { initiator, .. } => {
-                self.session.channels.user_channel = initiator;
+                self.rdp.session.channels.user_channel = initiator;
             }
             DomainPdu::ChannelJoinConfirm {
                 result, requested, ..
             } => {
-                self.session.channels.join_confirm(requested, result);
+                self.rdp.session.channels.join_confirm(requested, result);
                 self.event(Stage::Channels, true, ts, "Channel Join Confirm")
             }
             DomainPdu::DisconnectProviderUltimatum { reason } => {
-                self.rdp.disconnect_reason =
-                    Some(format!("MCS Disconnect Provider Ultimatum {reason}"));
-                self.session.disconnect = Some(reason);
+                self.rdp.ended_by = Some(EndingPdu::Ultimatum(reason));
+                self.rdp.session.disconnect = Some(reason);
             }
             DomainPdu::SendDataRequest(sd) | DomainPdu::SendDataIndication(sd) => {
                 self.on_slowpath(dir, sd.data, ts)
@@ -488,12 +423,12 @@ impl Session {
             self.event(Stage::Licensing, false, ts, "licensing");
             // In clear unless encrypted (then nothing can be read without the keys).
             if f.contains(SecurityFlags::SEC_ENCRYPT) {
-                if self.session.licensing.outcome == LicensingOutcome::NotReached {
-                    self.session.licensing.outcome = LicensingOutcome::Encrypted;
+                if self.rdp.session.licensing.outcome == LicensingOutcome::NotReached {
+                    self.rdp.session.licensing.outcome = LicensingOutcome::Encrypted;
                 }
             } else {
                 if let Ok(l) = decode::<LicensingPdu>(rest) {
-                    self.session.licensing.on_pdu(&l);
+                    self.rdp.session.licensing.on_pdu(&l);
                     if l.is_valid_client() {
                         self.event(Stage::Licensing, true, ts, "STATUS_VALID_CLIENT");
                     }
@@ -525,12 +460,12 @@ impl Session {
                             facts.target().unwrap_or("no target named")
                         ),
                     );
-                    self.session.redirect = Some(facts);
+                    self.rdp.session.redirect = Some(facts);
                 }
             }
             PduType::PDUTYPE_DEMANDACTIVEPDU => {
                 if let Ok(d) = decode::<DemandActive>(sc.body) {
-                    self.session.capabilities = Some(CapabilityFacts::from_demand_active(&d));
+                    self.rdp.session.capabilities = Some(CapabilityFacts::from_demand_active(&d));
                 }
                 self.event(Stage::Capabilities, false, ts, "Demand Active")
             }
@@ -557,7 +492,7 @@ impl Session {
                                 } else {
                                     self.reached
                                 };
-                                self.session.error_info = Some(e.error_info);
+                                self.rdp.session.error_info = Some(e.error_info);
                                 self.error_stage = Some(stage);
                             }
                         }
@@ -567,31 +502,6 @@ impl Session {
             _ => {}
         }
     }
-}
-
-fn client_data(gcc: &rdp_proto::gcc::ConferenceCreateRequest<'_>) -> ClientData {
-    let mut c = ClientData::default();
-    if let Some(core) = gcc.core() {
-        c.version = Some(core.version.label());
-        c.build = Some(core.client_build);
-        c.name = Some(core.client_name());
-        c.keyboard_layout = Some(core.keyboard_layout);
-        c.desktop_width = Some(core.desktop_width);
-        c.desktop_height = Some(core.desktop_height);
-        c.color_depth = core.optional.high_color_depth;
-        c.product_id = core.dig_product_id();
-        c.early_capability_flags = core.optional.early_capability_flags;
-    }
-    for b in &gcc.blocks {
-        match b {
-            ClientBlock::Security(s) => {
-                c.encryption_methods = method_names(s.encryption_methods);
-            }
-            ClientBlock::Network(n) => c.channels = n.channels.iter().map(|ch| ch.name()).collect(),
-            _ => {}
-        }
-    }
-    c
 }
 
 #[cfg(test)]
@@ -672,12 +582,12 @@ mod tests {
             };
             s.feed(d, &std::fs::read(file.path()).unwrap(), i64::from(n));
         }
-        assert_eq!(s.session.licensing.outcome.as_str(), "valid_client");
+        assert_eq!(s.rdp.session.licensing.outcome.as_str(), "valid_client");
         s.feed(Dir::ServerToClient, &set_error_info(7), 100);
-        assert_eq!(s.session.error_info, Some(ErrorInfo(7)));
+        assert_eq!(s.rdp.session.error_info, Some(ErrorInfo(7)));
         assert_eq!(s.error_stage, Some(Stage::Capabilities));
         s.finish();
-        let r = s.rdp.session.as_ref().unwrap();
+        let r = crate::report::capture::SessionReport::from(&s.rdp.session);
         assert_eq!(
             r.error_info.as_ref().map(|e| e.name.as_str()),
             Some("ERRINFO_SERVER_DENIED_CONNECTION")

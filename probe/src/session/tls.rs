@@ -7,8 +7,8 @@ use rdp_proto::tls::{self, ContentType, HandshakeType};
 
 use super::{Dir, Session, APPDATA_RECORDS};
 use crate::diagnose::Stage;
+use crate::facts::rdp::TlsHandshakeFacts;
 use crate::facts::tls::ServerHelloFacts;
-use crate::report::capture::TlsReport;
 
 impl Session {
     pub(super) fn on_tls(&mut self, dir: Dir, bytes: &[u8], ts: i64) {
@@ -16,7 +16,7 @@ impl Session {
             return;
         };
         let d = dir.index();
-        self.rdp.tls.get_or_insert_with(TlsReport::default);
+        self.rdp.tls.get_or_insert_with(TlsHandshakeFacts::default);
         match rec.content_type {
             ContentType::HANDSHAKE if !self.dirs[d].ccs => {
                 // Handshake messages may span records: a bounded carry-over.
@@ -31,14 +31,16 @@ impl Session {
                         .rdp
                         .tls
                         .as_ref()
-                        .and_then(|t| t.version.clone())
+                        .and_then(|t| t.server.map(|sh| sh.version.label()))
                         .unwrap_or_default();
                     self.event(Stage::Tls, true, ts, detail);
                 }
             }
             ContentType::ALERT if rec.fragment.len() == 2 && !self.dirs[d].ccs => {
                 if let Ok(a) = decode::<tls::Alert>(rec.fragment) {
-                    self.tls_alert = Some((dir, a));
+                    if let Some(t) = self.rdp.tls.as_mut() {
+                        t.alert = Some((dir, a));
+                    }
                 }
             }
             // The client's Finished (its first encrypted record) ends the TLS 1.3 handshake;
@@ -71,28 +73,26 @@ impl Session {
     }
 
     fn on_handshake(&mut self, dir: Dir, hs: &tls::Handshake<'_>, ts: i64) {
-        let t = self.rdp.tls.get_or_insert_with(TlsReport::default);
+        let t = self.rdp.tls.get_or_insert_with(TlsHandshakeFacts::default);
         match hs.msg_type {
             HandshakeType::CLIENT_HELLO if dir == Dir::ClientToServer => {
                 if let Ok(ch) = decode::<tls::ClientHello>(hs.body) {
-                    t.client_versions = ch.versions().iter().map(|v| v.label()).collect();
-                    t.sni = ch.sni().map(|s| String::from_utf8_lossy(s).into_owned());
-                    t.client_suites = ch.cipher_suites().count();
+                    t.client_hello(&ch);
                     self.event(Stage::Tls, false, ts, "ClientHello");
                 }
             }
             HandshakeType::SERVER_HELLO if dir == Dir::ServerToClient => {
                 if let Ok(sh) = decode::<tls::ServerHello>(hs.body) {
                     let sh = ServerHelloFacts::from_pdu(&sh);
-                    t.version = Some(sh.version.label());
                     self.tls13_handshake = sh.is_tls13();
-                    t.cipher = Some(sh.cipher.to_string());
+                    t.server = Some(sh);
                 }
             }
             HandshakeType::CERTIFICATE if dir == Dir::ServerToClient => {
                 if let Ok(c) = decode::<tls::Certificate>(hs.body) {
                     t.chain_length = c.certificates.len();
-                    self.tls_chain = c.certificates.iter().take(4).map(|d| d.to_vec()).collect();
+                    self.rdp.tls_chain =
+                        c.certificates.iter().take(4).map(|d| d.to_vec()).collect();
                 }
             }
             _ => {}

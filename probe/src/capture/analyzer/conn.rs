@@ -1,6 +1,7 @@
 //! One TCP connection's state in the flow table, and what it says once finished: its Zeek
 //! conn_state, the stage it was in, who ended it.
 
+use crate::facts::tcp::ConnState;
 use std::sync::LazyLock;
 
 use crate::capture::tcp::{History, Reassembler, SeqState};
@@ -132,7 +133,7 @@ pub(super) fn next_stage(s: &Session, after: Stage) -> Stage {
 }
 
 /// Zeek's conn_state.
-pub(super) fn conn_state(c: &Conn) -> &'static str {
+pub(super) fn conn_state(c: &Conn) -> ConnState {
     let (o, r) = (&c.dirs[0], &c.dirs[1]);
     let orig_syn = o.syn;
     let resp_synack = r.synack;
@@ -140,41 +141,53 @@ pub(super) fn conn_state(c: &Conn) -> &'static str {
     if o.rst || r.rst {
         if established {
             return if o.rst && c.first_rst.is_some_and(|(d, ..)| d == 0) {
-                "RSTO"
+                ConnState::RSTO
             } else {
-                "RSTR"
+                ConnState::RSTR
             };
         }
         if orig_syn && !resp_synack {
             if r.rst && !o.rst {
-                return "REJ";
+                return ConnState::REJ;
             }
-            return if o.rst { "RSTOS0" } else { "REJ" };
+            return if o.rst {
+                ConnState::RSTOS0
+            } else {
+                ConnState::REJ
+            };
         }
         if resp_synack && !orig_syn {
-            return if r.rst { "RSTRH" } else { "RSTO" };
+            return if r.rst {
+                ConnState::RSTRH
+            } else {
+                ConnState::RSTO
+            };
         }
         return if c.first_rst.is_some_and(|(d, ..)| d == 0) {
-            "RSTO"
+            ConnState::RSTO
         } else {
-            "RSTR"
+            ConnState::RSTR
         };
     }
     if orig_syn && !resp_synack {
-        return if o.fin { "SH" } else { "S0" };
+        return if o.fin { ConnState::SH } else { ConnState::S0 };
     }
     if resp_synack && !orig_syn {
-        return if r.fin { "SHR" } else { "OTH" };
+        return if r.fin {
+            ConnState::SHR
+        } else {
+            ConnState::OTH
+        };
     }
     if established {
         return match (o.fin, r.fin) {
-            (true, true) => "SF",
-            (true, false) => "S2",
-            (false, true) => "S3",
-            _ => "S1",
+            (true, true) => ConnState::SF,
+            (true, false) => ConnState::S2,
+            (false, true) => ConnState::S3,
+            _ => ConnState::S1,
         };
     }
-    "OTH"
+    ConnState::OTH
 }
 
 pub(super) fn ms(ns: i64) -> f64 {

@@ -19,8 +19,8 @@ use crate::capture::link::{Decoded, TcpSegment, Transport};
 use crate::capture::tcp::{analyze, flags, Budget, History, Segment};
 use crate::diagnose::Verdict;
 use crate::facts::cert;
+use crate::facts::rdp::Dir;
 use crate::report::capture::{Connection, Summary, UdpFlow};
-use crate::session::Dir;
 use crate::time::rfc3339;
 
 use conn::{due_stage, Conn, Payload};
@@ -546,7 +546,7 @@ impl Analyzer {
         if !c.session().is_rdp && !rdp_port {
             self.summary.other_tcp_flows += 1;
             // A refused or unanswered connection to another port may be RDP on a custom port.
-            if matches!(conn::conn_state(&c), "REJ" | "S0" | "SH" | "RSTOS0") {
+            if conn::conn_state(&c).never_established() {
                 self.summary.other_tcp_failed += 1;
                 let port = c.server.port;
                 let ports = &mut self.summary.other_tcp_failed_ports;

@@ -4,7 +4,7 @@
 //! doubles (neighbours merged) when the connection outgrows them. Only flows that carry
 //! payload have one (it lives with their reassembly state).
 
-use serde::Serialize;
+use crate::report::capture::SeriesReport;
 
 use crate::capture::tcp::seq_gt;
 
@@ -140,22 +140,6 @@ impl Series {
             longest_gap_from_ms: self.gap_from_ns.saturating_sub(self.start_ns) as f64 / 1e6,
         }
     }
-}
-
-/// A connection over time (the JSON's `series`): values per interval of `interval_ms` from the
-/// connection's first packet.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
-pub struct SeriesReport {
-    pub interval_ms: f64,
-    pub client_bytes: Vec<u64>,
-    pub server_bytes: Vec<u64>,
-    pub retransmissions: Vec<u32>,
-    pub zero_windows: Vec<u32>,
-    /// The largest RTT sample in each interval (null: none), in ms.
-    pub rtt_ms: Vec<Option<f64>>,
-    /// The longest time without a packet, and when it began.
-    pub longest_gap_ms: f64,
-    pub longest_gap_from_ms: f64,
 }
 
 #[cfg(test)]

@@ -73,13 +73,13 @@ fn forged_reset_is_flagged_as_injected() {
         c.findings
     );
     assert_eq!(c.tcp.injected_resets, 1);
-    assert_eq!(c.tcp.reset_by, Some("server"));
+    assert_eq!(c.tcp.reset_by.map(|s| s.as_str()), Some("server"));
     assert_eq!(
         c.stopped_at.map(|s| s.as_str()),
         Some("tls"),
         "HYBRID was selected, TLS was due"
     );
-    assert_eq!(c.tcp.state, "RSTR");
+    assert_eq!(c.tcp.state.as_str(), "RSTR");
 }
 
 /// The same RST with the server's usual TTL is an ordinary reset.

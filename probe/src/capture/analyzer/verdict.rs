@@ -4,14 +4,15 @@
 use crate::diagnose::transport::{self, Establishment};
 use crate::diagnose::{self, rules, Finding, FindingId, Severity, Stage, StageStatus};
 use crate::facts::cert;
+use crate::facts::rdp::Side;
+use crate::facts::tcp::ConnState;
 use crate::facts::x224::Confirm;
-use crate::report::capture::{Certificate, Connection, TcpReport};
+use crate::report::capture::{Certificate, Connection, RdpReport, TcpReport};
 use crate::time::rfc3339;
 use rdp_proto::nego::SecurityProtocol;
 
 use super::conn::*;
 use super::timeline::timeline;
-use crate::session::Dir;
 
 pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connection {
     let state = conn_state(&c);
@@ -22,9 +23,9 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
     let (cp, sp) = (c.seq[0].counters.packets, c.seq[1].counters.packets);
     let reset_by = c
         .first_rst
-        .map(|(d, ..)| if d == 0 { "client" } else { "server" });
+        .map(|(d, ..)| if d == 0 { Side::Client } else { Side::Server });
     let mut tcp = TcpReport {
-        state: state.to_owned(),
+        state,
         history: c.history.as_str().to_owned(),
         syn_rtt_ms: match (c.syn_ts, c.synack_ts) {
             (Some(a), Some(b)) if b >= a => Some(ms(b - a)),
@@ -64,11 +65,11 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
 
     // TCP establishment.
     let establishment = match state {
-        "REJ" => Some(Establishment::Refused),
-        "S0" | "SH" => Some(Establishment::Unanswered {
+        ConnState::REJ => Some(Establishment::Refused),
+        ConnState::S0 | ConnState::SH => Some(Establishment::Unanswered {
             syns: c.seq[0].counters.packets,
         }),
-        "RSTOS0" => Some(Establishment::ClientGaveUp),
+        ConnState::RSTOS0 => Some(Establishment::ClientGaveUp),
         _ => None,
     };
     if let Some(e) = establishment {
@@ -78,28 +79,29 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
 
     let mut rdp = None;
     if s.is_rdp {
-        let mut r = s.rdp.clone();
-        if let Some(code) = s.confirm.as_ref().and_then(Confirm::failure) {
+        let f = &s.rdp;
+        let mut r = RdpReport::from(f);
+        if let Some(code) = f.confirm.as_ref().and_then(Confirm::failure) {
             stopped_at = Some(Stage::X224);
-            findings.push(rules::negotiation_failure(code, s.requested));
+            findings.push(rules::negotiation_failure(code, f.requested));
         }
-        if let (Some(sel), Some(req)) = (s.selected(), s.requested) {
+        if let (Some(sel), Some(req)) = (s.selected(), f.requested) {
             findings.extend(rules::protocol_not_requested(req, sel));
         }
-        if let Some(c) = &s.confirm {
+        if let Some(c) = &f.confirm {
             findings.extend(rules::legacy_no_negotiation(c));
         }
         if let Some(sel) = s.selected() {
             findings.extend(rules::open_layers(rules::OpenLayers {
                 rdp: sel.is_empty(),
-                rdp_only_legacy: s.confirm.is_some_and(|c| c.is_legacy()),
+                rdp_only_legacy: f.confirm.is_some_and(|c| c.is_legacy()),
                 ssl: sel.contains(SecurityProtocol::SSL) && !sel.is_nla(),
             }));
         }
-        if let Some(c) = &s.confirm {
+        if let Some(c) = &f.confirm {
             findings.extend(rules::restricted_admin(c.flags()));
         }
-        if let Some(sec) = s
+        if let Some(sec) = f
             .connect_response
             .as_ref()
             .and_then(|f| f.security.as_ref())
@@ -108,30 +110,26 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
             findings.extend(rules::weak_proprietary_key(sec.rsa_bits));
         }
         let when = format!("capture time {start}");
-        if let Some(cert_der) = s.rdp_x509_chain.last() {
+        if let Some(cert_der) = f.rdp_x509_chain.last() {
             if let Some(facts) = certs.parse(cert_der) {
                 findings.extend(rules::certificate(&facts, now_s, &when));
             }
         }
         if let Some(t) = r.tls.as_mut() {
-            if let Some(der) = s.tls_chain.first() {
+            if let Some(der) = f.tls_chain.first() {
                 if let Some(facts) = certs.parse(der) {
                     t.certificate = Some(Certificate::from_facts(&facts, now_s));
                     findings.extend(rules::certificate(&facts, now_s, &when));
                 }
             }
         }
-        if let Some((dir, alert)) = s.tls_alert {
-            if r.tls.is_some() && !s.tls_established() {
+        if let Some((dir, alert)) = f.tls.as_ref().and_then(|t| t.alert) {
+            if !s.tls_established() {
                 stopped_at.get_or_insert(Stage::Tls);
-                let by = match dir {
-                    Dir::ClientToServer => "client",
-                    Dir::ServerToClient => "server",
-                };
-                findings.push(rules::tls_alert(by, &alert));
+                findings.push(rules::tls_alert(dir.sender(), &alert));
             }
         }
-        if let Some(e) = s.session.error_info {
+        if let Some(e) = f.session.error_info {
             let stage = s.error_stage.unwrap_or(Stage::Capabilities);
             let f = rules::set_error_info(e, stage);
             if f.severity > Severity::Info {
@@ -139,10 +137,10 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
             }
             findings.push(f);
         }
-        if let Some((code, transition)) = s.session.licensing.error {
+        if let Some((code, transition)) = f.session.licensing.error {
             findings.extend(rules::licensing(code, transition));
         }
-        if let Some(m) = s.confirm.as_ref().and_then(rules::malformed_confirm) {
+        if let Some(m) = f.confirm.as_ref().and_then(rules::malformed_confirm) {
             stopped_at.get_or_insert(Stage::X224);
             findings.push(m);
         }
@@ -167,7 +165,7 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
                         due,
                         &ending(&c, &text),
                         s.appdata(),
-                        s.rdp.disconnect_reason.as_deref(),
+                        s.rdp.ended_by,
                     ));
                 }
             }
@@ -188,14 +186,14 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
             findings.extend(f);
         }
     }
-    if midstream && state == "OTH" {
+    if midstream && state == ConnState::OTH {
         tcp.role_guessed = c.role_guessed;
     }
 
     // Resets.
     if let Some((d, _, st)) = c.first_rst {
         let normal_end = c.first_fin == Some(0) && d == 1; // mstsc: client FIN, then server RST
-        if !normal_end && state != "REJ" && state != "RSTOS0" {
+        if !normal_end && state != ConnState::REJ && state != ConnState::RSTOS0 {
             findings.push(transport::reset(d == 1, st, stopped_at.is_some()));
         }
     }
@@ -220,7 +218,7 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
     let mstsc = diagnose::mstsc::view(
         &findings,
         stopped_at.is_some(),
-        s.session.error_info.map(|e| e.0),
+        s.rdp.session.error_info.map(|e| e.0),
     );
     let diagnosis = diagnose::diagnosis::diagnose(&diagnose::diagnosis::Outcome {
         findings: &findings,
