@@ -2,6 +2,7 @@
 
 mod deframer;
 mod expected;
+mod fronts;
 mod fuzz_regression;
 mod html;
 mod licensing_xfreerdp;

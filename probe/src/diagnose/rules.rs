@@ -271,6 +271,12 @@ pub fn redirected(r: &RedirectFacts, stage: Stage) -> Finding {
     finding(FindingId::Redirected, evidence)
 }
 
+/// Whether a Set Error Info's finding stops the connection where it came: everything but the
+/// information a user's own logoff or disconnect gives (both fronts decide with this).
+pub fn error_info_stops(f: &Finding) -> bool {
+    f.severity > super::Severity::Info
+}
+
 /// A Set Error Info (MS-RDPBCGR 2.2.5.1.1) received during `stage`, as the finding its code
 /// family names: `server-denied-connection` (7), `insufficient-privileges` (9),
 /// `fresh-credentials-required` (10), `session-replaced` (5), `session-time-limit` (3, 4),

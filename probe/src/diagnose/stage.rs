@@ -1,6 +1,7 @@
 //! The stages of an RDP connection (MS-RDPBCGR 1.3.1.1) in timeline order,
 //! and the status of each in a report.
 
+use rdp_proto::nego::SecurityProtocol;
 use serde::Serialize;
 
 /// One stage of the connection sequence. The declaration order is the timeline order.
@@ -59,6 +60,45 @@ impl Stage {
     }
 }
 
+impl Stage {
+    /// The stage that follows this one on a connection whose Confirm selected `selected`
+    /// (None: no selection seen): MS-RDPBCGR 1.3.1.1's sequence, with TLS and CredSSP only
+    /// for the layers that run them and the Security Exchange only under Standard RDP
+    /// Security. `Active` is the last.
+    pub fn after(self, selected: Option<SecurityProtocol>) -> Self {
+        let tls = selected.is_some_and(|p| !p.is_empty());
+        let nla = selected.is_some_and(SecurityProtocol::is_nla);
+        let rdp_security = selected == Some(SecurityProtocol::RDP);
+        match self {
+            Self::Dns => Self::Tcp,
+            Self::Tcp => Self::X224,
+            Self::X224 if tls => Self::Tls,
+            Self::X224 => Self::Mcs,
+            Self::Tls if nla => Self::Credssp,
+            Self::Tls | Self::Credssp => Self::Mcs,
+            Self::Mcs => Self::Channels,
+            Self::Channels if rdp_security => Self::SecurityExchange,
+            Self::Channels | Self::SecurityExchange => Self::ClientInfo,
+            Self::ClientInfo => Self::Licensing,
+            Self::Licensing => Self::Capabilities,
+            Self::Capabilities => Self::Finalization,
+            Self::Finalization | Self::Active => Self::Active,
+        }
+    }
+
+    /// The stages after X.224 up to and including `last`, for a connection whose Confirm
+    /// selected `selected`.
+    pub fn path(selected: SecurityProtocol, last: Self) -> Vec<Self> {
+        let mut out = Vec::new();
+        let mut s = Self::X224;
+        while s < last {
+            s = s.after(Some(selected));
+            out.push(s);
+        }
+        out
+    }
+}
+
 impl std::fmt::Display for Stage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.pad(self.as_str())
@@ -111,6 +151,33 @@ impl PartialEq<&str> for StageStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The path after X.224 for each kind of selection.
+    #[test]
+    fn the_path_follows_the_selected_layer() {
+        use Stage::*;
+        let nla = SecurityProtocol::HYBRID;
+        assert_eq!(Stage::path(nla, Mcs), [Tls, Credssp, Mcs]);
+        assert_eq!(Stage::path(SecurityProtocol::SSL, Mcs), [Tls, Mcs]);
+        assert_eq!(
+            Stage::path(SecurityProtocol::RDP, ClientInfo),
+            [Mcs, Channels, SecurityExchange, ClientInfo]
+        );
+        assert_eq!(
+            Stage::path(nla, Active)[3..],
+            [
+                Channels,
+                ClientInfo,
+                Licensing,
+                Capabilities,
+                Finalization,
+                Active
+            ]
+        );
+        assert_eq!(Capabilities.after(Some(nla)), Finalization);
+        assert_eq!(Active.after(None), Active);
+        assert_eq!(X224.after(None), Mcs);
+    }
 
     #[test]
     fn names_are_the_json_names_in_timeline_order() {

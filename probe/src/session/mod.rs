@@ -143,6 +143,15 @@ impl Session {
         self.rdp.confirm.as_ref().and_then(Confirm::selected)
     }
 
+    /// The stage in progress: the furthest one seen, or the next when it completed.
+    pub fn in_progress(&self) -> Stage {
+        if self.reached_done {
+            self.reached.after(self.selected())
+        } else {
+            self.reached
+        }
+    }
+
     /// Application-data records seen (client, server) after the TLS handshake.
     pub fn appdata(&self) -> (u64, u64) {
         (self.dirs[0].appdata, self.dirs[1].appdata)
@@ -483,17 +492,10 @@ impl Session {
                     if sd.pdu_type2 == PduType2::PDUTYPE2_SET_ERROR_INFO_PDU {
                         if let Ok(e) = decode::<SetErrorInfo>(sd.body) {
                             if e.error_info.0 != 0 {
-                                // After licensing it ends the capabilities stage; after the
-                                // logon screen, the session.
-                                let stage = if self.reached >= Stage::Active {
-                                    Stage::Active
-                                } else if self.reached >= Stage::Licensing {
-                                    Stage::Capabilities
-                                } else {
-                                    self.reached
-                                };
+                                // The stage in progress: after the licensing result it ends
+                                // the capabilities stage; after the logon screen, the session.
                                 self.rdp.session.error_info = Some(e.error_info);
-                                self.error_stage = Some(stage);
+                                self.error_stage = Some(self.in_progress());
                             }
                         }
                     }

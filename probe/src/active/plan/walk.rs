@@ -595,13 +595,18 @@ impl Walk {
                 // After licensing it ends the capabilities stage.
                 let stage = self.stage();
                 let f = rules::set_error_info(e.error_info, stage);
+                let status = if rules::error_info_stops(&f) {
+                    rec.stop(stage);
+                    StageStatus::Failed
+                } else {
+                    StageStatus::Ok
+                };
                 rec.amend(
                     stage,
-                    StageStatus::Failed,
+                    status,
                     at,
                     &format!("Set Error Info {}", e.error_info),
                 );
-                rec.stop(stage);
                 rec.findings.push(f);
                 self.done()
             }

@@ -143,15 +143,16 @@ pub fn primary_confirmed(
         rec.stop(Stage::X224);
         rec.findings.push(m);
     }
-    let selected = confirm.selected();
-    let nla = selected.is_some_and(SecurityProtocol::is_nla);
-    let tls = selected.is_some_and(SecurityProtocol::is_tls);
-    if nla {
-        rec.plan(&[Stage::Tls, Stage::Credssp]);
-    } else if tls {
-        rec.plan(&[Stage::Tls]);
-    } else if selected.is_some() {
-        rec.plan(&[Stage::Mcs]);
+    // The main connection's stages before MCS (the walk plans its own).
+    if let Some(selected) = confirm.selected() {
+        let last = if selected.is_nla() {
+            Stage::Credssp
+        } else if selected.is_tls() {
+            Stage::Tls
+        } else {
+            Stage::Mcs
+        };
+        rec.plan(&Stage::path(selected, last));
     }
     rec.findings
         .extend(rules::restricted_admin(confirm.flags()));

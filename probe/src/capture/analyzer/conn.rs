@@ -93,43 +93,10 @@ pub(super) fn due_stage_from_start(c: &Conn, s: &Session) -> Stage {
     if !s.is_rdp || s.selected().is_none() {
         return Stage::X224;
     }
-    if s.reached == Stage::X224 {
-        return next_after_x224(s);
-    }
-    if s.reached_done {
-        return next_stage(s, s.reached);
+    if s.reached == Stage::X224 || s.reached_done {
+        return s.reached.after(s.selected());
     }
     s.reached
-}
-
-pub(super) fn next_after_x224(s: &Session) -> Stage {
-    match s.selected() {
-        Some(p) if !p.is_empty() => Stage::Tls,
-        _ => Stage::Mcs,
-    }
-}
-
-pub(super) fn next_stage(s: &Session, after: Stage) -> Stage {
-    let hybrid = s
-        .selected()
-        .is_some_and(rdp_proto::nego::SecurityProtocol::is_nla);
-    match after {
-        Stage::X224 => next_after_x224(s),
-        Stage::Tls if hybrid => Stage::Credssp,
-        Stage::Tls | Stage::Credssp => Stage::Mcs,
-        Stage::Mcs => Stage::Channels,
-        Stage::Channels => {
-            if s.selected().is_some_and(|p| p.is_empty()) {
-                Stage::SecurityExchange
-            } else {
-                Stage::ClientInfo
-            }
-        }
-        Stage::SecurityExchange => Stage::ClientInfo,
-        Stage::ClientInfo => Stage::Licensing,
-        Stage::Licensing => Stage::Capabilities,
-        _ => Stage::Active,
-    }
 }
 
 /// Zeek's conn_state.

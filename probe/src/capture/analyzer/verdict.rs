@@ -2,7 +2,7 @@
 //! [`crate::diagnose`] raise from them.
 
 use crate::diagnose::transport::{self, Establishment};
-use crate::diagnose::{self, rules, Finding, FindingId, Severity, Stage, StageStatus};
+use crate::diagnose::{self, rules, Finding, FindingId, Stage, StageStatus};
 use crate::facts::cert;
 use crate::facts::rdp::Side;
 use crate::facts::tcp::ConnState;
@@ -132,7 +132,7 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
         if let Some(e) = f.session.error_info {
             let stage = s.error_stage.unwrap_or(Stage::Capabilities);
             let f = rules::set_error_info(e, stage);
-            if f.severity > Severity::Info {
+            if rules::error_info_stops(&f) {
                 stopped_at.get_or_insert(stage);
             }
             findings.push(f);
