@@ -124,6 +124,20 @@ impl Exchange {
     }
 }
 
+/// Opens a TCP connection to `addr` in the target's time (and the global `--rate`).
+pub(super) async fn open(
+    addr: SocketAddr,
+    opts: &ProbeOptions,
+    deadline: Instant,
+) -> Result<TcpStream, ConnectFailure> {
+    if let Some(rate) = &opts.rate {
+        if !rate.acquire(deadline).await {
+            return Err(ConnectFailure::NoTime);
+        }
+    }
+    net::connect(addr, net::stage_deadline(deadline, opts.stage_timeout)).await
+}
+
 /// Connects to `addr` and sends a Connection Request for `protocols` (None: no negotiation).
 pub(super) async fn exchange(
     addr: SocketAddr,

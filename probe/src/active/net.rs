@@ -82,6 +82,36 @@ impl FrameReader {
         self.read_frame(s, deadline, true).await
     }
 
+    /// Reads exactly `N` raw bytes (what is buffered first), or fails at the deadline.
+    pub async fn next_bytes<const N: usize, S: AsyncRead + Unpin>(
+        &mut self,
+        s: &mut S,
+        deadline: Instant,
+    ) -> Result<[u8; N], ReadFailure> {
+        let mut buf = [0u8; 1024];
+        loop {
+            if let Some(head) = self.deframer.buffered().get(..N) {
+                let mut out = [0u8; N];
+                out.copy_from_slice(head);
+                self.deframer.skip(N);
+                return Ok(out);
+            }
+            let n = match timeout_at(deadline, s.read(&mut buf)).await {
+                Err(_) => return Err(ReadFailure::Timeout { got: self.got }),
+                Ok(Ok(0)) => return Err(ReadFailure::Closed { got: self.got }),
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    return Err(ReadFailure::Reset { got: self.got })
+                }
+                Ok(Err(e)) => return Err(ReadFailure::Io(e.to_string())),
+            };
+            self.got += n;
+            if self.deframer.push(&buf[..n]).is_err() {
+                return Err(ReadFailure::Io("too many bytes buffered".into()));
+            }
+        }
+    }
+
     async fn read_frame<S: AsyncRead + Unpin>(
         &mut self,
         s: &mut S,

@@ -14,6 +14,7 @@ use super::conn::{exchange, unix_now, Run};
 pub use super::conn::{ProbeOptions, Rate};
 use super::net;
 use super::pdu;
+use super::plan::connector::Mode;
 use super::plan::{self, ConnectFailure, CrOutcome};
 pub use super::targets::{parse_target, Target};
 use crate::diagnose::conclude::{self, Recorded};
@@ -255,7 +256,13 @@ async fn probe_into(run: &mut Run<'_>, target: &Target) {
     }
     // The walk follows mstsc's path: over TLS when the server selected it (done above).
     if run.opts.stop_after > Stage::Mcs && run.rec.stopped_at.is_none() && !over_tls {
-        super::walk::rdp_security_walk(run, addr, request).await;
+        // The walk under Standard RDP Security, on a connection of its own (the mcs stage,
+        // with its enumeration, is already recorded).
+        run.rec.begin(Stage::Channels);
+        if !run.out_of_time() {
+            run.pace().await;
+            super::connect::connection(run, addr, request, Mode::RdpSecurity).await;
+        }
     }
 }
 

@@ -171,6 +171,13 @@ pub fn oid_name(oid: &str) -> String {
     }
 }
 
+/// The SubjectPublicKey of a DER certificate (what CredSSP's pubKeyAuth binds, MS-CSSP 3.1.5).
+pub fn subject_public_key(der: &[u8]) -> Option<Vec<u8>> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    Some(cert.public_key().subject_public_key.data.to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -76,11 +76,7 @@ impl<'c> CredsspClient<'c> {
     ) -> (Self, Vec<u8>) {
         let negotiate =
             rdp_proto::encode_vec(&ntlm::Negotiate::probe(probe_version())).unwrap_or_default();
-        let first = ts_request(&TsRequest {
-            version: CREDSSP_VERSION,
-            nego_tokens: vec![&negotiate],
-            ..Default::default()
-        });
+        let first = first_request();
         let mut client_challenge = [0u8; 8];
         client_challenge.copy_from_slice(&random[..8]);
         let mut exported = Zeroizing::new([0u8; 16]);
@@ -323,6 +319,17 @@ fn push_av(dst: &mut Vec<u8>, id: u16, value: &[u8]) {
 
 fn ts_request(r: &TsRequest<'_>) -> Vec<u8> {
     rdp_proto::encode_vec(r).unwrap_or_default()
+}
+
+/// The first TSRequest of CredSSP: the NTLM NEGOTIATE (MS-CSSP 3.1.5 step 1).
+pub fn first_request() -> Vec<u8> {
+    let negotiate =
+        rdp_proto::encode_vec(&ntlm::Negotiate::probe(probe_version())).unwrap_or_default();
+    ts_request(&TsRequest {
+        version: CREDSSP_VERSION,
+        nego_tokens: vec![&negotiate],
+        ..Default::default()
+    })
 }
 
 /// The VERSION rdprobe's NTLM messages carry (Windows 10 2004, NTLMSSP_REVISION_W2K3).

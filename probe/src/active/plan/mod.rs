@@ -5,6 +5,7 @@
 //! frames by the deframer's hint, keeps the deadlines, and hands what it observed to these
 //! functions together with the elapsed time. Unit tests drive them with the real peers' PDUs.
 
+pub mod connector;
 mod credssp;
 pub mod cssp;
 pub mod licensing;
