@@ -65,41 +65,102 @@ enum Class {
     Info,
 }
 
-fn class(f: &Finding) -> Class {
+/// What a finding is, whatever its severity: the ranking's view of the catalogue (a total
+/// match: a new finding must be placed here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// Names a cause when it is an error.
+    Cause,
+    /// Says only that the connection ended (a reset, a close, silence).
+    Symptom,
+    /// A middlebox or another host behind the name: explains an error elsewhere.
+    Explains,
+    /// What an ordinary client's user meets.
+    ClientVisible,
+    /// What only clients that insist on one protocol meet.
+    FewClients,
+    /// The server's security posture.
+    Posture,
+}
+
+fn role(id: FindingId) -> Role {
     use FindingId as I;
-    match (f.id, f.severity) {
-        (I::NegProtocolNotRequested, _) => Class::FewClients,
-        (_, Severity::Info) if f.id != I::Redirected => Class::Info,
-        (
-            I::ClosedByServer
-            | I::ResetByServer
-            | I::ResetByClient
-            | I::ServerSilent
-            | I::CredsspFailed
-            | I::ServerErrorInfo
-            | I::InternalError,
-            Severity::Error,
-        ) => Class::Symptom,
+    match id {
+        I::NegProtocolNotRequested => Role::FewClients,
+        I::ClosedByServer
+        | I::ResetByServer
+        | I::ResetByClient
+        | I::ServerSilent
+        | I::CredsspFailed
+        | I::ServerErrorInfo
+        | I::InternalError => Role::Symptom,
+        I::InjectedReset | I::WrongHost => Role::Explains,
+        I::CredsspUnpatched
+        | I::CertNameMismatch
+        | I::CertNotYetValid
+        | I::CertExpired
+        | I::DnsMultipleAddresses
+        | I::PacketLoss
+        | I::ZeroWindow
+        | I::ProbeTimeout
+        | I::ClockSkew
+        | I::SessionReplaced
+        | I::SessionTimeLimit
+        | I::ServerShuttingDown
+        | I::LegacyNoNegotiation
+        | I::Redirected => Role::ClientVisible,
+        I::NlaNotRequired
+        | I::RdpSecurityAllowed
+        | I::WeakRdpEncryption
+        | I::TlsLegacyEnabled
+        | I::CertSelfSigned
+        | I::CertWeak
+        | I::RestrictedAdminSupported => Role::Posture,
+        I::DnsUnresolved
+        | I::TcpRefused
+        | I::TcpTimeout
+        | I::TcpUnreachable
+        | I::SynUnanswered
+        | I::X224NoResponse
+        | I::X224Closed
+        | I::X224Malformed
+        | I::NotRdp
+        | I::NegSslRequired
+        | I::NegSslNotAllowed
+        | I::NegSslCertNotOnServer
+        | I::NegInconsistentFlags
+        | I::NegHybridRequired
+        | I::NegSslWithUserAuthRequired
+        | I::TlsLegacyOnly
+        | I::TlsHandshakeFailed
+        | I::ServerDeniedConnection
+        | I::InsufficientPrivileges
+        | I::FreshCredentialsRequired
+        | I::ServerResources
+        | I::BrokerError
+        | I::LogonFailure
+        | I::AccountLocked
+        | I::AccountDisabled
+        | I::PasswordExpired
+        | I::LogonRestricted
+        | I::NoLogonServers
+        | I::UserNotAuthorized
+        | I::AuthFailed
+        | I::LicensingError => Role::Cause,
+    }
+}
+
+/// The class of a finding: its role, with its severity (an error that names a cause, a
+/// symptom, information that is never the headline).
+fn class(f: &Finding) -> Class {
+    match (role(f.id), f.severity) {
+        (Role::FewClients, _) => Class::FewClients,
+        (_, Severity::Info) if f.id != FindingId::Redirected => Class::Info,
+        (Role::Symptom, Severity::Error) => Class::Symptom,
         (_, Severity::Error) => Class::Cause,
-        (I::InjectedReset | I::WrongHost, _) => Class::Explains,
-        (
-            I::CredsspUnpatched
-            | I::CertNameMismatch
-            | I::CertNotYetValid
-            | I::CertExpired
-            | I::DnsMultipleAddresses
-            | I::PacketLoss
-            | I::ZeroWindow
-            | I::ProbeTimeout
-            | I::ClockSkew
-            | I::SessionReplaced
-            | I::SessionTimeLimit
-            | I::ServerShuttingDown
-            | I::LegacyNoNegotiation
-            | I::Redirected,
-            _,
-        ) => Class::ClientVisible,
-        _ => Class::Posture,
+        (Role::Explains, _) => Class::Explains,
+        (Role::ClientVisible, _) => Class::ClientVisible,
+        (Role::Cause | Role::Symptom | Role::Posture, _) => Class::Posture,
     }
 }
 
@@ -161,7 +222,26 @@ fn typical_stage(id: FindingId) -> Option<Stage> {
         | I::UserNotAuthorized
         | I::AuthFailed => Stage::Credssp,
         I::Redirected => Stage::Capabilities,
-        _ => return None,
+        // Wherever they happen.
+        I::ServerErrorInfo
+        | I::ServerDeniedConnection
+        | I::InsufficientPrivileges
+        | I::FreshCredentialsRequired
+        | I::SessionReplaced
+        | I::SessionTimeLimit
+        | I::ServerShuttingDown
+        | I::ServerResources
+        | I::BrokerError
+        | I::LicensingError
+        | I::PacketLoss
+        | I::ClosedByServer
+        | I::ServerSilent
+        | I::ResetByServer
+        | I::ResetByClient
+        | I::InjectedReset
+        | I::ProbeTimeout
+        | I::InternalError
+        | I::ZeroWindow => return None,
     })
 }
 
@@ -190,7 +270,50 @@ fn client_effect(id: FindingId) -> &'static str {
         }
         I::TlsHandshakeFailed => "some clients fail the TLS handshake",
         I::LegacyNoNegotiation => "only clients that still allow Standard RDP Security connect",
-        _ => "an ordinary client connects",
+        I::DnsUnresolved
+        | I::TcpRefused
+        | I::TcpTimeout
+        | I::TcpUnreachable
+        | I::SynUnanswered
+        | I::X224NoResponse
+        | I::X224Closed
+        | I::X224Malformed
+        | I::NotRdp
+        | I::NegSslRequired
+        | I::NegSslNotAllowed
+        | I::NegSslCertNotOnServer
+        | I::NegInconsistentFlags
+        | I::NegHybridRequired
+        | I::NegSslWithUserAuthRequired
+        | I::NlaNotRequired
+        | I::RdpSecurityAllowed
+        | I::WeakRdpEncryption
+        | I::TlsLegacyEnabled
+        | I::CertSelfSigned
+        | I::CertWeak
+        | I::CredsspFailed
+        | I::RestrictedAdminSupported
+        | I::ServerErrorInfo
+        | I::ServerDeniedConnection
+        | I::InsufficientPrivileges
+        | I::FreshCredentialsRequired
+        | I::ServerResources
+        | I::BrokerError
+        | I::LogonFailure
+        | I::AccountLocked
+        | I::AccountDisabled
+        | I::PasswordExpired
+        | I::LogonRestricted
+        | I::NoLogonServers
+        | I::UserNotAuthorized
+        | I::AuthFailed
+        | I::LicensingError
+        | I::ClosedByServer
+        | I::ServerSilent
+        | I::ResetByServer
+        | I::ResetByClient
+        | I::InjectedReset
+        | I::InternalError => "an ordinary client connects",
     }
 }
 
