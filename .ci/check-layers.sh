@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The layers of ARCHITECTURE.md ("Layers"), checked on the code before each file's first
 # `#[cfg(test)]` (unit tests may read fixture files and build reports), comments dropped:
-# 1. the sans-IO layers (facts, diagnose, the probe's plan, the capture's RDP reader, explain,
-#    the watch and fleet summaries) import no I/O, no async runtime and no clock;
+# 1. the sans-IO layers (facts, diagnose, the probe's plan, clients and crypto, the capture's
+#    RDP reader, explain, the watch and fleet summaries) import no I/O, no async runtime and no
+#    clock;
 # 2. each layer imports only the layers above it: facts knows nothing of diagnose, the fronts
 #    or the report; diagnose, the plan and the RDP reader never import the report; the report
 #    never imports a driver (the probe's driver, the capture pipeline, main).
@@ -11,8 +12,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=${CHECK_LAYERS_ROOT:-probe/src}
 
-# The code of a file before its first #[cfg(test)], comments dropped.
-code() { awk '/^#\[cfg\(test\)\]/{exit} {print}' "$1" | grep -v '^\s*//' || true; }
+# The code of a file before its first #[cfg(test)], comments dropped (a `tests.rs` is a test
+# module: nothing).
+code() {
+  [ "$(basename "$1")" = tests.rs ] && return 0
+  awk '/^#\[cfg\(test\)\]/{exit} {print}' "$1" | grep -v '^\s*//' || true
+}
 
 bad=0
 # check DIRS... -- PATTERN MESSAGE
@@ -29,15 +34,15 @@ check() {
 
 io='\b(tokio|std::net|std::fs|std::thread|std::process|SystemTime|Instant|rustls|tokio_rustls|socket2)\b|\bpcap(_parser)?::'
 check "$io" "a sans-IO layer must not use the items above" \
-  "$root/facts" "$root/diagnose" "$root/active/plan" "$root/session" "$root/explain" \
-  "$root/report/watch.rs" "$root/report/fleet.rs"
+  "$root/facts" "$root/diagnose" "$root/active/plan" "$root/active/client" "$root/active/crypto" \
+  "$root/session" "$root/explain" "$root/report/watch.rs" "$root/report/fleet.rs"
 check '\bcrate::(diagnose|session|active|capture|report|explain|dissect)\b' \
   "facts/ is the bottom layer: it imports only rdp-proto and facts" "$root/facts"
 check '\bcrate::(session|active|capture|report|dissect)\b' \
   "diagnose/ judges facts: it must not import a front or the report" "$root/diagnose"
 check '\bcrate::report\b' \
-  "the probe's plan and the capture's RDP reader decide from facts, never from report DTOs" \
-  "$root/active/plan" "$root/session"
+  "the probe's plan and clients and the capture's RDP reader decide from facts, never from report DTOs" \
+  "$root/active/plan" "$root/active/client" "$root/active/crypto" "$root/session"
 check '\bcrate::(active|capture)\b|\bcrate::main\b' \
   "the report is built at the edge from facts: it must not import a driver" "$root/report"
 

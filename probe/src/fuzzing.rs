@@ -27,7 +27,7 @@ pub fn link_decode(data: &[u8]) {
 pub fn probe_answers(data: &[u8]) {
     let _ = crate::facts::x224::Confirm::parse(data);
     if let Some(cr) = crate::facts::gcc::ConnectResponseFacts::parse(data) {
-        let _ = plan::standard_security(&cr, &[7; 32]);
+        let _ = crate::active::client::walk::standard_security(&cr, &[7; 32]);
     }
     walk(data);
     credssp(data);
@@ -36,8 +36,8 @@ pub fn probe_answers(data: &[u8]) {
 /// CredSSP with credentials fed hostile TSRequests: as the answer to the NEGOTIATE, and (after
 /// a real CHALLENGE when the bytes hold one) as the answer to the AUTHENTICATE. Never panics.
 pub fn credssp(data: &[u8]) {
+    use crate::active::client::cssp::{CredsspClient, CredsspStep};
     use crate::active::credentials::Credentials;
-    use crate::active::plan::cssp::{CredsspClient, CredsspStep};
     let Ok(creds) = Credentials::new("DOM\\user", zeroize::Zeroizing::new("pw".into())) else {
         return;
     };
@@ -54,7 +54,7 @@ pub fn credssp(data: &[u8]) {
 /// reaches licensing and the share control PDUs). Whatever it is fed, the walk never panics,
 /// never asks to send more than it was given room for, and ends.
 pub fn walk(data: &[u8]) {
-    use crate::active::plan::rdp_security::{Role, Session};
+    use crate::active::crypto::rdp_security::{Role, Session};
     use crate::diagnose::Stage;
     use rdp_proto::gcc::EncryptionMethods;
     let Some((&mode, mut rest)) = data.split_first() else {
@@ -67,7 +67,7 @@ pub fn walk(data: &[u8]) {
         _ => Some(EncryptionMethods::ENCRYPTION_METHOD_FIPS),
     };
     let secured = method.and_then(|m| {
-        Some(plan::Secured {
+        Some(crate::active::client::walk::Secured {
             session: Session::new(Role::Client, m, &[1; 32], &[2; 32])?,
             exchange: vec![1, 0, 0, 0],
             server_key: None,
@@ -78,7 +78,7 @@ pub fn walk(data: &[u8]) {
     } else {
         Stage::Licensing
     };
-    let (mut w, _) = plan::Walk::start(1003, stop_after, [3; 80], secured);
+    let (mut w, _) = crate::active::client::walk::Walk::start(1003, stop_after, [3; 80], secured);
     let mut rec = plan::Record::default();
     let at = core::time::Duration::ZERO;
     let mut steps = 0u32;
@@ -88,7 +88,9 @@ pub fn walk(data: &[u8]) {
         rest = tail;
         for f in [frame.to_vec(), io_frame(frame)] {
             steps += 1;
-            if let plan::Step::Send(out) | plan::Step::Close(out) = w.on_frame(&f, &mut rec, at) {
+            if let crate::active::client::walk::Step::Send(out)
+            | crate::active::client::walk::Step::Close(out) = w.on_frame(&f, &mut rec, at)
+            {
                 assert!(out.len() <= 8, "{} frames at once", out.len());
             }
         }

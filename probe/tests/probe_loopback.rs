@@ -1409,7 +1409,7 @@ async fn the_full_licensing_exchange_with_a_platform_challenge() {
         LicenseBlob, LicenseRequest, NewLicenseRequest, PlatformChallenge,
         PlatformChallengeResponse, BB_ENCRYPTED_DATA_BLOB,
     };
-    use rdprobe::active::plan::licensing::LicensingKeys;
+    use rdprobe::active::client::licensing::LicensingKeys;
 
     // xrdp's License Request with the test key in its proprietary certificate.
     let mut request = xrdp_frame(21);
@@ -1558,7 +1558,7 @@ const NLA_PASSWORD: &str = "Loopback-Pass1";
 async fn nla_server(answer: NlaAnswer) -> (u16, Arc<std::sync::Mutex<String>>) {
     use rdp_proto::credssp::{NtStatus, TsCredentials, TsPasswordCreds, TsRequest};
     use rdp_proto::ntlm::{Authenticate, Challenge};
-    use rdprobe::active::plan::ntlm::{ntowf_v2, rc4, Direction, Ntlmv2, Sealer};
+    use rdprobe::active::crypto::ntlm::{ntowf_v2, rc4, Direction, Ntlmv2, Sealer};
     use sha2::Digest;
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])

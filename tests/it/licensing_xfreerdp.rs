@@ -2,7 +2,7 @@
 //! server that replays xrdp's real answers at encryption level NONE up to the Client Info, then
 //! issues a License Request carrying a test RSA key, reads xfreerdp's New License Request
 //! (premaster secret decrypted with the test's private key), derives the licensing keys with
-//! `rdprobe::active::plan::licensing::LicensingKeys`, sends a Platform Challenge encrypted and
+//! `rdprobe::active::client::licensing::LicensingKeys`, sends a Platform Challenge encrypted and
 //! MACed with them, and checks xfreerdp's Platform Challenge Response with them: the challenge
 //! decrypts to what was sent and the MAC over response and hardware id is FreeRDP's. If
 //! rdprobe's key derivation, RC4 use or MAC differed from FreeRDP's, this fails.
@@ -19,7 +19,7 @@ use rdp_proto::licensing::{
 };
 use rdp_proto::mcs::{DomainPdu, McsResult};
 use rdp_tests::peers;
-use rdprobe::active::plan::licensing::LicensingKeys;
+use rdprobe::active::client::licensing::LicensingKeys;
 
 /// A 512-bit RSA key made for this test with `openssl genrsa 512` (big-endian hex).
 const N: &str = "d45ad11386efd271f9cd1651f5e28c2ee1b7946d2414b476d9ff9651e2f458448c7d1b7abc921514c28201c5fcdb084ba3ea63877aafc920cd5d76865ae433f1";

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use rdp_proto::nego::SecurityProtocol;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
+use super::client::connector::{Action, Config, Connector, Mode, Now, Randoms, Read};
 use super::conn::{self, unix_now, Run};
 use super::net::{self, FrameReader};
-use super::plan::connector::{Action, Config, Connector, Mode, Now, Randoms, Read};
 use crate::facts::cert::subject_public_key;
 use crate::facts::probe::{TlsFailure, TlsSession};
 

@@ -5,9 +5,11 @@
 //! `tls`), [`net`] owns sockets,
 //! deadlines and framing, [`targets`] reads target lists, [`fleet`] runs many.
 
+pub mod client;
 mod conn;
 mod connect;
 pub mod credentials;
+pub mod crypto;
 pub mod fleet;
 pub mod net;
 pub mod pdu;

@@ -10,11 +10,11 @@ use std::net::{IpAddr, SocketAddr};
 use rdp_proto::nego::SecurityProtocol;
 use tokio::io::AsyncWriteExt;
 
+use super::client::connector::Mode;
 use super::conn::{exchange, unix_now, Run};
 pub use super::conn::{ProbeOptions, Rate};
 use super::net;
 use super::pdu;
-use super::plan::connector::Mode;
 use super::plan::{self, ConnectFailure, CrOutcome};
 pub use super::targets::{parse_target, Target};
 use crate::diagnose::conclude::{self, Recorded};

@@ -8,9 +8,9 @@ use rdp_proto::nego::SecurityProtocol;
 use rdp_proto::tls::{self as ptls, ProtocolVersion};
 use tokio::io::AsyncWriteExt;
 
+use super::client::connector::Mode;
 use super::conn::{exchange, unix_now, Run};
 use super::net;
-use super::plan::connector::Mode;
 use super::plan::{self, HelloAnswer, HelloStep, TlsObserved};
 use crate::diagnose::Stage;
 use crate::facts::probe::TlsFailure;

@@ -5,16 +5,10 @@
 //! frames by the deframer's hint, keeps the deadlines, and hands what it observed to these
 //! functions together with the elapsed time. Unit tests drive them with the real peers' PDUs.
 
-pub mod connector;
 mod credssp;
-pub mod cssp;
-pub mod licensing;
 mod mcs;
-pub mod ntlm;
-pub mod rdp_security;
 mod record;
 mod tls;
-mod walk;
 mod x224;
 
 pub use crate::facts::observe::{read_confirm, ConnectFailure, CrOutcome, ReadFailure};
@@ -22,5 +16,4 @@ pub use credssp::*;
 pub use mcs::*;
 pub use record::*;
 pub use tls::*;
-pub use walk::*;
 pub use x224::*;

@@ -17,9 +17,9 @@ use rdp_proto::nego::SecurityProtocol;
 
 use super::cssp::{CredsspClient, CredsspStep};
 use super::walk::{standard_security, Logon, Step, Walk};
-use super::{conclude_auth, conclude_credssp, tls_established, Record};
 use crate::active::credentials::Credentials;
 use crate::active::pdu;
+use crate::active::plan::{conclude_auth, conclude_credssp, tls_established, Record};
 use crate::diagnose::{transport, Stage, StageStatus};
 use crate::facts::credssp::{AuthOutcome, EarlyAuthz, TsRequestFacts};
 use crate::facts::gcc::ConnectResponseFacts;

@@ -206,7 +206,7 @@ pub(super) fn salted_hash(s: &[u8], i: &[u8], client: &[u8; 32], server: &[u8; 3
 
 /// Three salted hashes of `s`, with `letter` once, the next letter twice, the one after three
 /// times (A, BB, CCC or X, YY, ZZZ), concatenated.
-pub(super) fn triple(s: &[u8], letter: u8, client: &[u8; 32], server: &[u8; 32]) -> [u8; 48] {
+pub(crate) fn triple(s: &[u8], letter: u8, client: &[u8; 32], server: &[u8; 32]) -> [u8; 48] {
     let mut out = [0u8; 48];
     for n in 0..3 {
         let i = [letter + n as u8; 3];
@@ -217,7 +217,7 @@ pub(super) fn triple(s: &[u8], letter: u8, client: &[u8; 32], server: &[u8; 32])
 
 /// MD5(MACKey + pad2 + SHA(MACKey + pad1 + length + data [+ count])) (5.3.6.1.1): the MAC's
 /// whole digest; RDP PDUs carry its first 8 bytes, licensing messages all 16 (MS-RDPELE 5.1.6).
-pub(super) fn mac_digest(mac_key: &[u8], data: &[u8], salted: Option<u32>) -> [u8; 16] {
+pub(crate) fn mac_digest(mac_key: &[u8], data: &[u8], salted: Option<u32>) -> [u8; 16] {
     let mut sha = Sha1::new();
     sha.update(mac_key);
     sha.update(PAD1);
@@ -234,7 +234,7 @@ pub(super) fn mac_digest(mac_key: &[u8], data: &[u8], salted: Option<u32>) -> [u
 }
 
 /// FinalHash(K) = MD5(K + ClientRandom + ServerRandom) (5.3.5.1).
-pub(super) fn final_hash(k: &[u8], client: &[u8; 32], server: &[u8; 32]) -> [u8; 16] {
+pub(crate) fn final_hash(k: &[u8], client: &[u8; 32], server: &[u8; 32]) -> [u8; 16] {
     let mut md5 = Md5::new();
     md5.update(k);
     md5.update(client);

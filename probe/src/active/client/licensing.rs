@@ -13,7 +13,7 @@ use rdp_proto::licensing::{
     BB_CLIENT_USER_NAME_BLOB, BB_ENCRYPTED_DATA_BLOB, BB_RANDOM_BLOB, KEY_EXCHANGE_ALG_RSA,
 };
 
-use super::rdp_security::{final_hash, mac_digest, rsa_encrypt, triple, RsaKey};
+use crate::active::crypto::rdp_security::{final_hash, mac_digest, rsa_encrypt, triple, RsaKey};
 
 /// The licensing keys (MS-RDPELE 5.1.2): the MAC salt key and the licensing encryption key.
 #[derive(Clone, PartialEq, Eq)]

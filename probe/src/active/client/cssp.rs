@@ -9,8 +9,8 @@ use rdp_proto::ntlm::{self, Authenticate, AvId, Challenge, Field, NegotiateFlags
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::ntlm::{mic, ntowf_v2, rc4, utf16, Direction, Ntlmv2, Sealer};
 use crate::active::credentials::Credentials;
+use crate::active::crypto::ntlm::{mic, ntowf_v2, rc4, utf16, Direction, Ntlmv2, Sealer};
 pub use crate::facts::credssp::{AuthFailure, AuthOutcome, AuthStep, EarlyAuthz};
 
 /// The TSRequest version rdprobe speaks (MS-CSSP 2.2.1: 6 has the client nonce and errorCode).
