@@ -1,0 +1,166 @@
+//! `rdprobe pcap`: one capture file with a progress bar, or several on every core, written in
+//! argument order; text, JSON, JSON Lines and the HTML page.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use super::{exit_code, progress_bar, write_html};
+use crate::cli::OutFormat;
+
+pub(crate) fn pcap(
+    files: &[std::path::PathBuf],
+    ports: Vec<u16>,
+    format: OutFormat,
+    out: Box<dyn Write>,
+    paint: bool,
+    html: Option<std::path::PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    // The reports the HTML page shows (text mode: the connections the text lists).
+    let mut for_html: Vec<rdprobe::report::capture::CaptureReport> = Vec::new();
+    use rdprobe::capture::batch::{analyze_all, analyze_one, Event, FileResult, Mode};
+    let mode = match format {
+        OutFormat::Text => Mode::Text,
+        OutFormat::Json => Mode::Json,
+        OutFormat::Jsonl => Mode::Jsonl,
+    };
+    // Block-buffered (open_output): a line-buffered stdout costs a write(2) per connection.
+    let mut out = out;
+    let mut reports = Vec::new();
+    let mut input_error = false;
+    let mut worst = rdprobe::diagnose::Verdict::Ok;
+    let mut write_error: Option<std::io::Error> = None;
+    // One file's end: its verdicts, then its report (text), summary line (jsonl) or kept
+    // report (json).
+    let mut done = |result: Result<FileResult, String>,
+                    out: &mut dyn Write,
+                    reports: &mut Vec<rdprobe::report::capture::CaptureReport>|
+     -> std::io::Result<()> {
+        let FileResult { report: r, scans } = match result {
+            Ok(r) => r,
+            Err(e) => {
+                input_error = true;
+                eprintln!("rdprobe: {}", rdprobe::escape::terminal(&e));
+                return Ok(());
+            }
+        };
+        let s = &r.summary;
+        if s.error > 0 {
+            worst = rdprobe::diagnose::Verdict::Error;
+        } else if s.warning > 0 {
+            worst = rdprobe::diagnose::worse(worst, rdprobe::diagnose::Verdict::Warning);
+        }
+        for c in &r.connections {
+            worst = rdprobe::diagnose::worse(worst, c.verdict);
+        }
+        if html.is_some() && format == OutFormat::Text {
+            let mut page = r.clone();
+            page.connections.extend(scans.individual.iter().cloned());
+            page.connections.sort_by_key(|c| c.first_packet);
+            let grouped = scans.total.saturating_sub(scans.individual.len() as u64);
+            if grouped > 0 {
+                page.notices.push(format!(
+                    "{grouped} scan-like attempt(s) (no payload either way) are summarised in the text report, not listed here"
+                ));
+            }
+            for_html.push(page);
+        }
+        match format {
+            OutFormat::Text => {
+                let mut s = String::new();
+                rdprobe::report::text::capture_with_scans(&r, &scans, &mut s);
+                if paint {
+                    s = rdprobe::report::text::paint(&s);
+                }
+                out.write_all(s.as_bytes())
+            }
+            OutFormat::Jsonl => {
+                writeln!(out, "{}", rdprobe::report::json::summary_line(&r))
+            }
+            OutFormat::Json => {
+                reports.push(r);
+                Ok(())
+            }
+        }
+    };
+    if let [file] = files {
+        let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+        // Bytes read, rate and ETA, on a terminal and for a file that takes a moment.
+        let bar = (size > 16 * 1024 * 1024)
+            .then(|| {
+                progress_bar(
+                    size,
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+                )
+            })
+            .flatten();
+        if let Some(b) = &bar {
+            b.set_message(rdprobe::escape::terminal(&file.display().to_string()));
+        }
+        let progress = |n: u64| {
+            if let Some(b) = &bar {
+                b.set_position(n);
+            }
+        };
+        let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let result = analyze_one(file, &ports, mode, html.is_some(), &cancel, progress, |l| {
+            if write_error.is_none() {
+                if let Err(e) = writeln!(out, "{l}") {
+                    // The reader went away: stop instead of analysing for nobody.
+                    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                    write_error = Some(e);
+                }
+            }
+        });
+        if let Some(b) = &bar {
+            b.finish_and_clear();
+        }
+        if write_error.is_none() {
+            if let Err(e) = done(result, &mut out, &mut reports) {
+                write_error = Some(e);
+            }
+        }
+    } else {
+        // Several files: analysed in parallel on all cores, written in argument order.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let bar = progress_bar(files.len() as u64, "[{bar:30}] {pos}/{len} files {elapsed}");
+        analyze_all(files, &ports, mode, html.is_some(), threads, |_, event| {
+            let res = match event {
+                Event::Line(l) => writeln!(out, "{l}"),
+                Event::Done(result) => {
+                    if let Some(b) = &bar {
+                        b.inc(1);
+                    }
+                    done(*result, &mut out, &mut reports)
+                }
+            };
+            match res {
+                Ok(()) => true,
+                Err(e) => {
+                    write_error = Some(e);
+                    false
+                }
+            }
+        });
+    }
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    if let Some(path) = &html {
+        let page = if format == OutFormat::Json {
+            rdprobe::report::html::capture(&reports)
+        } else {
+            rdprobe::report::html::capture(&for_html)
+        };
+        write_html(path, &page)?;
+    }
+    if format == OutFormat::Json {
+        if reports.len() == 1 && files.len() == 1 {
+            rdprobe::report::json::write_pretty(&mut out, &reports[0])?;
+        } else {
+            rdprobe::report::json::write_pretty(&mut out, &reports)?;
+        }
+        writeln!(out)?;
+    }
+    out.flush()?;
+    Ok(exit_code(worst, input_error))
+}
