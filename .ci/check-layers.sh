@@ -35,14 +35,14 @@ check() {
 io='\b(tokio|std::net|std::fs|std::thread|std::process|SystemTime|Instant|rustls|tokio_rustls|socket2)\b|\bpcap(_parser)?::'
 check "$io" "a sans-IO layer must not use the items above" \
   "$root/facts" "$root/diagnose" "$root/active/plan" "$root/active/client" "$root/active/crypto" \
-  "$root/session" "$root/explain" "$root/report/watch.rs" "$root/report/fleet.rs"
-check '\bcrate::(diagnose|session|active|capture|report|explain|dissect)\b' \
+  "$root/capture/rdp" "$root/explain" "$root/report/watch.rs" "$root/report/fleet.rs"
+check '\bcrate::(diagnose|active|capture|report|explain|dissect)\b' \
   "facts/ is the bottom layer: it imports only rdp-proto and facts" "$root/facts"
-check '\bcrate::(session|active|capture|report|dissect)\b' \
+check '\bcrate::(active|capture|report|dissect)\b' \
   "diagnose/ judges facts: it must not import a front or the report" "$root/diagnose"
 check '\bcrate::report\b' \
   "the probe's plan and clients and the capture's RDP reader decide from facts, never from report DTOs" \
-  "$root/active/plan" "$root/active/client" "$root/active/crypto" "$root/session"
+  "$root/active/plan" "$root/active/client" "$root/active/crypto" "$root/capture/rdp"
 check '\bcrate::(active|capture)\b|\bcrate::main\b' \
   "the report is built at the edge from facts: it must not import a driver" "$root/report"
 

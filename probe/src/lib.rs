@@ -12,7 +12,6 @@ pub mod explain;
 pub mod facts;
 pub mod fuzzing;
 pub mod report;
-pub mod session;
 #[cfg(test)]
 mod testdata;
 pub mod time;

@@ -13,9 +13,9 @@ use rdp_proto::tpkt::Tpkt;
 use rdp_proto::x224::{Data, Tpdu};
 use rdprobe::active::client::walk::Walk;
 use rdprobe::active::plan::Record;
+use rdprobe::capture::rdp::Session;
 use rdprobe::diagnose::{rules, FindingId, Stage};
 use rdprobe::facts::rdp::Dir;
-use rdprobe::session::Session;
 
 /// xfreerdp against xrdp at level NONE: frame `n` and whether the server sent it.
 fn frame(n: u32) -> (Vec<u8>, Dir) {

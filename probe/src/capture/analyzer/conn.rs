@@ -4,9 +4,9 @@
 use crate::facts::tcp::ConnState;
 use std::sync::LazyLock;
 
+use crate::capture::rdp::Session;
 use crate::capture::tcp::{History, Reassembler, SeqState};
 use crate::diagnose::{transport, Stage};
-use crate::session::Session;
 
 use super::flow::Endpoint;
 
