@@ -1,6 +1,7 @@
 //! The capture's RDP reader: per-connection RDP analysis over the two reassembled byte
-//! streams, shared by file and live capture. Bytes go through `rdp_proto`'s deframer; each PDU moves the connection through the
-//! stages of [`crate::diagnose::Stage`] and leaves its facts in an [`RdpFacts`].
+//! streams, shared by file and live capture. Bytes go through `rdp_proto`'s deframer; each PDU
+//! moves the connection through the stages of [`crate::diagnose::Stage`] and leaves its facts
+//! in an [`RdpFacts`].
 //!
 //! Once the connection is in encrypted bulk data (TLS application data both ways, or fast-path
 //! traffic), [`Session::wants_bytes`] turns false and the caller stops reassembling: from then
