@@ -8,7 +8,9 @@ use rdp_proto::licensing::{
 };
 use rdp_proto::mcs::{DisconnectReason, McsResult};
 use rdp_proto::redirection::{RedirFlags, ServerRedirection};
-use rdp_proto::slowpath::ErrorInfo;
+use rdp_proto::slowpath::{
+    ErrorInfo, PduType, PduType2, SetErrorInfo, ShareControlPdu, ShareDataPdu,
+};
 
 /// Phase 6, channel connection: Attach User and Channel Joins.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -189,6 +191,13 @@ pub struct RedirectFacts {
 }
 
 impl RedirectFacts {
+    /// A Server Redirection Packet at the start of `bytes` (None: it is not one).
+    pub fn parse(bytes: &[u8]) -> Option<Self> {
+        rdp_proto::decode_prefix::<ServerRedirection>(bytes)
+            .ok()
+            .map(|(_, r)| Self::from_pdu(&r))
+    }
+
     /// The one interpreter of a Server Redirection Packet.
     pub fn from_pdu(r: &ServerRedirection<'_>) -> Self {
         let text = |flag| {
@@ -244,5 +253,69 @@ impl SessionFacts {
     /// Nothing after the MCS connect was seen.
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
+    }
+}
+/// What one plain Share Control PDU says (MS-RDPBCGR 2.2.8, 2.2.13.3): the one reader of
+/// the slow-path PDUs past the security header, for the probe's walk and the capture's reader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShareControlFacts {
+    /// An Enhanced Security Server Redirection (two pad bytes, then the packet).
+    Redirect(RedirectFacts),
+    /// The Demand Active: its shareId and capabilities (None: it does not decode).
+    DemandActive(Option<(u32, CapabilityFacts)>),
+    /// The client's Confirm Active.
+    ConfirmActive,
+    /// The client's Font List (its last finalization PDU).
+    FontList,
+    /// The server's Font Map (its last finalization PDU, MS-RDPBCGR 1.3.1.1 phase 10).
+    FontMap,
+    /// A non-zero Set Error Info.
+    ErrorInfo(ErrorInfo),
+    /// The logon notification (Save Session Info).
+    Logon(LogonFacts),
+    /// Anything else.
+    Other,
+}
+
+impl ShareControlFacts {
+    /// The one interpreter of a plain Share Control PDU.
+    pub fn from_pdu(sc: &ShareControlPdu<'_>) -> Self {
+        match sc.pdu_type() {
+            PduType::PDUTYPE_SERVER_REDIR_PKT => sc
+                .body
+                .get(2..)
+                .and_then(RedirectFacts::parse)
+                .map_or(Self::Other, Self::Redirect),
+            PduType::PDUTYPE_DEMANDACTIVEPDU => Self::DemandActive(
+                rdp_proto::decode::<DemandActive>(sc.body)
+                    .ok()
+                    .map(|d| (d.share_id, CapabilityFacts::from_demand_active(&d))),
+            ),
+            PduType::PDUTYPE_CONFIRMACTIVEPDU => Self::ConfirmActive,
+            PduType::PDUTYPE_DATAPDU => {
+                let Ok(sd) = rdp_proto::decode::<ShareDataPdu>(sc.body) else {
+                    return Self::Other;
+                };
+                match sd.pdu_type2 {
+                    PduType2::PDUTYPE2_FONTLIST => Self::FontList,
+                    PduType2::PDUTYPE2_FONTMAP => Self::FontMap,
+                    PduType2::PDUTYPE2_SAVE_SESSION_INFO => {
+                        let info_type = sd
+                            .body
+                            .get(..4)
+                            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                        Self::Logon(LogonFacts::from_info_type(info_type))
+                    }
+                    PduType2::PDUTYPE2_SET_ERROR_INFO_PDU => {
+                        match rdp_proto::decode::<SetErrorInfo>(sd.body) {
+                            Ok(e) if e.error_info.0 != 0 => Self::ErrorInfo(e.error_info),
+                            _ => Self::Other,
+                        }
+                    }
+                    _ => Self::Other,
+                }
+            }
+            _ => Self::Other,
+        }
     }
 }

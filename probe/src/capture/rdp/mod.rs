@@ -7,14 +7,11 @@
 //! traffic), [`Session::wants_bytes`] turns false and the caller stops reassembling: from then
 //! on only TCP metadata is tracked.
 
-use rdp_proto::capabilities::DemandActive;
 use rdp_proto::frame::{Deframer, FrameKind};
 use rdp_proto::licensing::LicensingPdu;
 use rdp_proto::mcs::{ConnectInitial, ConnectResponse, DomainPdu};
 use rdp_proto::nego::SecurityProtocol;
-use rdp_proto::slowpath::{
-    PduType, PduType2, SecurityFlags, SecurityHeader, SetErrorInfo, ShareControlPdu, ShareDataPdu,
-};
+use rdp_proto::slowpath::{SecurityFlags, SecurityHeader, ShareControlPdu};
 use rdp_proto::tpkt::Tpkt;
 use rdp_proto::x224::{Token, Tpdu};
 use rdp_proto::{decode, decode_prefix};
@@ -24,10 +21,9 @@ use crate::facts::gcc::ConnectResponseFacts;
 use crate::facts::observe::describe_non_rdp;
 use crate::facts::rdp::Dir;
 use crate::facts::rdp::{ClientFacts, EndingPdu, RdpFacts};
-use crate::facts::session::{CapabilityFacts, LicensingOutcome, RedirectFacts};
+use crate::facts::session::{LicensingOutcome, ShareControlFacts};
 use crate::facts::tls::HandshakeReader;
 use crate::facts::x224::Confirm;
-use rdp_proto::redirection::ServerRedirection;
 
 mod tls;
 
@@ -455,54 +451,38 @@ impl Session {
     }
 
     fn on_share_control(&mut self, sc: &ShareControlPdu<'_>, ts: i64) {
-        match sc.pdu_type() {
-            PduType::PDUTYPE_SERVER_REDIR_PKT => {
-                // In clear at encryption level NONE (2.2.13.3.1: two pad bytes first).
-                let body = sc.body.get(2..).unwrap_or_default();
-                if let Ok((_, r)) = decode_prefix::<ServerRedirection>(body) {
-                    let facts = RedirectFacts::from_pdu(&r);
-                    self.event(
-                        Stage::Capabilities,
-                        true,
-                        ts,
-                        format!(
-                            "Server Redirection to {}",
-                            facts.target().unwrap_or("no target named")
-                        ),
-                    );
-                    self.rdp.session.redirect = Some(facts);
+        match ShareControlFacts::from_pdu(sc) {
+            ShareControlFacts::Redirect(facts) => {
+                self.event(
+                    Stage::Capabilities,
+                    true,
+                    ts,
+                    format!(
+                        "Server Redirection to {}",
+                        facts.target().unwrap_or("no target named")
+                    ),
+                );
+                self.rdp.session.redirect = Some(facts);
+            }
+            ShareControlFacts::DemandActive(d) => {
+                if let Some((_, caps)) = d {
+                    self.rdp.session.capabilities = Some(caps);
                 }
+                self.event(Stage::Capabilities, false, ts, "Demand Active");
             }
-            PduType::PDUTYPE_DEMANDACTIVEPDU => {
-                if let Ok(d) = decode::<DemandActive>(sc.body) {
-                    self.rdp.session.capabilities = Some(CapabilityFacts::from_demand_active(&d));
-                }
-                self.event(Stage::Capabilities, false, ts, "Demand Active")
+            ShareControlFacts::ConfirmActive => {
+                self.event(Stage::Capabilities, true, ts, "Confirm Active");
             }
-            PduType::PDUTYPE_CONFIRMACTIVEPDU => {
-                self.event(Stage::Capabilities, true, ts, "Confirm Active")
+            ShareControlFacts::FontList => self.event(Stage::Finalization, false, ts, "Font List"),
+            ShareControlFacts::FontMap => self.event(Stage::Finalization, true, ts, "Font Map"),
+            ShareControlFacts::ErrorInfo(e) => {
+                // The stage in progress: after the licensing result it ends the capabilities
+                // stage; after the logon screen, the session.
+                self.rdp.session.error_info = Some(e);
+                self.error_stage = Some(self.in_progress());
             }
-            PduType::PDUTYPE_DATAPDU => {
-                if let Ok(sd) = decode::<ShareDataPdu>(sc.body) {
-                    if sd.pdu_type2 == PduType2::PDUTYPE2_FONTLIST {
-                        self.event(Stage::Finalization, false, ts, "Font List");
-                    } else if sd.pdu_type2 == PduType2::PDUTYPE2_FONTMAP {
-                        // The server's last finalization PDU (MS-RDPBCGR 1.3.1.1 phase 10).
-                        self.event(Stage::Finalization, true, ts, "Font Map");
-                    }
-                    if sd.pdu_type2 == PduType2::PDUTYPE2_SET_ERROR_INFO_PDU {
-                        if let Ok(e) = decode::<SetErrorInfo>(sd.body) {
-                            if e.error_info.0 != 0 {
-                                // The stage in progress: after the licensing result it ends
-                                // the capabilities stage; after the logon screen, the session.
-                                self.rdp.session.error_info = Some(e.error_info);
-                                self.error_stage = Some(self.in_progress());
-                            }
-                        }
-                    }
-                }
-            }
-            _ => {}
+            ShareControlFacts::Logon(logon) => self.rdp.session.logon = Some(logon),
+            ShareControlFacts::Other => {}
         }
     }
 }
@@ -512,7 +492,7 @@ mod tests {
     use super::*;
     use rdp_proto::encode_vec;
     use rdp_proto::mcs::SendData;
-    use rdp_proto::slowpath::{ErrorInfo, ShareDataPdu};
+    use rdp_proto::slowpath::{ErrorInfo, PduType2, SetErrorInfo, ShareDataPdu};
     use rdp_proto::x224::Data;
 
     /// A server Set Error Info PDU at encryption level NONE, built with rdp-proto's encoders.

@@ -12,18 +12,11 @@ impl Walk {
         rec: &mut Record,
         at: Duration,
     ) -> Step {
-        match sc.pdu_type() {
-            // Enhanced Security Server Redirection PDU (2.2.13.3.1): two pad bytes first.
-            PduType::PDUTYPE_SERVER_REDIR_PKT => {
-                self.on_redirect(sc.body.get(2..).unwrap_or_default(), rec, at)
-            }
-            PduType::PDUTYPE_DEMANDACTIVEPDU
+        match ShareControlFacts::from_pdu(sc) {
+            ShareControlFacts::Redirect(facts) => self.on_redirect(facts, rec, at),
+            ShareControlFacts::DemandActive(Some((share_id, c)))
                 if matches!(self.state, State::Licensing | State::Capabilities) =>
             {
-                let Ok(d) = rdp_proto::decode::<DemandActive>(sc.body) else {
-                    return Step::Wait;
-                };
-                let c = CapabilityFacts::from_demand_active(&d);
                 let detail = format!(
                     "Demand Active: {}x{}, {} bpp, {} capability sets",
                     c.desktop_width.unwrap_or(0),
@@ -39,85 +32,61 @@ impl Walk {
                 // Confirm Active, then the client's half of the finalization (MS-RDPBCGR
                 // 1.3.1.1 phase 10); the server's Font Map ends it.
                 self.state = State::Finalizing;
-                self.share_id = d.share_id;
-                let frames = finalization(d.share_id, self.user)
+                self.share_id = share_id;
+                let frames = finalization(share_id, self.user)
                     .iter()
                     .map(|data| self.send_pdu(SecurityFlags::empty(), data))
                     .collect();
                 Step::Send(frames)
             }
-            PduType::PDUTYPE_DATAPDU => {
-                let Ok(sd) = rdp_proto::decode::<ShareDataPdu>(sc.body) else {
-                    return Step::Wait;
-                };
-                if sd.pdu_type2 == PduType2::PDUTYPE2_FONTMAP && self.state == State::Finalizing {
-                    rec.stage(
-                        Stage::Finalization,
-                        StageStatus::Ok,
-                        at,
-                        "Synchronize, Control, Font List / Font Map",
-                    );
-                    if let Some(l) = &self.logon {
-                        rec.stage(
-                            Stage::Active,
-                            StageStatus::Ok,
-                            at,
-                            format!("the session of {}", l.display),
-                        );
-                        self.state = State::LoggingOn;
-                        self.logon_until = at + LOGON_WAIT;
-                        return Step::WaitUpTo(LOGON_WAIT);
-                    }
+            ShareControlFacts::FontMap if self.state == State::Finalizing => {
+                rec.stage(
+                    Stage::Finalization,
+                    StageStatus::Ok,
+                    at,
+                    "Synchronize, Control, Font List / Font Map",
+                );
+                if let Some(l) = &self.logon {
                     rec.stage(
                         Stage::Active,
                         StageStatus::Ok,
                         at,
-                        "the logon screen (no credentials)",
+                        format!("the session of {}", l.display),
                     );
-                    return self.leave();
+                    self.state = State::LoggingOn;
+                    self.logon_until = at + LOGON_WAIT;
+                    return Step::WaitUpTo(LOGON_WAIT);
                 }
-                if sd.pdu_type2 == PduType2::PDUTYPE2_SAVE_SESSION_INFO
-                    && self.state == State::LoggingOn
-                {
-                    let info_type = sd
-                        .body
-                        .get(..4)
-                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-                    let logon = LogonFacts::from_info_type(info_type);
-                    rec.amend(
-                        Stage::Active,
-                        StageStatus::Ok,
-                        at,
-                        &format!("logon notification ({})", logon.info_type),
-                    );
-                    self.facts.logon = Some(logon);
-                    return self.leave();
-                }
-                if sd.pdu_type2 != PduType2::PDUTYPE2_SET_ERROR_INFO_PDU {
-                    return Step::Wait;
-                }
-                let Ok(e) = rdp_proto::decode::<SetErrorInfo>(sd.body) else {
-                    return Step::Wait;
-                };
-                if e.error_info.0 == 0 {
-                    return Step::Wait;
-                }
-                self.facts.error_info = Some(e.error_info);
+                rec.stage(
+                    Stage::Active,
+                    StageStatus::Ok,
+                    at,
+                    "the logon screen (no credentials)",
+                );
+                self.leave()
+            }
+            ShareControlFacts::Logon(logon) if self.state == State::LoggingOn => {
+                rec.amend(
+                    Stage::Active,
+                    StageStatus::Ok,
+                    at,
+                    &format!("logon notification ({})", logon.info_type),
+                );
+                self.facts.logon = Some(logon);
+                self.leave()
+            }
+            ShareControlFacts::ErrorInfo(e) => {
+                self.facts.error_info = Some(e);
                 // After licensing it ends the capabilities stage.
                 let stage = self.stage();
-                let f = rules::set_error_info(e.error_info, stage);
+                let f = rules::set_error_info(e, stage);
                 let status = if rules::error_info_stops(&f) {
                     rec.stop(stage);
                     StageStatus::Failed
                 } else {
                     StageStatus::Ok
                 };
-                rec.amend(
-                    stage,
-                    status,
-                    at,
-                    &format!("Set Error Info {}", e.error_info),
-                );
+                rec.amend(stage, status, at, &format!("Set Error Info {e}"));
                 rec.findings.push(f);
                 self.done()
             }
@@ -127,11 +96,12 @@ impl Walk {
 
     /// A Server Redirection instead of the Demand Active: recorded and reported, never followed;
     /// the walk ends there (the stage it came in is done: the server answered).
-    pub(super) fn on_redirect(&mut self, bytes: &[u8], rec: &mut Record, at: Duration) -> Step {
-        let Ok(r) = rdp_proto::decode_prefix::<ServerRedirection>(bytes).map(|(_, r)| r) else {
-            return Step::Wait;
-        };
-        let facts = RedirectFacts::from_pdu(&r);
+    pub(super) fn on_redirect(
+        &mut self,
+        facts: RedirectFacts,
+        rec: &mut Record,
+        at: Duration,
+    ) -> Step {
         let stage = self.stage();
         rec.stage(
             stage,

@@ -12,16 +12,12 @@
 
 use core::time::Duration;
 
-use rdp_proto::capabilities::{
-    CapabilitySet, CapabilitySetType, ConfirmActive, DemandActive, SERVER_CHANNEL_ID,
-};
+use rdp_proto::capabilities::{CapabilitySet, CapabilitySetType, ConfirmActive, SERVER_CHANNEL_ID};
 use rdp_proto::encode_vec;
 use rdp_proto::info::ClientInfo;
 use rdp_proto::licensing::{LicenseErrorCode, LicenseMsgType, LicensingBody, LicensingPdu};
 use rdp_proto::mcs::{DomainPdu, McsResult, SendData};
-use rdp_proto::slowpath::{
-    PduType, PduType2, SecurityFlags, SecurityHeader, SetErrorInfo, ShareControlPdu, ShareDataPdu,
-};
+use rdp_proto::slowpath::{PduType2, SecurityFlags, SecurityHeader, ShareControlPdu, ShareDataPdu};
 use rdp_proto::tpkt::Tpkt;
 use rdp_proto::x224::{Data, Tpdu};
 
@@ -30,11 +26,8 @@ use crate::active::crypto::rdp_security::{self, Role, RsaKey, Session};
 use crate::active::plan::Record;
 use crate::diagnose::{rules, transport, Stage, StageStatus};
 use crate::facts::gcc::ConnectResponseFacts;
-use rdp_proto::redirection::ServerRedirection;
 
-use crate::facts::session::{
-    CapabilityFacts, LicensingOutcome, LogonFacts, RedirectFacts, SessionFacts,
-};
+use crate::facts::session::{LicensingOutcome, RedirectFacts, SessionFacts, ShareControlFacts};
 
 /// What the driver does next.
 #[derive(Debug, PartialEq, Eq)]
@@ -376,7 +369,10 @@ impl Walk {
             };
             if h.flags.contains(SecurityFlags::SEC_REDIRECTION_PKT) {
                 // Standard Security Server Redirection PDU (2.2.13.2.1).
-                return self.on_redirect(&plain, rec, at);
+                return match RedirectFacts::parse(&plain) {
+                    Some(facts) => self.on_redirect(facts, rec, at),
+                    None => Step::Wait,
+                };
             }
             if h.flags.contains(SecurityFlags::SEC_LICENSE_PKT) {
                 return match rdp_proto::decode::<LicensingPdu>(&plain) {

@@ -3,6 +3,7 @@
 use super::*;
 
 use rdp_proto::licensing::NewLicenseRequest;
+use rdp_proto::slowpath::PduType;
 
 /// xrdp's real server frames at encryption level NONE (`fixtures/pdu/peers`), fed in turn:
 /// Attach User Confirm, the Channel Join Confirms, then its License Request.
