@@ -18,7 +18,7 @@ use super::pdu;
 use super::plan::{self, ConnectFailure, CrOutcome};
 pub use super::targets::{parse_target, Target};
 use crate::diagnose::conclude::{self, Recorded};
-use crate::diagnose::{self, Finding, Stage};
+use crate::diagnose::{self, Finding, FindingId, Stage};
 use crate::facts::gcc::ConnectResponseFacts;
 use crate::facts::observe::AddressOutcome;
 use crate::facts::probe::{AddressFacts, MethodAnswer, MethodOffer, ProbeFacts, RdpSecurityFacts};
@@ -179,9 +179,14 @@ async fn probe_into(run: &mut Run<'_>, target: &Target) {
     // Security layers, each on its own connection.
     let mut results: BTreeMap<Layer, CrOutcome> = BTreeMap::new();
     results.insert(Layer::HybridEx, primary.outcome.clone());
-    let mut not_requested: Vec<Finding> = plan::not_requested(plan::PRIMARY, &primary.outcome)
-        .into_iter()
-        .collect();
+    // A selection outside the request on another connection of the enumeration, when the
+    // main connection's Confirm (its findings are in) had none.
+    let primary_outside = run
+        .rec
+        .findings
+        .iter()
+        .any(|f| f.id == FindingId::NegProtocolNotRequested);
+    let mut not_requested: Vec<Finding> = Vec::new();
     drop(primary);
     let mut legacy_cc = confirm.is_legacy();
     if run.opts.enumerate {
@@ -220,7 +225,9 @@ async fn probe_into(run: &mut Run<'_>, target: &Target) {
             legacy_found = found;
         }
     }
-    run.rec.findings.extend(not_requested.into_iter().take(1));
+    if !primary_outside {
+        run.rec.findings.extend(not_requested.into_iter().take(1));
+    }
     let layers = plan::conclude_layers(
         &mut run.rec,
         &mut run.facts,

@@ -15,7 +15,7 @@ use super::{finding, Finding, FindingId, Stage};
 use crate::facts::cert::CertFacts;
 use crate::facts::gcc::{is_weak_level, is_weak_method, method_name};
 use crate::facts::session::RedirectFacts;
-use crate::facts::x224::{protocol_names, Confirm};
+use crate::facts::x224::{protocol_names, Answer, Confirm};
 
 /// The finding id for an RDP_NEG_FAILURE code (MS-RDPBCGR 2.2.1.2.2).
 pub fn negotiation_failure_id(code: FailureCode) -> FindingId {
@@ -89,6 +89,30 @@ pub fn legacy_no_negotiation(c: &Confirm) -> Option<Finding> {
 /// `x224-malformed`: a negotiation structure that breaks the spec.
 pub fn malformed_confirm(c: &Confirm) -> Option<Finding> {
     c.malformed().map(|m| finding(FindingId::X224Malformed, m))
+}
+
+/// The findings one Connection Confirm raises by itself, as the answer to `requested` (None:
+/// a request without negotiation data), in this order: a malformed negotiation length, Restricted
+/// Admin supported, a legacy server, a selection outside the request. Both fronts compose them
+/// here; the second value says whether the Confirm stops the connection at x224 (malformed).
+pub fn confirm(c: &Confirm, requested: Option<SecurityProtocol>) -> (Vec<Finding>, bool) {
+    let malformed = malformed_confirm(c);
+    let stops = malformed.is_some();
+    let selected = match c.answer {
+        Answer::Selected { protocol, .. } => Some(protocol),
+        Answer::Failure(_) | Answer::Legacy => None,
+    };
+    let not_requested = match (requested, selected) {
+        (Some(r), Some(s)) => protocol_not_requested(r, s),
+        _ => None,
+    };
+    let findings = malformed
+        .into_iter()
+        .chain(restricted_admin(c.flags()))
+        .chain(legacy_no_negotiation(c))
+        .chain(not_requested)
+        .collect();
+    (findings, stops)
 }
 
 /// The security layers a client gets without CredSSP.
@@ -487,6 +511,45 @@ fn same_host(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The findings of one Confirm, from real Confirms: a legacy server answering a negotiating
+    /// client is legacy (not also "not requested", which is for an RDP_NEG_RSP outside the
+    /// request); FreeRDP's HYBRID selection answering a request for SSL alone is outside it.
+    #[test]
+    fn the_findings_of_one_confirm() {
+        let peer = |n: &str| crate::testdata::pdu(&format!("peers/{n}"));
+        let ids = |c: &Confirm, r| {
+            let (f, stops) = confirm(c, r);
+            (f.iter().map(|f| f.id).collect::<Vec<_>>(), stops)
+        };
+        let legacy = Confirm::parse(&peer(
+            "../suricata-verify__rdp-protocol__RDP-003/002-s2c-x224-cc.bin",
+        ))
+        .unwrap();
+        let everything = SecurityProtocol::SSL | SecurityProtocol::HYBRID;
+        assert_eq!(
+            ids(&legacy, Some(everything)),
+            (vec![FindingId::LegacyNoNegotiation], false)
+        );
+        assert_eq!(
+            ids(&legacy, None),
+            (vec![FindingId::LegacyNoNegotiation], false)
+        );
+        let nla = Confirm::parse(&peer("credssp/shadow-nla_x224_cc.bin")).unwrap();
+        assert_eq!(ids(&nla, Some(everything)), (vec![], false));
+        assert_eq!(
+            ids(&nla, Some(SecurityProtocol::SSL)),
+            (vec![FindingId::NegProtocolNotRequested], false)
+        );
+        let malformed = Confirm {
+            bad_length: Some(0),
+            ..nla
+        };
+        assert_eq!(
+            ids(&malformed, Some(everything)),
+            (vec![FindingId::X224Malformed], true)
+        );
+    }
 
     #[test]
     fn set_error_info_codes_name_their_cause() {

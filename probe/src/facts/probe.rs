@@ -16,6 +16,9 @@ use super::session::SessionFacts;
 use super::tls::TlsVersion;
 use super::x224::{Confirm, Layer};
 
+/// What the report says in place of an answer the probe could not try for lack of time.
+pub const SKIPPED: &str = "skipped: --timeout ran out";
+
 /// One probe of one target.
 #[derive(Clone, Debug, Default)]
 pub struct ProbeFacts {
@@ -221,7 +224,7 @@ impl MethodAnswer {
             Self::NoConfirm => "no Connection Confirm".into(),
             Self::Closed => "closed".into(),
             Self::Failed(why) => why.clone(),
-            Self::Skipped => "skipped: --timeout ran out".into(),
+            Self::Skipped => SKIPPED.into(),
         }
     }
 }

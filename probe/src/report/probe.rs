@@ -18,6 +18,7 @@ pub use crate::facts::observe::AddressOutcome;
 use crate::facts::observe::{ConnectFailure, CrOutcome};
 use crate::facts::probe::{
     AddressFacts, AuthFacts, CredsspFacts, ProbeFacts, RdpSecurityFacts, TlsFacts, VersionAnswer,
+    SKIPPED,
 };
 use crate::facts::tls::TlsVersion;
 use crate::facts::x224::{protocol_names, Answer, Confirm, Layer};
@@ -93,9 +94,6 @@ impl From<(Layer, &CrOutcome)> for ProtocolResult {
         }
     }
 }
-
-/// What a probe could not try for lack of time says in place of an answer.
-const SKIPPED: &str = "skipped: --timeout ran out";
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct SecurityReport {

@@ -123,7 +123,7 @@ pub fn primary_failed(
 }
 
 /// The main connection's Confirm: the tcp and x224 stages, the stages it plans and the
-/// Confirm's own findings.
+/// Confirm's own findings (a selection outside mstsc's request among them).
 pub fn primary_confirmed(
     rec: &mut Record,
     addr: &str,
@@ -132,17 +132,17 @@ pub fn primary_confirmed(
     x224: Duration,
 ) {
     rec.stage(Stage::Tcp, StageStatus::Ok, tcp, addr);
-    let malformed = rules::malformed_confirm(confirm);
-    let status = if malformed.is_some() {
+    let (findings, stops) = rules::confirm(confirm, Some(PRIMARY));
+    let status = if stops {
         StageStatus::Failed
     } else {
         StageStatus::Ok
     };
     rec.stage(Stage::X224, status, tcp + x224, confirm.detail());
-    if let Some(m) = malformed {
+    if stops {
         rec.stop(Stage::X224);
-        rec.findings.push(m);
     }
+    rec.findings.extend(findings);
     // The main connection's stages before MCS (the walk plans its own).
     if let Some(selected) = confirm.selected() {
         let last = if selected.is_nla() {
@@ -154,9 +154,6 @@ pub fn primary_confirmed(
         };
         rec.plan(&Stage::path(selected, last));
     }
-    rec.findings
-        .extend(rules::restricted_admin(confirm.flags()));
-    rec.findings.extend(rules::legacy_no_negotiation(confirm));
 }
 
 /// `neg-protocol-not-requested` for one request's answer.

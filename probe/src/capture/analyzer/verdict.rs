@@ -85,11 +85,12 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
             stopped_at = Some(Stage::X224);
             findings.push(rules::negotiation_failure(code, f.requested));
         }
-        if let (Some(sel), Some(req)) = (s.selected(), f.requested) {
-            findings.extend(rules::protocol_not_requested(req, sel));
-        }
         if let Some(c) = &f.confirm {
-            findings.extend(rules::legacy_no_negotiation(c));
+            let (of_confirm, stops) = rules::confirm(c, f.requested);
+            if stops {
+                stopped_at.get_or_insert(Stage::X224);
+            }
+            findings.extend(of_confirm);
         }
         if let Some(sel) = s.selected() {
             findings.extend(rules::open_layers(rules::OpenLayers {
@@ -97,9 +98,6 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
                 rdp_only_legacy: f.confirm.is_some_and(|c| c.is_legacy()),
                 ssl: sel.contains(SecurityProtocol::SSL) && !sel.is_nla(),
             }));
-        }
-        if let Some(c) = &f.confirm {
-            findings.extend(rules::restricted_admin(c.flags()));
         }
         if let Some(sec) = f
             .connect_response
@@ -139,10 +137,6 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
         }
         if let Some((code, transition)) = f.session.licensing.error {
             findings.extend(rules::licensing(code, transition));
-        }
-        if let Some(m) = f.confirm.as_ref().and_then(rules::malformed_confirm) {
-            stopped_at.get_or_insert(Stage::X224);
-            findings.push(m);
         }
         rdp = Some(r);
         let open_at_end = !(c.dirs[0].fin || c.dirs[1].fin || c.dirs[0].rst || c.dirs[1].rst);

@@ -217,16 +217,19 @@ impl Session {
         let d = &mut self.dirs[dir.index()];
         let buf = d.deframer.buffered();
         let want = if dir == Dir::ClientToServer {
-            0xE0
+            rdp_proto::x224::TPDU_CONNECTION_REQUEST
         } else {
-            0xD0
+            rdp_proto::x224::TPDU_CONNECTION_CONFIRM
         };
-        // Joined mid-connection: a TLS record at the very start (content type, version 3.x,
-        // a record length TLS allows) is where this stream is read from.
+        // Joined mid-connection: a TLS record at the very start (change_cipher_spec, alert,
+        // handshake or application data; version 3.x; a record length TLS allows) is where
+        // this stream is read from. Not a heartbeat (24): no connection starts with one.
+        use rdp_proto::tls::ContentType;
+        let record_types = ContentType::CHANGE_CIPHER_SPEC.0..=ContentType::APPLICATION_DATA.0;
         if self.tls_start_allowed
             && d.prefix == 0
             && buf.len() >= 5
-            && (0x14..=0x17).contains(&buf[0])
+            && record_types.contains(&buf[0])
             && buf[1] == 3
             && buf[2] <= 4
             && u16::from_be_bytes([buf[3], buf[4]]) <= 16_384 + 2_048
