@@ -31,6 +31,95 @@ pub fn probe_answers(data: &[u8]) {
     }
     walk(data);
     credssp(data);
+    connector(data);
+}
+
+/// The main connection's connector fed hostile bytes as everything the server sends (the
+/// Confirm, TSRequests, the Early User Authorization word, the Connect-Response, the walk's
+/// frames), in each mode, with and without credentials: it never panics, never asks to send
+/// more than a few frames at once, and ends within a number of steps bounded by the input.
+pub fn connector(data: &[u8]) {
+    use crate::active::client::connector::{Action, Config, Connector, Mode, Now, Randoms, Read};
+    use crate::active::credentials::Credentials;
+    use crate::diagnose::Stage;
+    use crate::facts::observe::ReadFailure;
+    use crate::facts::probe::{ProbeFacts, TlsFailure, TlsSession};
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(creds) = Credentials::new("fuzz", zeroize::Zeroizing::new("fuzz".to_owned())) else {
+        return;
+    };
+    let cfg = Config {
+        request: Some(rdp_proto::nego::SecurityProtocol::from_bits_retain(
+            u32::from(mode >> 4),
+        )),
+        mode: if mode & 1 == 0 {
+            Mode::Tls {
+                credssp: mode & 2 == 0,
+            }
+        } else {
+            Mode::RdpSecurity
+        },
+        stop_after: Stage::Active,
+        credentials: (mode & 4 != 0).then_some(&creds),
+        host: "fuzz".into(),
+        randoms: Randoms {
+            credssp: [1; 56],
+            walk: [2; 80],
+            client: [3; 32],
+        },
+    };
+    let mut c = Connector::new(cfg);
+    let mut rec = plan::Record::default();
+    let mut f = ProbeFacts::default();
+    let now = Now {
+        at: core::time::Duration::ZERO,
+        unix: 0,
+    };
+    // Length-prefixed frames; when they run out every read fails.
+    let mut frames = rest;
+    let mut next = || -> Option<Vec<u8>> {
+        if frames.len() < 2 {
+            return None;
+        }
+        let len = usize::from(u16::from_be_bytes([frames[0], frames[1]]));
+        let (frame, tail) = frames[2..].split_at(len.min(frames.len() - 2));
+        frames = tail;
+        Some(frame.to_vec())
+    };
+    let bound = data.len() * 4 + 32;
+    for step in 0.. {
+        assert!(step <= bound, "the connector does not end");
+        match c.action(&mut rec) {
+            Action::Send(out) => {
+                assert!(out.len() <= 8, "{} frames at once", out.len());
+                c.on_sent(&mut rec, &mut f, now);
+            }
+            Action::Read(Read::Word) => match next() {
+                Some(w) if w.len() >= 4 => {
+                    c.on_word([w[0], w[1], w[2], w[3]], &mut rec, &mut f, now);
+                }
+                _ => c.on_read_failure(ReadFailure::Closed { got: 0 }, &mut rec, &mut f, now),
+            },
+            Action::Read(read) => match next() {
+                Some(frame) => c.on_frame(&frame, &mut rec, &mut f, now),
+                None if matches!(read, Read::RdpUpTo(_)) => c.on_quiet(&mut rec, &mut f, now),
+                None => c.on_read_failure(ReadFailure::Timeout { got: 0 }, &mut rec, &mut f, now),
+            },
+            Action::UpgradeTls if mode & 8 == 0 => {
+                let session = TlsSession {
+                    version: "TLSv1.3".into(),
+                    cipher: "fuzz".into(),
+                    chain: Vec::new(),
+                    at: core::time::Duration::ZERO,
+                };
+                c.on_upgraded(session, vec![0x30, 0], &mut rec, &mut f, now);
+            }
+            Action::UpgradeTls => c.on_upgrade_failed(TlsFailure::from("fuzz".to_owned())),
+            Action::Close(_) | Action::Done => break,
+        }
+    }
 }
 
 /// CredSSP with credentials fed hostile TSRequests: as the answer to the NEGOTIATE, and (after
