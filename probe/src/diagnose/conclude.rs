@@ -1,15 +1,22 @@
-//! The conclusion of a probe: from what it established ([`ProbeFacts`]) and what its plan
-//! recorded (stages, findings, where it stopped) to the verdict, what mstsc would show, the
-//! headline and the client matrix. The report is built from the facts and this, never read back.
+//! The conclusion of a probe and of a captured connection: from what it established
+//! ([`ProbeFacts`], [`ConnectionFacts`]) and, for a probe, what its plan recorded (stages,
+//! findings, where it stopped) to the findings, the verdict, what mstsc would show, the
+//! headline and (probe) the client matrix. The report is built from the facts and this, never
+//! read back.
 
 use rdp_proto::nego::SecurityProtocol;
 
 use super::clients::{self, ClientView, ServerFacts};
 use super::diagnosis::{self, Diagnosis};
 use super::mstsc::{self, MstscView};
+use super::transport::{self, Establishment};
 use super::{finding, rules, Finding, FindingId, Stage, StageRecord, StageStatus, Verdict};
+use crate::facts::connection::ConnectionFacts;
 use crate::facts::probe::ProbeFacts;
-use crate::facts::x224::Layer;
+use crate::facts::rdp::Side;
+use crate::facts::tcp::ConnState;
+use crate::facts::x224::{Confirm, Layer};
+use crate::time::rfc3339;
 
 /// What a probe comes to.
 #[derive(Clone, Debug, Default)]
@@ -168,5 +175,184 @@ fn server_facts(f: &ProbeFacts, c: &Conclusion) -> ServerFacts {
         credssp_patched: f.credssp.as_ref().map(|c| c.ts.patched_cve_2018_0886),
         cert_prompt,
         later,
+    }
+}
+
+/// Concludes a captured connection: the TCP establishment, the RDP rules both fronts share
+/// (the Confirm, open layers, weak encryption, certificates judged at the capture's time, a
+/// TLS alert, Set Error Info, licensing), how it ended before its next stage, resets, loss;
+/// then the verdict, the mstsc view and the headline. `timeline` draws the stages once the
+/// stage it stopped at is known.
+pub fn connection(
+    f: &ConnectionFacts<'_>,
+    timeline: impl FnOnce(Option<Stage>) -> Vec<StageRecord>,
+) -> Conclusion {
+    let t = &f.tcp;
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut stopped_at: Option<Stage> = None;
+    let midstream = t.midstream();
+    let ending = transport::Ending {
+        text: &t.ended_by,
+        client_first: t.client_ended_first,
+        server_spoke: t.server_spoke,
+        server_closed: t.server_closed,
+    };
+
+    // TCP establishment.
+    let establishment = match t.state {
+        ConnState::REJ => Some(Establishment::Refused),
+        ConnState::S0 | ConnState::SH => Some(Establishment::Unanswered {
+            syns: t.client_packets,
+        }),
+        ConnState::RSTOS0 => Some(Establishment::ClientGaveUp),
+        _ => None,
+    };
+    if let Some(e) = establishment {
+        stopped_at = Some(Stage::Tcp);
+        findings.push(transport::establishment(e, &t.server));
+    }
+
+    let r = f.rdp;
+    let selected = r.confirm.as_ref().and_then(Confirm::selected);
+    if f.is_rdp {
+        if let Some(code) = r.confirm.as_ref().and_then(Confirm::failure) {
+            stopped_at = Some(Stage::X224);
+            findings.push(rules::negotiation_failure(code, r.requested));
+        }
+        if let Some(c) = &r.confirm {
+            let (of_confirm, stops) = rules::confirm(c, r.requested);
+            if stops {
+                stopped_at.get_or_insert(Stage::X224);
+            }
+            findings.extend(of_confirm);
+        }
+        if let Some(sel) = selected {
+            findings.extend(rules::open_layers(rules::OpenLayers {
+                rdp: sel.is_empty(),
+                rdp_only_legacy: r.confirm.is_some_and(|c| c.is_legacy()),
+                ssl: sel.contains(SecurityProtocol::SSL) && !sel.is_nla(),
+            }));
+        }
+        if let Some(sec) = r
+            .connect_response
+            .as_ref()
+            .and_then(|c| c.security.as_ref())
+        {
+            findings.extend(rules::weak_rdp_encryption(&[sec.method], Some(sec.level)));
+            findings.extend(rules::weak_proprietary_key(sec.rsa_bits));
+        }
+        let when = format!("capture time {}", rfc3339(f.start));
+        if let Some(c) = &f.rdp_certificate {
+            findings.extend(rules::certificate(c, f.start, &when));
+        }
+        if let (Some(_), Some(c)) = (&r.tls, &f.tls_certificate) {
+            findings.extend(rules::certificate(c, f.start, &when));
+        }
+        if let Some((dir, alert)) = r.tls.as_ref().and_then(|t| t.alert) {
+            if !f.tls_established {
+                stopped_at.get_or_insert(Stage::Tls);
+                findings.push(rules::tls_alert(dir.sender(), &alert));
+            }
+        }
+        if let Some(e) = r.session.error_info {
+            let stage = f.error_stage.unwrap_or(Stage::Capabilities);
+            let finding = rules::set_error_info(e, stage);
+            if rules::error_info_stops(&finding) {
+                stopped_at.get_or_insert(stage);
+            }
+            findings.push(finding);
+        }
+        if let Some((code, transition)) = r.session.licensing.error {
+            findings.extend(rules::licensing(code, transition));
+        }
+        if stopped_at.is_none() && !f.reached_bulk && !midstream {
+            let due = f.due;
+            if let (Stage::X224, Some(what)) = (due, f.not_rdp) {
+                stopped_at = Some(due);
+                findings.push(transport::not_rdp(what));
+            } else if t.open_at_end && !(due == Stage::X224 && t.duration_ns > 5_000_000_000) {
+                // Still open when the capture ends: nothing failed that we can see.
+            } else {
+                stopped_at = Some(due);
+                let tls_failed = findings
+                    .iter()
+                    .any(|f| f.id == FindingId::TlsHandshakeFailed);
+                if !(due == Stage::Tls && tls_failed) {
+                    findings.extend(transport::ended_during(due, &ending, f.appdata, r.ended_by));
+                }
+            }
+        }
+    } else if f.rdp_port && !midstream && stopped_at.is_none() {
+        // A connection to an RDP port that never spoke RDP.
+        let connected = t.established || t.client_spoke;
+        if let Some(what) = f.not_rdp {
+            stopped_at = Some(if connected { Stage::X224 } else { Stage::Tcp });
+            findings.push(transport::not_rdp(what));
+        } else {
+            let finding = transport::silent_rdp_port(&ending, t.client_spoke);
+            // Connected, nothing sent: a port check or a client that gave up.
+            if finding.is_some() || !connected {
+                stopped_at = Some(if connected { Stage::X224 } else { Stage::Tcp });
+            }
+            findings.extend(finding);
+        }
+    }
+
+    // Resets.
+    if let Some((by, stage)) = t.first_rst {
+        // mstsc: client FIN, then server RST.
+        let normal_end = t.first_fin == Some(Side::Client) && by == Side::Server;
+        if !normal_end && t.state != ConnState::REJ && t.state != ConnState::RSTOS0 {
+            findings.push(transport::reset(
+                by == Side::Server,
+                stage,
+                stopped_at.is_some(),
+            ));
+        }
+    }
+    if t.injected_resets > 0 {
+        findings.push(transport::injected_reset(
+            t.injected_detail.as_deref().unwrap_or_default(),
+        ));
+    }
+    // SYN retries of a connection that never got an answer are not path loss.
+    findings.extend(transport::loss(
+        t.synack || midstream,
+        t.retransmissions,
+        t.lost_segments,
+        t.packets,
+    ));
+    findings.extend(transport::zero_window(t.zero_windows));
+
+    let stages = timeline(stopped_at);
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let verdict = super::verdict(&findings);
+    let mstsc = mstsc::view(
+        &findings,
+        stopped_at.is_some(),
+        r.session.error_info.map(|e| e.0),
+    );
+    let diagnosis = diagnosis::diagnose(&diagnosis::Outcome {
+        findings: &findings,
+        stopped_at,
+        reached: stages
+            .iter()
+            .filter(|s| s.status == StageStatus::Ok)
+            .map(|s| s.name)
+            .max(),
+        layer: if f.is_rdp { selected } else { None },
+        nla_required: None,
+        mstsc: mstsc.as_ref(),
+        no_credentials: false,
+        passive: true,
+    });
+    Conclusion {
+        stages,
+        findings,
+        stopped_at,
+        verdict,
+        mstsc,
+        diagnosis,
+        clients: Vec::new(),
     }
 }

@@ -6,9 +6,9 @@
 use serde::Serialize;
 
 mod id;
-mod stage;
 pub mod transport;
-pub use stage::{Stage, StageRecord, StageStatus};
+// The stages are facts of the connection sequence; the rules and reports name them from here too.
+pub use crate::facts::stage::{Stage, StageRecord, StageStatus};
 pub mod clients;
 pub mod conclude;
 pub mod diagnosis;

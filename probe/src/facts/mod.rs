@@ -6,12 +6,14 @@
 //! facts; the report DTOs are built from them.
 
 pub mod cert;
+pub mod connection;
 pub mod credssp;
 pub mod gcc;
 pub mod observe;
 pub mod probe;
 pub mod rdp;
 pub mod session;
+pub mod stage;
 pub mod tcp;
 pub mod tls;
 pub mod x224;

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use crate::capture::rdp::Session;
 use crate::capture::tcp::{History, Reassembler, SeqState};
-use crate::diagnose::{transport, Stage};
+use crate::diagnose::Stage;
 
 use super::flow::Endpoint;
 
@@ -174,16 +174,6 @@ pub(super) fn ended_by(c: &Conn) -> String {
         (Some((d, ..)), _) => format!("{} reset the connection", who(d)),
         (None, Some(d)) => format!("{} closed the connection", who(d)),
         (None, None) => "the capture ends".to_owned(),
-    }
-}
-
-/// How the connection ended, for the transport rules (`text`: [`ended_by`]).
-pub(super) fn ending<'a>(c: &Conn, text: &'a str) -> transport::Ending<'a> {
-    transport::Ending {
-        text,
-        client_first: client_ended(c),
-        server_spoke: c.payload_seen[1],
-        server_closed: c.dirs[1].fin || c.dirs[1].rst,
     }
 }
 

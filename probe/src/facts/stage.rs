@@ -1,5 +1,5 @@
-//! The stages of an RDP connection (MS-RDPBCGR 1.3.1.1) in timeline order,
-//! and the status of each in a report.
+//! The stages of an RDP connection (MS-RDPBCGR 1.3.1.1) in timeline order, the path through
+//! them for a selected security layer, and how one went.
 
 use rdp_proto::nego::SecurityProtocol;
 use serde::Serialize;
