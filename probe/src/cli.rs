@@ -133,6 +133,12 @@ pub enum Command {
         /// for every target given; the enumeration's connections stay anonymous.
         #[arg(long, value_name = "[DOMAIN\\]USER")]
         user: Option<String>,
+        /// Append the main TLS sessions' secrets to FILE in the NSS key log format (the one
+        /// SSLKEYLOGFILE names, which is honoured without this option), so that a capture of
+        /// the probe decrypts in Wireshark. The file holds secrets: it is created readable by
+        /// its owner only.
+        #[arg(long, value_name = "FILE")]
+        keylog: Option<std::path::PathBuf>,
         /// Also write a self-contained HTML report to FILE: the headline, findings, a ladder
         /// diagram and the stage timeline of each target, the layers / TLS / methods matrix,
         /// the certificate, CredSSP and the client matrix. Opens offline; fetches nothing.

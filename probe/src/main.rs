@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
 
 mod app;
@@ -84,6 +85,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_enum,
             stop_after,
             user,
+            keylog,
             html,
             clients,
             watch,
@@ -103,6 +105,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 rate: rate.map(|r| std::sync::Arc::new(rdprobe::active::run::Rate::new(r))),
                 stop_after,
                 credentials,
+                keylog: rdprobe::active::keylog::for_run(keylog.as_deref()).with_context(|| {
+                    format!(
+                        "opening the key log {}",
+                        keylog.as_deref().map_or_else(String::new, |p| {
+                            rdprobe::escape::terminal(&p.display().to_string())
+                        })
+                    )
+                })?,
             };
             let list = app::probe::ProbeList {
                 targets,

@@ -23,6 +23,7 @@ fn opts() -> ProbeOptions {
         // These servers end at TLS: no walk past the MCS connect (the probe before the walk).
         stop_after: rdprobe::diagnose::Stage::Mcs,
         credentials: None,
+        keylog: None,
     }
 }
 
@@ -2105,4 +2106,99 @@ async fn names_from_a_hosts_file_wrong_host_alias_multiple_and_unresolved() {
         .as_str()
         .unwrap()
         .starts_with("Not reachable: the name does not resolve"));
+}
+
+/// A server-side key log: every (label, client random, secret) the TLS server derives.
+#[derive(Debug, Default)]
+struct ServerKeys(std::sync::Mutex<Vec<String>>);
+
+impl rustls::KeyLog for ServerKeys {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(rdprobe::active::keylog::line(label, client_random, secret));
+    }
+}
+
+/// `probe --keylog FILE`: the main TLS session's secrets, in the NSS key log format, are the
+/// very secrets the server derived (TLS 1.3 traffic secrets here, and TLS 1.2's master secret),
+/// so a capture of the probe decrypts; the file is readable by its owner only.
+#[tokio::test]
+async fn keylog_holds_the_secrets_the_server_derived() {
+    for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[version])
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], der)
+            .unwrap();
+        let server_keys = Arc::new(ServerKeys::default());
+        config.key_log = server_keys.clone();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = server_on(l, move |mut s| {
+            let acceptor = acceptor.clone();
+            async move {
+                if read_request(&mut s).await.is_none() {
+                    return;
+                }
+                let _ = s.write_all(&CC_SSL).await;
+                if let Ok(mut tls) = acceptor.accept(s).await {
+                    let mut buf = [0u8; 64];
+                    let _ =
+                        tokio::time::timeout(Duration::from_millis(300), tls.read(&mut buf)).await;
+                }
+            }
+        });
+        let path =
+            std::env::temp_dir().join(format!("rdprobe-keylog-test-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let o = ProbeOptions {
+            enumerate: false,
+            stop_after: rdprobe::diagnose::Stage::Tls,
+            keylog: Some(Arc::new(
+                rdprobe::active::keylog::KeyLogTo::open(&path).unwrap(),
+            )),
+            ..opts()
+        };
+        let r = probe(
+            &Target {
+                host: "127.0.0.1".into(),
+                port,
+            },
+            &o,
+        )
+        .await;
+        assert!(r.tls.as_ref().is_some_and(|t| t.version.is_some()), "{r:?}");
+        let written = std::fs::read_to_string(&path).unwrap();
+        let derived = server_keys.0.lock().unwrap().clone();
+        assert!(!derived.is_empty());
+        for l in &derived {
+            assert!(written.contains(l.as_str()), "{l} not in {written}");
+        }
+        let labels: Vec<&str> = written
+            .lines()
+            .filter_map(|l| l.split(' ').next())
+            .collect();
+        if version == &rustls::version::TLS13 {
+            assert!(labels.contains(&"CLIENT_TRAFFIC_SECRET_0"), "{labels:?}");
+        } else {
+            assert_eq!(labels, ["CLIENT_RANDOM"]);
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let _ = std::fs::remove_file(&path);
+    }
 }

@@ -21,6 +21,7 @@ fn opts() -> ProbeOptions {
         rate: None,
         stop_after: rdprobe::diagnose::Stage::Active,
         credentials: None,
+        keylog: None,
     }
 }
 

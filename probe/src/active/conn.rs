@@ -41,6 +41,8 @@ pub struct ProbeOptions {
     /// `--user`: CredSSP and the Client Info carry these on the main connection (never on the
     /// enumeration's).
     pub credentials: Option<Arc<super::credentials::Credentials>>,
+    /// `--keylog FILE` / `SSLKEYLOGFILE`: where the main TLS session's secrets go.
+    pub keylog: Option<Arc<dyn rustls::KeyLog>>,
 }
 
 /// New connections per second across all targets (`--rate`): each connection takes the next
@@ -92,6 +94,7 @@ impl Default for ProbeOptions {
             rate: None,
             stop_after: Stage::Active,
             credentials: None,
+            keylog: None,
         }
     }
 }

@@ -76,7 +76,7 @@ pub(super) async fn drive<S>(
         Ok(n) => n,
         Err(why) => return c.on_upgrade_failed(TlsFailure::from(why)),
     };
-    let config = match tls_config() {
+    let config = match tls_config(run.opts.keylog.clone()) {
         Ok(c) => c,
         Err(why) => return c.on_upgrade_failed(TlsFailure::from(why)),
     };
@@ -260,8 +260,10 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
 }
 
 /// rustls for the main session: TLS 1.2 and 1.3, any certificate (reported, not trusted), no
-/// resumption.
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+/// resumption; its secrets to `keylog` when given.
+fn tls_config(
+    keylog: Option<Arc<dyn rustls::KeyLog>>,
+) -> Result<Arc<rustls::ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
@@ -270,6 +272,9 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
         .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
         .with_no_client_auth();
     cfg.resumption = rustls::client::Resumption::disabled();
+    if let Some(k) = keylog {
+        cfg.key_log = k;
+    }
     Ok(Arc::new(cfg))
 }
 

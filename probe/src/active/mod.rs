@@ -11,6 +11,7 @@ mod connect;
 pub mod credentials;
 pub mod crypto;
 pub mod fleet;
+pub mod keylog;
 pub mod net;
 pub mod pdu;
 pub mod plan;
