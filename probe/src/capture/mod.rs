@@ -6,6 +6,7 @@
 
 pub mod analyzer;
 pub mod batch;
+pub mod decrypt;
 pub mod link;
 #[cfg(feature = "live")]
 pub mod live;
