@@ -13,3 +13,19 @@ pub fn pdu(rel: &str) -> Vec<u8> {
 pub fn zeek_tls10_flight() -> Vec<u8> {
     pdu("zeek__rdp-to-ssl/004-s2c-tls-handshake-server-hello.bin")
 }
+
+/// Frame `n` of a real connection's PDU directory (`fixtures/pdu/peers/DIR/NNN-...bin`) and
+/// whether the client sent it.
+pub fn peer_frame(dir: &str, n: u32) -> (Vec<u8>, bool) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/pdu/peers")
+        .join(dir);
+    let prefix = format!("{n:03}-");
+    let e = std::fs::read_dir(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no frame {n} in {}", path.display()));
+    let from_client = e.file_name().to_string_lossy().contains("-c2s-");
+    (std::fs::read(e.path()).unwrap(), from_client)
+}

@@ -288,18 +288,23 @@ mod tests {
 
     /// xfreerdp against xrdp at encryption level NONE: frame `n` of the server.
     fn xrdp(n: u32) -> Vec<u8> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../fixtures/pdu/peers/xfreerdp_xrdp-rdp-none");
-        let e = std::fs::read_dir(&dir)
-            .unwrap()
-            .flatten()
-            .find(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!("{n:03}-"))
-            })
-            .unwrap();
-        std::fs::read(e.path()).unwrap()
+        crate::testdata::peer_frame("xfreerdp_xrdp-rdp-none", n).0
+    }
+
+    /// The walk under Standard RDP Security, as far as `stop_after`, without credentials.
+    fn rdp_security_walk(stop_after: Stage) -> Connector<'static> {
+        Connector::new(Config {
+            request: None,
+            mode: Mode::RdpSecurity,
+            stop_after,
+            credentials: None,
+            host: "127.0.0.1".into(),
+            randoms: Randoms {
+                credssp: [1; 56],
+                walk: [2; 80],
+                client: [3; 32],
+            },
+        })
     }
 
     /// A server that answers each group of client frames with xrdp's real frames, in order,
@@ -347,18 +352,7 @@ mod tests {
         ];
         let server = tokio::spawn(async move { replay(server, script).await });
         let mut run = Run::new(&opts, "127.0.0.1", 3389);
-        let mut c = Connector::new(Config {
-            request: None,
-            mode: Mode::RdpSecurity,
-            stop_after: Stage::Capabilities,
-            credentials: None,
-            host: "127.0.0.1".into(),
-            randoms: Randoms {
-                credssp: [1; 56],
-                walk: [2; 80],
-                client: [3; 32],
-            },
-        });
+        let mut c = rdp_security_walk(Stage::Capabilities);
         drive(&mut run, client, Err("no TLS expected".into()), &mut c).await;
         let seen = server.await.unwrap().unwrap();
         // The Connection Request had no negotiation data (a request for Standard RDP Security
@@ -405,18 +399,7 @@ mod tests {
             drop(s);
         });
         let mut run = Run::new(&opts, "127.0.0.1", 3389);
-        let mut c = Connector::new(Config {
-            request: None,
-            mode: Mode::RdpSecurity,
-            stop_after: Stage::Active,
-            credentials: None,
-            host: "127.0.0.1".into(),
-            randoms: Randoms {
-                credssp: [1; 56],
-                walk: [2; 80],
-                client: [3; 32],
-            },
-        });
+        let mut c = rdp_security_walk(Stage::Active);
         drive(&mut run, client, Err("no TLS expected".into()), &mut c).await;
         server.await.unwrap();
         assert_eq!(run.rec.stopped_at, Some(Stage::Channels));

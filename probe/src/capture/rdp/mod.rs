@@ -549,24 +549,13 @@ mod tests {
     fn a_set_error_info_after_licensing_ends_capabilities() {
         let mut s = Session::new();
         for n in 1..=23 {
-            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../fixtures/pdu/peers/xfreerdp_xrdp-rdp-none");
-            let file = std::fs::read_dir(&dir)
-                .unwrap()
-                .flatten()
-                .find(|e| {
-                    e.file_name()
-                        .to_string_lossy()
-                        .starts_with(&format!("{n:03}-"))
-                })
-                .unwrap();
-            let name = file.file_name().to_string_lossy().into_owned();
-            let d = if name.contains("-c2s-") {
+            let (bytes, from_client) = crate::testdata::peer_frame("xfreerdp_xrdp-rdp-none", n);
+            let d = if from_client {
                 Dir::ClientToServer
             } else {
                 Dir::ServerToClient
             };
-            s.feed(d, &std::fs::read(file.path()).unwrap(), i64::from(n));
+            s.feed(d, &bytes, i64::from(n));
         }
         assert_eq!(s.rdp.session.licensing.outcome.as_str(), "valid_client");
         s.feed(Dir::ServerToClient, &set_error_info(7), 100);

@@ -147,20 +147,7 @@ fn no_tls_capable_confirm() {
 /// first frames, which are xfreerdp's own bytes.
 #[test]
 fn mcs_and_the_walk_against_xrdp() {
-    let xrdp = |n: u32| {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../fixtures/pdu/peers/xfreerdp_xrdp-rdp-none");
-        let e = std::fs::read_dir(&dir)
-            .unwrap()
-            .flatten()
-            .find(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!("{n:03}-"))
-            })
-            .unwrap();
-        std::fs::read(e.path()).unwrap()
-    };
+    let xrdp = |n: u32| crate::testdata::peer_frame("xfreerdp_xrdp-rdp-none", n).0;
     let mut rec = Record::default();
     let mut f = ProbeFacts::default();
     let mut c = Connector::new(config(None, Mode::RdpSecurity));

@@ -9,20 +9,7 @@ use rdp_proto::slowpath::PduType;
 /// Attach User Confirm, the Channel Join Confirms, then its License Request.
 #[test]
 fn a_walk_over_xrdp_real_frames() {
-    let frame = |n: u32| -> Vec<u8> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../fixtures/pdu/peers/xfreerdp_xrdp-rdp-none");
-        let e = std::fs::read_dir(&dir)
-            .unwrap()
-            .flatten()
-            .find(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!("{n:03}-"))
-            })
-            .unwrap();
-        std::fs::read(e.path()).unwrap()
-    };
+    let frame = |n: u32| -> Vec<u8> { crate::testdata::peer_frame("xfreerdp_xrdp-rdp-none", n).0 };
     let mut rec = Record::default();
     let (mut walk, step) = Walk::start(1003, Stage::Active, [7; 80], None);
     let Step::Send(first) = step else { panic!() };
