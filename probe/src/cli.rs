@@ -195,6 +195,12 @@ pub enum Command {
         /// the text report); with `--format json` every connection is listed.
         #[arg(long, value_name = "FILE")]
         html: Option<std::path::PathBuf>,
+        /// Decrypt TLS with the secrets in FILE, an NSS key log (`SSLKEYLOGFILE`, `rdprobe
+        /// probe --keylog`): CredSSP, the logon's NTSTATUS, licensing and Set Error Info are
+        /// then read as the probe reads them. pcapng Decryption Secrets Blocks are used
+        /// without it.
+        #[arg(long, value_name = "FILE")]
+        keylog: Option<std::path::PathBuf>,
     },
     /// Capture live from an interface (libpcap; needs root or CAP_NET_RAW) and report each RDP
     /// connection as it ends, and the rest on Ctrl-C, --duration or --count.

@@ -64,12 +64,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             output,
             html,
+            keylog,
         } => {
             if html.is_some() && format == OutFormat::Jsonl {
                 anyhow::bail!("--html keeps the connections: use --format text or json with it");
             }
             let paint = app::use_color(color, &output);
-            app::pcap::pcap(&files, ports, format, app::open_output(&output)?, paint, html)
+            app::pcap::pcap(
+                &files,
+                ports,
+                format,
+                app::open_output(&output)?,
+                paint,
+                html,
+                keylog,
+            )
         }
         Command::Probe {
             targets,

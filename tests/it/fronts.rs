@@ -110,9 +110,14 @@ fn capture(last: u32, code: u32) -> Verdict {
     let mut s = Session::new();
     for n in 1..=last {
         let (bytes, dir) = frame(n);
-        s.feed(dir, &bytes, i64::from(n));
+        s.feed(dir, &bytes, i64::from(n), &Default::default());
     }
-    s.feed(Dir::ServerToClient, &set_error_info(code), 100);
+    s.feed(
+        Dir::ServerToClient,
+        &set_error_info(code),
+        100,
+        &Default::default(),
+    );
     let e = s.rdp.session.error_info.expect("the Set Error Info read");
     let stage = s.error_stage.expect("its stage");
     let f = rules::set_error_info(e, stage);

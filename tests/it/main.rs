@@ -1,5 +1,6 @@
 //! The integration test binary: one binary for all integration tests (link time on 2 cores).
 
+mod decrypt;
 mod deframer;
 mod expected;
 mod fronts;

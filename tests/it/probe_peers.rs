@@ -356,6 +356,13 @@ fn hold_peers_for_benchmarks() {
         held.extend(peers::or_skip(peers::xrdp(c)));
     }
     held.extend(peers::or_skip(peers::shadow_nla()));
+    // Fourth: xrdp with TLS 1.2 only (the key log fixtures' TLS 1.2 session).
+    held.extend(peers::or_skip(peers::xrdp(&XrdpConfig {
+        security: Security::Tls,
+        crypt_level: CryptLevel::High,
+        cert: Cert::Default,
+        tls_protocols: Some("TLSv1.2"),
+    })));
     let addrs: Vec<String> = held.iter().map(|p| p.addr().to_string()).collect();
     std::fs::write(&out, addrs.join("\n") + "\n").unwrap();
     eprintln!("holding {} for {secs} s: {}", addrs.join(", "), out);

@@ -14,7 +14,14 @@ pub(crate) fn pcap(
     out: Box<dyn Write>,
     paint: bool,
     html: Option<std::path::PathBuf>,
+    keylog: Option<std::path::PathBuf>,
 ) -> anyhow::Result<ExitCode> {
+    let base = rdprobe::capture::analyzer::Config {
+        ports,
+        series: html.is_some(),
+        keylog: keylog.as_deref().map(read_keylog).transpose()?,
+        ..Default::default()
+    };
     // The reports the HTML page shows (text mode: the connections the text lists).
     let mut for_html: Vec<rdprobe::report::capture::CaptureReport> = Vec::new();
     use rdprobe::capture::batch::{analyze_all, analyze_one, Event, FileResult, Mode};
@@ -102,7 +109,7 @@ pub(crate) fn pcap(
             }
         };
         let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let result = analyze_one(file, &ports, mode, html.is_some(), &cancel, progress, |l| {
+        let result = analyze_one(file, &base, mode, &cancel, progress, |l| {
             if write_error.is_none() {
                 if let Err(e) = writeln!(out, "{l}") {
                     // The reader went away: stop instead of analysing for nobody.
@@ -123,7 +130,7 @@ pub(crate) fn pcap(
         // Several files: analysed in parallel on all cores, written in argument order.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let bar = progress_bar(files.len() as u64, "[{bar:30}] {pos}/{len} files {elapsed}");
-        analyze_all(files, &ports, mode, html.is_some(), threads, |_, event| {
+        analyze_all(files, &base, mode, threads, |_, event| {
             let res = match event {
                 Event::Line(l) => writeln!(out, "{l}"),
                 Event::Done(result) => {
@@ -163,4 +170,39 @@ pub(crate) fn pcap(
     }
     out.flush()?;
     Ok(exit_code(worst, input_error))
+}
+
+/// Most bytes of a key log file read (100,000 TLS 1.3 sessions take about 60 MB).
+const MAX_KEYLOG: u64 = 64 * 1024 * 1024;
+
+/// Reads `--keylog FILE`: an NSS key log. Lines that are not key log lines are named on
+/// standard error (their number and why, never their content: they may be secrets).
+fn read_keylog(
+    path: &std::path::Path,
+) -> anyhow::Result<std::sync::Arc<rdprobe::capture::decrypt::keylog::KeyLog>> {
+    use std::io::Read;
+    let shown = rdprobe::escape::terminal(&path.display().to_string());
+    let file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("--keylog {shown}: {e}"))?;
+    let mut text = zeroize::Zeroizing::new(Vec::new());
+    file.take(MAX_KEYLOG + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| anyhow::anyhow!("--keylog {shown}: {e}"))?;
+    if text.len() as u64 > MAX_KEYLOG {
+        anyhow::bail!("--keylog {shown}: larger than {MAX_KEYLOG} bytes; not a key log?");
+    }
+    let mut log = rdprobe::capture::decrypt::keylog::KeyLog::default();
+    let added = log.add_text(&String::from_utf8_lossy(&text));
+    for (line, why) in &log.rejected {
+        eprintln!("rdprobe: --keylog {shown} line {line}: {why}; skipped");
+    }
+    if log.rejected_lines > log.rejected.len() {
+        eprintln!(
+            "rdprobe: --keylog {shown}: {} more line(s) skipped",
+            log.rejected_lines - log.rejected.len()
+        );
+    }
+    if added.secrets == 0 {
+        eprintln!("rdprobe: --keylog {shown}: no TLS secrets in it");
+    }
+    Ok(std::sync::Arc::new(log))
 }

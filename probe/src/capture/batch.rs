@@ -45,22 +45,20 @@ pub enum Event {
 /// Lines a file may have waiting before its thread waits for the writer.
 const QUEUE: usize = 1024;
 
-/// Analyzes one file, handing each JSON Lines connection line to `line` as it finishes.
+/// Analyzes one file with the settings of `base` (ports, series, key log), handing each JSON
+/// Lines connection line to `line` as it finishes.
 pub fn analyze_one(
     file: &Path,
-    ports: &[u16],
+    base: &Config,
     mode: Mode,
-    series: bool,
     cancel: &Arc<AtomicBool>,
     progress: impl FnMut(u64),
     mut line: impl FnMut(String),
 ) -> Result<FileResult, String> {
     let cfg = Config {
-        ports: ports.to_vec(),
         keep_connections: mode == Mode::Json,
-        series,
         cancel: Some(cancel.clone()),
-        ..Config::default()
+        ..base.clone()
     };
     let file_name = file.display().to_string();
     let mut scans = Scans::default();
@@ -91,9 +89,8 @@ pub fn analyze_one(
 /// (the files still running then finish without being waited for by anyone).
 pub fn analyze_all(
     files: &[PathBuf],
-    ports: &[u16],
+    base: &Config,
     mode: Mode,
-    series: bool,
     threads: usize,
     mut each: impl FnMut(usize, Event) -> bool,
 ) {
@@ -113,9 +110,8 @@ pub fn analyze_all(
                 };
                 let result = analyze_one(
                     file,
-                    ports,
+                    base,
                     mode,
-                    series,
                     cancel,
                     |_| {},
                     |l| {

@@ -63,6 +63,21 @@ impl<F: FnMut(&Connection)> Pipeline<F> {
         }
     }
 
+    /// A TLS key log carried by the capture (pcapng Decryption Secrets Blocks).
+    pub fn add_secrets(&mut self, text: &[u8]) {
+        let added = self
+            .analyzer
+            .keys
+            .embedded
+            .add_text(&String::from_utf8_lossy(text));
+        if added.rejected > 0 && self.notices.len() < MAX_NOTICES {
+            self.notices.push(format!(
+                "{} line(s) of the capture's TLS key log are not key log lines",
+                added.rejected
+            ));
+        }
+    }
+
     /// Time passes without packets (live capture): idle connections finish.
     pub fn tick(&mut self, now_ns: i64) {
         self.analyzer.tick(now_ns);

@@ -33,6 +33,9 @@ pub fn analyze_reader<R: std::io::Read>(
     let cancel = cfg.cancel.clone();
     let mut pipeline = Pipeline::new(cfg, on_connection);
     loop {
+        if let Some(text) = reader.take_secrets() {
+            pipeline.add_secrets(&text);
+        }
         let pkt = match reader.next_packet() {
             Ok(Some(p)) => p,
             Ok(None) => break,

@@ -233,10 +233,12 @@ pub fn connection(
                 ssl: sel.contains(SecurityProtocol::SSL) && !sel.is_nla(),
             }));
         }
+        // Standard RDP Security's own encryption (under TLS the server says NONE: normal).
         if let Some(sec) = r
             .connect_response
             .as_ref()
             .and_then(|c| c.security.as_ref())
+            .filter(|_| selected.is_none_or(|s| s.is_empty()))
         {
             findings.extend(rules::weak_rdp_encryption(&[sec.method], Some(sec.level)));
             findings.extend(rules::weak_proprietary_key(sec.rsa_bits));
@@ -252,6 +254,17 @@ pub fn connection(
             if !f.tls_established {
                 stopped_at.get_or_insert(Stage::Tls);
                 findings.push(rules::tls_alert(dir.sender(), &alert));
+            }
+        }
+        if let Some(nla) = &r.nla {
+            if let Some(c) = &nla.server {
+                findings.extend(rules::credssp(c, "the capture's clock"));
+            }
+            if let Some(outcome) = nla.outcome(!t.open_at_end) {
+                if let Some(finding) = rules::auth(&outcome, &nla.account()) {
+                    stopped_at.get_or_insert(Stage::Credssp);
+                    findings.push(finding);
+                }
             }
         }
         if let Some(e) = r.session.error_info {

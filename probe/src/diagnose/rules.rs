@@ -364,6 +364,27 @@ pub fn licensing(code: LicenseErrorCode, transition: StateTransition) -> Option<
     })
 }
 
+/// The findings of a server's TSRequest: the CVE-2018-0886 fix missing (`credssp-unpatched`),
+/// its clock more than Kerberos' five minutes from `clock` ("ours", "the capture's").
+pub fn credssp(c: &crate::facts::probe::CredsspFacts, clock: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if !c.ts.patched_cve_2018_0886 {
+        out.push(finding(
+            FindingId::CredsspUnpatched,
+            format!("TSRequest version {}", c.ts.version),
+        ));
+    }
+    if let Some(skew) = c.clock_skew_s() {
+        if skew.abs() > 300 {
+            out.push(finding(
+                FindingId::ClockSkew,
+                format!("the server's clock is {skew} s from {clock}"),
+            ));
+        }
+    }
+    out
+}
+
 /// The finding of CredSSP with credentials that did not pass (None when it passed): the
 /// NTSTATUS's family (`logon-failure`, `account-locked`, `account-disabled`,
 /// `password-expired`, `logon-restricted`, `no-logon-servers`), `user-not-authorized` for an

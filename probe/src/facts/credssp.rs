@@ -32,7 +32,7 @@ impl TsRequestFacts {
     /// The one interpreter of a server TSRequest.
     pub fn from_pdu(ts: &TsRequest<'_>) -> Self {
         let challenge = ts.nego_tokens.first().and_then(|token| {
-            let Ok(Message::Challenge(ch)) = rdp_proto::decode::<Message>(token) else {
+            let Ok(Message::Challenge(ch)) = rdp_proto::decode::<Message>(ntlm_in(token)?) else {
                 return None;
             };
             let text = |id| ch.av(id).map(|p| p.text());
@@ -61,6 +61,115 @@ impl TsRequestFacts {
     /// Reads one DER TSRequest.
     pub fn parse(frame: &[u8]) -> Result<Self, rdp_proto::DecodeError> {
         rdp_proto::decode::<TsRequest>(frame).map(|ts| Self::from_pdu(&ts))
+    }
+}
+
+/// The NTLM message in a negoToken: the token itself (raw NTLM, as FreeRDP and rdprobe send
+/// it) or inside SPNEGO (RFC 4178, as mstsc and Windows send it), found by its `NTLMSSP\0`
+/// signature; its offsets are relative to that signature, so it decodes from there.
+pub fn ntlm_in(token: &[u8]) -> Option<&[u8]> {
+    const SIGNATURE: &[u8] = b"NTLMSSP\0";
+    let at = token
+        .windows(SIGNATURE.len())
+        .position(|w| w == SIGNATURE)?;
+    token.get(at..)
+}
+
+/// The authentication package a CredSSP negoToken carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mechanism {
+    Ntlm,
+    /// Kerberos (RFC 4121), by its OID (1.2.840.113554.1.2.2, or Microsoft's 1.2.840.48018.1.2.2).
+    Kerberos,
+    Unknown,
+}
+
+impl Mechanism {
+    /// The mechanism of one negoToken.
+    pub fn of(token: &[u8]) -> Self {
+        const KRB5: [u8; 11] = [
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02,
+        ];
+        const MS_KRB5: [u8; 11] = [
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x82, 0xf7, 0x12, 0x01, 0x02, 0x02,
+        ];
+        if ntlm_in(token).is_some() {
+            Self::Ntlm
+        } else if token.windows(11).any(|w| w == KRB5 || w == MS_KRB5) {
+            Self::Kerberos
+        } else {
+            Self::Unknown
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ntlm => "ntlm",
+            Self::Kerberos => "kerberos",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// What a client TSRequest says (the capture's view of the client's side of CredSSP).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientTsRequest {
+    pub version: u32,
+    pub mechanism: Option<Mechanism>,
+    /// The NTLM message carried, if any.
+    pub ntlm: Option<NtlmStep>,
+    /// An AUTHENTICATE's names (never a response or a key).
+    pub user: Option<String>,
+    pub domain: Option<String>,
+    pub workstation: Option<String>,
+    /// pubKeyAuth: the client proves the TLS key (with the AUTHENTICATE, or after Kerberos).
+    pub pub_key_auth: bool,
+    /// authInfo: the encrypted TSCredentials, the credentials themselves.
+    pub credentials: bool,
+}
+
+/// Which NTLM message a TSRequest carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NtlmStep {
+    Negotiate,
+    Challenge,
+    Authenticate,
+}
+
+impl ClientTsRequest {
+    /// The one interpreter of a client TSRequest.
+    pub fn from_pdu(ts: &TsRequest<'_>) -> Self {
+        let mut f = Self {
+            version: ts.version,
+            pub_key_auth: ts.pub_key_auth.is_some(),
+            credentials: ts.auth_info.is_some(),
+            ..Self::default()
+        };
+        if let Some(token) = ts.nego_tokens.first() {
+            f.mechanism = Some(Mechanism::of(token));
+            match ntlm_in(token).map(rdp_proto::decode::<Message>) {
+                Some(Ok(Message::Negotiate(_))) => f.ntlm = Some(NtlmStep::Negotiate),
+                Some(Ok(Message::Challenge(_))) => f.ntlm = Some(NtlmStep::Challenge),
+                Some(Ok(Message::Authenticate(a))) => {
+                    f.ntlm = Some(NtlmStep::Authenticate);
+                    let some = |s: String| (!s.is_empty()).then_some(s);
+                    f.user = some(a.user_name());
+                    f.domain = some(a.domain_name());
+                    f.workstation = some(a.workstation_name());
+                }
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// `DOMAIN\user`, or the user alone.
+    pub fn account(&self) -> Option<String> {
+        let user = self.user.as_deref()?;
+        Some(match self.domain.as_deref() {
+            Some(d) => format!("{d}\\{user}"),
+            None => user.to_owned(),
+        })
     }
 }
 

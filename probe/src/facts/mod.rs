@@ -8,6 +8,7 @@
 pub mod cert;
 pub mod connection;
 pub mod credssp;
+pub mod decrypt;
 pub mod gcc;
 pub mod observe;
 pub mod probe;

@@ -10,7 +10,12 @@ use rdp_proto::nego::SecurityProtocol;
 use rdp_proto::tls::{Alert, ClientHello, ProtocolVersion};
 use serde::Serialize;
 
+use super::credssp::{
+    AuthFailure, AuthOutcome, AuthStep, ClientTsRequest, EarlyAuthz, NtlmStep, TsRequestFacts,
+};
+use super::decrypt::Decryption;
 use super::gcc::ConnectResponseFacts;
+use super::probe::CredsspFacts;
 use super::session::SessionFacts;
 use super::tls::ServerHelloFacts;
 use super::x224::Confirm;
@@ -97,6 +102,12 @@ pub struct RdpFacts {
     pub ended_by: Option<EndingPdu>,
     /// The capture joined this connection after its start (it begins in TLS).
     pub joined_midstream: bool,
+    /// The TLS session read with its key, or why not (None: no key log was given).
+    pub decryption: Option<Decryption>,
+    /// CredSSP as read from the decrypted TLS session.
+    pub nla: Option<NlaFacts>,
+    /// The Client Info PDU, when it was in clear or decrypted.
+    pub client_info: Option<ClientInfoFacts>,
     /// Bytes before the first TPKT that were skipped (e.g. a SOCKS5 CONNECT exchange).
     pub prefix_bytes: u64,
     pub fast_path_pdus: u64,
@@ -194,5 +205,120 @@ impl ClientFacts {
             }
         }
         c
+    }
+}
+
+/// CredSSP (MS-CSSP 3.1.5) as a capture reads it from the decrypted TLS session: both sides'
+/// TSRequests, in order.
+#[derive(Clone, Debug, Default)]
+pub struct NlaFacts {
+    /// The server's first TSRequest (its CHALLENGE's names, version, clock) and the capture
+    /// time it came at, Unix seconds.
+    pub server: Option<CredsspFacts>,
+    /// What the client's TSRequests said: the mechanism, the AUTHENTICATE's account and
+    /// workstation, whether the credentials were sent.
+    pub client: ClientTsRequest,
+    /// TSRequests seen (client, server).
+    pub requests: (u32, u32),
+    /// The client's last step: NEGOTIATE sent, AUTHENTICATE sent, credentials sent.
+    pub step: Option<AuthStep>,
+    /// The server's errorCode, and after which step it came.
+    pub error: Option<(rdp_proto::credssp::NtStatus, AuthStep)>,
+    /// The server answered the AUTHENTICATE with its pubKeyAuth (it took the password).
+    pub server_pub_key_auth: bool,
+    /// HYBRID_EX: the Early User Authorization Result (MS-RDPBCGR 2.2.10.2).
+    pub early_authz: Option<EarlyAuthz>,
+}
+
+impl NlaFacts {
+    /// One client TSRequest.
+    pub fn on_client(&mut self, c: ClientTsRequest) {
+        self.requests.0 += 1;
+        if c.credentials {
+            self.step = Some(AuthStep::Credentials);
+            self.client.credentials = true;
+        } else if c.ntlm == Some(NtlmStep::Authenticate) || c.pub_key_auth {
+            self.step = Some(AuthStep::Authenticate);
+        } else if self.step.is_none() {
+            self.step = Some(AuthStep::Negotiate);
+        }
+        let merged = ClientTsRequest {
+            version: c.version.max(self.client.version),
+            mechanism: c.mechanism.or(self.client.mechanism),
+            ntlm: c.ntlm.or(self.client.ntlm),
+            user: c.user.or(self.client.user.take()),
+            domain: c.domain.or(self.client.domain.take()),
+            workstation: c.workstation.or(self.client.workstation.take()),
+            pub_key_auth: c.pub_key_auth || self.client.pub_key_auth,
+            credentials: self.client.credentials,
+        };
+        self.client = merged;
+    }
+
+    /// One server TSRequest, at capture time `now` (Unix seconds).
+    pub fn on_server(&mut self, f: TsRequestFacts, pub_key_auth: bool, now: i64) {
+        self.requests.1 += 1;
+        if let Some(code) = f.error_code {
+            self.error
+                .get_or_insert((code, self.step.unwrap_or(AuthStep::Negotiate)));
+        }
+        if pub_key_auth && self.step == Some(AuthStep::Authenticate) {
+            self.server_pub_key_auth = true;
+        }
+        if self.server.is_none() {
+            self.server = Some(CredsspFacts { ts: f, now });
+        }
+    }
+
+    /// How the logon went, once the connection is over (`ended`) or as far as it went: None
+    /// when the client never got to the password check.
+    pub fn outcome(&self, ended: bool) -> Option<AuthOutcome> {
+        if let Some((code, step)) = self.error {
+            return Some(AuthOutcome::Failed(AuthFailure::Status(code, step)));
+        }
+        match self.step? {
+            AuthStep::Credentials => Some(AuthOutcome::Ok(self.early_authz)),
+            AuthStep::Authenticate if self.server_pub_key_auth => None,
+            AuthStep::Authenticate if ended => Some(AuthOutcome::Ended(
+                AuthStep::Authenticate,
+                "the connection ended".into(),
+            )),
+            _ => None,
+        }
+    }
+
+    /// The account the client logged on as (`DOMAIN\\user`), or what is known of it.
+    pub fn account(&self) -> String {
+        self.client
+            .account()
+            .unwrap_or_else(|| match self.client.mechanism {
+                Some(super::credssp::Mechanism::Kerberos) => "(a Kerberos ticket)".into(),
+                _ => "(not seen)".into(),
+            })
+    }
+}
+
+/// The Client Info PDU (MS-RDPBCGR 2.2.1.11.1.1): who logs on to the session. A password in it
+/// is a flag, never its bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientInfoFacts {
+    pub user: String,
+    pub domain: String,
+    /// A password is in the PDU (auto-logon with the password given).
+    pub password_present: bool,
+    /// INFO_AUTOLOGON.
+    pub auto_logon: bool,
+}
+
+impl ClientInfoFacts {
+    pub fn from_pdu(ci: &rdp_proto::info::ClientInfo<'_>) -> Self {
+        Self {
+            user: ci.user_name_text(),
+            domain: ci.domain_text(),
+            password_present: ci.password.iter().any(|b| *b != 0),
+            auto_logon: ci
+                .flags
+                .contains(rdp_proto::info::InfoFlags::INFO_AUTOLOGON),
+        }
     }
 }

@@ -7,11 +7,16 @@ use crate::diagnose::diagnosis::Diagnosis;
 use crate::diagnose::mstsc::MstscView;
 use crate::diagnose::{Finding, Stage, StageRecord, Verdict};
 use crate::facts::cert::CertFacts;
+use crate::facts::decrypt::Decryption;
 use crate::facts::gcc::{method_name, method_names, ConnectResponseFacts};
-use crate::facts::rdp::{ClientFacts, RdpFacts, Side, TlsHandshakeFacts};
+use crate::facts::probe::AuthFacts;
+use crate::facts::rdp::{
+    ClientFacts, ClientInfoFacts, NlaFacts, RdpFacts, Side, TlsHandshakeFacts,
+};
 use crate::facts::session::SessionFacts;
 use crate::facts::tcp::ConnState;
 use crate::facts::x224::protocol_names;
+use crate::report::probe::{AuthReport, CredsspReport};
 use crate::time::rfc3339;
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -125,6 +130,98 @@ pub struct RdpReport {
     pub joined_midstream: bool,
     /// What was seen after the MCS connect (null when nothing was).
     pub session: Option<SessionReport>,
+    /// The TLS session read with a key (absent when no key log was given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<DecryptionReport>,
+    /// CredSSP read from the decrypted session: the server's TSRequest (as in a probe result).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credssp: Option<CredsspReport>,
+    /// The logon the client attempted in CredSSP (as in a probe result, plus what the client
+    /// said about itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthReport>,
+    /// The Client Info PDU (a password in it: `password_present`, never the password).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_info: Option<ClientInfoReport>,
+}
+
+/// `decryption`: with which key a connection's TLS was read, or why it was not.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct DecryptionReport {
+    /// "decrypted", "no_key" or "failed".
+    pub result: &'static str,
+    /// "keylog_file" or "capture_file" (a pcapng Decryption Secrets Block).
+    pub source: Option<&'static str>,
+    pub suite: Option<String>,
+    /// Records opened, client and server.
+    pub records: Option<(u64, u64)>,
+    /// Why not, or where it stopped ("the key does not decrypt: server record 5 fails its tag").
+    pub notice: Option<String>,
+}
+
+impl From<&Decryption> for DecryptionReport {
+    fn from(d: &Decryption) -> Self {
+        let notice = d.notice();
+        match *d {
+            Decryption::Decrypted {
+                source,
+                suite,
+                records,
+            } => Self {
+                result: "decrypted",
+                source: Some(source.as_str()),
+                suite: Some(suite.to_string()),
+                records: Some(records),
+                notice,
+            },
+            Decryption::NoKey(_) => Self {
+                result: "no_key",
+                source: None,
+                suite: None,
+                records: None,
+                notice,
+            },
+            Decryption::Failed { source, suite, .. } => Self {
+                result: "failed",
+                source: Some(source.as_str()),
+                suite: Some(suite.to_string()),
+                records: None,
+                notice,
+            },
+        }
+    }
+}
+
+/// `client_info`: who logs on to the session, from the Client Info PDU.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ClientInfoReport {
+    pub user: String,
+    pub domain: String,
+    pub password_present: bool,
+    pub auto_logon: bool,
+}
+
+impl From<&ClientInfoFacts> for ClientInfoReport {
+    fn from(c: &ClientInfoFacts) -> Self {
+        Self {
+            user: c.user.clone(),
+            domain: c.domain.clone(),
+            password_present: c.password_present,
+            auto_logon: c.auto_logon,
+        }
+    }
+}
+
+/// The `auth` object of a captured logon.
+fn captured_auth(nla: &NlaFacts, ended: bool) -> Option<AuthReport> {
+    let outcome = nla.outcome(ended)?;
+    let mut r = AuthReport::from(&AuthFacts {
+        user: nla.account(),
+        outcome,
+    });
+    r.mechanism = nla.client.mechanism.map(|m| m.as_str());
+    r.workstation = nla.client.workstation.clone();
+    Some(r)
 }
 
 impl From<&ClientFacts> for ClientData {
@@ -194,6 +291,15 @@ impl From<&RdpFacts> for RdpReport {
             prefix_bytes: f.prefix_bytes,
             joined_midstream: f.joined_midstream,
             session: (!f.session.is_empty()).then(|| SessionReport::from(&f.session)),
+            decryption: f.decryption.as_ref().map(DecryptionReport::from),
+            credssp: f
+                .nla
+                .as_ref()
+                .and_then(|n| n.server.as_ref())
+                .map(CredsspReport::from),
+            // The report is built when the connection is over.
+            auth: f.nla.as_ref().and_then(|n| captured_auth(n, true)),
+            client_info: f.client_info.as_ref().map(ClientInfoReport::from),
         }
     }
 }

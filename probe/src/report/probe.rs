@@ -229,6 +229,11 @@ pub struct AuthReport {
     pub ntstatus_name: Option<String>,
     /// HYBRID_EX's Early User Authorization Result: "success", "access_denied", or the code.
     pub early_user_authorization: Option<String>,
+    /// A capture's: the package the client used ("ntlm", "kerberos"), its workstation name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mechanism: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workstation: Option<String>,
 }
 
 impl From<&AuthFacts> for AuthReport {
@@ -246,6 +251,8 @@ impl From<&AuthFacts> for AuthReport {
                 AuthOutcome::Ok(Some(e)) => Some(e.label()),
                 _ => None,
             },
+            mechanism: None,
+            workstation: None,
         }
     }
 }

@@ -309,6 +309,78 @@ impl<'a> Pdu<'a> for ServerHello<'a> {
     }
 }
 
+/// [RFC 8446 4.4.2] Certificate (TLS 1.3): a request context, then each certificate with its
+/// extensions (dropped here), the server's own first. Sent encrypted; read when decrypted.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Certificate13<'a> {
+    /// certificate_request_context (empty in a server's Certificate)
+    pub context: &'a [u8],
+    /// cert_data of each CertificateEntry
+    pub certificates: Vec<&'a [u8]>,
+}
+
+impl<'a> Pdu<'a> for Certificate13<'a> {
+    const NAME: &'static str = "Certificate (TLS 1.3)";
+    const LAYER: Layer = Layer::Tls;
+
+    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
+        let (i, ctx_len) = u8("certificate_request_context length")(i)?;
+        let (i, context) = take(i, ctx_len.into(), "certificate_request_context")?;
+        let (i, total) = be_u24("certificate_list length")(i)?;
+        let (i, mut list) = take(i, total as usize, "certificate_list")?;
+        let mut certificates = Vec::new();
+        while !list.is_empty() {
+            if certificates.len() == MAX_CERTIFICATES {
+                return crate::codec::too_large(
+                    list,
+                    "certificate_list",
+                    MAX_CERTIFICATES,
+                    MAX_CERTIFICATES + 1,
+                );
+            }
+            let (r, len) = be_u24("cert_data length")(list)?;
+            let (r, der) = take(r, len as usize, "cert_data")?;
+            let (r, ext_len) = be_u16("extensions length")(r)?;
+            let (r, _) = take(r, ext_len.into(), "extensions")?;
+            certificates.push(der);
+            list = r;
+        }
+        Ok((
+            i,
+            Self {
+                context,
+                certificates,
+            },
+        ))
+    }
+
+    fn encoded_len(&self) -> usize {
+        1 + self.context.len() + 3 + self.certificates.iter().map(|c| 5 + c.len()).sum::<usize>()
+    }
+
+    /// Each entry without extensions.
+    fn encode(&self, dst: &mut Vec<u8>) -> Result<(), EncodeError> {
+        fit(
+            Self::NAME,
+            "certificate_request_context length",
+            self.context.len(),
+            0xFF,
+        )?;
+        dst.push(len_u8(self.context.len()));
+        dst.extend_from_slice(self.context);
+        let total = self.encoded_len() - 4 - self.context.len();
+        fit(Self::NAME, "certificate_list length", total, 0xFF_FFFF)?;
+        dst.extend_from_slice(&crate::codec::len_u32(total).to_be_bytes()[1..]);
+        for c in &self.certificates {
+            fit(Self::NAME, "cert_data length", c.len(), 0xFF_FFFF)?;
+            dst.extend_from_slice(&crate::codec::len_u32(c.len()).to_be_bytes()[1..]);
+            dst.extend_from_slice(c);
+            dst.extend_from_slice(&[0, 0]);
+        }
+        Ok(())
+    }
+}
+
 /// [RFC 5246 7.4.2] Certificate (TLS <= 1.2): the DER chain, the server's own first.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Certificate<'a> {

@@ -2,7 +2,7 @@
 
 use core::time::Duration;
 
-use crate::diagnose::{finding, rules, FindingId, Stage, StageStatus};
+use crate::diagnose::{rules, Stage, StageStatus};
 use crate::facts::credssp::{AuthOutcome, TsRequestFacts};
 use crate::facts::probe::{AuthFacts, CredsspFacts};
 
@@ -65,23 +65,9 @@ pub fn conclude_auth(
     }
 }
 
-/// The CredSSP findings: the CVE-2018-0886 fix missing, the server's clock off by more than
-/// Kerberos' five minutes.
+/// The CredSSP findings ([`rules::credssp`]), the server's clock judged against ours.
 pub fn credssp_findings(rec: &mut Record, c: &CredsspFacts) {
-    if !c.ts.patched_cve_2018_0886 {
-        rec.findings.push(finding(
-            FindingId::CredsspUnpatched,
-            format!("TSRequest version {}", c.ts.version),
-        ));
-    }
-    if let Some(skew) = c.clock_skew_s() {
-        if skew.abs() > 300 {
-            rec.findings.push(finding(
-                FindingId::ClockSkew,
-                format!("the server's clock is {skew} s from ours"),
-            ));
-        }
-    }
+    rec.findings.extend(rules::credssp(c, "ours"));
 }
 
 #[cfg(test)]

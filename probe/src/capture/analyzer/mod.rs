@@ -15,6 +15,8 @@ mod verdict;
 
 use std::collections::VecDeque;
 
+use crate::capture::decrypt::keylog::KeyLog;
+use crate::capture::decrypt::Keys;
 use crate::capture::link::{Decoded, TcpSegment, Transport};
 use crate::capture::tcp::{analyze, flags, Budget, History, Segment};
 use crate::diagnose::Verdict;
@@ -46,6 +48,8 @@ pub struct Config {
     pub series: bool,
     /// Set from outside to end the analysis early (the reader of the output went away).
     pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// `--keylog`: TLS secrets to decrypt sessions with.
+    pub keylog: Option<std::sync::Arc<KeyLog>>,
 }
 
 impl Default for Config {
@@ -57,6 +61,7 @@ impl Default for Config {
             keep_connections: true,
             series: false,
             cancel: None,
+            keylog: None,
         }
     }
 }
@@ -90,6 +95,8 @@ pub struct Analyzer {
     budget: Budget,
     /// Certificates parsed so far (many connections show the same one).
     certs: cert::Cache,
+    /// TLS keys: the `--keylog` files' and the capture's own Decryption Secrets Blocks.
+    pub keys: Keys,
     finished: Vec<Connection>,
     pub summary: Summary,
     last_sweep_ns: i64,
@@ -100,6 +107,7 @@ impl Analyzer {
         if !cfg.ports.contains(&3389) {
             cfg.ports.push(3389);
         }
+        let file = cfg.keylog.clone();
         Self {
             cfg,
             flows: FlowMap::default(),
@@ -108,6 +116,10 @@ impl Analyzer {
             udp: FlowMap::default(),
             budget: Budget::default(),
             certs: cert::Cache::default(),
+            keys: Keys {
+                file,
+                embedded: Default::default(),
+            },
             finished: Vec::new(),
             summary: Summary::default(),
             last_sweep_ns: 0,
@@ -319,8 +331,9 @@ impl Analyzer {
             if p.session.wants_bytes() {
                 let Payload { reasm, session, .. } = &mut **p;
                 let budget = &mut self.budget;
+                let keys = &self.keys;
                 reasm[di].push(t.seq, t.payload, budget, |bytes| {
-                    session.feed(dir, bytes, ts)
+                    session.feed(dir, bytes, ts, keys)
                 });
                 if !session.wants_bytes() {
                     reasm[0].stop(budget);

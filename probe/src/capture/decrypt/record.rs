@@ -10,6 +10,8 @@ use hmac::{Hmac, Mac};
 use sha2::{Sha256, Sha384};
 use zeroize::Zeroizing;
 
+use crate::facts::decrypt::OpenError;
+
 /// The AEAD of a cipher suite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cipher {
@@ -112,27 +114,6 @@ impl Key {
             Self::Aes256(k) => k.decrypt(nonce.into(), payload).ok(),
             Self::ChaCha(k) => k.decrypt(nonce.into(), payload).ok(),
         }
-    }
-}
-
-/// Why a record did not open.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OpenError {
-    /// Shorter than its nonce and tag.
-    Short,
-    /// The tag does not verify: a wrong key, or records out of step.
-    Tag,
-    /// TLS 1.3: an inner plaintext of padding only.
-    NoType,
-}
-
-impl std::fmt::Display for OpenError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Short => "too short for its nonce and tag",
-            Self::Tag => "fails its tag",
-            Self::NoType => "has no content type",
-        })
     }
 }
 

@@ -5,52 +5,10 @@
 use zeroize::Zeroizing;
 
 use super::keylog::Secrets;
-use super::record::{next_traffic_secret, tls12_openers, OpenError, Opener, Suite};
+use super::record::{next_traffic_secret, tls12_openers, Opener, Suite};
+use crate::facts::decrypt::{Failed, NoKey, OpenError};
 use crate::facts::rdp::Dir;
 use crate::facts::tls::HandshakeReader;
-
-/// Why a session cannot be decrypted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NoKey {
-    /// The key log has no secret for this ClientHello random.
-    NotInKeyLog,
-    /// The cipher suite is not one rdprobe decrypts (CBC, RC4, CCM ...).
-    Suite(u16),
-    /// The key log has this session, but not the secrets its version needs.
-    Incomplete,
-}
-
-impl std::fmt::Display for NoKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NotInKeyLog => f.write_str("no key for this session"),
-            Self::Suite(id) => write!(f, "cipher suite 0x{id:04x} is not one rdprobe decrypts"),
-            Self::Incomplete => f.write_str("the key log lacks this session's traffic secrets"),
-        }
-    }
-}
-
-/// A record that did not decrypt: which one of its direction (from 1) and why.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Failed {
-    pub dir: Dir,
-    pub record: u64,
-    pub why: OpenError,
-}
-
-impl std::fmt::Display for Failed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let who = match self.dir {
-            Dir::ClientToServer => "client",
-            Dir::ServerToClient => "server",
-        };
-        write!(
-            f,
-            "the key does not decrypt: {who} record {} {}",
-            self.record, self.why
-        )
-    }
-}
 
 enum Phase {
     /// Not protected yet (TLS 1.2, before ChangeCipherSpec).

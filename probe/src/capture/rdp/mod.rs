@@ -16,16 +16,20 @@ use rdp_proto::tpkt::Tpkt;
 use rdp_proto::x224::{Token, Tpdu};
 use rdp_proto::{decode, decode_prefix};
 
+use crate::capture::decrypt::Keys;
 use crate::diagnose::Stage;
 use crate::facts::gcc::ConnectResponseFacts;
 use crate::facts::observe::describe_non_rdp;
 use crate::facts::rdp::Dir;
-use crate::facts::rdp::{ClientFacts, EndingPdu, RdpFacts};
+use crate::facts::rdp::{ClientFacts, ClientInfoFacts, EndingPdu, RdpFacts};
 use crate::facts::session::{LicensingOutcome, ShareControlFacts};
 use crate::facts::tls::HandshakeReader;
 use crate::facts::x224::Confirm;
 
+mod decrypted;
 mod tls;
+
+use decrypted::Decrypt;
 
 /// A stage boundary seen on the wire.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,6 +91,11 @@ pub struct Session {
     /// A stream that may begin with a TLS record instead of a Connection Request (a capture
     /// joined mid-connection on an RDP port).
     tls_start_allowed: bool,
+    /// The ClientHello's random, and the ServerHello's suite and random until the key is
+    /// looked up: what finds the session in a key log.
+    client_random: Option<[u8; 32]>,
+    server_hello: Option<(rdp_proto::tls::CipherSuite, [u8; 32])>,
+    decrypt: Decrypt,
 }
 
 impl Default for Session {
@@ -115,6 +124,9 @@ impl Session {
             encrypted_rdp: false,
             tls13_handshake: false,
             tls_start_allowed: false,
+            client_random: None,
+            server_hello: None,
+            decrypt: Decrypt::Untried,
         }
     }
 
@@ -169,8 +181,8 @@ impl Session {
         }
     }
 
-    /// Feeds in-order bytes of one direction.
-    pub fn feed(&mut self, dir: Dir, bytes: &[u8], ts_ns: i64) {
+    /// Feeds in-order bytes of one direction; `keys` decrypt its TLS session when they have it.
+    pub fn feed(&mut self, dir: Dir, bytes: &[u8], ts_ns: i64, keys: &Keys) {
         let d = dir.index();
         if self.bulk || self.dirs[d].broken {
             return;
@@ -192,7 +204,11 @@ impl Session {
             let mut deframer = std::mem::take(&mut self.dirs[d].deframer);
             let go_on = match deframer.next_frame() {
                 Ok(Some(f)) => {
-                    self.on_frame(dir, f.kind, f.bytes, ts_ns);
+                    if f.kind == FrameKind::TlsRecord {
+                        self.on_tls(dir, f.bytes, ts_ns, keys);
+                    } else {
+                        self.on_frame(dir, f.kind, f.bytes, ts_ns);
+                    }
                     !self.bulk
                 }
                 Ok(None) => false,
@@ -294,12 +310,14 @@ impl Session {
         if let Some(t) = self.rdp.tls.as_mut() {
             t.established = established;
         }
+        self.rdp.decryption = self.decrypt.facts();
     }
 
     fn on_frame(&mut self, dir: Dir, kind: FrameKind, bytes: &[u8], ts: i64) {
         match kind {
             FrameKind::Tpkt => self.on_tpkt(dir, bytes, ts),
-            FrameKind::TlsRecord => self.on_tls(dir, bytes, ts),
+            // Read by `on_tls` (it needs the keys); never inside a decrypted stream.
+            FrameKind::TlsRecord => {}
             FrameKind::FastPath => {
                 let d = &mut self.dirs[dir.index()];
                 d.fastpath += 1;
@@ -427,6 +445,11 @@ impl Session {
         if f.contains(SecurityFlags::SEC_EXCHANGE_PKT) {
             self.event(Stage::SecurityExchange, true, ts, "Security Exchange PDU");
         } else if f.contains(SecurityFlags::SEC_INFO_PKT) {
+            if !f.contains(SecurityFlags::SEC_ENCRYPT) {
+                if let Ok(ci) = decode::<rdp_proto::info::ClientInfo>(rest) {
+                    self.rdp.client_info = Some(ClientInfoFacts::from_pdu(&ci));
+                }
+            }
             self.event(Stage::ClientInfo, true, ts, "Client Info PDU");
         } else if f.contains(SecurityFlags::SEC_LICENSE_PKT) {
             self.event(Stage::Licensing, false, ts, "licensing");
@@ -477,7 +500,13 @@ impl Session {
                 self.event(Stage::Capabilities, true, ts, "Confirm Active");
             }
             ShareControlFacts::FontList => self.event(Stage::Finalization, false, ts, "Font List"),
-            ShareControlFacts::FontMap => self.event(Stage::Finalization, true, ts, "Font Map"),
+            ShareControlFacts::FontMap => {
+                self.event(Stage::Finalization, true, ts, "Font Map");
+                // Read with its key: the session is reached, the rest is bulk data.
+                if self.reading() {
+                    self.bulk = true;
+                }
+            }
             ShareControlFacts::ErrorInfo(e) => {
                 // The stage in progress: after the licensing result it ends the capabilities
                 // stage; after the logon screen, the session.
@@ -555,10 +584,15 @@ mod tests {
             } else {
                 Dir::ServerToClient
             };
-            s.feed(d, &bytes, i64::from(n));
+            s.feed(d, &bytes, i64::from(n), &Keys::default());
         }
         assert_eq!(s.rdp.session.licensing.outcome.as_str(), "valid_client");
-        s.feed(Dir::ServerToClient, &set_error_info(7), 100);
+        s.feed(
+            Dir::ServerToClient,
+            &set_error_info(7),
+            100,
+            &Keys::default(),
+        );
         assert_eq!(s.rdp.session.error_info, Some(ErrorInfo(7)));
         assert_eq!(s.error_stage, Some(Stage::Capabilities));
         s.finish();

@@ -6,23 +6,30 @@ use rdp_proto::nego::SecurityProtocol;
 use rdp_proto::tls::{self, ContentType, HandshakeType};
 
 use super::{Dir, Session, APPDATA_RECORDS};
+use crate::capture::decrypt::Keys;
 use crate::diagnose::Stage;
 use crate::facts::rdp::TlsHandshakeFacts;
 use crate::facts::tls::ServerHelloFacts;
 
 impl Session {
-    pub(super) fn on_tls(&mut self, dir: Dir, bytes: &[u8], ts: i64) {
+    pub(super) fn on_tls(&mut self, dir: Dir, bytes: &[u8], ts: i64, keys: &Keys) {
         let Ok(rec) = decode::<tls::Record>(bytes) else {
             return;
         };
         let d = dir.index();
         self.rdp.tls.get_or_insert_with(TlsHandshakeFacts::default);
+        if self.reading() {
+            self.on_record_reading(dir, &rec, bytes, ts);
+        }
         match rec.content_type {
             ContentType::HANDSHAKE if !self.dirs[d].ccs => {
                 // Handshake messages may span records: a bounded carry-over.
                 let mut reader = std::mem::take(&mut self.dirs[d].hs);
                 reader.push(rec.fragment, |hs| self.on_handshake(dir, hs, ts));
                 self.dirs[d].hs = reader;
+                if let Some((suite, random)) = self.server_hello.take() {
+                    self.start_decrypting(suite, &random, keys);
+                }
             }
             ContentType::CHANGE_CIPHER_SPEC => {
                 self.dirs[d].ccs = true;
@@ -54,6 +61,10 @@ impl Session {
                 let st = &mut self.dirs[d];
                 st.appdata += 1;
                 st.appdata_bytes += rec.fragment.len() as u64;
+                if self.reading() {
+                    // The decrypted stream says which stage this is.
+                    return;
+                }
                 let selected = self.selected();
                 if selected.is_some_and(SecurityProtocol::is_nla) {
                     self.event(Stage::Credssp, false, ts, "CredSSP (encrypted)");
@@ -72,27 +83,36 @@ impl Session {
         }
     }
 
-    fn on_handshake(&mut self, dir: Dir, hs: &tls::Handshake<'_>, ts: i64) {
+    pub(super) fn on_handshake(&mut self, dir: Dir, hs: &tls::Handshake<'_>, ts: i64) {
         let t = self.rdp.tls.get_or_insert_with(TlsHandshakeFacts::default);
         match hs.msg_type {
             HandshakeType::CLIENT_HELLO if dir == Dir::ClientToServer => {
                 if let Ok(ch) = decode::<tls::ClientHello>(hs.body) {
                     t.client_hello(&ch);
+                    self.client_random = Some(*ch.random);
                     self.event(Stage::Tls, false, ts, "ClientHello");
                 }
             }
             HandshakeType::SERVER_HELLO if dir == Dir::ServerToClient => {
-                if let Ok(sh) = decode::<tls::ServerHello>(hs.body) {
-                    let sh = ServerHelloFacts::from_pdu(&sh);
+                if let Ok(pdu) = decode::<tls::ServerHello>(hs.body) {
+                    let sh = ServerHelloFacts::from_pdu(&pdu);
+                    if !sh.hello_retry {
+                        self.server_hello = Some((pdu.cipher_suite, *pdu.random));
+                    }
                     self.tls13_handshake = sh.is_tls13();
                     t.server = Some(sh);
                 }
             }
             HandshakeType::CERTIFICATE if dir == Dir::ServerToClient => {
-                if let Ok(c) = decode::<tls::Certificate>(hs.body) {
-                    t.chain_length = c.certificates.len();
-                    self.rdp.tls_chain =
-                        c.certificates.iter().take(4).map(|d| d.to_vec()).collect();
+                // TLS 1.3's (RFC 8446 4.4.2) is only seen decrypted.
+                let chain = if t.server.is_some_and(|s| s.is_tls13()) {
+                    decode::<tls::Certificate13>(hs.body).map(|c| c.certificates)
+                } else {
+                    decode::<tls::Certificate>(hs.body).map(|c| c.certificates)
+                };
+                if let Ok(certificates) = chain {
+                    t.chain_length = certificates.len();
+                    self.rdp.tls_chain = certificates.iter().take(4).map(|d| d.to_vec()).collect();
                 }
             }
             _ => {}

@@ -47,6 +47,8 @@ pub const MAX_BLOCK: usize = 16 * 1024 * 1024;
 const MAX_BUFFER: usize = MAX_BLOCK + 64;
 /// The least room a read gets (unless the buffer is smaller).
 const MIN_READ: usize = 256 * 1024;
+/// Most TLS key log bytes kept from Decryption Secrets Blocks.
+pub const MAX_SECRETS: usize = 16 * 1024 * 1024;
 /// At most this many notices are kept (the last one says that more were dropped).
 pub const MAX_NOTICES: usize = 1000;
 /// At most this many interfaces per pcapng section.
@@ -171,6 +173,8 @@ pub struct PacketReader<R: Read> {
     packets: u64,
     last_ts_ns: i64,
     notices: Vec<Notice>,
+    /// TLS key log text from pcapng Decryption Secrets Blocks, not taken yet.
+    secrets: zeroize::Zeroizing<Vec<u8>>,
     format: CaptureFormat,
     pcap: PcapInfo,
     ng: NgState,
@@ -240,6 +244,7 @@ impl<R: Read> PacketReader<R> {
             packets: 0,
             last_ts_ns: 0,
             notices: Vec::new(),
+            secrets: Default::default(),
             format: CaptureFormat::PcapNg,
             pcap: PcapInfo {
                 big_endian: false,
@@ -323,6 +328,12 @@ impl<R: Read> PacketReader<R> {
     }
 
     /// Non-fatal problems seen so far.
+    /// The TLS key log text of the Decryption Secrets Blocks read since the last call (pcapng
+    /// writers put them before the packets they decrypt).
+    pub fn take_secrets(&mut self) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        (!self.secrets.is_empty()).then(|| std::mem::take(&mut self.secrets))
+    }
+
     pub fn notices(&self) -> &[Notice] {
         &self.notices
     }

@@ -264,6 +264,10 @@ impl<R: Read> PacketReader<R> {
                         self.consume(len);
                     }
                     EPB | OPB => return self.on_epb(btype, len).map(Some),
+                    DSB => {
+                        self.on_dsb(len);
+                        self.consume(len);
+                    }
                     SPB => return self.on_spb(len).map(Some),
                     SJE | CB_COPY | CB_NOCOPY => {
                         // Wireshark shows journal entries and custom blocks as frames: skip
@@ -274,6 +278,44 @@ impl<R: Read> PacketReader<R> {
                     _ => self.consume(len),
                 },
             }
+        }
+    }
+
+    /// A Decryption Secrets Block (pcapng 4.7): a TLS key log (secrets type `TLSK`) is kept
+    /// for [`PacketReader::take_secrets`]; other secret types (WireGuard, ZigBee ...) and a
+    /// block whose secrets length overruns it are skipped with a notice.
+    fn on_dsb(&mut self, len: usize) {
+        const TLS_KEY_LOG: u32 = 0x544c_534b;
+        let be = self.ng.big_endian;
+        let block = self.window(len);
+        let (kind, n) = (u32_at(block, 8, be), u32_at(block, 12, be) as usize);
+        let fits = n <= len.saturating_sub(20);
+        let offset = self.offset;
+        let after = self.packets;
+        let text = fits.then(|| 16usize.saturating_add(self.start)..self.start + 16 + n);
+        match text.and_then(|r| self.buf.get(r)) {
+            Some(text) if kind == TLS_KEY_LOG => {
+                if self.secrets.len() + text.len() <= super::MAX_SECRETS {
+                    self.secrets.extend_from_slice(text);
+                    self.secrets.push(b'\n');
+                } else {
+                    self.notice(
+                        None,
+                        offset,
+                        format!("a TLS key log block at offset {offset} (after packet {after}) is past the {}-byte limit of secrets kept; skipped", super::MAX_SECRETS),
+                    );
+                }
+            }
+            Some(_) => self.notice(
+                None,
+                offset,
+                format!("a Decryption Secrets Block of type 0x{kind:08x} at offset {offset} (after packet {after}) is not a TLS key log; skipped"),
+            ),
+            None => self.notice(
+                None,
+                offset,
+                format!("a Decryption Secrets Block at offset {offset} (after packet {after}) claims {n} bytes of secrets, more than it holds; skipped"),
+            ),
         }
     }
 

@@ -1,0 +1,257 @@
+//! Captures of `rdprobe probe --keylog` against real peers (fixtures/captures/keylog: xrdp with
+//! TLS 1.3 and with TLS 1.2 only, FreeRDP's NLA server with the right and a wrong password),
+//! read back by `rdprobe pcap --keylog`: the capture's facts, findings and diagnosis equal the
+//! probe's own result for the same connection. Also: the same TLS 1.2 session decrypted from
+//! the capture's own pcapng Decryption Secrets Block (written by Wireshark's editcap), and
+//! notices for a missing or a wrong key.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rdprobe::capture::analyzer::Config;
+use rdprobe::capture::decrypt::keylog::KeyLog;
+use rdprobe::capture::run::analyze_file;
+use rdprobe::report::capture::{CaptureReport, Connection};
+use serde_json::Value;
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/captures/keylog")
+}
+
+fn keylog(text: &str) -> Arc<KeyLog> {
+    let mut log = KeyLog::default();
+    log.add_text(text);
+    Arc::new(log)
+}
+
+fn analyze(file: &str, keys: Option<Arc<KeyLog>>) -> CaptureReport {
+    let cfg = Config {
+        keylog: keys,
+        ..Config::default()
+    };
+    analyze_file(&dir().join(file), cfg, |_| {}, |_| {}).unwrap()
+}
+
+/// The connection whose TLS was decrypted (the probe's main connection; its other
+/// connections, the X.224 check, carry no TLS).
+fn decrypted(r: &CaptureReport) -> Connection {
+    let mut it = r.connections.iter().filter(|c| {
+        c.rdp
+            .as_ref()
+            .and_then(|r| r.decryption.as_ref())
+            .is_some_and(|d| d.result == "decrypted")
+    });
+    let c = it.next().expect("a decrypted connection").clone();
+    assert!(it.next().is_none(), "one decrypted connection");
+    c
+}
+
+/// Findings only the probe can raise: the name the user typed is not on the wire (no SNI for
+/// an IP address), so the capture cannot match the certificate to it.
+const PROBE_ONLY: &[&str] = &["cert-name-mismatch"];
+
+fn compare(name: &str) -> (Connection, Value) {
+    let key = std::fs::read_to_string(dir().join(format!("{name}.keylog"))).unwrap();
+    let r = analyze(&format!("{name}.pcap"), Some(keylog(&key)));
+    let c = decrypted(&r);
+    let probe: Value =
+        serde_json::from_slice(&std::fs::read(dir().join(format!("{name}.probe.json"))).unwrap())
+            .unwrap();
+    let cj = serde_json::to_value(&c).unwrap();
+
+    // Where it stopped, and the findings both fronts can see.
+    assert_eq!(cj["stopped_at"], probe["stopped_at"], "{name}");
+    let ids = |v: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_owned())
+            .filter(|id| !PROBE_ONLY.contains(&id.as_str()))
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&cj), ids(&probe), "{name}: findings");
+    // The diagnosis: the same primary finding and stage, the same cause in the headline (the
+    // probe's headline begins with what it checked itself: "Reachable, NLA required").
+    let primary = probe["diagnosis"]["primary_finding"].as_str();
+    if !primary.is_some_and(|p| PROBE_ONLY.contains(&p)) {
+        assert_eq!(
+            cj["diagnosis"]["primary_finding"], probe["diagnosis"]["primary_finding"],
+            "{name}"
+        );
+        assert_eq!(
+            cj["diagnosis"]["stage"], probe["diagnosis"]["stage"],
+            "{name}"
+        );
+        let cause = |v: &Value| {
+            let h = v["diagnosis"]["headline"].as_str().unwrap().to_owned();
+            h.split_once(" — ")
+                .or_else(|| h.split_once(": "))
+                .map(|(_, c)| c.to_owned())
+                .unwrap_or(h)
+        };
+        assert_eq!(cause(&cj), cause(&probe), "{name}: headline");
+    }
+    // The same facts: CredSSP, the logon, the session past MCS.
+    let rdp = &cj["rdp"];
+    assert_eq!(rdp["credssp"], probe["credssp"], "{name}: credssp");
+    for field in ["user", "result", "ntstatus", "ntstatus_name"] {
+        assert_eq!(
+            rdp["auth"][field], probe["auth"][field],
+            "{name}: auth.{field}"
+        );
+    }
+    for field in [
+        "channels",
+        "licensing",
+        "error_info",
+        "redirect",
+        "capabilities",
+    ] {
+        assert_eq!(
+            rdp["session"][field], probe["session"][field],
+            "{name}: session.{field}"
+        );
+    }
+    (c, probe)
+}
+
+#[test]
+fn xrdp_tls13_decrypts_to_what_the_probe_saw() {
+    let (c, _) = compare("xrdp-tls13");
+    let rdp = c.rdp.unwrap();
+    let d = rdp.decryption.unwrap();
+    assert_eq!(d.suite.as_deref(), Some("TLS_AES_256_GCM_SHA384"));
+    assert_eq!(d.source, Some("keylog_file"));
+    // TLS 1.3's certificate is encrypted: read once decrypted.
+    assert!(c.findings.iter().any(|f| f.id == "cert-self-signed"));
+    assert_eq!(
+        rdp.session.unwrap().licensing.outcome,
+        "valid_client",
+        "xrdp's licensing, read inside TLS"
+    );
+}
+
+#[test]
+fn xrdp_tls12_decrypts_to_what_the_probe_saw() {
+    let (c, _) = compare("xrdp-tls12");
+    let d = c.rdp.unwrap().decryption.unwrap();
+    assert_eq!(
+        d.suite.as_deref(),
+        Some("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384")
+    );
+}
+
+#[test]
+fn freerdp_nla_right_password_decrypts_to_what_the_probe_saw() {
+    let (c, _) = compare("shadow-nla-ok");
+    let rdp = c.rdp.unwrap();
+    let auth = rdp.auth.unwrap();
+    assert_eq!(
+        (auth.mechanism, auth.workstation.as_deref()),
+        (Some("ntlm"), Some("RDPROBE"))
+    );
+    let info = rdp.client_info.unwrap();
+    assert_eq!(
+        (info.user.as_str(), info.domain.as_str()),
+        ("probeuser", "PROBEDOM")
+    );
+    assert!(!info.password_present);
+    assert_eq!(c.verdict.as_str(), "ok");
+}
+
+#[test]
+fn freerdp_nla_wrong_password_decrypts_to_what_the_probe_saw() {
+    let (c, probe) = compare("shadow-nla-bad");
+    assert_eq!(c.verdict.as_str(), "error");
+    assert_eq!(probe["auth"]["result"], "failed");
+    let f = c.findings.iter().find(|f| f.id == "auth-failed").unwrap();
+    assert!(f.evidence.contains("PROBEDOM\\probeuser"), "{f:?}");
+    assert!(f.evidence.contains("AUTHENTICATE"), "{f:?}");
+}
+
+/// The same TLS 1.2 session, its key in the capture (editcap --inject-secrets): decrypted
+/// without --keylog, the key's source named.
+#[test]
+fn a_pcapng_decryption_secrets_block_is_used() {
+    let r = analyze("xrdp-tls12-dsb.pcapng", None);
+    let c = decrypted(&r);
+    let d = c.rdp.as_ref().unwrap().decryption.as_ref().unwrap();
+    assert_eq!(d.source, Some("capture_file"));
+    let with_file = decrypted(&analyze(
+        "xrdp-tls12.pcap",
+        Some(keylog(
+            &std::fs::read_to_string(dir().join("xrdp-tls12.keylog")).unwrap(),
+        )),
+    ));
+    assert_eq!(
+        serde_json::to_value(&c.findings).unwrap(),
+        serde_json::to_value(&with_file.findings).unwrap()
+    );
+    assert_eq!(
+        d.records,
+        with_file.rdp.unwrap().decryption.unwrap().records
+    );
+}
+
+/// A key log without this session: "no key for this session"; a wrong secret for it: the
+/// record that fails is named; either way the connection reads as it does without keys.
+#[test]
+fn a_missing_or_wrong_key_is_a_notice_not_garbage() {
+    let without = analyze("xrdp-tls12.pcap", None);
+    let other = analyze(
+        "xrdp-tls12.pcap",
+        Some(keylog(&format!(
+            "CLIENT_RANDOM {} {}\n",
+            "11".repeat(32),
+            "22".repeat(48)
+        ))),
+    );
+    let text = std::fs::read_to_string(dir().join("xrdp-tls12.keylog")).unwrap();
+    let random = text.split_whitespace().nth(1).unwrap();
+    let wrong = analyze(
+        "xrdp-tls12.pcap",
+        Some(keylog(&format!(
+            "CLIENT_RANDOM {random} {}\n",
+            "22".repeat(48)
+        ))),
+    );
+    let tls_conn = |r: &CaptureReport| {
+        r.connections
+            .iter()
+            .find(|c| {
+                c.rdp
+                    .as_ref()
+                    .is_some_and(|r| r.tls.as_ref().is_some_and(|t| t.established))
+            })
+            .unwrap()
+            .clone()
+    };
+    let (base, other, wrong) = (tls_conn(&without), tls_conn(&other), tls_conn(&wrong));
+    assert!(base.rdp.as_ref().unwrap().decryption.is_none());
+    let notice = |c: &Connection| {
+        c.rdp
+            .as_ref()
+            .unwrap()
+            .decryption
+            .as_ref()
+            .unwrap()
+            .notice
+            .clone()
+            .unwrap()
+    };
+    assert_eq!(notice(&other), "no key for this session");
+    assert_eq!(
+        notice(&wrong),
+        "the key does not decrypt: client record 1 fails its tag"
+    );
+    for c in [&other, &wrong] {
+        assert_eq!(c.verdict, base.verdict);
+        assert_eq!(
+            serde_json::to_value(&c.findings).unwrap(),
+            serde_json::to_value(&base.findings).unwrap()
+        );
+    }
+}
