@@ -296,3 +296,263 @@ impl Session {
         self.event(Stage::Credssp, e == EarlyAuthz::Success, ts, detail);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use rdp_proto::credssp::NtStatus;
+    use rdp_proto::encode_vec;
+
+    use crate::capture::decrypt::keylog::KeyLog;
+    use crate::facts::credssp::{AuthFailure, AuthOutcome, Mechanism};
+
+    #[derive(Debug, Default)]
+    struct Collect(Mutex<String>);
+
+    impl rustls::KeyLog for Collect {
+        fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+            let line = crate::active::keylog::line(label, client_random, secret);
+            self.0.lock().unwrap().push_str(&line);
+        }
+    }
+
+    /// A client and a server in memory: what each writes reaches the other and, in order, the
+    /// capture's [`Session`] (the key log is filled as rustls derives the secrets).
+    struct Wire {
+        client: rustls::ClientConnection,
+        server: rustls::ServerConnection,
+        log: Arc<Collect>,
+        session: Session,
+        ts: i64,
+    }
+
+    impl Wire {
+        fn new(version: &'static rustls::SupportedProtocolVersion) -> Self {
+            let cert = rcgen::generate_simple_self_signed(vec!["srv".to_owned()]).unwrap();
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der())
+                .unwrap();
+            let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+                .with_protocol_versions(&[version])
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![cert.cert.der().clone()], key)
+                .unwrap();
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(cert.cert.der().clone()).unwrap();
+            let mut client = rustls::ClientConfig::builder_with_provider(provider)
+                .with_protocol_versions(&[version])
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            let log = Arc::new(Collect::default());
+            client.key_log = log.clone();
+            Self {
+                client: rustls::ClientConnection::new(Arc::new(client), "srv".try_into().unwrap())
+                    .unwrap(),
+                server: rustls::ServerConnection::new(Arc::new(server)).unwrap(),
+                log,
+                session: Session::new(),
+                ts: 0,
+            }
+        }
+
+        fn keys(&self) -> Keys {
+            let mut log = KeyLog::default();
+            log.add_text(&self.log.0.lock().unwrap());
+            Keys {
+                file: Some(Arc::new(log)),
+                embedded: KeyLog::default(),
+            }
+        }
+
+        fn clear(&mut self, dir: Dir, bytes: &[u8]) {
+            self.ts += 1_000_000;
+            let keys = self.keys();
+            self.session.feed(dir, bytes, self.ts, &keys);
+        }
+
+        /// Moves what either side has to write, client first, until both are quiet.
+        fn pump(&mut self) {
+            loop {
+                let mut moved = false;
+                while self.client.wants_write() {
+                    let mut buf = Vec::new();
+                    self.client.write_tls(&mut buf).unwrap();
+                    self.server.read_tls(&mut &buf[..]).unwrap();
+                    self.server.process_new_packets().unwrap();
+                    self.clear(Dir::ClientToServer, &buf);
+                    moved = true;
+                }
+                while self.server.wants_write() {
+                    let mut buf = Vec::new();
+                    self.server.write_tls(&mut buf).unwrap();
+                    self.client.read_tls(&mut &buf[..]).unwrap();
+                    self.client.process_new_packets().unwrap();
+                    self.clear(Dir::ServerToClient, &buf);
+                    moved = true;
+                }
+                if !moved {
+                    return;
+                }
+            }
+        }
+
+        fn send(&mut self, dir: Dir, plaintext: &[u8]) {
+            match dir {
+                Dir::ClientToServer => self.client.writer().write_all(plaintext).unwrap(),
+                Dir::ServerToClient => self.server.writer().write_all(plaintext).unwrap(),
+            }
+            self.pump();
+        }
+    }
+
+    fn pdu(name: &str) -> Vec<u8> {
+        crate::testdata::pdu(&format!("peers/credssp/{name}"))
+    }
+
+    /// xfreerdp's Connection Request and FreeRDP's Confirm (HYBRID), or both moved to
+    /// HYBRID_EX, then the TLS handshake.
+    fn connect(version: &'static rustls::SupportedProtocolVersion, hybrid_ex: bool) -> Wire {
+        let mut w = Wire::new(version);
+        let (mut cr, mut cc) = (pdu("xfreerdp_x224_cr.bin"), pdu("shadow-nla_x224_cc.bin"));
+        if hybrid_ex {
+            let n = cr.len();
+            cr[n - 4] = 0x0B;
+            cc[15] = 0x08;
+        }
+        w.clear(Dir::ClientToServer, &cr);
+        w.clear(Dir::ServerToClient, &cc);
+        w.pump();
+        assert!(!w.client.is_handshaking());
+        w
+    }
+
+    fn server_error(code: NtStatus) -> Vec<u8> {
+        encode_vec(&TsRequest {
+            version: 6,
+            error_code: Some(code),
+            ..TsRequest::default()
+        })
+        .unwrap()
+    }
+
+    /// Real NTLM messages (xfreerdp's NEGOTIATE and AUTHENTICATE, FreeRDP's CHALLENGE), then a
+    /// Windows-like errorCode: read inside TLS 1.2 and 1.3, the account and the NTSTATUS
+    /// named, the step it came after known.
+    #[test]
+    fn an_error_code_after_the_authenticate_is_the_logon_failure() {
+        for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+            let mut w = connect(version, false);
+            w.send(
+                Dir::ClientToServer,
+                &pdu("xfreerdp_tsrequest_negotiate.bin"),
+            );
+            w.send(
+                Dir::ServerToClient,
+                &pdu("shadow-nla_tsrequest_challenge.bin"),
+            );
+            w.send(
+                Dir::ClientToServer,
+                &pdu("xfreerdp_tsrequest_authenticate.bin"),
+            );
+            w.send(
+                Dir::ServerToClient,
+                &server_error(NtStatus::STATUS_ACCOUNT_LOCKED_OUT),
+            );
+            let s = &mut w.session;
+            s.finish();
+            assert!(
+                matches!(s.rdp.decryption, Some(Decryption::Decrypted { .. })),
+                "{:?}",
+                s.rdp.decryption
+            );
+            let nla = s.rdp.nla.as_ref().expect("CredSSP read");
+            assert_eq!(nla.requests, (2, 2), "{version:?}");
+            assert_eq!(nla.client.mechanism, Some(Mechanism::Ntlm));
+            // xfreerdp was given the user without a domain.
+            assert_eq!(nla.account(), "probeuser");
+            let outcome = nla.outcome(true).unwrap();
+            assert_eq!(
+                outcome,
+                AuthOutcome::Failed(AuthFailure::Status(
+                    NtStatus::STATUS_ACCOUNT_LOCKED_OUT,
+                    AuthStep::Authenticate
+                ))
+            );
+            let f = crate::diagnose::rules::auth(&outcome, &nla.account()).unwrap();
+            assert_eq!(f.id, crate::diagnose::FindingId::AccountLocked);
+            assert!(nla.server.as_ref().unwrap().ts.challenge.is_some());
+        }
+    }
+
+    /// HYBRID_EX: after the credentials, the server's Early User Authorization Result (4 bytes,
+    /// not DER) is read, and an access denied is the user not authorized; then the server's
+    /// TPKT frames are read again.
+    #[test]
+    fn the_early_user_authorization_result_is_read() {
+        let mut w = connect(&rustls::version::TLS13, true);
+        w.send(
+            Dir::ClientToServer,
+            &pdu("xfreerdp_tsrequest_negotiate.bin"),
+        );
+        w.send(
+            Dir::ServerToClient,
+            &pdu("shadow-nla_tsrequest_challenge.bin"),
+        );
+        w.send(
+            Dir::ClientToServer,
+            &pdu("xfreerdp_tsrequest_authenticate.bin"),
+        );
+        let pub_key = encode_vec(&TsRequest {
+            version: 6,
+            pub_key_auth: Some(&[7; 32]),
+            ..TsRequest::default()
+        })
+        .unwrap();
+        w.send(Dir::ServerToClient, &pub_key);
+        let creds = encode_vec(&TsRequest {
+            version: 6,
+            auth_info: Some(&[9; 40]),
+            ..TsRequest::default()
+        })
+        .unwrap();
+        w.send(Dir::ClientToServer, &creds);
+        w.send(Dir::ServerToClient, &5u32.to_le_bytes());
+        let nla = w.session.rdp.nla.clone().unwrap();
+        assert!(nla.server_pub_key_auth);
+        assert_eq!(nla.early_authz, Some(EarlyAuthz::AccessDenied));
+        let outcome = nla.outcome(true).unwrap();
+        assert_eq!(
+            crate::diagnose::rules::auth(&outcome, &nla.account()).map(|f| f.id),
+            Some(crate::diagnose::FindingId::UserNotAuthorized)
+        );
+        // A Disconnect Provider Ultimatum in a TPKT after it: read as RDP again.
+        let mcs = encode_vec(&rdp_proto::mcs::DomainPdu::DisconnectProviderUltimatum {
+            reason: rdp_proto::mcs::DisconnectReason::RN_USER_REQUESTED,
+        })
+        .unwrap();
+        let x224 = encode_vec(&rdp_proto::x224::Tpdu::Data(rdp_proto::x224::Data {
+            eot: 0x80,
+            variable: &[],
+            payload: &mcs,
+        }))
+        .unwrap();
+        let tpkt = encode_vec(&rdp_proto::tpkt::Tpkt {
+            reserved: 0,
+            payload: &x224,
+        })
+        .unwrap();
+        w.send(Dir::ServerToClient, &tpkt);
+        assert_eq!(
+            w.session.rdp.ended_by,
+            Some(crate::facts::rdp::EndingPdu::Ultimatum(
+                rdp_proto::mcs::DisconnectReason::RN_USER_REQUESTED
+            ))
+        );
+    }
+}
