@@ -143,7 +143,7 @@ fn reports_render_in_chromium() {
     for want in [
         "class=\"ladder\"",
         "class=\"timeline\"",
-        "credssp-failed",
+        "auth-failed",
         "RST (server ended it",
     ] {
         assert!(dom.contains(want), "demo: no {want}");

@@ -141,7 +141,7 @@ fn peer_scenarios_get_the_right_stage_verdict_and_findings() {
             0,
             Some("credssp"),
             "error",
-            &["credssp-failed"],
+            &["auth-failed"],
         ),
         (
             "xfreerdp_xrdp-tls.pcap",

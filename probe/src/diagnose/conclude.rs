@@ -13,7 +13,7 @@ use super::transport::{self, Establishment};
 use super::{finding, rules, Finding, FindingId, Stage, StageRecord, StageStatus, Verdict};
 use crate::facts::connection::ConnectionFacts;
 use crate::facts::probe::ProbeFacts;
-use crate::facts::rdp::Side;
+use crate::facts::rdp::{NlaFacts, Side};
 use crate::facts::tcp::ConnState;
 use crate::facts::x224::{Confirm, Layer};
 use crate::time::rfc3339;
@@ -291,7 +291,11 @@ pub fn connection(
                     .iter()
                     .any(|f| f.id == FindingId::TlsHandshakeFailed);
                 if !(due == Stage::Tls && tls_failed) {
-                    findings.extend(transport::ended_during(due, &ending, f.appdata, r.ended_by));
+                    let credssp = r.nla.as_ref().map_or_else(
+                        || r.sealed.guess(!t.client_ended_first && t.server_closed),
+                        NlaFacts::guess,
+                    );
+                    findings.extend(transport::ended_during(due, &ending, credssp, r.ended_by));
                 }
             }
         }

@@ -92,6 +92,7 @@ fn role(id: FindingId) -> Role {
         | I::ResetByClient
         | I::ServerSilent
         | I::CredsspFailed
+        | I::CredsspAbandoned
         | I::ServerErrorInfo
         | I::InternalError => Role::Symptom,
         I::InjectedReset | I::WrongHost => Role::Explains,
@@ -157,6 +158,12 @@ fn class(f: &Finding) -> Class {
         (Role::FewClients, _) => Class::FewClients,
         (_, Severity::Info) if f.id != FindingId::Redirected => Class::Info,
         (Role::Symptom, Severity::Error) => Class::Symptom,
+        // A connection that ended in CredSSP without a refusal seen: still what ended it.
+        (Role::Symptom, Severity::Warning)
+            if matches!(f.id, FindingId::CredsspFailed | FindingId::CredsspAbandoned) =>
+        {
+            Class::Symptom
+        }
         (_, Severity::Error) => Class::Cause,
         (Role::Explains, _) => Class::Explains,
         (Role::ClientVisible, _) => Class::ClientVisible,
@@ -211,6 +218,7 @@ fn typical_stage(id: FindingId) -> Option<Stage> {
         | I::CertWeak => Stage::Tls,
         I::CredsspUnpatched
         | I::CredsspFailed
+        | I::CredsspAbandoned
         | I::ClockSkew
         | I::RestrictedAdminSupported
         | I::LogonFailure
@@ -292,6 +300,7 @@ fn client_effect(id: FindingId) -> &'static str {
         | I::CertSelfSigned
         | I::CertWeak
         | I::CredsspFailed
+        | I::CredsspAbandoned
         | I::RestrictedAdminSupported
         | I::ServerErrorInfo
         | I::ServerDeniedConnection

@@ -39,6 +39,7 @@ pub enum FindingId {
     CertWeak,
     CredsspUnpatched,
     CredsspFailed,
+    CredsspAbandoned,
     ClockSkew,
     RestrictedAdminSupported,
     ServerErrorInfo,
@@ -75,7 +76,7 @@ pub enum FindingId {
 
 impl FindingId {
     /// Every id, in catalogue order.
-    pub const ALL: [Self; 62] = [
+    pub const ALL: [Self; 63] = [
         Self::DnsUnresolved,
         Self::DnsMultipleAddresses,
         Self::TcpRefused,
@@ -107,6 +108,7 @@ impl FindingId {
         Self::CertWeak,
         Self::CredsspUnpatched,
         Self::CredsspFailed,
+        Self::CredsspAbandoned,
         Self::ClockSkew,
         Self::RestrictedAdminSupported,
         Self::ServerErrorInfo,
@@ -174,6 +176,7 @@ impl FindingId {
             Self::CertWeak => "cert-weak",
             Self::CredsspUnpatched => "credssp-unpatched",
             Self::CredsspFailed => "credssp-failed",
+            Self::CredsspAbandoned => "credssp-abandoned",
             Self::ClockSkew => "clock-skew",
             Self::RestrictedAdminSupported => "restricted-admin-supported",
             Self::ServerErrorInfo => "server-error-info",
@@ -366,6 +369,11 @@ impl FindingId {
                 Severity::Error,
                 "the connection ended during CredSSP (NLA)",
                 "wrong credentials, account restrictions, or a CredSSP version mismatch; check the server's Security log",
+            ),
+            Self::CredsspAbandoned => (
+                Severity::Warning,
+                "the client left CredSSP (NLA) before sending credentials",
+                "a cancelled credential prompt, no saved credentials, or a tool that only reads the server's NTLM identity (nmap); if users report it, check what the client is given to log on with",
             ),
             Self::ClockSkew => (
                 Severity::Warning,

@@ -271,6 +271,66 @@ pub fn credssp_failed(evidence: String, client_gave_up: bool) -> Finding {
     }
 }
 
+/// How CredSSP ended when the connection ended in it without a logon outcome: from the
+/// decrypted TSRequests, or without keys from the record pattern ([`NlaGuess`]). `by` says who
+/// ended the connection. Never silent: a refusal is an error (`auth-failed` after the
+/// AUTHENTICATE, `credssp-failed` after the first message), a client that stopped before its
+/// credentials a warning, mstsc's credential check before it reconnects information.
+pub fn credssp_ended(guess: crate::facts::rdp::NlaGuess, by: &str, server_ended: bool) -> Finding {
+    use super::Severity;
+    use crate::facts::credssp::AuthStep;
+    use crate::facts::rdp::NlaGuess as G;
+    let how = |error_code: bool, after: &str| {
+        if error_code {
+            format!("the server answered {after} with a short TSRequest (an errorCode; the TLS key would name it)")
+        } else {
+            format!("the server closed the TLS session after {after}")
+        }
+    };
+    match guess {
+        G::Refused { step: AuthStep::Negotiate, error_code } => finding(
+            FindingId::CredsspFailed,
+            format!(
+                "{} ({by}): NTLM refused by policy, an account NTLM may not use (Protected Users), or a Kerberos ticket refused",
+                how(error_code, "the client's first CredSSP message (NTLM NEGOTIATE or Kerberos AP-REQ)")
+            ),
+        ),
+        G::Refused { error_code, .. } => finding(
+            FindingId::AuthFailed,
+            format!(
+                "{} ({by}): the credentials or the account were refused",
+                how(error_code, "the client's NTLM AUTHENTICATE (the password check)")
+            ),
+        ),
+        G::ClientStopped { messages } => finding(
+            FindingId::CredsspAbandoned,
+            format!("{by} during CredSSP: the client stopped after {messages} message(s)"),
+        ),
+        G::AcceptedThenClientLeft => super::finding_with(
+            FindingId::CredsspFailed,
+            Severity::Info,
+            format!("the server accepted the AUTHENTICATE (its pubKeyAuth answer) and {by} before the credentials were sent: mstsc does so when it checks the credentials before connecting again"),
+        ),
+        G::CredentialsSent if server_ended => finding(
+            FindingId::CredsspFailed,
+            format!("{by} after the client sent its credentials (HYBRID_EX: the Early User Authorization Result may have refused the user)"),
+        ),
+        G::CredentialsSent => super::finding_with(
+            FindingId::CredsspFailed,
+            Severity::Warning,
+            format!("{by} after the client sent its credentials, before MCS"),
+        ),
+        G::NotStarted if server_ended => finding(
+            FindingId::CredsspFailed,
+            format!("{by} after the TLS handshake, before any CredSSP message"),
+        ),
+        G::NotStarted => finding(
+            FindingId::CredsspAbandoned,
+            format!("{by} after the TLS handshake, before the client sent any CredSSP message"),
+        ),
+    }
+}
+
 /// `redirected` [info]: a Server Redirection during `stage`, its target named (never followed).
 pub fn redirected(r: &RedirectFacts, stage: Stage) -> Finding {
     let mut evidence = format!(

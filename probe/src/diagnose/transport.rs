@@ -6,7 +6,7 @@
 //! its evidence.
 
 use super::{finding, finding_with, Finding, FindingId, Severity, Stage};
-use crate::facts::rdp::EndingPdu;
+use crate::facts::rdp::{EndingPdu, NlaGuess};
 
 /// How a TCP handshake that did not complete ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,12 +89,12 @@ pub struct Ending<'a> {
 }
 
 /// The finding for a connection that ended while stage `due` was in progress or due next.
-/// `tls_records`: TLS application-data records (client, server) seen, for CredSSP;
+/// `credssp`: what CredSSP came to (from its TSRequests or its record pattern);
 /// `disconnect`: the server's disconnect reason, if it sent one.
 pub fn ended_during(
     due: Stage,
     end: &Ending<'_>,
-    tls_records: (u64, u64),
+    credssp: NlaGuess,
     disconnect: Option<EndingPdu>,
 ) -> Option<Finding> {
     let by = end.text;
@@ -114,13 +114,11 @@ pub fn ended_during(
         Stage::Tls => Some(super::rules::tls_failed(format!(
             "the TLS handshake did not complete: {by}"
         ))),
-        Stage::Credssp => {
-            let (ca, sa) = tls_records;
-            Some(super::rules::credssp_failed(
-                format!("{by} during CredSSP after {ca} client and {sa} server TLS records"),
-                end.client_first,
-            ))
-        }
+        Stage::Credssp => Some(super::rules::credssp_ended(
+            credssp,
+            by,
+            !end.client_first && end.server_closed,
+        )),
         _ if !end.client_first => {
             let why = disconnect
                 .map(|r| format!(" ({})", r.describe()))
@@ -213,27 +211,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn credssp_abandoned_by_the_client_is_information() {
+    fn credssp_endings_by_their_pattern() {
+        use crate::facts::credssp::AuthStep;
         let end = Ending {
             text: "the client closed the connection",
             client_first: true,
             server_spoke: true,
             server_closed: false,
         };
-        let f = ended_during(Stage::Credssp, &end, (2, 2), None).unwrap();
-        assert_eq!(f.severity, Severity::Info);
         let server = Ending {
             client_first: false,
+            server_closed: true,
+            text: "the server closed the connection",
             ..end
         };
-        let f = ended_during(Stage::Credssp, &server, (2, 2), None).unwrap();
-        assert_eq!(f.severity, Severity::Error);
-        assert!(ended_during(Stage::Mcs, &end, (0, 0), None).is_none());
-        let ultimatum = EndingPdu::Ultimatum(rdp_proto::mcs::DisconnectReason(3));
+        let f = |e: &Ending<'_>, g| ended_during(Stage::Credssp, e, g, None).unwrap();
+        let checked = f(&end, NlaGuess::AcceptedThenClientLeft);
         assert_eq!(
-            ended_during(Stage::Mcs, &server, (0, 0), Some(ultimatum))
-                .unwrap()
-                .evidence,
+            (checked.id, checked.severity),
+            (FindingId::CredsspFailed, Severity::Info)
+        );
+        let stopped = f(&end, NlaGuess::ClientStopped { messages: 1 });
+        assert_eq!(
+            (stopped.id, stopped.severity),
+            (FindingId::CredsspAbandoned, Severity::Warning)
+        );
+        let refused = NlaGuess::Refused {
+            step: AuthStep::Authenticate,
+            error_code: true,
+        };
+        // Whoever closed: a refused AUTHENTICATE is an error.
+        for e in [&end, &server] {
+            let r = f(e, refused);
+            assert_eq!((r.id, r.severity), (FindingId::AuthFailed, Severity::Error));
+        }
+        assert_eq!(f(&server, NlaGuess::NotStarted).severity, Severity::Error);
+        assert_eq!(f(&end, NlaGuess::NotStarted).severity, Severity::Warning);
+        assert!(ended_during(Stage::Mcs, &end, NlaGuess::NotStarted, None).is_none());
+        let ultimatum = EndingPdu::Ultimatum(rdp_proto::mcs::DisconnectReason(3));
+        let server_mcs = Ending {
+            text: "the client closed the connection",
+            ..server
+        };
+        assert_eq!(
+            ended_during(
+                Stage::Mcs,
+                &server_mcs,
+                NlaGuess::NotStarted,
+                Some(ultimatum)
+            )
+            .unwrap()
+            .evidence,
             format!(
                 "the client closed the connection during mcs ({})",
                 ultimatum.describe()

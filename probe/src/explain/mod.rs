@@ -153,6 +153,7 @@ pub fn check(id: FindingId) -> &'static str {
             "rdprobe probe HOST   (credssp: the TSRequest version and the NTLM CHALLENGE)"
         }
         I::CredsspFailed
+        | I::CredsspAbandoned
         | I::LogonFailure
         | I::AccountLocked
         | I::AccountDisabled

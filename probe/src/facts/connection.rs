@@ -23,8 +23,6 @@ pub struct ConnectionFacts<'a> {
     pub rdp_port: bool,
     /// TLS is established both ways (ChangeCipherSpec seen from each side).
     pub tls_established: bool,
-    /// TLS application-data records (client, server) after the handshake.
-    pub appdata: (u64, u64),
     /// Encrypted bulk data both ways, or fast-path traffic: the session was reached.
     pub reached_bulk: bool,
     /// The stage a Set Error Info ended.

@@ -106,6 +106,8 @@ pub struct RdpFacts {
     pub decryption: Option<Decryption>,
     /// CredSSP as read from the decrypted TLS session.
     pub nla: Option<NlaFacts>,
+    /// The first TLS records after the handshake, their sizes: CredSSP's turns without keys.
+    pub sealed: SealedTrace,
     /// The Client Info PDU, when it was in clear or decrypted.
     pub client_info: Option<ClientInfoFacts>,
     /// Bytes before the first TPKT that were skipped (e.g. a SOCKS5 CONNECT exchange).
@@ -319,6 +321,158 @@ impl ClientInfoFacts {
             auto_logon: ci
                 .flags
                 .contains(rdp_proto::info::InfoFlags::INFO_AUTOLOGON),
+        }
+    }
+}
+
+/// One TLS record after the handshake as a capture without keys sees it: its direction, its
+/// plaintext length (the record's, less the suite's overhead: an estimate for CBC suites), and
+/// whether it is an alert (TLS 1.0-1.2's encrypted alerts have their own content type; TLS
+/// 1.3's are 2 bytes of plaintext).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SealedRecord {
+    pub dir: Dir,
+    pub plaintext: usize,
+    pub alert: bool,
+}
+
+impl SealedRecord {
+    /// A TLS alert (close_notify and the like), not a message.
+    pub fn is_alert(&self) -> bool {
+        self.alert || self.plaintext <= 2
+    }
+}
+
+/// The first records of a TLS session after its handshake (bounded): the turns of CredSSP.
+#[derive(Clone, Debug, Default)]
+pub struct SealedTrace {
+    pub records: Vec<SealedRecord>,
+}
+
+/// How the server answered one of the client's CredSSP messages, by the size of its next
+/// record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SealedAnswer {
+    /// Nothing before the client's next message or the end.
+    None,
+    /// A TLS alert: the server closed the TLS session.
+    Alert,
+    /// A TSRequest of at most [`SealedTrace::SHORT`] bytes: a version and an errorCode.
+    Short,
+    /// A longer TSRequest: a CHALLENGE, a pubKeyAuth, an AP-REP.
+    Long,
+}
+
+/// What CredSSP came to, from the decrypted TSRequests or, without keys, from the record
+/// pattern ([`SealedTrace::guess`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NlaGuess {
+    /// No CredSSP message from the client.
+    NotStarted,
+    /// The client stopped after `messages` message(s), before its AUTHENTICATE (a cancelled
+    /// credential prompt, no credentials) or without waiting for the answer to it.
+    ClientStopped { messages: u32 },
+    /// The server refused after the client's first message (NEGOTIATE or Kerberos AP-REQ) or
+    /// after its AUTHENTICATE (the password check): with an errorCode, or by closing.
+    Refused { step: AuthStep, error_code: bool },
+    /// The server answered the AUTHENTICATE as a success (a pubKeyAuth) and the client left
+    /// before sending its credentials: mstsc does so when it checks the credentials before
+    /// connecting again.
+    AcceptedThenClientLeft,
+    /// The client sent its credentials (a third message).
+    CredentialsSent,
+}
+
+impl SealedTrace {
+    /// Records kept.
+    pub const MAX: usize = 16;
+    /// The largest plaintext of a TSRequest that carries only a version and an errorCode (15 to
+    /// 17 bytes DER; no NTLM or Kerberos message is this small).
+    pub const SHORT: usize = 24;
+
+    pub fn push(&mut self, r: SealedRecord) {
+        if self.records.len() < Self::MAX {
+            self.records.push(r);
+        }
+    }
+
+    /// The server's answer to each of the client's messages (alerts are not messages).
+    fn answers(&self) -> Vec<SealedAnswer> {
+        let mut answers: Vec<SealedAnswer> = Vec::new();
+        for r in &self.records {
+            match r.dir {
+                Dir::ClientToServer if !r.is_alert() => answers.push(SealedAnswer::None),
+                Dir::ClientToServer => {}
+                // The server closed the TLS session: what the client sends after it is no
+                // answer to anything.
+                Dir::ServerToClient if r.is_alert() && !answers.is_empty() => {
+                    if let Some(last @ SealedAnswer::None) = answers.last_mut() {
+                        *last = SealedAnswer::Alert;
+                    }
+                    break;
+                }
+                Dir::ServerToClient => {
+                    if let Some(last @ SealedAnswer::None) = answers.last_mut() {
+                        *last = if r.is_alert() {
+                            SealedAnswer::Alert
+                        } else if r.plaintext <= Self::SHORT {
+                            SealedAnswer::Short
+                        } else {
+                            SealedAnswer::Long
+                        };
+                    }
+                }
+            }
+        }
+        answers
+    }
+
+    /// What the record pattern says, once the connection ended in CredSSP; `server_ended`: the
+    /// server closed or reset the connection first. The rule (README, "Verdicts without keys"):
+    /// the client's first message is NTLM's NEGOTIATE (or Kerberos' AP-REQ), its second the
+    /// AUTHENTICATE, its third the credentials; a short answer is an errorCode.
+    pub fn guess(&self, server_ended: bool) -> NlaGuess {
+        let answers = self.answers();
+        let refused = |step, answer| match answer {
+            SealedAnswer::Short => Some(NlaGuess::Refused {
+                step,
+                error_code: true,
+            }),
+            SealedAnswer::Alert => Some(NlaGuess::Refused {
+                step,
+                error_code: false,
+            }),
+            SealedAnswer::None if server_ended => Some(NlaGuess::Refused {
+                step,
+                error_code: false,
+            }),
+            _ => None,
+        };
+        match answers.as_slice() {
+            [] => NlaGuess::NotStarted,
+            [first] => refused(AuthStep::Negotiate, *first)
+                .unwrap_or(NlaGuess::ClientStopped { messages: 1 }),
+            [_, second] => refused(AuthStep::Authenticate, *second).unwrap_or(match second {
+                SealedAnswer::Long => NlaGuess::AcceptedThenClientLeft,
+                _ => NlaGuess::ClientStopped { messages: 2 },
+            }),
+            _ => NlaGuess::CredentialsSent,
+        }
+    }
+}
+
+impl NlaFacts {
+    /// The same guess from the decrypted TSRequests, for a CredSSP without an outcome.
+    pub fn guess(&self) -> NlaGuess {
+        match self.step {
+            None => NlaGuess::NotStarted,
+            Some(AuthStep::Credentials) => NlaGuess::CredentialsSent,
+            Some(AuthStep::Authenticate) if self.server_pub_key_auth => {
+                NlaGuess::AcceptedThenClientLeft
+            }
+            Some(_) => NlaGuess::ClientStopped {
+                messages: self.requests.0,
+            },
         }
     }
 }

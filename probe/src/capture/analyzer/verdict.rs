@@ -94,7 +94,6 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
         not_rdp: s.not_rdp.as_deref(),
         rdp_port,
         tls_established: s.tls_established(),
-        appdata: s.appdata(),
         // Encrypted bulk data both ways (past any CredSSP exchange), or fast-path traffic.
         reached_bulk: s.reached == Stage::Active || (s.appdata().0 >= 4 && s.appdata().1 >= 4),
         error_stage: s.error_stage,

@@ -6,9 +6,10 @@ use rdp_proto::nego::SecurityProtocol;
 use rdp_proto::tls::{self, ContentType, HandshakeType};
 
 use super::{Dir, Session, APPDATA_RECORDS};
+use crate::capture::decrypt::record::{Cipher, Suite};
 use crate::capture::decrypt::Keys;
 use crate::diagnose::Stage;
-use crate::facts::rdp::TlsHandshakeFacts;
+use crate::facts::rdp::{SealedRecord, TlsHandshakeFacts};
 use crate::facts::tls::ServerHelloFacts;
 
 impl Session {
@@ -43,6 +44,14 @@ impl Session {
                     self.event(Stage::Tls, true, ts, detail);
                 }
             }
+            // TLS 1.0-1.2: an encrypted alert (close_notify, or a refusal's).
+            ContentType::ALERT if self.dirs[d].ccs && !self.reading() => {
+                self.rdp.sealed.push(SealedRecord {
+                    dir,
+                    plaintext: 2,
+                    alert: true,
+                });
+            }
             ContentType::ALERT if rec.fragment.len() == 2 && !self.dirs[d].ccs => {
                 if let Ok(a) = decode::<tls::Alert>(rec.fragment) {
                     if let Some(t) = self.rdp.tls.as_mut() {
@@ -58,6 +67,12 @@ impl Session {
             }
             ContentType::APPLICATION_DATA if self.tls13_handshake => {}
             ContentType::APPLICATION_DATA => {
+                let overhead = self.record_overhead();
+                self.rdp.sealed.push(SealedRecord {
+                    dir,
+                    plaintext: rec.fragment.len().saturating_sub(overhead),
+                    alert: false,
+                });
                 let st = &mut self.dirs[d];
                 st.appdata += 1;
                 st.appdata_bytes += rec.fragment.len() as u64;
@@ -80,6 +95,22 @@ impl Session {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Bytes a protected record adds to its plaintext under the negotiated suite: TLS 1.3's
+    /// tag and content type (17); TLS 1.2's AES-GCM explicit nonce and tag (24), ChaCha20's tag
+    /// (16); for CBC suites an estimate (IV, MAC and padding: 48).
+    fn record_overhead(&self) -> usize {
+        let Some(sh) = self.rdp.tls.as_ref().and_then(|t| t.server) else {
+            return 0;
+        };
+        match Suite::from_id(sh.cipher.0) {
+            Some(s) if s.tls13 => 17,
+            Some(s) if s.cipher == Cipher::ChaCha20Poly1305 => 16,
+            Some(_) => 24,
+            None if sh.is_tls13() => 17,
+            None => 48,
         }
     }
 

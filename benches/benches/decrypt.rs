@@ -1,0 +1,40 @@
+//! Decryption in the analyzer: a real capture of `rdprobe probe --keylog` against xrdp (TLS 1.3,
+//! AES-256-GCM, the walk to `active`; fixtures/captures/keylog) read with its key log and
+//! without, side by side: what reading the session inside TLS costs.
+//!
+//! `cargo bench -p rdp-benches --bench decrypt`; the README has the numbers.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use rdprobe::capture::analyzer::Config;
+use rdprobe::capture::decrypt::keylog::KeyLog;
+use rdprobe::capture::run::analyze_file;
+
+fn decrypt(c: &mut Criterion) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/captures/keylog");
+    let mut g = c.benchmark_group("decrypt");
+    for name in ["xrdp-tls13", "xrdp-tls12", "shadow-nla-ok"] {
+        let pcap = dir.join(format!("{name}.pcap"));
+        let mut log = KeyLog::default();
+        log.add_text(&std::fs::read_to_string(dir.join(format!("{name}.keylog"))).unwrap());
+        let log = Arc::new(log);
+        g.throughput(Throughput::Bytes(std::fs::metadata(&pcap).unwrap().len()));
+        for (label, keylog) in [("with_key", Some(log)), ("without_key", None)] {
+            g.bench_function(format!("{name}_{label}"), |b| {
+                b.iter(|| {
+                    let cfg = Config {
+                        keylog: keylog.clone(),
+                        ..Config::default()
+                    };
+                    analyze_file(&pcap, cfg, |_| {}, |_| {}).unwrap().packets
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, decrypt);
+criterion_main!(benches);
