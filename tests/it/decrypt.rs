@@ -255,3 +255,42 @@ fn a_missing_or_wrong_key_is_a_notice_not_garbage() {
         );
     }
 }
+
+/// A password spray made here: `rdprobe probe --user CORP\NAME` with one wrong password for
+/// twelve names against FreeRDP's NLA server, within seconds. Without keys it is a brute force
+/// (the only user name in clear is the probe's cookie); with the key log the twelve accounts
+/// are read from the AUTHENTICATEs and it is a spray. The capture leads with it.
+#[test]
+fn a_spray_is_named_across_the_capture() {
+    let without = analyze("spray.pcap", None);
+    assert_eq!(without.findings.len(), 1, "{:?}", without.findings);
+    let f = &without.findings[0];
+    assert_eq!(f.id.as_str(), "brute-force");
+    assert!(
+        f.evidence
+            .starts_with("12 refused NLA logons from 127.0.0.1 (12) to 127.0.0.1:"),
+        "{}",
+        f.evidence
+    );
+    let key = std::fs::read_to_string(dir().join("spray.keylog")).unwrap();
+    let with = analyze("spray.pcap", Some(keylog(&key)));
+    let f = &with.findings[0];
+    assert_eq!(f.id.as_str(), "password-spray");
+    for user in ["CORP\\alice", "CORP\\oscar"] {
+        assert!(f.evidence.contains(user), "{}", f.evidence);
+    }
+    // Each refused connection stays an error of its own, named by its NTSTATUS-less close.
+    let refused = with
+        .connections
+        .iter()
+        .filter(|c| c.findings.iter().any(|f| f.id == "auth-failed"))
+        .count();
+    assert_eq!(refused, 12);
+    let mut text = String::new();
+    rdprobe::report::text::capture(&with, &mut text);
+    let lead = text.find("password-spray").unwrap();
+    assert!(
+        lead < text.find("\n== 127.0.0.1").unwrap(),
+        "the spray leads the report"
+    );
+}

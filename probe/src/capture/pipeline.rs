@@ -130,6 +130,7 @@ impl<F: FnMut(&Connection)> Pipeline<F> {
             file,
             packets: self.packets,
             bytes: self.bytes,
+            findings: self.analyzer.attempts.findings(),
             connections: self.connections,
             udp,
             notices: self.notices,

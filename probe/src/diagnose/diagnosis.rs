@@ -103,6 +103,8 @@ fn role(id: FindingId) -> Role {
         | I::DnsMultipleAddresses
         | I::PacketLoss
         | I::ZeroWindow
+        | I::PasswordSpray
+        | I::BruteForce
         | I::ProbeTimeout
         | I::ClockSkew
         | I::SessionReplaced
@@ -249,7 +251,9 @@ fn typical_stage(id: FindingId) -> Option<Stage> {
         | I::InjectedReset
         | I::ProbeTimeout
         | I::InternalError
-        | I::ZeroWindow => return None,
+        | I::ZeroWindow
+        | I::PasswordSpray
+        | I::BruteForce => return None,
     })
 }
 
@@ -267,6 +271,7 @@ fn client_effect(id: FindingId) -> &'static str {
             "clients may connect, but not reliably"
         }
         I::ClockSkew => "NTLM clients connect, Kerberos logons fail",
+        I::PasswordSpray | I::BruteForce => "accounts tried may lock out; one that logs on is taken",
         I::SessionReplaced | I::SessionTimeLimit | I::ServerShuttingDown => {
             "the session is ended by the server"
         }

@@ -72,11 +72,13 @@ pub enum FindingId {
     ProbeTimeout,
     InternalError,
     ZeroWindow,
+    PasswordSpray,
+    BruteForce,
 }
 
 impl FindingId {
     /// Every id, in catalogue order.
-    pub const ALL: [Self; 63] = [
+    pub const ALL: [Self; 65] = [
         Self::DnsUnresolved,
         Self::DnsMultipleAddresses,
         Self::TcpRefused,
@@ -140,6 +142,8 @@ impl FindingId {
         Self::ProbeTimeout,
         Self::InternalError,
         Self::ZeroWindow,
+        Self::PasswordSpray,
+        Self::BruteForce,
     ];
 
     /// The id as it appears in JSON and text.
@@ -209,6 +213,8 @@ impl FindingId {
             Self::ProbeTimeout => "probe-timeout",
             Self::InternalError => "internal-error",
             Self::ZeroWindow => "zero-window",
+            Self::PasswordSpray => "password-spray",
+            Self::BruteForce => "brute-force",
         }
     }
 
@@ -529,6 +535,16 @@ impl FindingId {
                 Severity::Warning,
                 "a receiver advertised a zero window",
                 "the receiver stalled (server overloaded, or a slow client)",
+            ),
+            Self::PasswordSpray => (
+                Severity::Error,
+                "a password spray: many NLA logons refused, over several user names",
+                "block the sources, keep RDP off the internet (RD Gateway or VPN with MFA), check the accounts tried in the Security log (event 4625) and reset any that logged on",
+            ),
+            Self::BruteForce => (
+                Severity::Error,
+                "a brute force: many NLA logons refused in a short time",
+                "block the source, keep RDP off the internet (RD Gateway or VPN with MFA), set an account lockout policy; the Security log (event 4625) names the account",
             ),
         }
     }

@@ -189,6 +189,9 @@ pub fn check(id: FindingId) -> &'static str {
             "rdprobe probe HOST --watch 10   (intermittent: failures by stage), and rdprobe pcap FILE on a capture of the failing client"
         }
         I::ProbeTimeout | I::InternalError => "rdprobe probe HOST --timeout 60",
+        I::PasswordSpray | I::BruteForce => {
+            "rdprobe pcap FILE   (on a capture at the server: the refused logons by source and user; --keylog names the accounts)"
+        }
     }
 }
 

@@ -502,6 +502,10 @@ pub struct CaptureReport {
     pub file: String,
     pub packets: u64,
     pub bytes: u64,
+    /// What the connections show together (`password-spray`, `brute-force`), before them:
+    /// absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
     pub connections: Vec<Connection>,
     pub udp: Vec<UdpFlow>,
     pub notices: Vec<String>,

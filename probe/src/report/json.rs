@@ -121,6 +121,9 @@ pub struct CaptureSummary<'a> {
     pub packets: u64,
     pub bytes: u64,
     pub udp: &'a [UdpFlow],
+    /// Capture-level findings (a password spray, a brute force): absent when none.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub findings: &'a [crate::diagnose::Finding],
     pub notices: &'a [String],
     pub summary: &'a Summary,
 }
@@ -131,6 +134,7 @@ impl<'a> From<&'a CaptureReport> for CaptureSummary<'a> {
             packets: r.packets,
             bytes: r.bytes,
             udp: &r.udp,
+            findings: &r.findings,
             notices: &r.notices,
             summary: &r.summary,
         }

@@ -26,6 +26,10 @@ pub fn capture_with_scans(r: &CaptureReport, scans: &Scans, out: &mut String) {
     for n in &r.notices {
         let _ = writeln!(out, "  notice: {}", esc(n));
     }
+    if !r.findings.is_empty() {
+        let _ = writeln!(out, "\n== across the capture");
+        findings(&r.findings, out);
+    }
     let mut all: Vec<&Connection> = r.connections.iter().chain(&scans.individual).collect();
     all.sort_by_key(|c| c.first_packet);
     for c in all {

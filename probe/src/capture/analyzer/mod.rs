@@ -19,6 +19,7 @@ use crate::capture::decrypt::keylog::KeyLog;
 use crate::capture::decrypt::Keys;
 use crate::capture::link::{Decoded, TcpSegment, Transport};
 use crate::capture::tcp::{analyze, flags, Budget, History, Segment};
+use crate::diagnose::attempts::{refused_logon, Attempts, Refusal};
 use crate::diagnose::Verdict;
 use crate::facts::cert;
 use crate::facts::rdp::Dir;
@@ -97,6 +98,8 @@ pub struct Analyzer {
     certs: cert::Cache,
     /// TLS keys: the `--keylog` files' and the capture's own Decryption Secrets Blocks.
     pub keys: Keys,
+    /// Refused logons across the capture (sprays, brute force).
+    pub attempts: Attempts,
     finished: Vec<Connection>,
     pub summary: Summary,
     last_sweep_ns: i64,
@@ -120,6 +123,7 @@ impl Analyzer {
                 file,
                 embedded: Default::default(),
             },
+            attempts: Attempts::default(),
             finished: Vec::new(),
             summary: Summary::default(),
             last_sweep_ns: 0,
@@ -569,7 +573,24 @@ impl Analyzer {
             }
             return;
         }
+        let (client, first_ts) = (c.client.ip, c.first_ts);
+        let (user, from_cookie) = {
+            let r = &c.session().rdp;
+            match r.nla.as_ref().and_then(|n| n.client.account()) {
+                Some(account) => (Some(account), false),
+                None => (r.cookie.clone(), true),
+            }
+        };
         let conn = build(c, rdp_port, &mut self.certs);
+        if refused_logon(&conn.findings) {
+            self.attempts.add(&Refusal {
+                client,
+                server: &conn.server,
+                ts_ns: first_ts,
+                user: user.as_deref(),
+                from_cookie,
+            });
+        }
         self.summary.connections += 1;
         if conn.rdp.is_some() {
             self.summary.rdp_connections += 1;

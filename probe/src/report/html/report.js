@@ -267,6 +267,7 @@
     sec.append(el("h2", {}, wire(rep.file)));
     sec.append(el("p", { class: "meta" }, rep.packets + " packets, " + rep.bytes + " bytes, " + (rep.connections || []).length + " connection(s): " + s.ok + " ok, " + s.warning + " warning, " + s.error + " error"));
     (rep.notices || []).forEach((n) => sec.append(el("p", { class: "meta" }, "notice: " + wire(n))));
+    if ((rep.findings || []).length) sec.append(el("h3", {}, "Across the capture"), findings(rep.findings));
     const conns = (rep.connections || []).map((c, i) => ({ c: c, i: i, primary: c.diagnosis && c.diagnosis.primary_finding ? c.diagnosis.primary_finding : "", hay: ((c.findings || []).map((f) => f.id).join(" ") + " " + wire(c.client) + " " + wire(c.server) + " " + (c.diagnosis ? wire(c.diagnosis.headline) : "")).toLowerCase() }));
     const state = { verdict: "", stage: "", text: "", sort: "i", dir: 1, page: 0, open: -1 };
     const stages = Array.from(new Set(conns.map((x) => x.c.stopped_at).filter(Boolean)));
