@@ -12,7 +12,7 @@
 //! [`MAX_NAMES`] user names and sources.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::net::IpAddr;
+use core::net::IpAddr;
 
 use super::{finding, Finding, FindingId, Severity};
 
