@@ -297,9 +297,29 @@ pub fn tls_decrypt(data: &[u8]) {
     }
 }
 
+/// Kerberos on port 88: the bytes as a TCP stream (length-prefixed messages, cut anywhere) and
+/// as one UDP datagram, each message through the interpreter; nothing may panic, and a
+/// message that parses keeps its principals' text bounded by the input.
+pub fn kerberos(data: &[u8]) {
+    use crate::capture::kerberos::KrbStream;
+    use crate::facts::kerberos::KrbMessage;
+    let _ = KrbMessage::parse(data);
+    let mut stream = KrbStream::default();
+    let cut = data.first().map_or(0, |b| usize::from(*b)).min(data.len());
+    let (a, b) = data.split_at(cut);
+    for part in [a, b] {
+        stream.feed(part, |msg| {
+            if let Some(KrbMessage::AsReq { client }) = KrbMessage::parse(msg) {
+                assert!(client.name.len() <= msg.len() * 4);
+            }
+        });
+    }
+}
+
 pub fn all(data: &[u8]) {
     link_decode(data);
     tls_decrypt(data);
+    kerberos(data);
     probe_answers(data);
     target_list(data);
     json_text(data);

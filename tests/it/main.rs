@@ -6,6 +6,7 @@ mod expected;
 mod fronts;
 mod fuzz_regression;
 mod html;
+mod kerberos;
 mod licensing_xfreerdp;
 mod pcap;
 mod peers;

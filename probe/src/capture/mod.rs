@@ -7,6 +7,7 @@
 pub mod analyzer;
 pub mod batch;
 pub mod decrypt;
+pub mod kerberos;
 pub mod link;
 #[cfg(feature = "live")]
 pub mod live;

@@ -130,7 +130,16 @@ impl<F: FnMut(&Connection)> Pipeline<F> {
             file,
             packets: self.packets,
             bytes: self.bytes,
-            findings: self.analyzer.attempts.findings(),
+            findings: {
+                // Sprays first; then the KDC's refusals no RDP connection of the capture took.
+                let mut f = self.analyzer.attempts.findings();
+                f.extend(crate::diagnose::rules::kerberos(
+                    &self.analyzer.kerberos.untaken(),
+                    false,
+                    false,
+                ));
+                f
+            },
             connections: self.connections,
             udp,
             notices: self.notices,

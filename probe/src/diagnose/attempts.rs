@@ -11,8 +11,8 @@
 //! Memory is bounded: at most [`MAX_KEYS`] clients and servers are tallied, each keeps at most
 //! [`MAX_NAMES`] user names and sources.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use core::net::IpAddr;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use super::{finding, Finding, FindingId, Severity};
 

@@ -315,6 +315,13 @@ pub fn connection(
         }
     }
 
+    // The client's Kerberos exchange just before: a refused ticket explains a refused logon.
+    let ntlm_refused = findings.iter().any(|f| {
+        super::attempts::refused_logon(std::slice::from_ref(f)) && f.id != FindingId::CredsspFailed
+    });
+    let went_on = stopped_at != Some(Stage::Credssp);
+    findings.extend(rules::kerberos(f.kerberos, ntlm_refused, went_on));
+
     // Resets.
     if let Some((by, stage)) = t.first_rst {
         // mstsc: client FIN, then server RST.

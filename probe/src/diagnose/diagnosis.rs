@@ -141,6 +141,13 @@ fn role(id: FindingId) -> Role {
         | I::FreshCredentialsRequired
         | I::ServerResources
         | I::BrokerError
+        | I::KerberosPreauthFailed
+        | I::KerberosClientUnknown
+        | I::KerberosClientRevoked
+        | I::KerberosPasswordExpired
+        | I::KerberosClockSkew
+        | I::KerberosSpnUnknown
+        | I::KerberosError
         | I::LogonFailure
         | I::AccountLocked
         | I::AccountDisabled
@@ -223,6 +230,13 @@ fn typical_stage(id: FindingId) -> Option<Stage> {
         | I::CredsspAbandoned
         | I::ClockSkew
         | I::RestrictedAdminSupported
+        | I::KerberosPreauthFailed
+        | I::KerberosClientUnknown
+        | I::KerberosClientRevoked
+        | I::KerberosPasswordExpired
+        | I::KerberosClockSkew
+        | I::KerberosSpnUnknown
+        | I::KerberosError
         | I::LogonFailure
         | I::AccountLocked
         | I::AccountDisabled
@@ -313,6 +327,13 @@ fn client_effect(id: FindingId) -> &'static str {
         | I::FreshCredentialsRequired
         | I::ServerResources
         | I::BrokerError
+        | I::KerberosPreauthFailed
+        | I::KerberosClientUnknown
+        | I::KerberosClientRevoked
+        | I::KerberosPasswordExpired
+        | I::KerberosClockSkew
+        | I::KerberosSpnUnknown
+        | I::KerberosError
         | I::LogonFailure
         | I::AccountLocked
         | I::AccountDisabled

@@ -52,6 +52,13 @@ pub enum FindingId {
     ServerResources,
     BrokerError,
     Redirected,
+    KerberosPreauthFailed,
+    KerberosClientUnknown,
+    KerberosClientRevoked,
+    KerberosPasswordExpired,
+    KerberosClockSkew,
+    KerberosSpnUnknown,
+    KerberosError,
     LogonFailure,
     AccountLocked,
     AccountDisabled,
@@ -78,7 +85,7 @@ pub enum FindingId {
 
 impl FindingId {
     /// Every id, in catalogue order.
-    pub const ALL: [Self; 65] = [
+    pub const ALL: [Self; 72] = [
         Self::DnsUnresolved,
         Self::DnsMultipleAddresses,
         Self::TcpRefused,
@@ -123,6 +130,13 @@ impl FindingId {
         Self::ServerResources,
         Self::BrokerError,
         Self::Redirected,
+        Self::KerberosPreauthFailed,
+        Self::KerberosClientUnknown,
+        Self::KerberosClientRevoked,
+        Self::KerberosPasswordExpired,
+        Self::KerberosClockSkew,
+        Self::KerberosSpnUnknown,
+        Self::KerberosError,
         Self::LogonFailure,
         Self::AccountLocked,
         Self::AccountDisabled,
@@ -193,6 +207,13 @@ impl FindingId {
             Self::ServerResources => "server-resources",
             Self::BrokerError => "broker-error",
             Self::Redirected => "redirected",
+            Self::KerberosPreauthFailed => "kerberos-preauth-failed",
+            Self::KerberosClientUnknown => "kerberos-client-unknown",
+            Self::KerberosClientRevoked => "kerberos-client-revoked",
+            Self::KerberosPasswordExpired => "kerberos-password-expired",
+            Self::KerberosClockSkew => "kerberos-clock-skew",
+            Self::KerberosSpnUnknown => "kerberos-spn-unknown",
+            Self::KerberosError => "kerberos-error",
             Self::LogonFailure => "logon-failure",
             Self::AccountLocked => "account-locked",
             Self::AccountDisabled => "account-disabled",
@@ -435,6 +456,41 @@ impl FindingId {
                 Severity::Error,
                 "the connection broker could not place the session (Set Error Info 0x400..0x412)",
                 "the code names the broker's problem: destination not found, VM not started or without DNS, pool full",
+            ),
+            Self::KerberosPreauthFailed => (
+                Severity::Error,
+                "Kerberos pre-authentication failed: a wrong password (KDC_ERR_PREAUTH_FAILED)",
+                "check the password; the domain controller's Security log (event 4771) names the account and the client",
+            ),
+            Self::KerberosClientUnknown => (
+                Severity::Error,
+                "the KDC does not know the user (KDC_ERR_C_PRINCIPAL_UNKNOWN)",
+                "check the user name and its domain (user@domain or DOMAIN\\user); a local account logs on with NTLM instead",
+            ),
+            Self::KerberosClientRevoked => (
+                Severity::Error,
+                "the KDC refused the account: locked out or disabled (KDC_ERR_CLIENT_REVOKED)",
+                "unlock or enable the account; the domain controller's Security log (events 4768, 4771) says which",
+            ),
+            Self::KerberosPasswordExpired => (
+                Severity::Error,
+                "the password has expired (KDC_ERR_KEY_EXPIRED)",
+                "change the password (NLA cannot change it: log on another way first)",
+            ),
+            Self::KerberosClockSkew => (
+                Severity::Error,
+                "the client's clock is more than 5 minutes from the KDC's (KRB_AP_ERR_SKEW)",
+                "fix time synchronisation on the client (w32tm /resync) or the domain controller",
+            ),
+            Self::KerberosSpnUnknown => (
+                Severity::Warning,
+                "no service principal for the name the client connected to (KDC_ERR_S_PRINCIPAL_UNKNOWN): the client falls back to NTLM",
+                "connect by the server's DNS name, not an IP address or an alias; or register the alias (setspn -S TERMSRV/alias host); where NTLM is blocked this is why the logon fails",
+            ),
+            Self::KerberosError => (
+                Severity::Error,
+                "the KDC refused the request (a KRB-ERROR)",
+                "the code names the cause: an encryption type or policy mismatch (KDC_ERR_ETYPE_NOSUPP, KDC_ERR_POLICY), a ticket problem; the domain controller's System and Security logs say more",
             ),
             Self::LogonFailure => (
                 Severity::Error,

@@ -331,6 +331,92 @@ pub fn credssp_ended(guess: crate::facts::rdp::NlaGuess, by: &str, server_ended:
     }
 }
 
+/// The findings of a client's KRB-ERRORs (RFC 4120 7.5.9), one per code, client and
+/// service, with how often and from which KDC. PREAUTH_REQUIRED is the normal first answer
+/// (the client then proves its password), WRONG_REALM and RESPONSE_TOO_BIG make the client go
+/// on: none is a finding. `ntlm_refused`: the RDP connection these belong to had its CredSSP
+/// refused, so an unknown service principal (the client fell back to NTLM) is part of that
+/// failure, an error. `went_on`: the connection got past CredSSP all the same (the client
+/// logged on another way): at most a warning.
+pub fn kerberos(
+    events: &[crate::facts::kerberos::KrbEvent],
+    ntlm_refused: bool,
+    went_on: bool,
+) -> Vec<Finding> {
+    use crate::facts::kerberos::{KrbErrorCode as C, KrbMessage};
+    use std::collections::BTreeMap;
+    /// A refusal once per code, client and service: how often, the KDC, its e-text.
+    struct Seen<'e> {
+        n: u32,
+        kdc: &'e str,
+        text: Option<&'e str>,
+    }
+    let mut seen: BTreeMap<(C, String, String), Seen<'_>> = BTreeMap::new();
+    for e in events {
+        let KrbMessage::Error {
+            code,
+            client,
+            service,
+            text,
+        } = &e.message
+        else {
+            continue;
+        };
+        if matches!(
+            *code,
+            C::PREAUTH_REQUIRED | C::WRONG_REALM | C::RESPONSE_TOO_BIG
+        ) {
+            continue;
+        }
+        let client = client.as_ref().map(|c| c.to_string()).unwrap_or_default();
+        let entry = seen
+            .entry((*code, client, service.to_string()))
+            .or_insert(Seen {
+                n: 0,
+                kdc: e.kdc.as_str(),
+                text: text.as_deref(),
+            });
+        entry.n += 1;
+    }
+    seen.into_iter()
+        .map(|((code, client, service), Seen { n, kdc, text })| {
+            let id = match code {
+                C::PREAUTH_FAILED => FindingId::KerberosPreauthFailed,
+                C::C_PRINCIPAL_UNKNOWN => FindingId::KerberosClientUnknown,
+                C::CLIENT_REVOKED => FindingId::KerberosClientRevoked,
+                C::KEY_EXPIRED => FindingId::KerberosPasswordExpired,
+                C::SKEW => FindingId::KerberosClockSkew,
+                C::S_PRINCIPAL_UNKNOWN => FindingId::KerberosSpnUnknown,
+                _ => FindingId::KerberosError,
+            };
+            let who = if client.is_empty() {
+                String::new()
+            } else {
+                format!(" to {client}")
+            };
+            let times = if n > 1 {
+                format!(" ({n} times)")
+            } else {
+                String::new()
+            };
+            let text = text.map(|t| format!(": \"{t}\"")).unwrap_or_default();
+            let mut evidence = format!(
+                "the KDC {kdc} answered {code} ({}){who} for {service}{times}{text}",
+                code.0
+            );
+            if id == FindingId::KerberosSpnUnknown && ntlm_refused {
+                evidence.push_str("; the client fell back to NTLM, and the server refused it");
+                return super::finding_with(id, super::Severity::Error, evidence);
+            }
+            let f = finding(id, evidence);
+            if went_on && f.severity > super::Severity::Warning {
+                return super::finding_with(id, super::Severity::Warning, f.evidence);
+            }
+            f
+        })
+        .collect()
+}
+
 /// `redirected` [info]: a Server Redirection during `stage`, its target named (never followed).
 pub fn redirected(r: &RedirectFacts, stage: Stage) -> Finding {
     let mut evidence = format!(

@@ -154,6 +154,13 @@ pub fn check(id: FindingId) -> &'static str {
         }
         I::CredsspFailed
         | I::CredsspAbandoned
+        | I::KerberosPreauthFailed
+        | I::KerberosClientUnknown
+        | I::KerberosClientRevoked
+        | I::KerberosPasswordExpired
+        | I::KerberosClockSkew
+        | I::KerberosSpnUnknown
+        | I::KerberosError
         | I::LogonFailure
         | I::AccountLocked
         | I::AccountDisabled

@@ -4,6 +4,7 @@
 //! conclusion at the edge.
 
 use super::cert::CertFacts;
+use super::kerberos::KrbEvent;
 use super::rdp::{RdpFacts, Side};
 use super::stage::Stage;
 use super::tcp::ConnState;
@@ -34,6 +35,8 @@ pub struct ConnectionFacts<'a> {
     pub rdp_certificate: Option<CertFacts>,
     /// The capture time of the first packet, Unix seconds (certificates are judged then).
     pub start: i64,
+    /// The client's Kerberos exchange with its KDC just before and during the connection.
+    pub kerberos: &'a [KrbEvent],
 }
 
 /// The TCP side of a finished connection.

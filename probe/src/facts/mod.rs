@@ -10,6 +10,7 @@ pub mod connection;
 pub mod credssp;
 pub mod decrypt;
 pub mod gcc;
+pub mod kerberos;
 pub mod observe;
 pub mod probe;
 pub mod rdp;

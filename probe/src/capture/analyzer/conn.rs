@@ -59,6 +59,8 @@ pub(super) struct Conn {
 pub(super) struct Payload {
     pub(super) reasm: [Reassembler; 2],
     pub(super) session: Session,
+    /// A Kerberos flow's two streams (port 88), instead of the RDP session.
+    pub(super) krb: [crate::capture::kerberos::KrbStream; 2],
     /// The connection over time (`Config::series`).
     pub(super) series: Option<Box<super::series::Series>>,
 }

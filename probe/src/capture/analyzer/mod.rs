@@ -17,6 +17,7 @@ use std::collections::VecDeque;
 
 use crate::capture::decrypt::keylog::KeyLog;
 use crate::capture::decrypt::Keys;
+use crate::capture::kerberos::{self, KrbLog};
 use crate::capture::link::{Decoded, TcpSegment, Transport};
 use crate::capture::tcp::{analyze, flags, Budget, History, Segment};
 use crate::diagnose::attempts::{refused_logon, Attempts, Refusal};
@@ -100,6 +101,8 @@ pub struct Analyzer {
     pub keys: Keys,
     /// Refused logons across the capture (sprays, brute force).
     pub attempts: Attempts,
+    /// Kerberos on port 88, by client.
+    pub kerberos: KrbLog,
     finished: Vec<Connection>,
     pub summary: Summary,
     last_sweep_ns: i64,
@@ -124,6 +127,7 @@ impl Analyzer {
                 embedded: Default::default(),
             },
             attempts: Attempts::default(),
+            kerberos: KrbLog::default(),
             finished: Vec::new(),
             summary: Summary::default(),
             last_sweep_ns: 0,
@@ -332,7 +336,13 @@ impl Analyzer {
                 }
                 p
             });
-            if p.session.wants_bytes() {
+            if c.server.port == kerberos::PORT {
+                let Payload { reasm, krb, .. } = &mut **p;
+                let (log, kdc, client) = (&mut self.kerberos, c.server, c.client.ip);
+                reasm[di].push(t.seq, t.payload, &mut self.budget, |bytes| {
+                    krb[di].feed(bytes, |msg| log.record(client, kdc.to_string(), ts, msg))
+                });
+            } else if p.session.wants_bytes() {
                 let Payload { reasm, session, .. } = &mut **p;
                 let budget = &mut self.budget;
                 let keys = &self.keys;
@@ -378,6 +388,28 @@ impl Analyzer {
     }
 
     fn udp(&mut self, ts: i64, d: &Decoded<'_>, sport: u16, dport: u16, payload: &[u8]) {
+        if dport == kerberos::PORT || sport == kerberos::PORT {
+            // One Kerberos message a datagram; the client is the side that is not the KDC.
+            let (client, kdc) = if dport == kerberos::PORT {
+                (
+                    d.src,
+                    Endpoint {
+                        ip: d.dst,
+                        port: dport,
+                    },
+                )
+            } else {
+                (
+                    d.dst,
+                    Endpoint {
+                        ip: d.src,
+                        port: sport,
+                    },
+                )
+            };
+            self.kerberos.record(client, kdc.to_string(), ts, payload);
+            return;
+        }
         let src = Endpoint {
             ip: d.src,
             port: sport,
@@ -581,7 +613,8 @@ impl Analyzer {
                 None => (r.cookie.clone(), true),
             }
         };
-        let conn = build(c, rdp_port, &mut self.certs);
+        let krb = self.kerberos.take(client, c.first_ts, c.last_ts);
+        let conn = build(c, rdp_port, &mut self.certs, &krb);
         if refused_logon(&conn.findings) {
             self.attempts.add(&Refusal {
                 client,

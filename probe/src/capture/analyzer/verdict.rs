@@ -6,6 +6,7 @@ use crate::diagnose::conclude;
 use crate::diagnose::Stage;
 use crate::facts::cert;
 use crate::facts::connection::{ConnectionFacts, TcpFacts};
+use crate::facts::kerberos::KrbEvent;
 use crate::facts::rdp::Side;
 use crate::report::capture::{Certificate, Connection, RdpReport, TcpReport};
 use crate::time::rfc3339;
@@ -13,7 +14,12 @@ use crate::time::rfc3339;
 use super::conn::*;
 use super::timeline::timeline;
 
-pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connection {
+pub(super) fn build(
+    c: Conn,
+    rdp_port: bool,
+    certs: &mut cert::Cache,
+    kerberos: &[KrbEvent],
+) -> Connection {
     let state = conn_state(&c);
     let s = c.session();
     let now_s = c.first_ts.div_euclid(1_000_000_000);
@@ -101,6 +107,7 @@ pub(super) fn build(c: Conn, rdp_port: bool, certs: &mut cert::Cache) -> Connect
         tls_certificate,
         rdp_certificate,
         start: now_s,
+        kerberos,
     };
     let conclusion = conclude::connection(&facts, |stopped| timeline(&c, stopped));
     Connection {
