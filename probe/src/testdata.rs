@@ -29,3 +29,25 @@ pub fn peer_frame(dir: &str, n: u32) -> (Vec<u8>, bool) {
     let from_client = e.file_name().to_string_lossy().contains("-c2s-");
     (std::fs::read(e.path()).unwrap(), from_client)
 }
+
+/// The payload of the `n`th UDP datagram (from 0) of `fixtures/captures/public/FILE`, read with
+/// the capture reader and link decoder.
+pub fn capture_udp_payload(file: &str, n: usize) -> Vec<u8> {
+    use crate::capture::link::{self, Transport};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/captures/public")
+        .join(file);
+    let mut reader = crate::capture::source::PacketReader::open(&path).unwrap();
+    let mut seen = 0;
+    while let Some(p) = reader.next_packet().unwrap() {
+        if let Ok(d) = link::decode(p.link, p.data) {
+            if let Transport::Udp { payload, .. } = d.transport {
+                if seen == n {
+                    return payload.to_vec();
+                }
+                seen += 1;
+            }
+        }
+    }
+    panic!("no UDP datagram {n} in {file}");
+}

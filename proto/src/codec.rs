@@ -57,6 +57,7 @@ macro_rules! int_reader {
 int_reader!(le_u16, u16, from_le_bytes);
 int_reader!(le_u32, u32, from_le_bytes);
 int_reader!(be_u16, u16, from_be_bytes);
+int_reader!(be_u32, u32, from_be_bytes);
 
 /// A big-endian 24-bit integer (TLS handshake lengths).
 #[inline]

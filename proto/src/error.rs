@@ -21,6 +21,7 @@ pub enum Layer {
     Tls,
     CredSsp,
     Ntlm,
+    Rdpeudp,
 }
 
 impl Layer {
@@ -38,6 +39,7 @@ impl Layer {
             Self::Tls => "TLS",
             Self::CredSsp => "CredSSP",
             Self::Ntlm => "NTLM",
+            Self::Rdpeudp => "RDP-UDP",
         }
     }
 }

@@ -149,6 +149,14 @@ pub fn tls(data: &[u8]) {
     check!(tls::ClientHello<'_>, data, true);
     check!(tls::ServerHello<'_>, data, true);
     check!(tls::Certificate<'_>, data, true);
+    // Its entries' extensions are dropped: not byte-exact.
+    check!(tls::Certificate13<'_>, data, false);
+}
+
+/// MS-RDPEUDP's SYN and SYN+ACK (the reserved bytes after a correlation id are written as
+/// zeros: not byte-exact).
+pub fn rdpeudp(data: &[u8]) {
+    check!(crate::rdpeudp::Syn<'_>, data, false);
 }
 
 /// CredSSP TSRequest and the NTLM messages inside.
@@ -229,4 +237,5 @@ pub fn all(data: &[u8]) {
     tls(data);
     credssp_ntlm(data);
     deframer(data);
+    rdpeudp(data);
 }

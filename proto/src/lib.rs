@@ -46,6 +46,7 @@ pub mod mcs;
 pub mod nego;
 pub mod ntlm;
 pub mod per;
+pub mod rdpeudp;
 pub mod redirection;
 pub mod slowpath;
 pub mod tls;

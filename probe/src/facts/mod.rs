@@ -14,6 +14,7 @@ pub mod kerberos;
 pub mod observe;
 pub mod probe;
 pub mod rdp;
+pub mod rdpeudp;
 pub mod session;
 pub mod stage;
 pub mod tcp;

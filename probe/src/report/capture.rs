@@ -13,6 +13,7 @@ use crate::facts::probe::AuthFacts;
 use crate::facts::rdp::{
     ClientFacts, ClientInfoFacts, NlaFacts, RdpFacts, Side, TlsHandshakeFacts,
 };
+use crate::facts::rdpeudp::UdpSynFacts;
 use crate::facts::session::SessionFacts;
 use crate::facts::tcp::ConnState;
 use crate::facts::x224::protocol_names;
@@ -464,6 +465,80 @@ pub struct UdpFlow {
     pub bytes: u64,
     pub syn: u64,
     pub syn_ack: u64,
+    /// The client's SYN and the server's SYN+ACK, decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_syn: Option<UdpSynReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_syn_ack: Option<UdpSynReport>,
+    /// The version the server chose ("1", "2", "3 (RDP-UDP2)").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The RDP TCP connection this transport belongs to (`client -> server`, as its
+    /// connection is named), by hosts and time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_connection: Option<String>,
+}
+
+/// One SYN or SYN+ACK of MS-RDPEUDP.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct UdpSynReport {
+    pub version: String,
+    pub up_mtu: u16,
+    pub down_mtu: u16,
+    pub receive_window: u16,
+    pub flags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cookie_hash: bool,
+}
+
+impl From<&UdpSynFacts> for UdpSynReport {
+    fn from(f: &UdpSynFacts) -> Self {
+        Self {
+            version: f.version().label(),
+            up_mtu: f.up_mtu,
+            down_mtu: f.down_mtu,
+            receive_window: f.receive_window,
+            flags: f
+                .flags
+                .iter_names()
+                .map(|(n, _)| n.trim_start_matches("RDPUDP_FLAG_").to_owned())
+                .collect(),
+            correlation_id: f
+                .correlation_id
+                .map(|id| id.iter().map(|b| format!("{b:02x}")).collect()),
+            cookie_hash: f.cookie_hash,
+        }
+    }
+}
+
+impl UdpFlow {
+    /// The report of one flow: its endpoints and start, (datagrams, bytes, SYNs, SYN+ACKs),
+    /// its handshake and its TCP connection.
+    pub fn from_facts(
+        client: String,
+        server: String,
+        start: String,
+        (datagrams, bytes, syn, syn_ack): (u64, u64, u64, u64),
+        client_syn: Option<&UdpSynFacts>,
+        server_syn_ack: Option<&UdpSynFacts>,
+        tcp_connection: Option<String>,
+    ) -> Self {
+        Self {
+            client,
+            server,
+            start,
+            datagrams,
+            bytes,
+            syn,
+            syn_ack,
+            client_syn: client_syn.map(UdpSynReport::from),
+            server_syn_ack: server_syn_ack.map(UdpSynReport::from),
+            version: server_syn_ack.map(|s| s.version().label()),
+            tcp_connection,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]

@@ -35,6 +35,15 @@ pub fn capture_with_scans(r: &CaptureReport, scans: &Scans, out: &mut String) {
     for c in all {
         out.push('\n');
         connection(c, out);
+        // Its UDP transport, under it.
+        let name = format!("{} -> {}", c.client, c.server);
+        for u in r
+            .udp
+            .iter()
+            .filter(|u| u.tcp_connection.as_deref() == Some(name.as_str()))
+        {
+            udp_line(u, "   ", out);
+        }
     }
     if !scans.groups.is_empty() {
         let _ = writeln!(
@@ -70,19 +79,15 @@ pub fn capture_with_scans(r: &CaptureReport, scans: &Scans, out: &mut String) {
             );
         }
     }
-    for u in &r.udp {
-        let _ = writeln!(
-            out,
-            "\nRDP over UDP {} -> {}  {}  {} datagrams, {} bytes, {} SYN, {} SYN-ACK{}",
-            u.client,
-            u.server,
-            u.start,
-            u.datagrams,
-            u.bytes,
-            u.syn,
-            u.syn_ack,
-            if u.syn_ack == 0 { " (no answer)" } else { "" }
-        );
+    for u in r.udp.iter().filter(|u| {
+        u.tcp_connection.as_ref().is_none_or(|t| {
+            !r.connections
+                .iter()
+                .any(|c| &format!("{} -> {}", c.client, c.server) == t)
+        })
+    }) {
+        out.push('\n');
+        udp_line(u, "", out);
     }
     let s = &r.summary;
     let _ = writeln!(
@@ -95,6 +100,27 @@ pub fn capture_with_scans(r: &CaptureReport, scans: &Scans, out: &mut String) {
         s.other_tcp_flows,
         s.udp_rdp_flows,
         if s.undecodable_packets > 0 { format!("; {} packet(s) not decodable", s.undecodable_packets) } else { String::new() }
+    );
+}
+
+/// One RDP-UDP flow: its handshake, under its TCP connection (`indent`) or on its own.
+fn udp_line(u: &crate::report::capture::UdpFlow, indent: &str, out: &mut String) {
+    let handshake = match (&u.client_syn, &u.server_syn_ack) {
+        (_, Some(s)) => format!("; version {}, MTU {}/{}", s.version, s.up_mtu, s.down_mtu),
+        (Some(c), None) => format!("; the client offers version {}", c.version),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "{indent}RDP over UDP {} -> {}  {}  {} datagrams, {} bytes, {} SYN, {} SYN-ACK{}{handshake}",
+        u.client,
+        u.server,
+        u.start,
+        u.datagrams,
+        u.bytes,
+        u.syn,
+        u.syn_ack,
+        if u.syn_ack == 0 { " (no answer)" } else { "" }
     );
 }
 

@@ -24,13 +24,20 @@ use crate::diagnose::attempts::{refused_logon, Attempts, Refusal};
 use crate::diagnose::Verdict;
 use crate::facts::cert;
 use crate::facts::rdp::Dir;
+use crate::facts::rdpeudp::UdpSynFacts;
 use crate::report::capture::{Connection, Summary, UdpFlow};
 use crate::time::rfc3339;
+use rdp_proto::decode_prefix;
+use rdp_proto::rdpeudp::Syn;
 
 use conn::{due_stage, Conn, Payload};
 use flow::{key, Endpoint, FlowMap, Key, QueueEntry};
 use verdict::build;
 
+/// RDP TCP connections remembered for linking UDP flows.
+const MAX_TCP_SPANS: usize = 100_000;
+/// A UDP flow may begin this long after its TCP connection's last packet was seen.
+const LINK_SLACK_NS: i64 = 5_000_000_000;
 /// How many ports of failed non-RDP connections the summary names.
 const MAX_FAILED_PORTS: usize = 8;
 /// Analyzer settings.
@@ -81,6 +88,17 @@ struct Udp {
     bytes: u64,
     syn: u64,
     syn_ack: u64,
+    /// The client's first SYN and the server's first SYN+ACK.
+    client_syn: Option<UdpSynFacts>,
+    server_syn_ack: Option<UdpSynFacts>,
+}
+
+/// An RDP TCP connection's span, for linking its UDP transport to it.
+#[derive(Debug)]
+struct TcpSpan {
+    start: i64,
+    end: i64,
+    name: String,
 }
 
 /// The analyzer: feed it decoded packets, take finished connections.
@@ -103,6 +121,9 @@ pub struct Analyzer {
     pub attempts: Attempts,
     /// Kerberos on port 88, by client.
     pub kerberos: KrbLog,
+    /// RDP TCP connections by client and server host, for their UDP flows.
+    rdp_tcp: std::collections::HashMap<(std::net::IpAddr, std::net::IpAddr), Vec<TcpSpan>>,
+    rdp_tcp_len: usize,
     finished: Vec<Connection>,
     pub summary: Summary,
     last_sweep_ns: i64,
@@ -128,6 +149,8 @@ impl Analyzer {
             },
             attempts: Attempts::default(),
             kerberos: KrbLog::default(),
+            rdp_tcp: Default::default(),
+            rdp_tcp_len: 0,
             finished: Vec::new(),
             summary: Summary::default(),
             last_sweep_ns: 0,
@@ -419,13 +442,10 @@ impl Analyzer {
             port: dport,
         };
         let k = key(src, dst);
-        // MS-RDPEUDP 2.2.2.1 RDPUDP_FEC_HEADER: snSourceAck, uReceiveWindowSize, uFlags.
-        // A SYN has snSourceAck -1 and RDPUDP_FLAG_SYN; the SYN+ACK echoes the client's
-        // initial sequence number and sets RDPUDP_FLAG_SYN | RDPUDP_FLAG_ACK.
-        let uflags = (payload.len() >= 8).then(|| u16::from_be_bytes([payload[6], payload[7]]));
-        let is_syn = payload.len() >= 12
-            && payload[..4] == [0xFF; 4]
-            && uflags.is_some_and(|f| f & 0x0005 == 0x0001);
+        // MS-RDPEUDP's SYN (snSourceAck -1, RDPUDP_FLAG_SYN) and SYN+ACK (the client's ISN
+        // echoed, SYN | ACK).
+        let syn = decode_prefix::<Syn>(payload).ok().map(|(_, s)| s);
+        let is_syn = syn.is_some_and(|s| s.source_ack == u32::MAX && !s.is_syn_ack());
         let u = match self.udp.get_mut(&k) {
             Some(u) => u,
             None => {
@@ -448,16 +468,24 @@ impl Analyzer {
                     bytes: 0,
                     syn: 0,
                     syn_ack: 0,
+                    client_syn: None,
+                    server_syn_ack: None,
                 })
             }
         };
         u.last = ts;
         u.datagrams += 1;
         u.bytes += payload.len() as u64;
-        if is_syn && src == u.client {
-            u.syn += 1;
-        } else if src == u.server && uflags.is_some_and(|f| f & 0x0005 == 0x0005) {
-            u.syn_ack += 1;
+        match syn {
+            Some(s) if is_syn && src == u.client => {
+                u.syn += 1;
+                u.client_syn.get_or_insert(UdpSynFacts::from_pdu(&s));
+            }
+            Some(s) if s.is_syn_ack() && src == u.server => {
+                u.syn_ack += 1;
+                u.server_syn_ack.get_or_insert(UdpSynFacts::from_pdu(&s));
+            }
+            _ => {}
         }
     }
 
@@ -567,14 +595,29 @@ impl Analyzer {
         udp.sort_by_key(|u| (u.start, u.client, u.server));
         let out: Vec<UdpFlow> = udp
             .iter()
-            .map(|u| UdpFlow {
-                client: u.client.to_string(),
-                server: u.server.to_string(),
-                start: rfc3339(u.start.div_euclid(1_000_000_000)),
-                datagrams: u.datagrams,
-                bytes: u.bytes,
-                syn: u.syn,
-                syn_ack: u.syn_ack,
+            .map(|u| {
+                // Its TCP connection: the same two hosts, the latest one started by the time
+                // the UDP flow began (it is offered during that connection) and not over long
+                // before it.
+                let tcp = self
+                    .rdp_tcp
+                    .get(&(u.client.ip, u.server.ip))
+                    .and_then(|spans| {
+                        spans
+                            .iter()
+                            .filter(|t| t.start <= u.start && u.start <= t.end + LINK_SLACK_NS)
+                            .max_by_key(|t| t.start)
+                    })
+                    .map(|t| t.name.clone());
+                UdpFlow::from_facts(
+                    u.client.to_string(),
+                    u.server.to_string(),
+                    rfc3339(u.start.div_euclid(1_000_000_000)),
+                    (u.datagrams, u.bytes, u.syn, u.syn_ack),
+                    u.client_syn.as_ref(),
+                    u.server_syn_ack.as_ref(),
+                    tcp,
+                )
             })
             .collect();
         let _ = udp.iter().map(|u| u.last).max();
@@ -614,6 +657,17 @@ impl Analyzer {
             }
         };
         let krb = self.kerberos.take(client, c.first_ts, c.last_ts);
+        if c.session().is_rdp || rdp_port {
+            let spans = self.rdp_tcp.entry((client, c.server.ip));
+            if self.rdp_tcp_len < MAX_TCP_SPANS {
+                self.rdp_tcp_len += 1;
+                spans.or_default().push(TcpSpan {
+                    start: c.first_ts,
+                    end: c.last_ts,
+                    name: format!("{} -> {}", c.client, c.server),
+                });
+            }
+        }
         let conn = build(c, rdp_port, &mut self.certs, &krb);
         if refused_logon(&conn.findings) {
             self.attempts.add(&Refusal {

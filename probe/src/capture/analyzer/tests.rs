@@ -197,3 +197,61 @@ fn a_second_syn_ack_after_the_ack_is_a_retransmission() {
     let c = &a.take_finished()[0];
     assert_eq!(c.tcp.retransmissions, 2, "{:?}", c.tcp);
 }
+
+/// A UDP datagram between the two test hosts (client 10.0.0.1:50001, server 10.0.0.2:3389).
+fn datagram(client: bool, payload: &[u8]) -> Decoded<'_> {
+    let (c, s): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+    let (src, dst, sp, dp) = if client {
+        (c, s, 50001, 3389)
+    } else {
+        (s, c, 3389, 50001)
+    };
+    Decoded {
+        src,
+        dst,
+        ttl: 64,
+        ip_id: Some(1),
+        vlan: None,
+        more_fragments: false,
+        transport: Transport::Udp {
+            src_port: sp,
+            dst_port: dp,
+            payload,
+        },
+    }
+}
+
+/// The real SYN and SYN+ACK of Zeek's rdpeudp2-handshake-success (whole datagrams),
+/// between the hosts of an RDP TCP connection while it is up: decoded, and linked to it.
+#[test]
+fn a_udp_transport_is_linked_to_its_tcp_connection() {
+    use crate::capture::tcp::flags::{ACK, SYN};
+    let syn = crate::testdata::capture_udp_payload("zeek__rdpeudp2-handshake-success.pcap", 0);
+    let syn_ack = crate::testdata::capture_udp_payload("zeek__rdpeudp2-handshake-success.pcap", 1);
+    let cr = crate::testdata::pdu("ndpi__rdp_over_tls/001-c2s-x224-cr.bin");
+    let mut a = Analyzer::new(Config::default());
+    let s = 1_000_000_000;
+    a.packet(1, s, &seg(true, 64, SYN, 1000, 0, &[]));
+    a.packet(2, 2 * s, &seg(false, 64, SYN | ACK, 5000, 1001, &[]));
+    a.packet(3, 3 * s, &seg(true, 64, ACK, 1001, 5001, &[]));
+    a.packet(4, 4 * s, &seg(true, 64, ACK, 1001, 5001, &cr));
+    a.packet(5, 5 * s, &datagram(true, &syn));
+    a.packet(6, 6 * s, &datagram(false, &syn_ack));
+    a.packet(
+        7,
+        7 * s,
+        &seg(true, 64, ACK, 1001 + cr.len() as u32, 5001, &[]),
+    );
+    let udp = a.finish();
+    assert_eq!(udp.len(), 1);
+    let u = &udp[0];
+    assert_eq!(
+        u.tcp_connection.as_deref(),
+        Some("10.0.0.1:50000 -> 10.0.0.2:3389")
+    );
+    assert_eq!(u.version.as_deref(), Some("3 (RDP-UDP2)"));
+    let c = u.client_syn.as_ref().unwrap();
+    assert_eq!((c.up_mtu, c.down_mtu), (1232, 1232));
+    assert!(c.flags.contains(&"SYNEX".to_owned()), "{:?}", c.flags);
+    assert!(c.correlation_id.is_some());
+}
