@@ -238,8 +238,8 @@ pub fn json_text(data: &[u8]) {
 }
 
 /// Every oracle of this module.
-/// TLS decryption with valid keys fed hostile records: byte 0 picks the suite (each TLS 1.2
-/// and 1.3 suite rdprobe decrypts) and which side's ChangeCipherSpec comes first; then records
+/// TLS decryption with valid keys fed hostile records: byte 0 picks the suite (TLS 1.3, TLS
+/// 1.2's AEADs, the CBC suites in each layout) and which side's ChangeCipherSpec comes first; then records
 /// with a 2-byte length, alternating direction. Never panics; a direction that failed once
 /// stays failed.
 pub fn tls_decrypt(data: &[u8]) {
@@ -249,7 +249,9 @@ pub fn tls_decrypt(data: &[u8]) {
     let Some((&mode, mut rest)) = data.split_first() else {
         return;
     };
-    let suites = [0x1301u16, 0x1302, 0x1303, 0xC02F, 0xC030, 0xCCA8];
+    let suites = [
+        0x1301u16, 0x1302, 0x1303, 0xC02F, 0xC030, 0xCCA8, 0x002F, 0xC014, 0x003C, 0xC028,
+    ];
     let suite = suites[usize::from(mode) % suites.len()];
     let secret = |n: u8, len| Some(zeroize::Zeroizing::new(vec![n; len]));
     let len = if suite == 0x1302 { 48 } else { 32 };
@@ -260,7 +262,13 @@ pub fn tls_decrypt(data: &[u8]) {
         client_traffic: secret(4, len),
         server_traffic: secret(5, len),
     };
-    let Ok(mut session) = SessionKeys::new(suite, &secrets, &[6; 32], &[7; 32]) else {
+    // Bits 4..6: TLS 1.0's chained IVs, the MD5/SHA-1 PRF, encrypt-then-MAC.
+    let cbc = crate::capture::decrypt::record::CbcMode {
+        tls10: mode & 0x10 != 0,
+        legacy_prf: mode & 0x20 != 0,
+        etm: mode & 0x40 != 0,
+    };
+    let Ok(mut session) = SessionKeys::new(suite, cbc, &secrets, &[6; 32], &[7; 32]) else {
         return;
     };
     let mut failed = [false; 2];

@@ -294,3 +294,149 @@ fn a_spray_is_named_across_the_capture() {
         "the spray leads the report"
     );
 }
+
+/// A Windows-like loopback NLA server (fixtures/tools/ntstatus_server.py) refusing the probe's
+/// logon with an errorCode, one NTSTATUS per capture: decrypted, each is the probe's own
+/// finding; without the key, the short errorCode TSRequest after the AUTHENTICATE still makes
+/// it a refused logon (`auth-failed`), never `ok`.
+#[test]
+fn each_ntstatus_decrypts_to_the_probe_finding_and_is_refused_without_keys() {
+    for (status, id) in [
+        ("c000006d", "logon-failure"),
+        ("c0000234", "account-locked"),
+        ("c0000072", "account-disabled"),
+        ("c0000071", "password-expired"),
+    ] {
+        let name = format!("ntstatus-{status}");
+        let (c, probe) = compare(&name);
+        assert_eq!(probe["findings"][0]["id"], id, "{name}");
+        assert!(c.findings.iter().any(|f| f.id.as_str() == id), "{name}");
+        let auth = c.rdp.as_ref().unwrap().auth.as_ref().unwrap();
+        assert_eq!(auth.ntstatus.as_deref(), Some(&*format!("0x{status}")));
+        let sealed = analyze(&format!("{name}.pcap"), None);
+        let last = sealed.connections.last().unwrap();
+        assert_eq!(last.verdict.as_str(), "error", "{name}");
+        let f = last
+            .findings
+            .iter()
+            .find(|f| f.id.as_str() == "auth-failed")
+            .unwrap();
+        assert!(
+            f.evidence.contains("a short TSRequest (an errorCode"),
+            "{}",
+            f.evidence
+        );
+    }
+}
+
+/// Each direction's TCP payload of a loopback capture (no loss there; a segment sent again is
+/// skipped by its sequence number), by whether the client (the first SYN's sender) sent it.
+fn streams(path: &Path) -> [Vec<u8>; 2] {
+    use rdprobe::capture::link::{self, Transport};
+    let mut reader = rdprobe::capture::source::PacketReader::open(path).unwrap();
+    let mut client_port = None;
+    let mut out = [Vec::new(), Vec::new()];
+    let mut next: [Option<u32>; 2] = [None, None];
+    while let Some(p) = reader.next_packet().unwrap() {
+        let Ok(d) = link::decode(p.link, p.data) else {
+            continue;
+        };
+        if let Transport::Tcp(t) = d.transport {
+            let client = *client_port.get_or_insert(t.src_port);
+            let i = usize::from(t.src_port != client);
+            if t.payload.is_empty() || next[i].is_some_and(|n| t.seq != n) {
+                continue;
+            }
+            next[i] = Some(t.seq.wrapping_add(t.payload.len() as u32));
+            out[i].extend_from_slice(t.payload);
+        }
+    }
+    out
+}
+
+/// OpenSSL's s_client and s_server in the CBC suites Windows servers still negotiate
+/// (fixtures/captures/tls-cbc, made by fixtures/tools/tls_cbc_capture.sh): TLS 1.0 with its
+/// chained IVs, 1.1 and 1.2; HMAC-SHA1, SHA-256, SHA-384; MAC-then-encrypt and
+/// encrypt-then-MAC; decrypted from s_client's key log to the line each side wrote.
+#[test]
+fn cbc_suites_decrypt_what_openssl_wrote() {
+    use rdp_proto::tls::{self, ContentType, ExtensionType, HandshakeType, ProtocolVersion};
+    use rdprobe::capture::decrypt::record::CbcMode;
+    use rdprobe::capture::decrypt::session::SessionKeys;
+    use rdprobe::facts::rdp::Dir;
+    /// A record: its header, its content type, its fragment.
+    type Rec = ([u8; 5], ContentType, Vec<u8>);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/captures/tls-cbc");
+    for name in [
+        "tls10-aes128-sha",
+        "tls10-aes128-sha-etm",
+        "tls11-aes256-sha",
+        "tls12-aes128-sha256",
+        "tls12-ecdhe-aes256-sha384",
+        "tls12-ecdhe-aes128-sha-etm",
+    ] {
+        let [c2s, s2c] = streams(&dir.join(format!("{name}.pcap")));
+        let records = |mut b: &[u8]| {
+            let mut out = Vec::new();
+            while let Ok((rest, r)) = rdp_proto::decode_prefix::<tls::Record>(b) {
+                out.push((
+                    b[..5].try_into().unwrap(),
+                    r.content_type,
+                    r.fragment.to_vec(),
+                ));
+                b = rest;
+            }
+            out
+        };
+        let (c, s): (Vec<Rec>, Vec<Rec>) = (records(&c2s), records(&s2c));
+        let ch_body = rdp_proto::decode::<tls::Handshake>(&c[0].2)
+            .unwrap()
+            .body
+            .to_vec();
+        let ch = rdp_proto::decode::<tls::ClientHello>(&ch_body).unwrap();
+        let sh_hs = rdp_proto::decode_prefix::<tls::Handshake>(&s[0].2)
+            .unwrap()
+            .1;
+        assert_eq!(sh_hs.msg_type, HandshakeType::SERVER_HELLO);
+        let sh = rdp_proto::decode::<tls::ServerHello>(sh_hs.body).unwrap();
+        let v = sh.selected_version();
+        let mode = CbcMode {
+            tls10: v == ProtocolVersion::TLS_1_0,
+            legacy_prf: v.0 < ProtocolVersion::TLS_1_2.0,
+            etm: sh
+                .extensions()
+                .any(|e| e.ext_type == ExtensionType::ENCRYPT_THEN_MAC),
+        };
+        assert_eq!(mode.etm, name.ends_with("-etm"), "{name}");
+        let log = keylog(&std::fs::read_to_string(dir.join(format!("{name}.keylog"))).unwrap());
+        let secrets = log.get(ch.random).expect("the session in the key log");
+        let mut keys =
+            SessionKeys::new(sh.cipher_suite.0, mode, secrets, ch.random, sh.random).unwrap();
+        let mut read = |d: Dir, recs: &[Rec]| {
+            let mut app = Vec::new();
+            for (header, ty, fragment) in recs {
+                if *ty == ContentType::CHANGE_CIPHER_SPEC {
+                    keys.on_change_cipher_spec(d);
+                } else if keys.protected(d, ty.0) {
+                    let opened = keys
+                        .open(d, header, fragment)
+                        .unwrap_or_else(|e| panic!("{name}: {e}"));
+                    if opened.content_type == 23 {
+                        app.extend_from_slice(&opened.data);
+                    }
+                }
+            }
+            String::from_utf8(app).unwrap()
+        };
+        assert_eq!(
+            read(Dir::ClientToServer, &c),
+            format!("client: TSRequest over {name}\n"),
+            "{name}"
+        );
+        assert_eq!(
+            read(Dir::ServerToClient, &s),
+            format!("server: TSRequest over {name}\n"),
+            "{name}"
+        );
+    }
+}

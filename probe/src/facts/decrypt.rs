@@ -29,7 +29,7 @@ impl KeySource {
 pub enum NoKey {
     /// The key log has no secret for this ClientHello random.
     NotInKeyLog,
-    /// The cipher suite is not one rdprobe decrypts (CBC, RC4, CCM ...).
+    /// The cipher suite is not one rdprobe decrypts (RC4, 3DES, CCM, Camellia ...).
     Suite(u16),
     /// The key log has this session, but not the secrets its version needs.
     Incomplete,

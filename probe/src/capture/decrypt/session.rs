@@ -5,7 +5,7 @@
 use zeroize::Zeroizing;
 
 use super::keylog::Secrets;
-use super::record::{next_traffic_secret, tls12_openers, Opener, Suite};
+use super::record::{next_traffic_secret, tls12_openers, CbcMode, Opener, Suite};
 use crate::facts::decrypt::{Failed, NoKey, OpenError};
 use crate::facts::rdp::Dir;
 use crate::facts::tls::HandshakeReader;
@@ -57,9 +57,11 @@ const FINISHED: u8 = 20;
 const KEY_UPDATE: u8 = 24;
 
 impl SessionKeys {
-    /// The keys of a session: its ServerHello's `suite_id`, its secrets, both randoms.
+    /// The keys of a session: its ServerHello's `suite_id` and, for CBC suites, the `mode` its
+    /// version and extensions give; its secrets; both randoms.
     pub fn new(
         suite_id: u16,
+        mode: CbcMode,
         secrets: &Secrets,
         client_random: &[u8; 32],
         server_random: &[u8; 32],
@@ -90,8 +92,8 @@ impl SessionKeys {
             });
         }
         let master = secrets.master.as_ref().ok_or(NoKey::Incomplete)?;
-        let (client, server) =
-            tls12_openers(suite, master, client_random, server_random).ok_or(NoKey::Incomplete)?;
+        let (client, server) = tls12_openers(suite, master, client_random, server_random, mode)
+            .ok_or(NoKey::Incomplete)?;
         Ok(Self {
             suite,
             sides: [
@@ -287,8 +289,14 @@ mod tests {
         let mut log = KeyLog::default();
         log.add_text(&keys.0.lock().unwrap());
         let secrets = log.get(&client_random).expect("the session in the key log");
-        let mut session =
-            SessionKeys::new(suite_id, secrets, &client_random, &server_random).unwrap();
+        let mut session = SessionKeys::new(
+            suite_id,
+            CbcMode::default(),
+            secrets,
+            &client_random,
+            &server_random,
+        )
+        .unwrap();
         let mut read = |dir: Dir, recs: &[([u8; 5], Vec<u8>)]| -> Vec<u8> {
             let mut app = Vec::new();
             for (header, fragment) in recs {
@@ -339,7 +347,8 @@ mod tests {
             master: Some(Zeroizing::new(vec![7; 48])),
             ..Secrets::default()
         };
-        let mut session = SessionKeys::new(0xC02F, &secrets, &[1; 32], &[2; 32]).unwrap();
+        let mut session =
+            SessionKeys::new(0xC02F, CbcMode::default(), &secrets, &[1; 32], &[2; 32]).unwrap();
         session.on_change_cipher_spec(Dir::ServerToClient);
         let header = [22, 3, 3, 0, 40];
         let e = session
@@ -353,8 +362,8 @@ mod tests {
             .open(Dir::ServerToClient, &header, &[0; 40])
             .is_err());
         assert_eq!(
-            SessionKeys::new(0x002F, &secrets, &[1; 32], &[2; 32]).unwrap_err(),
-            NoKey::Suite(0x002F)
+            SessionKeys::new(0x0005, CbcMode::default(), &secrets, &[1; 32], &[2; 32]).unwrap_err(),
+            NoKey::Suite(0x0005)
         );
     }
 }

@@ -11,6 +11,7 @@ use rdp_proto::nego::SecurityProtocol;
 use rdp_proto::tls::{self, CipherSuite, ContentType};
 
 use super::{Dir, Session};
+use crate::capture::decrypt::record::CbcMode;
 use crate::capture::decrypt::session::SessionKeys;
 use crate::capture::decrypt::Keys;
 use crate::diagnose::Stage;
@@ -69,6 +70,7 @@ impl Session {
     pub(super) fn start_decrypting(
         &mut self,
         suite: CipherSuite,
+        mode: CbcMode,
         server_random: &[u8; 32],
         keys: &Keys,
     ) {
@@ -83,7 +85,7 @@ impl Session {
             self.decrypt = Decrypt::Stopped(Decryption::NoKey(NoKey::NotInKeyLog));
             return;
         };
-        match SessionKeys::new(suite.0, secrets, &client_random, server_random) {
+        match SessionKeys::new(suite.0, mode, secrets, &client_random, server_random) {
             Ok(keys) => {
                 let framing = if self.selected().is_some_and(SecurityProtocol::is_nla) {
                     Framing::Der

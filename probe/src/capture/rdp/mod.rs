@@ -94,7 +94,11 @@ pub struct Session {
     /// The ClientHello's random, and the ServerHello's suite and random until the key is
     /// looked up: what finds the session in a key log.
     client_random: Option<[u8; 32]>,
-    server_hello: Option<(rdp_proto::tls::CipherSuite, [u8; 32])>,
+    server_hello: Option<(
+        rdp_proto::tls::CipherSuite,
+        crate::capture::decrypt::record::CbcMode,
+        [u8; 32],
+    )>,
     decrypt: Decrypt,
 }
 

@@ -3,10 +3,10 @@
 
 use rdp_proto::decode;
 use rdp_proto::nego::SecurityProtocol;
-use rdp_proto::tls::{self, ContentType, HandshakeType};
+use rdp_proto::tls::{self, ContentType, HandshakeType, ProtocolVersion};
 
 use super::{Dir, Session, APPDATA_RECORDS};
-use crate::capture::decrypt::record::{Cipher, Suite};
+use crate::capture::decrypt::record::{CbcMode, Cipher, Suite};
 use crate::capture::decrypt::Keys;
 use crate::diagnose::Stage;
 use crate::facts::rdp::{SealedRecord, TlsHandshakeFacts};
@@ -28,8 +28,8 @@ impl Session {
                 let mut reader = std::mem::take(&mut self.dirs[d].hs);
                 reader.push(rec.fragment, |hs| self.on_handshake(dir, hs, ts));
                 self.dirs[d].hs = reader;
-                if let Some((suite, random)) = self.server_hello.take() {
-                    self.start_decrypting(suite, &random, keys);
+                if let Some((suite, mode, random)) = self.server_hello.take() {
+                    self.start_decrypting(suite, mode, &random, keys);
                 }
             }
             ContentType::CHANGE_CIPHER_SPEC => {
@@ -108,7 +108,11 @@ impl Session {
         match Suite::from_id(sh.cipher.0) {
             Some(s) if s.tls13 => 17,
             Some(s) if s.cipher == Cipher::ChaCha20Poly1305 => 16,
-            Some(_) => 24,
+            Some(Suite {
+                cipher: Cipher::Aes128Gcm | Cipher::Aes256Gcm,
+                ..
+            }) => 24,
+            Some(_) => 48,
             None if sh.is_tls13() => 17,
             None => 48,
         }
@@ -128,7 +132,15 @@ impl Session {
                 if let Ok(pdu) = decode::<tls::ServerHello>(hs.body) {
                     let sh = ServerHelloFacts::from_pdu(&pdu);
                     if !sh.hello_retry {
-                        self.server_hello = Some((pdu.cipher_suite, *pdu.random));
+                        let v = sh.version;
+                        let mode = CbcMode {
+                            tls10: v == ProtocolVersion::TLS_1_0,
+                            legacy_prf: v.0 < ProtocolVersion::TLS_1_2.0,
+                            etm: pdu
+                                .extensions()
+                                .any(|e| e.ext_type == tls::ExtensionType::ENCRYPT_THEN_MAC),
+                        };
+                        self.server_hello = Some((pdu.cipher_suite, mode, *pdu.random));
                     }
                     self.tls13_handshake = sh.is_tls13();
                     t.server = Some(sh);
