@@ -440,3 +440,20 @@ fn cbc_suites_decrypt_what_openssl_wrote() {
         );
     }
 }
+
+/// A Set Error Info over TLS: the probe through fixtures/tools/sei_proxy.py, a TLS-terminating
+/// proxy in front of a real xrdp that sends Set Error Info 7 right after xrdp's licensing
+/// answer. Decrypted, the capture names it at the stage the probe does.
+#[test]
+fn a_set_error_info_over_tls_decrypts_to_what_the_probe_saw() {
+    let (c, probe) = compare("sei-over-tls");
+    assert_eq!(probe["stopped_at"], "capabilities");
+    let f = c
+        .findings
+        .iter()
+        .find(|f| f.id.as_str() == "server-denied-connection");
+    assert!(f.is_some(), "{:?}", c.findings);
+    let session = c.rdp.unwrap().session.unwrap();
+    assert_eq!(session.licensing.outcome, "valid_client");
+    assert!(session.error_info.is_some());
+}
