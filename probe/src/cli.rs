@@ -226,6 +226,9 @@ pub enum Command {
         /// Stop after this many packets.
         #[arg(long, value_name = "N")]
         count: Option<u64>,
+        /// Decrypt TLS with the secrets in FILE, an NSS key log (read once, at the start).
+        #[arg(long, value_name = "FILE")]
+        keylog: Option<std::path::PathBuf>,
     },
     /// Capture live (not in this build: it needs the cargo feature `live` and libpcap).
     #[cfg(not(feature = "live"))]

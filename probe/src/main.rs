@@ -154,6 +154,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             duration,
             count,
-        } => app::live::live(interface, filter, ports, format, duration, count),
+            keylog,
+        } => app::live::live(interface, filter, ports, format, duration, count, keylog),
     }
 }

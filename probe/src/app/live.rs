@@ -13,6 +13,7 @@ pub(crate) fn live(
     format: OutFormat,
     duration: Option<f64>,
     count: Option<u64>,
+    keylog: Option<std::path::PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     use rdprobe::capture::analyzer::Config;
     use rdprobe::capture::live::{run, LiveOptions};
@@ -21,6 +22,10 @@ pub(crate) fn live(
         filter,
         config: Config {
             ports,
+            keylog: keylog
+                .as_deref()
+                .map(super::pcap::read_keylog)
+                .transpose()?,
             ..Config::default()
         },
         duration: duration.map(std::time::Duration::from_secs_f64),

@@ -177,7 +177,7 @@ const MAX_KEYLOG: u64 = 64 * 1024 * 1024;
 
 /// Reads `--keylog FILE`: an NSS key log. Lines that are not key log lines are named on
 /// standard error (their number and why, never their content: they may be secrets).
-fn read_keylog(
+pub(crate) fn read_keylog(
     path: &std::path::Path,
 ) -> anyhow::Result<std::sync::Arc<rdprobe::capture::decrypt::keylog::KeyLog>> {
     use std::io::Read;
