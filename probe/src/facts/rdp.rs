@@ -84,6 +84,9 @@ pub struct RdpFacts {
     pub routing_token: Option<String>,
     /// The client's RDP_NEG_REQ `requestedProtocols` (None: no negotiation data).
     pub requested: Option<SecurityProtocol>,
+    /// The RDP_NEG_REQ flags: Restricted Admin or Remote Credential Guard asked for (the
+    /// kind of logon; the credentials themselves stay sealed inside CredSSP).
+    pub request_flags: Option<rdp_proto::nego::NegRequestFlags>,
     /// The server's Connection Confirm.
     pub confirm: Option<Confirm>,
     /// The client's GCC Conference Create Request.

@@ -111,6 +111,11 @@ pub struct RdpReport {
     pub cookie: Option<String>,
     pub routing_token: Option<String>,
     pub requested_protocols: Option<Vec<String>>,
+    /// The Connection Request's RDP_NEG_REQ flags (RESTRICTED_ADMIN_MODE_REQUIRED: Restricted
+    /// Admin, no credentials delegated; REDIRECTED_AUTHENTICATION_MODE_REQUIRED: Remote
+    /// Credential Guard); absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub request_flags: Vec<String>,
     pub selected_protocol: Option<String>,
     pub failure: Option<String>,
     pub neg_flags: Vec<String>,
@@ -271,6 +276,9 @@ impl From<&RdpFacts> for RdpReport {
             cookie: f.cookie.clone(),
             routing_token: f.routing_token.clone(),
             requested_protocols: f.requested.map(|p| p.names()),
+            request_flags: f
+                .request_flags
+                .map_or_else(Vec::new, rdp_proto::nego::flag_names),
             selected_protocol: confirm.and_then(|c| c.selected()).map(protocol_names),
             failure: confirm
                 .and_then(|c| c.failure())

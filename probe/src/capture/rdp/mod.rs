@@ -359,6 +359,7 @@ impl Session {
                     None => {}
                 }
                 self.rdp.requested = cr.negotiation.map(|n| n.requested_protocols);
+                self.rdp.request_flags = cr.negotiation.map(|n| n.flags);
                 self.event(Stage::X224, false, ts, "Connection Request");
             }
             Tpdu::ConnectionConfirm(cc) if dir == Dir::ServerToClient => {
@@ -574,6 +575,21 @@ mod tests {
             payload: &x224,
         })
         .unwrap()
+    }
+
+    /// xfreerdp's real Connection Request with RESTRICTED_ADMIN_MODE_REQUIRED set (as
+    /// `mstsc /restrictedAdmin` sends it): the request flags are a fact of the connection.
+    #[test]
+    fn restricted_admin_is_read_from_the_request() {
+        let mut cr = crate::testdata::pdu("peers/credssp/xfreerdp_x224_cr.bin");
+        let n = cr.len();
+        // RDP_NEG_REQ: type, flags, length (2), requestedProtocols (4).
+        cr[n - 7] = 0x01;
+        let mut s = Session::new();
+        s.feed(Dir::ClientToServer, &cr, 1, &Keys::default());
+        s.finish();
+        let report = crate::report::capture::RdpReport::from(&s.rdp);
+        assert_eq!(report.request_flags, ["RESTRICTED_ADMIN_MODE_REQUIRED"]);
     }
 
     /// xfreerdp and xrdp at level NONE (their real PDUs up to licensing), then a Set Error Info
