@@ -22,6 +22,8 @@ pub enum Layer {
     CredSsp,
     Ntlm,
     Rdpeudp,
+    Tsgu,
+    WebSocket,
 }
 
 impl Layer {
@@ -40,6 +42,8 @@ impl Layer {
             Self::CredSsp => "CredSSP",
             Self::Ntlm => "NTLM",
             Self::Rdpeudp => "RDP-UDP",
+            Self::Tsgu => "MS-TSGU",
+            Self::WebSocket => "WebSocket",
         }
     }
 }

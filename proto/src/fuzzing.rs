@@ -153,6 +153,17 @@ pub fn tls(data: &[u8]) {
     check!(tls::Certificate13<'_>, data, false);
 }
 
+/// The RD Gateway's transport: a WebSocket frame (its payload unmasked) and the MS-TSGU packet
+/// in it, and MS-TSGU packets alone (a frame's length encoding and a packet's raw optional
+/// fields are kept; non-minimal lengths re-encode shorter: not byte-exact).
+pub fn gateway(data: &[u8]) {
+    if let Some(f) = check!(crate::websocket::Frame<'_>, data, false) {
+        let payload = f.unmasked();
+        check!(crate::tsgu::Packet<'_>, &payload, false);
+    }
+    check!(crate::tsgu::Packet<'_>, data, false);
+}
+
 /// MS-RDPEUDP's SYN and SYN+ACK (the reserved bytes after a correlation id are written as
 /// zeros: not byte-exact).
 pub fn rdpeudp(data: &[u8]) {
@@ -238,4 +249,5 @@ pub fn all(data: &[u8]) {
     credssp_ntlm(data);
     deframer(data);
     rdpeudp(data);
+    gateway(data);
 }

@@ -51,6 +51,8 @@ pub mod redirection;
 pub mod slowpath;
 pub mod tls;
 pub mod tpkt;
+pub mod tsgu;
+pub mod websocket;
 pub mod x224;
 
 pub use codec::{ascii_until_nul, utf16le, utf16le_until_nul};
