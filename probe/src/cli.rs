@@ -119,6 +119,11 @@ pub enum Command {
         /// Only the connection an mstsc client makes (with TLS and CredSSP), no enumeration.
         #[arg(long)]
         no_enum: bool,
+        /// Also send one MS-RDPEUDP SYN to the target's port over UDP and report whether a
+        /// SYN+ACK comes back (the UDP transport, its version and MTU), ICMP port unreachable,
+        /// or nothing within the stage timeout (filtered or disabled: the two look alike).
+        #[arg(long)]
+        udp: bool,
         /// The last stage to walk on the connection an mstsc client makes: x224 (the
         /// negotiation only), tls (TLS and CredSSP, nothing on MCS), mcs (no walk past the MCS
         /// connect), channels, client_info, licensing, capabilities, active (the default: as

@@ -24,6 +24,7 @@ fn opts() -> ProbeOptions {
         stop_after: rdprobe::diagnose::Stage::Mcs,
         credentials: None,
         keylog: None,
+        udp: false,
     }
 }
 

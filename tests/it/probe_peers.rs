@@ -22,6 +22,7 @@ fn opts() -> ProbeOptions {
         stop_after: rdprobe::diagnose::Stage::Active,
         credentials: None,
         keylog: None,
+        udp: false,
     }
 }
 

@@ -43,6 +43,8 @@ pub struct ProbeOptions {
     pub credentials: Option<Arc<super::credentials::Credentials>>,
     /// `--keylog FILE` / `SSLKEYLOGFILE`: where the main TLS session's secrets go.
     pub keylog: Option<Arc<dyn rustls::KeyLog>>,
+    /// `--udp`: one MS-RDPEUDP SYN to the target's port over UDP.
+    pub udp: bool,
 }
 
 /// New connections per second across all targets (`--rate`): each connection takes the next
@@ -95,6 +97,7 @@ impl Default for ProbeOptions {
             stop_after: Stage::Active,
             credentials: None,
             keylog: None,
+            udp: false,
         }
     }
 }

@@ -18,3 +18,4 @@ pub mod plan;
 pub mod run;
 pub mod targets;
 mod tls;
+mod udp;

@@ -108,6 +108,14 @@ async fn probe_into(run: &mut Run<'_>, target: &Target) {
     let Some(addrs) = resolve(run, target).await else {
         return;
     };
+    // The UDP transport, first: it does not depend on what TCP says.
+    if run.opts.udp {
+        if let Some(addr) = addrs.first() {
+            let until = net::stage_deadline(run.deadline, run.opts.stage_timeout);
+            let random = run.random();
+            run.facts.udp = Some(super::udp::probe_udp(*addr, until, random).await);
+        }
+    }
 
     // tcp + x224: the connection mstsc would make, on each address until one speaks RDP.
     // Different addresses are different servers: no pacing between them, but every attempt

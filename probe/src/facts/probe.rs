@@ -45,6 +45,8 @@ pub struct ProbeFacts {
     pub rdp_security: Option<RdpSecurityFacts>,
     /// The walk past MCS on the main connection, as far as it went.
     pub session: Option<SessionFacts>,
+    /// `--udp`: what the SYN to the UDP port got.
+    pub udp: Option<super::rdpeudp::UdpAnswer>,
     /// The whole probe of the target.
     pub elapsed: Duration,
 }

@@ -114,6 +114,7 @@ mod tests {
             tls: None,
             credssp: None,
             auth: None,
+            udp: None,
             rdp_security: None,
             session: None,
             mstsc: None,

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::facts::rdpeudp::UdpAnswer;
+
 use rdp_proto::nego::{flag_names, SecurityProtocol};
 
 use crate::diagnose::clients::ClientView;
@@ -257,6 +259,57 @@ impl From<&AuthFacts> for AuthReport {
     }
 }
 
+/// `udp`: the UDP transport (MS-RDPEUDP), from one SYN.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct UdpProbeReport {
+    /// "syn_ack", "refused" (ICMP port unreachable), "silent" (filtered or disabled: not told
+    /// apart), "failed".
+    pub result: &'static str,
+    /// The server's SYN+ACK: version, MTUs, flags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syn_ack: Option<crate::report::capture::UdpSynReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
+    pub detail: String,
+}
+
+impl From<&UdpAnswer> for UdpProbeReport {
+    fn from(a: &UdpAnswer) -> Self {
+        let (result, syn_ack, rtt_ms, detail) = match a {
+            UdpAnswer::SynAck { facts, rtt } => (
+                "syn_ack",
+                Some(crate::report::capture::UdpSynReport::from(facts)),
+                Some((rtt.as_secs_f64() * 1e5).round() / 100.0),
+                format!(
+                    "the UDP transport answers: RDP-UDP version {}, MTU {}/{}",
+                    facts.version().label(),
+                    facts.up_mtu,
+                    facts.down_mtu
+                ),
+            ),
+            UdpAnswer::Refused => (
+                "refused",
+                None,
+                None,
+                "ICMP port unreachable: nothing listens on this UDP port".to_owned(),
+            ),
+            UdpAnswer::Silent => (
+                "silent",
+                None,
+                None,
+                "no answer to the SYN: UDP filtered on the way, or the UDP transport disabled on the server (the two cannot be told apart)".to_owned(),
+            ),
+            UdpAnswer::Failed(why) => ("failed", None, None, why.clone()),
+        };
+        Self {
+            result,
+            syn_ack,
+            rtt_ms,
+            detail,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct RdpSecurityReport {
     pub server_version: Option<String>,
@@ -295,6 +348,9 @@ pub struct ProbeResult {
     pub credssp: Option<CredsspReport>,
     /// CredSSP with `--user` (null: no credentials given).
     pub auth: Option<AuthReport>,
+    /// `--udp`: what the SYN to the UDP port got (absent without `--udp`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub udp: Option<UdpProbeReport>,
     pub rdp_security: Option<RdpSecurityReport>,
     /// The walk past MCS on the main connection, as far as it went (null: not walked).
     pub session: Option<SessionReport>,
@@ -321,6 +377,7 @@ impl From<(&ProbeFacts, Conclusion)> for ProbeResult {
             tls: f.tls.as_ref().map(TlsProbeReport::from),
             credssp: f.credssp.as_ref().map(CredsspReport::from),
             auth: f.auth.as_ref().map(AuthReport::from),
+            udp: f.udp.as_ref().map(UdpProbeReport::from),
             rdp_security: f.rdp_security.as_ref().map(RdpSecurityReport::from),
             session: f.session.as_ref().map(SessionReport::from),
             mstsc: c.mstsc,

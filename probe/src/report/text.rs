@@ -416,6 +416,10 @@ pub fn probe(r: &crate::report::probe::ProbeResult, out: &mut String) {
             );
         }
     }
+    if let Some(u) = &r.udp {
+        let rtt = u.rtt_ms.map(|ms| format!(" ({ms} ms)")).unwrap_or_default();
+        let _ = writeln!(out, "   udp: {}{rtt}", u.detail);
+    }
     if let Some(c) = &r.credssp {
         let _ = write!(
             out,
