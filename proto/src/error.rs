@@ -24,6 +24,7 @@ pub enum Layer {
     Rdpeudp,
     Tsgu,
     WebSocket,
+    Http,
 }
 
 impl Layer {
@@ -44,6 +45,7 @@ impl Layer {
             Self::Rdpeudp => "RDP-UDP",
             Self::Tsgu => "MS-TSGU",
             Self::WebSocket => "WebSocket",
+            Self::Http => "HTTP",
         }
     }
 }

@@ -40,6 +40,7 @@ pub mod frame;
 #[cfg(any(fuzzing, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod gcc;
+pub mod http;
 pub mod info;
 pub mod licensing;
 pub mod mcs;

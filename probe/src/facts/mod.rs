@@ -9,6 +9,7 @@ pub mod cert;
 pub mod connection;
 pub mod credssp;
 pub mod decrypt;
+pub mod gateway;
 pub mod gcc;
 pub mod kerberos;
 pub mod observe;
