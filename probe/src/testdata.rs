@@ -51,3 +51,52 @@ pub fn capture_udp_payload(file: &str, n: usize) -> Vec<u8> {
     }
     panic!("no UDP datagram {n} in {file}");
 }
+
+/// A rustls key log that keeps the NSS key log lines rdprobe writes (`active::keylog::line`).
+#[derive(Debug, Default)]
+pub struct KeyLogLines(pub std::sync::Mutex<String>);
+
+impl rustls::KeyLog for KeyLogLines {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        let line = crate::active::keylog::line(label, client_random, secret);
+        self.0.lock().unwrap().push_str(&line);
+    }
+}
+
+/// A rustls client and server for `name` in memory, restricted to `provider`'s suites and
+/// `version`, the client logging its secrets into the returned key log.
+pub fn tls_pair(
+    name: &str,
+    provider: rustls::crypto::CryptoProvider,
+    version: &'static rustls::SupportedProtocolVersion,
+) -> (
+    rustls::ClientConnection,
+    rustls::ServerConnection,
+    std::sync::Arc<KeyLogLines>,
+) {
+    use std::sync::Arc;
+    let cert = rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap();
+    let provider = Arc::new(provider);
+    let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
+    let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[version])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    let mut client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[version])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let log = Arc::new(KeyLogLines::default());
+    client.key_log = log.clone();
+    let server_name = rustls::pki_types::ServerName::try_from(name.to_owned()).unwrap();
+    (
+        rustls::ClientConnection::new(Arc::new(client), server_name).unwrap(),
+        rustls::ServerConnection::new(Arc::new(server)).unwrap(),
+        log,
+    )
+}

@@ -4,8 +4,8 @@
 //! message of at most [`MAX_MESSAGE`] bytes, [`PER_CLIENT`] messages per client,
 //! [`MAX_CLIENTS`] clients.
 
+use core::net::IpAddr;
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
 
 use crate::facts::kerberos::{KrbEvent, KrbMessage};
 

@@ -182,21 +182,8 @@ mod tests {
     use super::*;
 
     use std::io::{Read, Write};
-    use std::sync::{Arc, Mutex};
 
     use crate::capture::decrypt::keylog::KeyLog;
-
-    #[derive(Debug, Default)]
-    struct Collect(Mutex<String>);
-
-    impl rustls::KeyLog for Collect {
-        fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
-            self.0
-                .lock()
-                .unwrap()
-                .push_str(&crate::active::keylog::line(label, client_random, secret));
-        }
-    }
 
     /// Moves what `from` has to write into `to`, keeping the bytes.
     fn pump(
@@ -237,31 +224,10 @@ mod tests {
         suite: rustls::SupportedCipherSuite,
         version: &'static rustls::SupportedProtocolVersion,
     ) {
-        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
         let mut provider = rustls::crypto::ring::default_provider();
         provider.cipher_suites = vec![suite];
-        let provider = Arc::new(provider);
-        let key =
-            rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
-        let server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&[version])
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![cert.cert.der().clone()], key)
-            .unwrap();
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(cert.cert.der().clone()).unwrap();
-        let mut client_config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[version])
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let keys = Arc::new(Collect::default());
-        client_config.key_log = keys.clone();
-        let mut client =
-            rustls::ClientConnection::new(Arc::new(client_config), "localhost".try_into().unwrap())
-                .unwrap();
-        let mut server = rustls::ServerConnection::new(Arc::new(server_config)).unwrap();
+        let (mut client, mut server, keys) =
+            crate::testdata::tls_pair("localhost", provider, version);
         let (mut c2s, mut s2c) = (Vec::new(), Vec::new());
         while client.is_handshaking() || server.is_handshaking() {
             pump(&mut client, &mut server, &mut c2s);

@@ -304,7 +304,7 @@ mod tests {
     use super::*;
 
     use std::io::Write;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
     use rdp_proto::credssp::NtStatus;
     use rdp_proto::encode_vec;
@@ -312,51 +312,23 @@ mod tests {
     use crate::capture::decrypt::keylog::KeyLog;
     use crate::facts::credssp::{AuthFailure, AuthOutcome, Mechanism};
 
-    #[derive(Debug, Default)]
-    struct Collect(Mutex<String>);
-
-    impl rustls::KeyLog for Collect {
-        fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
-            let line = crate::active::keylog::line(label, client_random, secret);
-            self.0.lock().unwrap().push_str(&line);
-        }
-    }
-
     /// A client and a server in memory: what each writes reaches the other and, in order, the
     /// capture's [`Session`] (the key log is filled as rustls derives the secrets).
     struct Wire {
         client: rustls::ClientConnection,
         server: rustls::ServerConnection,
-        log: Arc<Collect>,
+        log: Arc<crate::testdata::KeyLogLines>,
         session: Session,
         ts: i64,
     }
 
     impl Wire {
         fn new(version: &'static rustls::SupportedProtocolVersion) -> Self {
-            let cert = rcgen::generate_simple_self_signed(vec!["srv".to_owned()]).unwrap();
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der())
-                .unwrap();
-            let server = rustls::ServerConfig::builder_with_provider(provider.clone())
-                .with_protocol_versions(&[version])
-                .unwrap()
-                .with_no_client_auth()
-                .with_single_cert(vec![cert.cert.der().clone()], key)
-                .unwrap();
-            let mut roots = rustls::RootCertStore::empty();
-            roots.add(cert.cert.der().clone()).unwrap();
-            let mut client = rustls::ClientConfig::builder_with_provider(provider)
-                .with_protocol_versions(&[version])
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            let log = Arc::new(Collect::default());
-            client.key_log = log.clone();
+            let (client, server, log) =
+                crate::testdata::tls_pair("srv", rustls::crypto::ring::default_provider(), version);
             Self {
-                client: rustls::ClientConnection::new(Arc::new(client), "srv".try_into().unwrap())
-                    .unwrap(),
-                server: rustls::ServerConnection::new(Arc::new(server)).unwrap(),
+                client,
+                server,
                 log,
                 session: Session::new(),
                 ts: 0,
