@@ -124,8 +124,17 @@ pub enum Command {
         /// or nothing within the stage timeout (filtered or disabled: the two look alike).
         #[arg(long)]
         udp: bool,
-        /// The last stage to walk on the connection an mstsc client makes: x224 (the
-        /// negotiation only), tls (TLS and CredSSP, nothing on MCS), mcs (no walk past the MCS
+        /// Reach the targets through this RD Gateway (mstsc's /g:, default port 443): its
+        /// name, TCP and TLS (certificate), its answer to RDG_OUT_DATA (schemes, HTTP
+        /// transport, proxies in front), an anonymous NTLM round (its names, Windows version,
+        /// clock); with --user, NTLM HTTP authentication, the WebSocket or legacy transport,
+        /// the MS-TSGU tunnel, its authorization (RD CAP) and the channel to the target (RD
+        /// RAP), each E_PROXY code named; then the target's stages inside the tunnel. The
+        /// gateway gets --user's password, or RDPROBE_GATEWAY_PASSWORD when it is set.
+        #[arg(long, value_name = "GW[:PORT]")]
+        gateway: Option<String>,
+        /// The last stage to walk on the connection an mstsc client makes: gateway_tls ..
+        /// gateway_channel (with --gateway: the gateway only), x224 (the negotiation only), tls (TLS and CredSSP, nothing on MCS), mcs (no walk past the MCS
         /// connect), channels, client_info, licensing, capabilities, active (the default: as
         /// far as the probe can go, to the logon screen or with --user to the logon).
         #[arg(long, value_name = "STAGE", default_value = "active", value_parser = stage)]

@@ -93,6 +93,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sni,
             no_enum,
             udp,
+            gateway,
             stop_after,
             user,
             keylog,
@@ -104,7 +105,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
         } => {
             let credentials = user
-                .map(|u| app::probe::read_credentials(&u).map(std::sync::Arc::new))
+                .as_deref()
+                .map(|u| app::probe::read_credentials(u).map(std::sync::Arc::new))
+                .transpose()?;
+            let gateway = gateway
+                .map(|g| {
+                    app::probe::gateway_options(&g, user.as_deref(), credentials.clone())
+                })
                 .transpose()?;
             let opts = rdprobe::active::run::ProbeOptions {
                 timeout: std::time::Duration::from_secs_f64(timeout),
@@ -112,6 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 pace: std::time::Duration::from_millis(pace_ms),
                 enumerate: !no_enum,
                 udp,
+                gateway,
                 sni,
                 rate: rate.map(|r| std::sync::Arc::new(rdprobe::active::run::Rate::new(r))),
                 stop_after,

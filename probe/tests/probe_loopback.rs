@@ -25,6 +25,7 @@ fn opts() -> ProbeOptions {
         credentials: None,
         keylog: None,
         udp: false,
+        gateway: None,
     }
 }
 

@@ -23,6 +23,7 @@ fn opts() -> ProbeOptions {
         credentials: None,
         keylog: None,
         udp: false,
+        gateway: None,
     }
 }
 

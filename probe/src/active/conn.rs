@@ -45,6 +45,8 @@ pub struct ProbeOptions {
     pub keylog: Option<Arc<dyn rustls::KeyLog>>,
     /// `--udp`: one MS-RDPEUDP SYN to the target's port over UDP.
     pub udp: bool,
+    /// `--gateway`: reach the target through this RD Gateway.
+    pub gateway: Option<super::GatewayOptions>,
 }
 
 /// New connections per second across all targets (`--rate`): each connection takes the next
@@ -98,6 +100,7 @@ impl Default for ProbeOptions {
             credentials: None,
             keylog: None,
             udp: false,
+            gateway: None,
         }
     }
 }

@@ -92,6 +92,18 @@ pub(super) async fn drive<S>(
             })
         }
     };
+    let now = now(run);
+    let (session, public_key) = session_of(&tls, now.at);
+    c.on_upgraded(session, public_key, &mut run.rec, &mut run.facts, now);
+    phase(run, &mut tls, c).await;
+}
+
+/// The facts of an established rustls client session: version, suite, the chain, and the
+/// leaf's SubjectPublicKey (for CredSSP's pubKeyAuth); `at`: when it finished.
+pub(super) fn session_of<S>(
+    tls: &tokio_rustls::client::TlsStream<S>,
+    at: std::time::Duration,
+) -> (TlsSession, Vec<u8>) {
     let (_, session) = tls.get_ref();
     let version = session.protocol_version().map_or("?".into(), |v| match v {
         rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_owned(),
@@ -109,15 +121,15 @@ pub(super) async fn drive<S>(
         .first()
         .and_then(|der| subject_public_key(der))
         .unwrap_or_default();
-    let now = now(run);
-    let session = TlsSession {
-        version,
-        cipher,
-        chain,
-        at: now.at,
-    };
-    c.on_upgraded(session, public_key, &mut run.rec, &mut run.facts, now);
-    phase(run, &mut tls, c).await;
+    (
+        TlsSession {
+            version,
+            cipher,
+            chain,
+            at,
+        },
+        public_key,
+    )
 }
 
 /// The connector's actions on one stream until it is done (false) or asks for TLS (true).
@@ -261,7 +273,7 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
 
 /// rustls for the main session: TLS 1.2 and 1.3, any certificate (reported, not trusted), no
 /// resumption; its secrets to `keylog` when given.
-fn tls_config(
+pub(super) fn tls_config(
     keylog: Option<Arc<dyn rustls::KeyLog>>,
 ) -> Result<Arc<rustls::ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -7,6 +7,8 @@
 
 pub mod client;
 mod conn;
+mod gateway;
+pub use gateway::GatewayOptions;
 mod connect;
 pub mod credentials;
 pub mod crypto;

@@ -105,6 +105,13 @@ async fn resolve(run: &mut Run<'_>, target: &Target) -> Option<Vec<SocketAddr>> 
 }
 
 async fn probe_into(run: &mut Run<'_>, target: &Target) {
+    // Through an RD Gateway: its stages, then the target's inside the tunnel.
+    if let Some(gw) = run.opts.gateway.clone() {
+        if let Some(opened) = super::gateway::open(run, &gw, &target.host, target.port).await {
+            super::gateway::walk(run, opened, &target.host, target.port).await;
+        }
+        return;
+    }
     let Some(addrs) = resolve(run, target).await else {
         return;
     };

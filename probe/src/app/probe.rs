@@ -33,6 +33,32 @@ pub(crate) fn read_credentials(
     rdprobe::active::credentials::Credentials::new(user, password).map_err(anyhow::Error::msg)
 }
 
+/// `--gateway GW[:PORT]`: the gateway and its credentials (`--user` with
+/// RDPROBE_GATEWAY_PASSWORD when set, then removed from the environment; else the target's).
+pub(crate) fn gateway_options(
+    spec: &str,
+    user: Option<&str>,
+    credentials: Option<std::sync::Arc<rdprobe::active::credentials::Credentials>>,
+) -> anyhow::Result<rdprobe::active::GatewayOptions> {
+    let t = rdprobe::active::targets::parse_target(spec, 443)
+        .map_err(|e| anyhow::anyhow!("--gateway: {}", rdprobe::escape::terminal(&e)))?;
+    let credentials = match (user, std::env::var("RDPROBE_GATEWAY_PASSWORD")) {
+        (Some(u), Ok(p)) => {
+            std::env::remove_var("RDPROBE_GATEWAY_PASSWORD");
+            Some(std::sync::Arc::new(
+                rdprobe::active::credentials::Credentials::new(u, zeroize::Zeroizing::new(p))
+                    .map_err(anyhow::Error::msg)?,
+            ))
+        }
+        _ => credentials,
+    };
+    Ok(rdprobe::active::GatewayOptions {
+        host: t.host,
+        port: t.port,
+        credentials,
+    })
+}
+
 /// Where the targets of `rdprobe probe` come from.
 pub(crate) struct ProbeList {
     pub(crate) targets: Vec<String>,

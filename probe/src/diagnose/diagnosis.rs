@@ -119,7 +119,19 @@ fn role(id: FindingId) -> Role {
         | I::CertSelfSigned
         | I::CertWeak
         | I::RestrictedAdminSupported => Role::Posture,
-        I::DnsUnresolved
+        I::GatewayUnreachable
+        | I::GatewayTlsFailed
+        | I::GatewayCertInvalid
+        | I::GatewayUnavailable
+        | I::GatewayHttpTransportDisabled
+        | I::GatewayMethodsBlocked
+        | I::GatewayAuthFailed
+        | I::GatewayAccountRestricted
+        | I::GatewayPolicyDenied
+        | I::GatewayResourceDenied
+        | I::GatewayTargetUnreachable
+        | I::GatewayRefused
+        | I::DnsUnresolved
         | I::TcpRefused
         | I::TcpTimeout
         | I::TcpUnreachable
@@ -200,6 +212,11 @@ fn rank(f: &Finding, o: &Outcome) -> (bool, Class, FindingId) {
 fn typical_stage(id: FindingId) -> Option<Stage> {
     use FindingId as I;
     Some(match id {
+        I::GatewayTlsFailed | I::GatewayCertInvalid => Stage::GatewayTls,
+        I::GatewayHttpTransportDisabled | I::GatewayMethodsBlocked => Stage::GatewayHttp,
+        I::GatewayAuthFailed | I::GatewayAccountRestricted => Stage::GatewayAuth,
+        I::GatewayPolicyDenied => Stage::GatewayTunnel,
+        I::GatewayResourceDenied | I::GatewayTargetUnreachable => Stage::GatewayChannel,
         I::DnsUnresolved | I::DnsMultipleAddresses | I::WrongHost => Stage::Dns,
         I::TcpRefused | I::TcpTimeout | I::TcpUnreachable | I::SynUnanswered => Stage::Tcp,
         I::X224NoResponse
@@ -247,7 +264,10 @@ fn typical_stage(id: FindingId) -> Option<Stage> {
         | I::AuthFailed => Stage::Credssp,
         I::Redirected => Stage::Capabilities,
         // Wherever they happen.
-        I::ServerErrorInfo
+        I::GatewayUnreachable
+        | I::GatewayUnavailable
+        | I::GatewayRefused
+        | I::ServerErrorInfo
         | I::ServerDeniedConnection
         | I::InsufficientPrivileges
         | I::FreshCredentialsRequired
@@ -297,7 +317,19 @@ fn client_effect(id: FindingId) -> &'static str {
         }
         I::TlsHandshakeFailed => "some clients fail the TLS handshake",
         I::LegacyNoNegotiation => "only clients that still allow Standard RDP Security connect",
-        I::DnsUnresolved
+        I::GatewayCertInvalid => "mstsc refuses the gateway's certificate and does not connect",
+        I::GatewayUnreachable
+        | I::GatewayTlsFailed
+        | I::GatewayUnavailable
+        | I::GatewayHttpTransportDisabled
+        | I::GatewayMethodsBlocked
+        | I::GatewayAuthFailed
+        | I::GatewayAccountRestricted
+        | I::GatewayPolicyDenied
+        | I::GatewayResourceDenied
+        | I::GatewayTargetUnreachable
+        | I::GatewayRefused
+        | I::DnsUnresolved
         | I::TcpRefused
         | I::TcpTimeout
         | I::TcpUnreachable

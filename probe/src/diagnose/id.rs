@@ -8,6 +8,18 @@ use super::Severity;
 /// A finding's stable id, serialised as its kebab-case name (`tcp-refused`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FindingId {
+    GatewayUnreachable,
+    GatewayTlsFailed,
+    GatewayCertInvalid,
+    GatewayUnavailable,
+    GatewayHttpTransportDisabled,
+    GatewayMethodsBlocked,
+    GatewayAuthFailed,
+    GatewayAccountRestricted,
+    GatewayPolicyDenied,
+    GatewayResourceDenied,
+    GatewayTargetUnreachable,
+    GatewayRefused,
     DnsUnresolved,
     DnsMultipleAddresses,
     TcpRefused,
@@ -85,7 +97,19 @@ pub enum FindingId {
 
 impl FindingId {
     /// Every id, in catalogue order.
-    pub const ALL: [Self; 72] = [
+    pub const ALL: [Self; 84] = [
+        Self::GatewayUnreachable,
+        Self::GatewayTlsFailed,
+        Self::GatewayCertInvalid,
+        Self::GatewayUnavailable,
+        Self::GatewayHttpTransportDisabled,
+        Self::GatewayMethodsBlocked,
+        Self::GatewayAuthFailed,
+        Self::GatewayAccountRestricted,
+        Self::GatewayPolicyDenied,
+        Self::GatewayResourceDenied,
+        Self::GatewayTargetUnreachable,
+        Self::GatewayRefused,
         Self::DnsUnresolved,
         Self::DnsMultipleAddresses,
         Self::TcpRefused,
@@ -163,6 +187,18 @@ impl FindingId {
     /// The id as it appears in JSON and text.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::GatewayUnreachable => "gateway-unreachable",
+            Self::GatewayTlsFailed => "gateway-tls-failed",
+            Self::GatewayCertInvalid => "gateway-cert-invalid",
+            Self::GatewayUnavailable => "gateway-unavailable",
+            Self::GatewayHttpTransportDisabled => "gateway-http-transport-disabled",
+            Self::GatewayMethodsBlocked => "gateway-methods-blocked",
+            Self::GatewayAuthFailed => "gateway-auth-failed",
+            Self::GatewayAccountRestricted => "gateway-account-restricted",
+            Self::GatewayPolicyDenied => "gateway-policy-denied",
+            Self::GatewayResourceDenied => "gateway-resource-denied",
+            Self::GatewayTargetUnreachable => "gateway-target-unreachable",
+            Self::GatewayRefused => "gateway-refused",
             Self::DnsUnresolved => "dns-unresolved",
             Self::DnsMultipleAddresses => "dns-multiple-addresses",
             Self::TcpRefused => "tcp-refused",
@@ -242,6 +278,66 @@ impl FindingId {
     /// (severity, summary, remediation): the catalogue entry.
     pub fn entry(self) -> (Severity, &'static str, &'static str) {
         match self {
+            Self::GatewayUnreachable => (
+                Severity::Error,
+                "the RD Gateway cannot be reached (its name does not resolve, or nothing answers on its port)",
+                "check the gateway's DNS name and that TCP 443 (or its custom port) is open to it from the client's network",
+            ),
+            Self::GatewayTlsFailed => (
+                Severity::Error,
+                "the TLS handshake with the RD Gateway failed",
+                "the gateway's certificate binding in IIS/HTTP.sys or its TLS settings: check the SSL certificate in RD Gateway Manager and any TLS-inspecting proxy in front",
+            ),
+            Self::GatewayCertInvalid => (
+                Severity::Error,
+                "the RD Gateway's certificate is not one mstsc accepts (expired, not yet valid, self-signed or for another name)",
+                "install a certificate from a CA the clients trust, valid now, naming the gateway's public name (RD Gateway Manager > Properties > SSL Certificate); mstsc refuses a gateway certificate it cannot verify, with no way to continue",
+            ),
+            Self::GatewayUnavailable => (
+                Severity::Error,
+                "the RD Gateway did not serve the request (503, another status, or TLS closed without an HTTP answer)",
+                "check the Remote Desktop Gateway service (TSGateway) and its IIS application pool on the gateway; a load balancer or proxy in front may be answering instead",
+            ),
+            Self::GatewayHttpTransportDisabled => (
+                Severity::Error,
+                "the RD Gateway's HTTP transport is not there (403, 404 or 410 for /remoteDesktopGateway/)",
+                "enable the HTTP transport in RD Gateway Manager (Transport Settings), or check that the path is not owned by another IIS application (Exchange's RPC proxy); clients fall back to RPC over HTTP",
+            ),
+            Self::GatewayMethodsBlocked => (
+                Severity::Error,
+                "something in front of the RD Gateway refuses its RDG_OUT_DATA / RDG_IN_DATA methods (501)",
+                "let the reverse proxy, WAF or CDN pass the RDG_* methods and WebSocket upgrades to /remoteDesktopGateway/, or publish the gateway without it",
+            ),
+            Self::GatewayAuthFailed => (
+                Severity::Error,
+                "the RD Gateway refused the credentials (HTTP 401)",
+                "wrong password, or an account the gateway's domain does not know; the gateway can need other credentials than the target (RDPROBE_GATEWAY_PASSWORD)",
+            ),
+            Self::GatewayAccountRestricted => (
+                Severity::Error,
+                "the RD Gateway refused the account's kind of logon (401 User Account Restricted)",
+                "the account may not use NTLM or passwords here (Protected Users, smart card required: RDG-Auth-Scheme): use Kerberos (a KDC proxy) or a smart card, or change the account's restrictions",
+            ),
+            Self::GatewayPolicyDenied => (
+                Severity::Error,
+                "no RD connection authorization policy (RD CAP) lets this user use the RD Gateway (E_PROXY_NAP_ACCESSDENIED)",
+                "add the user (or a group of theirs) to an RD CAP, or match the CAP's authentication method and device redirection conditions; the gateway logs event 201",
+            ),
+            Self::GatewayResourceDenied => (
+                Severity::Error,
+                "no RD resource authorization policy (RD RAP) lets this user reach this computer through the RD Gateway (E_PROXY_RAP_ACCESSDENIED)",
+                "add the computer, by the exact name clients use (FQDN, NetBIOS name or IP address), to an RD RAP that includes the user, and check the allowed port; the gateway logs event 301",
+            ),
+            Self::GatewayTargetUnreachable => (
+                Severity::Error,
+                "the RD Gateway could not connect to the target (E_PROXY_TS_CONNECTFAILED)",
+                "check from the gateway: the target's name in its DNS, the route and firewall from the gateway to the target's RDP port, and that the target is up",
+            ),
+            Self::GatewayRefused => (
+                Severity::Error,
+                "the RD Gateway refused the tunnel with an error code",
+                "the code names the cause (rdprobe explain CODE): capabilities, health policy, certificate, connection limit or the gateway's internal state",
+            ),
             Self::DnsUnresolved => (
                 Severity::Error,
                 "the name does not resolve",

@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 pub mod attempts;
+pub mod gateway;
 mod id;
 pub mod transport;
 // The stages are facts of the connection sequence; the rules and reports name them from here too.

@@ -118,6 +118,22 @@ pub fn cause(id: FindingId) -> Cause {
 pub fn check(id: FindingId) -> &'static str {
     use FindingId as I;
     match id {
+        I::GatewayUnreachable
+        | I::GatewayTlsFailed
+        | I::GatewayCertInvalid
+        | I::GatewayUnavailable
+        | I::GatewayHttpTransportDisabled
+        | I::GatewayMethodsBlocked => {
+            "rdprobe probe HOST --gateway GATEWAY   (the gateway's dns, tcp, tls and certificate, and its answer to RDG_OUT_DATA)"
+        }
+        I::GatewayAuthFailed
+        | I::GatewayAccountRestricted
+        | I::GatewayPolicyDenied
+        | I::GatewayResourceDenied
+        | I::GatewayTargetUnreachable
+        | I::GatewayRefused => {
+            "rdprobe probe HOST --gateway GATEWAY --user DOMAIN\\USER   (password from RDPROBE_PASSWORD or RDPROBE_GATEWAY_PASSWORD: the gateway's HTTP authentication, tunnel authorization and channel, each with its E_PROXY code)"
+        }
         I::DnsUnresolved | I::DnsMultipleAddresses | I::WrongHost => {
             "rdprobe probe HOST   (by the name the client uses: the dns stage lists the addresses; wrong-host compares the names the server gives)"
         }

@@ -28,28 +28,37 @@ pub struct ChallengeFacts {
     pub timestamp: Option<i64>,
 }
 
+impl ChallengeFacts {
+    /// The one interpreter of an NTLM CHALLENGE (MS-NLMP 2.2.1.2), wherever it travels: in a
+    /// TSRequest's negoToken, in an RD Gateway's `WWW-Authenticate: NTLM` answer.
+    pub fn from_ntlm(msg: &[u8]) -> Option<Self> {
+        let Ok(Message::Challenge(ch)) = rdp_proto::decode::<Message>(msg) else {
+            return None;
+        };
+        let text = |id| ch.av(id).map(|p| p.text());
+        Some(Self {
+            netbios_domain: text(AvId::MSV_AV_NB_DOMAIN_NAME),
+            netbios_computer: text(AvId::MSV_AV_NB_COMPUTER_NAME),
+            dns_domain: text(AvId::MSV_AV_DNS_DOMAIN_NAME),
+            dns_computer: text(AvId::MSV_AV_DNS_COMPUTER_NAME),
+            dns_tree: text(AvId::MSV_AV_DNS_TREE_NAME),
+            product_version: ch.version.map(|v| v.product_version()),
+            timestamp: ch
+                .av(AvId::MSV_AV_TIMESTAMP)
+                .and_then(|p| p.filetime())
+                .and_then(ntlm::filetime_to_unix)
+                .and_then(|t| i64::try_from(t).ok()),
+        })
+    }
+}
+
 impl TsRequestFacts {
     /// The one interpreter of a server TSRequest.
     pub fn from_pdu(ts: &TsRequest<'_>) -> Self {
-        let challenge = ts.nego_tokens.first().and_then(|token| {
-            let Ok(Message::Challenge(ch)) = rdp_proto::decode::<Message>(ntlm_in(token)?) else {
-                return None;
-            };
-            let text = |id| ch.av(id).map(|p| p.text());
-            Some(ChallengeFacts {
-                netbios_domain: text(AvId::MSV_AV_NB_DOMAIN_NAME),
-                netbios_computer: text(AvId::MSV_AV_NB_COMPUTER_NAME),
-                dns_domain: text(AvId::MSV_AV_DNS_DOMAIN_NAME),
-                dns_computer: text(AvId::MSV_AV_DNS_COMPUTER_NAME),
-                dns_tree: text(AvId::MSV_AV_DNS_TREE_NAME),
-                product_version: ch.version.map(|v| v.product_version()),
-                timestamp: ch
-                    .av(AvId::MSV_AV_TIMESTAMP)
-                    .and_then(|p| p.filetime())
-                    .and_then(ntlm::filetime_to_unix)
-                    .and_then(|t| i64::try_from(t).ok()),
-            })
-        });
+        let challenge = ts
+            .nego_tokens
+            .first()
+            .and_then(|token| ChallengeFacts::from_ntlm(ntlm_in(token)?));
         Self {
             version: ts.version,
             patched_cve_2018_0886: ts.patched_cve_2018_0886(),

@@ -47,6 +47,8 @@ pub struct ProbeFacts {
     pub session: Option<SessionFacts>,
     /// `--udp`: what the SYN to the UDP port got.
     pub udp: Option<super::rdpeudp::UdpAnswer>,
+    /// `--gateway`: the RD Gateway the target was reached through.
+    pub gateway: Option<super::gateway::GatewayFacts>,
     /// The whole probe of the target.
     pub elapsed: Duration,
 }

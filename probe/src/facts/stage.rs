@@ -8,6 +8,18 @@ use serde::Serialize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
+    /// `--gateway`: the RD Gateway's name, TCP and TLS (its own connection, before the target's).
+    GatewayDns,
+    GatewayTcp,
+    GatewayTls,
+    /// `RDG_OUT_DATA` and the gateway's first answer (MS-TSGU 3.3.5.1).
+    GatewayHttp,
+    /// HTTP authentication (NTLM), then the WebSocket upgrade or the legacy transport.
+    GatewayAuth,
+    /// MS-TSGU handshake, tunnel create and tunnel authorization (the RD CAP).
+    GatewayTunnel,
+    /// The channel to the target (the RD RAP; the gateway connects to the target).
+    GatewayChannel,
     Dns,
     Tcp,
     X224,
@@ -25,7 +37,14 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in timeline order.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 20] = [
+        Self::GatewayDns,
+        Self::GatewayTcp,
+        Self::GatewayTls,
+        Self::GatewayHttp,
+        Self::GatewayAuth,
+        Self::GatewayTunnel,
+        Self::GatewayChannel,
         Self::Dns,
         Self::Tcp,
         Self::X224,
@@ -43,6 +62,13 @@ impl Stage {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::GatewayDns => "gateway_dns",
+            Self::GatewayTcp => "gateway_tcp",
+            Self::GatewayTls => "gateway_tls",
+            Self::GatewayHttp => "gateway_http",
+            Self::GatewayAuth => "gateway_auth",
+            Self::GatewayTunnel => "gateway_tunnel",
+            Self::GatewayChannel => "gateway_channel",
             Self::Dns => "dns",
             Self::Tcp => "tcp",
             Self::X224 => "x224",
@@ -64,12 +90,20 @@ impl Stage {
     /// The stage that follows this one on a connection whose Confirm selected `selected`
     /// (None: no selection seen): MS-RDPBCGR 1.3.1.1's sequence, with TLS and CredSSP only
     /// for the layers that run them and the Security Exchange only under Standard RDP
-    /// Security. `Active` is the last.
+    /// Security. `Active` is the last. The gateway's stages (with `--gateway`) come first.
     pub fn after(self, selected: Option<SecurityProtocol>) -> Self {
         let tls = selected.is_some_and(|p| !p.is_empty());
         let nla = selected.is_some_and(SecurityProtocol::is_nla);
         let rdp_security = selected == Some(SecurityProtocol::RDP);
         match self {
+            Self::GatewayDns => Self::GatewayTcp,
+            Self::GatewayTcp => Self::GatewayTls,
+            Self::GatewayTls => Self::GatewayHttp,
+            Self::GatewayHttp => Self::GatewayAuth,
+            Self::GatewayAuth => Self::GatewayTunnel,
+            Self::GatewayTunnel => Self::GatewayChannel,
+            // Inside the tunnel: the gateway resolved and connected to the target.
+            Self::GatewayChannel => Self::X224,
             Self::Dns => Self::Tcp,
             Self::Tcp => Self::X224,
             Self::X224 if tls => Self::Tls,

@@ -142,91 +142,21 @@ impl<'c> CredsspClient<'c> {
             return bad("the negoToken is not an NTLM CHALLENGE");
         };
         self.server_version = req.version;
-        let timestamp = challenge
-            .av(AvId::MSV_AV_TIMESTAMP)
-            .and_then(|a| a.filetime());
-        // The AV pairs sent back: the server's (without its EOL), MsvAvFlags (a MIC follows),
-        // the channel bindings (none: zeros, CredSSP binds with pubKeyAuth), the target name.
-        let mut info = Vec::new();
-        for av in challenge.av_pairs() {
-            if av.id == AvId::MSV_AV_EOL || av.id == AvId::MSV_AV_FLAGS {
-                continue;
-            }
-            push_av(&mut info, av.id.0, av.value);
-        }
-        push_av(&mut info, AvId::MSV_AV_FLAGS.0, &2u32.to_le_bytes());
-        push_av(&mut info, AvId::MSV_AV_CHANNEL_BINDINGS.0, &[0; 16]);
-        push_av(
-            &mut info,
-            AvId::MSV_AV_TARGET_NAME.0,
-            &utf16(&self.target_name),
-        );
-        push_av(&mut info, AvId::MSV_AV_EOL.0, &[]);
-        let key = ntowf_v2(
-            self.creds.password(),
-            self.creds.user(),
-            self.creds.domain(),
-        );
-        let r = Ntlmv2::compute(
-            &key,
-            &challenge.server_challenge,
-            &self.client_challenge,
-            timestamp.unwrap_or(self.now_filetime),
-            &info,
-            timestamp.is_some(),
-        );
-        let encrypted_key = rc4(&r.session_base_key, &self.exported[..]);
-        let flags = challenge.flags
-            & (NegotiateFlags::NTLMSSP_NEGOTIATE_56
-                | NegotiateFlags::NTLMSSP_NEGOTIATE_KEY_EXCH
-                | NegotiateFlags::NTLMSSP_NEGOTIATE_128
-                | NegotiateFlags::NTLMSSP_NEGOTIATE_VERSION
-                | NegotiateFlags::NTLMSSP_NEGOTIATE_TARGET_INFO
-                | NegotiateFlags::NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY
-                | NegotiateFlags::NTLMSSP_NEGOTIATE_ALWAYS_SIGN
-                | NegotiateFlags::NTLMSSP_NEGOTIATE_NTLM
-                | NegotiateFlags::NTLMSSP_NEGOTIATE_SEAL
-                | NegotiateFlags::NTLMSSP_NEGOTIATE_SIGN
-                | NegotiateFlags::NTLMSSP_REQUEST_TARGET
-                | NegotiateFlags::NTLMSSP_NEGOTIATE_UNICODE);
-        let needed = NegotiateFlags::NTLMSSP_NEGOTIATE_KEY_EXCH
-            | NegotiateFlags::NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY
-            | NegotiateFlags::NTLMSSP_NEGOTIATE_128
-            | NegotiateFlags::NTLMSSP_NEGOTIATE_SEAL
-            | NegotiateFlags::NTLMSSP_NEGOTIATE_UNICODE;
-        if !flags.contains(needed) {
+        let Some(authenticate) = authenticate(
+            &NtlmLogon {
+                creds: self.creds,
+                negotiate: &self.negotiate,
+                target_name: &self.target_name,
+                channel_bindings: [0; 16],
+                now_filetime: self.now_filetime,
+                client_challenge: self.client_challenge,
+                exported: &self.exported,
+            },
+            &challenge,
+            token,
+        ) else {
             return bad("the CHALLENGE does not offer key exchange, extended session security, 128-bit sealing and Unicode");
-        }
-        let domain = utf16(self.creds.domain());
-        let user = utf16(self.creds.user());
-        let workstation = utf16("RDPROBE");
-        let fields = |mic: [u8; 16]| {
-            let [lm, nt, d, u, w, k] = Field::packed(
-                88,
-                [
-                    &r.lm_response[..],
-                    &r.nt_response,
-                    &domain,
-                    &user,
-                    &workstation,
-                    &encrypted_key,
-                ],
-            );
-            rdp_proto::encode_vec(&Authenticate {
-                lm_response: lm,
-                nt_response: nt,
-                domain: d,
-                user: u,
-                workstation: w,
-                session_key: k,
-                flags,
-                version: Some(probe_version()),
-                mic: Some(mic),
-            })
-            .unwrap_or_default()
         };
-        let unsigned = fields([0; 16]);
-        let authenticate = fields(mic(&self.exported, &self.negotiate, token, &unsigned));
         let mut client = Sealer::new(&self.exported, Direction::ClientToServer);
         self.server = Some(Sealer::new(&self.exported, Direction::ServerToClient));
         let (pub_key_auth, nonce) = if self.server_version >= 5 {
@@ -309,6 +239,108 @@ impl<'c> CredsspClient<'c> {
             ..Default::default()
         }))
     }
+}
+
+/// What an NTLMv2 logon needs besides the CHALLENGE: the credentials, the NEGOTIATE sent (for
+/// the MIC), the service's name (`TERMSRV/host`, `HTTP/gateway`), the channel bindings hash
+/// (zeros without), the time, the client challenge and the exported session key.
+pub struct NtlmLogon<'a> {
+    pub creds: &'a Credentials,
+    pub negotiate: &'a [u8],
+    pub target_name: &'a str,
+    pub channel_bindings: [u8; 16],
+    pub now_filetime: u64,
+    pub client_challenge: [u8; 8],
+    pub exported: &'a [u8; 16],
+}
+
+/// The AUTHENTICATE_MESSAGE (MS-NLMP 3.1.5.1.2) answering `challenge` (its bytes: `token`),
+/// with the NTLMv2 response, the encrypted session key and the MIC; None when the CHALLENGE
+/// does not offer key exchange, extended session security, 128-bit sealing and Unicode. The
+/// one NTLM logon of rdprobe: CredSSP's and the RD Gateway's HTTP authentication.
+pub fn authenticate(l: &NtlmLogon<'_>, challenge: &Challenge<'_>, token: &[u8]) -> Option<Vec<u8>> {
+    let timestamp = challenge
+        .av(AvId::MSV_AV_TIMESTAMP)
+        .and_then(|a| a.filetime());
+    // The AV pairs sent back: the server's (without its EOL), MsvAvFlags (a MIC follows),
+    // the channel bindings (CredSSP: zeros, it binds with pubKeyAuth), the target name.
+    let mut info = Vec::new();
+    for av in challenge.av_pairs() {
+        if av.id == AvId::MSV_AV_EOL || av.id == AvId::MSV_AV_FLAGS {
+            continue;
+        }
+        push_av(&mut info, av.id.0, av.value);
+    }
+    push_av(&mut info, AvId::MSV_AV_FLAGS.0, &2u32.to_le_bytes());
+    push_av(
+        &mut info,
+        AvId::MSV_AV_CHANNEL_BINDINGS.0,
+        &l.channel_bindings,
+    );
+    push_av(&mut info, AvId::MSV_AV_TARGET_NAME.0, &utf16(l.target_name));
+    push_av(&mut info, AvId::MSV_AV_EOL.0, &[]);
+    let key = ntowf_v2(l.creds.password(), l.creds.user(), l.creds.domain());
+    let r = Ntlmv2::compute(
+        &key,
+        &challenge.server_challenge,
+        &l.client_challenge,
+        timestamp.unwrap_or(l.now_filetime),
+        &info,
+        timestamp.is_some(),
+    );
+    let encrypted_key = rc4(&r.session_base_key, &l.exported[..]);
+    let flags = challenge.flags
+        & (NegotiateFlags::NTLMSSP_NEGOTIATE_56
+            | NegotiateFlags::NTLMSSP_NEGOTIATE_KEY_EXCH
+            | NegotiateFlags::NTLMSSP_NEGOTIATE_128
+            | NegotiateFlags::NTLMSSP_NEGOTIATE_VERSION
+            | NegotiateFlags::NTLMSSP_NEGOTIATE_TARGET_INFO
+            | NegotiateFlags::NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY
+            | NegotiateFlags::NTLMSSP_NEGOTIATE_ALWAYS_SIGN
+            | NegotiateFlags::NTLMSSP_NEGOTIATE_NTLM
+            | NegotiateFlags::NTLMSSP_NEGOTIATE_SEAL
+            | NegotiateFlags::NTLMSSP_NEGOTIATE_SIGN
+            | NegotiateFlags::NTLMSSP_REQUEST_TARGET
+            | NegotiateFlags::NTLMSSP_NEGOTIATE_UNICODE);
+    let needed = NegotiateFlags::NTLMSSP_NEGOTIATE_KEY_EXCH
+        | NegotiateFlags::NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY
+        | NegotiateFlags::NTLMSSP_NEGOTIATE_128
+        | NegotiateFlags::NTLMSSP_NEGOTIATE_SEAL
+        | NegotiateFlags::NTLMSSP_NEGOTIATE_UNICODE;
+    if !flags.contains(needed) {
+        return None;
+    }
+    let domain = utf16(l.creds.domain());
+    let user = utf16(l.creds.user());
+    let workstation = utf16("RDPROBE");
+    let fields = |mic: [u8; 16]| {
+        let [lm, nt, d, u, w, k] = Field::packed(
+            88,
+            [
+                &r.lm_response[..],
+                &r.nt_response,
+                &domain,
+                &user,
+                &workstation,
+                &encrypted_key,
+            ],
+        );
+        rdp_proto::encode_vec(&Authenticate {
+            lm_response: lm,
+            nt_response: nt,
+            domain: d,
+            user: u,
+            workstation: w,
+            session_key: k,
+            flags,
+            version: Some(probe_version()),
+            mic: Some(mic),
+        })
+        .unwrap_or_default()
+    };
+    let unsigned = fields([0; 16]);
+    let authenticate = fields(mic(l.exported, l.negotiate, token, &unsigned));
+    Some(authenticate)
 }
 
 fn push_av(dst: &mut Vec<u8>, id: u16, value: &[u8]) {

@@ -5,5 +5,6 @@
 
 pub mod connector;
 pub mod cssp;
+pub mod gateway;
 pub mod licensing;
 pub mod walk;

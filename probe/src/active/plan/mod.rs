@@ -6,6 +6,7 @@
 //! functions together with the elapsed time. Unit tests drive them with the real peers' PDUs.
 
 mod credssp;
+pub mod gateway;
 mod mcs;
 mod record;
 mod tls;
