@@ -5,6 +5,7 @@ mod deframer;
 mod expected;
 mod fronts;
 mod fuzz_regression;
+mod gateway;
 mod html;
 mod kerberos;
 mod licensing_xfreerdp;

@@ -551,10 +551,29 @@ impl Client {
     pub fn logs(&self) -> String {
         self.group.logs()
     }
+
+    /// Its whole log (stdout and stderr) so far.
+    pub fn log_text(&self) -> String {
+        fs::read(self._dir.path().join("xfreerdp.log"))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
 }
 
 /// Starts [`Client`] against 127.0.0.1:`port`.
 pub fn xfreerdp_client(port: u16) -> Result<Client, Unavailable> {
+    xfreerdp_with(&[
+        format!("/v:127.0.0.1:{port}"),
+        format!("/u:{NLA_USER}"),
+        format!("/p:{NLA_PASSWORD}"),
+        "/cert:ignore".into(),
+        "+auth-only".into(),
+    ])
+}
+
+/// Starts xfreerdp with these arguments (loopback addresses only, test-only credentials) on
+/// its own Xvfb. Killed when dropped.
+pub fn xfreerdp_with(args: &[String]) -> Result<Client, Unavailable> {
     let xvfb = find_exe("Xvfb")?;
     let xfreerdp = find_exe("xfreerdp")?;
     let dir = temp_dir("xfreerdp")?;
@@ -563,10 +582,7 @@ pub fn xfreerdp_client(port: u16) -> Result<Client, Unavailable> {
     let mut group = Group::new(dir.path())?;
     let display = group.start_xvfb(&xvfb, dir.path())?;
     let mut cmd = Command::new(&xfreerdp);
-    cmd.arg(format!("/v:127.0.0.1:{port}"))
-        .arg(format!("/u:{NLA_USER}"))
-        .arg(format!("/p:{NLA_PASSWORD}"))
-        .args(["/cert:ignore", "+auth-only"])
+    cmd.args(args)
         .env("HOME", &home)
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("DISPLAY", format!(":{display}"))
@@ -578,6 +594,66 @@ pub fn xfreerdp_client(port: u16) -> Result<Client, Unavailable> {
         idx,
         _dir: dir,
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The loopback RD Gateway
+
+/// Starts the loopback RD Gateway (`fixtures/tools/rdg_server.py`, written from MS-TSGU) in
+/// `scenario` (ok, anonymous, restricted, cap-denied, rap-denied, unreachable, http-disabled,
+/// methods-blocked, unavailable, silent), with the default test certificate; `legacy_only`:
+/// it answers a WebSocket upgrade with 200, as a gateway without WebSocket does. It accepts
+/// [`NLA_DOMAIN`]`\`[`NLA_USER`] with [`NLA_PASSWORD`] and relays only to loopback targets.
+pub fn rdg(scenario: &str, legacy_only: bool) -> Result<Peer, Unavailable> {
+    let t0 = Instant::now();
+    let python = find_exe("python3")?;
+    let dir = temp_dir("rdg")?;
+    let cert = write_cert(Cert::Default, dir.path())?;
+    let script = crate::fixtures().join("tools/rdg_server.py");
+    let mut group = Group::new(dir.path())?;
+    let what = format!(
+        "rdg_server.py --scenario {scenario}{}",
+        if legacy_only { " --legacy-only" } else { "" }
+    );
+    let log = dir.path().join("rdg.log");
+    let mut reasons = Vec::new();
+    for _ in 0..PORT_ATTEMPTS {
+        let lease = lease_port()?;
+        let mut cmd = Command::new(&python);
+        cmd.arg(&script)
+            .arg("--cert")
+            .arg(&cert.cert)
+            .arg("--key")
+            .arg(&cert.key)
+            .arg("--port")
+            .arg(lease.0.to_string())
+            .args(["--scenario", scenario])
+            .args(["--nt-hash", NLA_NT_HASH]);
+        if legacy_only {
+            cmd.arg("--legacy-only");
+        }
+        let server = group.spawn_logged("rdg_server.py", cmd, dir.path(), &log)?;
+        match group.wait_listening(server, lease.0, deadline()) {
+            Ok(()) => {
+                return Ok(Peer {
+                    port: lease.0,
+                    what,
+                    started_in: t0.elapsed(),
+                    cert: Some(cert.cert.clone()),
+                    display: None,
+                    group,
+                    _lease: lease,
+                    dir,
+                })
+            }
+            Err(Wait::PortTaken(why)) => reasons.push(why),
+            Err(Wait::Failed(why)) => return Err(failed(format!("{what}: {why}"))),
+        }
+    }
+    Err(failed(format!(
+        "{what}: no port after {PORT_ATTEMPTS} attempts: {}",
+        reasons.join("; ")
+    )))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -119,8 +119,13 @@ fn diagnose(f: &ProbeFacts, c: &Conclusion) -> Diagnosis {
         layer,
         nla_required: f.nla_required,
         mstsc: c.mstsc.as_ref(),
-        no_credentials: nla && f.auth.is_none() && c.stopped_at.is_none(),
+        no_credentials: c.stopped_at.is_none()
+            && (nla && f.auth.is_none()
+                || f.gateway.as_ref().is_some_and(|g| {
+                    g.auth == Some(crate::facts::gateway::GatewayAuth::NotAttempted)
+                })),
         passive: false,
+        gateway: f.gateway.is_some(),
     })
 }
 
@@ -369,6 +374,7 @@ pub fn connection(
         mstsc: mstsc.as_ref(),
         no_credentials: false,
         passive: true,
+        gateway: false,
     });
     Conclusion {
         stages,

@@ -44,6 +44,8 @@ pub struct Outcome<'a> {
     pub no_credentials: bool,
     /// A capture (what happened to this client) rather than a probe (what happens to any).
     pub passive: bool,
+    /// Through an RD Gateway (`--gateway`).
+    pub gateway: bool,
 }
 
 /// The class of a finding in the ranking (lower comes first).
@@ -395,6 +397,8 @@ fn lead(o: &Outcome) -> String {
         _ => None,
     };
     match (o.passive, layer) {
+        (false, Some(l)) if o.gateway => format!("Through the RD Gateway, {l}"),
+        (false, None) if o.gateway => "Through the RD Gateway".into(),
         (false, Some(l)) => format!("Reachable, {l}"),
         (false, None) => "Reachable".into(),
         (true, Some(l)) => l.into(),
@@ -457,6 +461,9 @@ pub fn diagnose(o: &Outcome) -> Diagnosis {
         match (o.passive, stage) {
             (false, Some(Stage::Dns | Stage::Tcp)) => {
                 format!("Not reachable: {summary}{note}: {remediation}")
+            }
+            (false, _) if matches!(o.stopped_at, Some(Stage::GatewayDns | Stage::GatewayTcp)) => {
+                format!("RD Gateway not reachable: {summary}{note}: {remediation}")
             }
             (true, Some(Stage::Dns | Stage::Tcp)) => {
                 format!("Failed at {at}: {summary}{note}: {remediation}")

@@ -44,6 +44,9 @@ pub fn view(findings: &[Finding], stopped: bool, error_info: Option<u32>) -> Opt
             .iter()
             .any(|f| f.id == id && f.severity == Severity::Error)
     };
+    if let Some(v) = gateway(&failed) {
+        return Some(v);
+    }
     let (reason, meaning) = if failed(FindingId::DnsUnresolved) {
         (
             DNS_LOOKUP_FAILED,
@@ -103,6 +106,36 @@ pub fn view(findings: &[Finding], stopped: bool, error_info: Option<u32>) -> Opt
     })
 }
 
+/// mstsc's view of an RD Gateway failure, the first in timeline order (mstsc stops there).
+/// The gateway disconnect reasons are rdpgw's list of mstsc's codes; 0x300001B's text is the
+/// one mstsc shows for a refused resource (mRemoteNG issue 2486). Where no code is known to
+/// go with a failure, the view says what mstsc shows instead.
+fn gateway(failed: &dyn Fn(FindingId) -> bool) -> Option<MstscView> {
+    use FindingId as I;
+    const TABLE: [(I, Option<&str>, &str); 12] = [
+        (I::GatewayUnreachable, None, "mstsc says it cannot connect to the RD Gateway (its address is unreachable or wrong)"),
+        (I::GatewayTlsFailed, None, "mstsc says it cannot connect to the RD Gateway (a TLS or certificate error)"),
+        (I::GatewayCertInvalid, None, "a certificate error for the RD Gateway, which mstsc does not let the user pass: 0x3000005 (not trusted), 0x3000006 (another name) or 0x3000007 (expired); the evidence says which"),
+        (I::GatewayMethodsBlocked, None, "mstsc says the RD Gateway is unavailable (a proxy in front answers instead)"),
+        (I::GatewayHttpTransportDisabled, None, "mstsc falls back to RPC over HTTP; it fails there if RPC over HTTP is off too"),
+        (I::GatewayUnavailable, None, "mstsc says the RD Gateway is temporarily unavailable (0x300000D is its code for that)"),
+        (I::GatewayAuthFailed, None, "mstsc asks for the gateway credentials again (\"your credentials did not work\")"),
+        (I::GatewayAccountRestricted, None, "mstsc asks for other credentials or a smart card for the RD Gateway"),
+        (I::GatewayPolicyDenied, Some("0x300001c"), "ERROR_SECURITY_GATEWAY_UNAUTHORIZED (most likely): the user is not authorized to use the RD Gateway (an RD CAP refuses)"),
+        (I::GatewayResourceDenied, Some("0x300001b"), "ERROR_SECURITY_GATEWAY_NOT_PERMITTED (50331675): \"your user account is not listed in the RD Gateway's permission list, or the remote computer is named in NetBIOS format\" (an RD RAP refuses)"),
+        (I::GatewayTargetUnreachable, None, "mstsc says the remote computer cannot be reached through the RD Gateway (it is off, or the gateway cannot reach it)"),
+        (I::GatewayRefused, None, "mstsc shows the RD Gateway's refusal with its code"),
+    ];
+    TABLE
+        .iter()
+        .find(|(id, ..)| failed(*id))
+        .map(|(_, code, meaning)| MstscView {
+            disconnect_reason: code.map(str::to_owned),
+            extended_reason: None,
+            meaning,
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +162,7 @@ mod tests {
         assert!(view(&[strict], true, None).is_some());
         let nla = view(&[finding(FindingId::NegHybridRequired, "")], true, None).unwrap();
         assert_eq!(nla.disconnect_reason, None);
+        let rap = view(&[finding(FindingId::GatewayResourceDenied, "")], true, None).unwrap();
+        assert_eq!(rap.disconnect_reason.as_deref(), Some("0x300001b"));
     }
 }

@@ -22,6 +22,7 @@ use rdp_proto::credssp::NtStatus;
 use rdp_proto::slowpath::ErrorInfo;
 
 pub mod freerdp;
+pub mod gateway;
 pub mod messages;
 pub mod mstsc;
 
@@ -76,6 +77,8 @@ pub enum Kind {
     Ntstatus,
     /// A message mstsc shows.
     MstscMessage,
+    /// An RD Gateway's E_PROXY_* code (MS-TSGU).
+    GatewayError,
 }
 
 impl Kind {
@@ -86,6 +89,7 @@ impl Kind {
             Self::Freerdp => "FreeRDP error code",
             Self::Ntstatus => "NTSTATUS from CredSSP",
             Self::MstscMessage => "mstsc message",
+            Self::GatewayError => "RD Gateway error (E_PROXY_*)",
         }
     }
 }
@@ -290,8 +294,21 @@ fn number(v: u32, hex: bool, raw: &str) -> Vec<Explanation> {
         .trim_start_matches("0X")
         .len()
         == 8;
+    if let Some(p) = gateway::proxy_error(v) {
+        return vec![p];
+    }
     if v >= 0x8000_0000 {
         return vec![ntstatus(v)];
+    }
+    if gateway::is_gateway_family(v) {
+        return vec![gateway::disconnect_reason(v).unwrap_or_else(|| {
+            Explanation::unknown(
+                Kind::MstscDisconnectReason,
+                both(v),
+                "not known; the nearest family: mstsc's RD Gateway disconnect reasons (0x3000001 ..): look at the gateway_* stages of rdprobe probe HOST --gateway GATEWAY".into(),
+                "mstsc's gateway disconnect reasons as rdpgw lists them",
+            )
+        })];
     }
     if (v >> 16) != 0 || (hex && eight_digits) {
         return vec![freerdp::explain(v)];

@@ -106,6 +106,7 @@ mod tests {
         ProbeResult {
             target: target.into(),
             port: 3389,
+            gateway: None,
             addresses: Vec::new(),
             verdict: crate::diagnose::verdict(&findings),
             stopped_at: stopped,

@@ -2,6 +2,7 @@
 
 pub mod capture;
 pub mod fleet;
+pub mod gateway;
 pub mod html;
 pub mod json;
 pub mod probe;

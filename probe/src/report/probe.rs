@@ -339,6 +339,9 @@ impl From<&RdpSecurityFacts> for RdpSecurityReport {
 pub struct ProbeResult {
     pub target: String,
     pub port: u16,
+    /// `--gateway`: the RD Gateway the target was probed through (absent without).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<super::gateway::GatewayReport>,
     pub addresses: Vec<AddressResult>,
     pub verdict: Verdict,
     pub stopped_at: Option<Stage>,
@@ -369,6 +372,7 @@ impl From<(&ProbeFacts, Conclusion)> for ProbeResult {
         Self {
             target: f.host.clone(),
             port: f.port,
+            gateway: f.gateway.as_ref().map(super::gateway::GatewayReport::from),
             addresses: f.addresses.iter().map(AddressResult::from).collect(),
             verdict: c.verdict,
             stopped_at: c.stopped_at,

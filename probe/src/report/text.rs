@@ -420,6 +420,9 @@ pub fn probe(r: &crate::report::probe::ProbeResult, out: &mut String) {
         let rtt = u.rtt_ms.map(|ms| format!(" ({ms} ms)")).unwrap_or_default();
         let _ = writeln!(out, "   udp: {}{rtt}", u.detail);
     }
+    if let Some(g) = &r.gateway {
+        gateway_lines(g, out);
+    }
     if let Some(c) = &r.credssp {
         let _ = write!(
             out,
@@ -706,4 +709,47 @@ pub fn paint(text: &str) -> String {
         out.push_str(&l);
     }
     out
+}
+
+/// The RD Gateway's facts: who answered, its names, the transport and the tunnel.
+fn gateway_lines(g: &crate::report::gateway::GatewayReport, out: &mut String) {
+    let _ = write!(out, "   gateway: {}:{}", esc(&g.host), g.port);
+    if let Some(h) = &g.http {
+        let _ = write!(
+            out,
+            "; answered {} ({}){}",
+            h.status,
+            h.answer,
+            h.server
+                .as_deref()
+                .map(|s| format!(", Server {}", esc(s)))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(t) = g.transport {
+        let _ = write!(out, "; transport {t}");
+    }
+    out.push('\n');
+    if let Some(c) = &g.certificate {
+        let _ = writeln!(
+            out,
+            "     certificate: {} issued by {}, until {}{}",
+            esc(&c.subject),
+            esc(&c.issuer),
+            c.not_after,
+            if c.self_signed { ", self-signed" } else { "" }
+        );
+    }
+    if let Some(n) = &g.ntlm {
+        let _ = writeln!(
+            out,
+            "     NTLM: {}\\{} (DNS {} / {}), Windows {}, clock {}",
+            esc(n.netbios_domain.as_deref().unwrap_or("-")),
+            esc(n.netbios_computer.as_deref().unwrap_or("-")),
+            esc(n.dns_computer.as_deref().unwrap_or("-")),
+            esc(n.dns_domain.as_deref().unwrap_or("-")),
+            opt(&n.product_version),
+            opt(&n.timestamp)
+        );
+    }
 }
