@@ -153,12 +153,17 @@ pub fn tls(data: &[u8]) {
     check!(tls::Certificate13<'_>, data, false);
 }
 
-/// The RD Gateway's transport: an HTTP response head, a WebSocket frame (its payload unmasked) and the MS-TSGU packet
+/// The RD Gateway's transport: an HTTP response or request head, a WebSocket frame (its payload unmasked) and the MS-TSGU packet
 /// in it, and MS-TSGU packets alone (a frame's length encoding and a packet's raw optional
 /// fields are kept; non-minimal lengths re-encode shorter: not byte-exact).
 pub fn gateway(data: &[u8]) {
     // An HTTP answer head: within its bounds, never past the input.
     if let Ok(Some(h)) = crate::http::parse_response(data) {
+        assert!(h.len <= data.len() && h.len <= crate::http::MAX_HEAD);
+        assert!(h.headers.len() <= crate::http::MAX_HEADERS);
+    }
+    // A request head (the client's side, as a capture reads it): the same bounds.
+    if let Ok(Some(h)) = crate::http::parse_request(data) {
         assert!(h.len <= data.len() && h.len <= crate::http::MAX_HEAD);
         assert!(h.headers.len() <= crate::http::MAX_HEADERS);
     }

@@ -102,9 +102,85 @@ pub fn parse_response(buf: &[u8]) -> Result<Option<ResponseHead<'_>>, DecodeErro
     }
 }
 
+/// A request's method, target and header fields (a client's `RDG_OUT_DATA
+/// /remoteDesktopGateway/`, as a capture shows it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestHead<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// Each field's name and raw value, in order.
+    pub headers: Vec<(&'a str, &'a [u8])>,
+    /// Bytes of the head, the empty line included (the body follows).
+    pub len: usize,
+}
+
+impl<'a> RequestHead<'a> {
+    /// The first value of `name` (case-insensitive) as text (lossy).
+    pub fn value(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    }
+}
+
+/// Reads the request head at the start of `buf`, bounded as [`parse_response`] is.
+pub fn parse_request(buf: &[u8]) -> Result<Option<RequestHead<'_>>, DecodeError> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut fields);
+    let too_large = |got| {
+        error(
+            0,
+            "request head",
+            DecodeErrorKind::TooLarge {
+                limit: MAX_HEAD,
+                got,
+            },
+        )
+    };
+    match request.parse(buf) {
+        Ok(httparse::Status::Complete(len)) if len > MAX_HEAD => Err(too_large(len)),
+        Ok(httparse::Status::Complete(len)) => Ok(Some(RequestHead {
+            method: request.method.unwrap_or(""),
+            path: request.path.unwrap_or(""),
+            headers: request.headers.iter().map(|h| (h.name, h.value)).collect(),
+            len,
+        })),
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => Err(too_large(buf.len())),
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => {
+            let reason = match e {
+                httparse::Error::TooManyHeaders => "more than 64 header fields",
+                httparse::Error::Version => "not an HTTP/1.x request",
+                _ => "not an HTTP request head",
+            };
+            Err(error(
+                0,
+                "request head",
+                DecodeErrorKind::InvalidField { reason },
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// mstsc's request as research/gateway-udp-kerberos.md 2.1 records it.
+    #[test]
+    fn an_rdg_request() {
+        let r = b"RDG_OUT_DATA /remoteDesktopGateway/ HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nRDG-Connection-Id: {1}\r\n\r\n\x01";
+        let h = parse_request(r).unwrap().unwrap();
+        assert_eq!(
+            (h.method, h.path),
+            ("RDG_OUT_DATA", "/remoteDesktopGateway/")
+        );
+        assert_eq!(h.value("rdg-connection-id").as_deref(), Some("{1}"));
+        assert_eq!(&r[h.len..], b"\x01");
+        assert_eq!(parse_request(b"RDG_OUT_DATA / HTT").unwrap(), None);
+        assert!(parse_request(b"\x16\x03\x01\x02\x00").is_err());
+    }
 
     /// A Windows RD Gateway's 401 to an anonymous RDG_OUT_DATA (the fields FreeRDP#4781 and
     /// research/gateway-udp-kerberos.md 2.1 record), a 101, and what is not a response.

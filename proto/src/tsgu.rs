@@ -575,6 +575,39 @@ impl<'a> Pdu<'a> for Packet<'a> {
     }
 }
 
+/// Splits a tunnel's byte stream into MS-TSGU packets (each HTTP_PACKET_HEADER's
+/// packetLength, bounded to [`MAX_PACKET`]).
+#[derive(Debug, Default)]
+pub struct PacketReader {
+    buf: Vec<u8>,
+}
+
+impl PacketReader {
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next whole packet's bytes, None until one is complete; Err when the header is
+    /// impossible.
+    pub fn next_packet(&mut self) -> Result<Option<Vec<u8>>, String> {
+        let Some(&[_, _, _, _, a, b, c, d]) = self.buf.first_chunk::<8>() else {
+            return Ok(None);
+        };
+        let len = u32::from_le_bytes([a, b, c, d]);
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        if !(8..=MAX_PACKET).contains(&len) {
+            return Err(format!(
+                "an MS-TSGU packet length of {len} (8 to {} allowed)",
+                MAX_PACKET
+            ));
+        }
+        if self.buf.len() < len {
+            return Ok(None);
+        }
+        Ok(Some(self.buf.drain(..len).collect()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -133,6 +133,64 @@ impl<'a> Pdu<'a> for Frame<'a> {
     }
 }
 
+/// What the WebSocket reader found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Bytes of a binary message (the tunnel's byte stream).
+    Data(Vec<u8>),
+    /// A ping: answer with this pong.
+    Pong(Vec<u8>),
+    /// The gateway closed the WebSocket (its status code, if any).
+    Closed(Option<u16>),
+}
+
+/// Reads WebSocket frames from a stream of bytes (either side's; a server's pings are
+/// answered with masked pongs, as a client sends them).
+#[derive(Debug, Default)]
+pub struct Reader {
+    buf: Vec<u8>,
+}
+
+impl Reader {
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next event, None until a frame is complete; Err for a malformed frame.
+    pub fn next_event(&mut self) -> Result<Option<Event>, String> {
+        loop {
+            let (used, opcode, payload) = match crate::decode_prefix::<Frame>(&self.buf) {
+                Ok((rest, f)) => (self.buf.len() - rest.len(), f.opcode, f.unmasked()),
+                Err(e) if matches!(e.kind, crate::DecodeErrorKind::NotEnoughBytes { .. }) => {
+                    return Ok(None)
+                }
+                Err(e) => return Err(e.to_string()),
+            };
+            self.buf.drain(..used);
+            return Ok(Some(match opcode {
+                OPCODE_BINARY | OPCODE_CONTINUATION => Event::Data(payload),
+                OPCODE_CLOSE => Event::Closed(
+                    payload.first_chunk::<2>().map(|c| u16::from_be_bytes(*c)),
+                ),
+                OPCODE_PING => {
+                    let mut pong = crate::encode_vec(&Frame {
+                        fin: true,
+                        rsv: 0,
+                        opcode: OPCODE_PONG,
+                        mask: Some([0; 4]),
+                        payload: &payload,
+                    })
+                    .unwrap_or_default();
+                    pong.shrink_to_fit();
+                    Event::Pong(pong)
+                }
+                OPCODE_PONG => continue,
+                other => return Err(format!("a WebSocket frame with opcode {other:#x}")),
+            }));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -350,3 +350,193 @@ fn xfreerdp_agrees_with_the_probe() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Captures of the probe's own gateway runs (fixtures/captures/gateway, made by
+// fixtures/tools/gateway_capture.sh), read back with the probe's key log.
+
+mod capture {
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+
+    use rdprobe::capture::analyzer::Config;
+    use rdprobe::capture::decrypt::keylog::KeyLog;
+    use rdprobe::capture::run::analyze_file;
+    use serde_json::Value;
+
+    fn dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/captures/gateway")
+    }
+
+    fn probe_json(name: &str) -> Value {
+        let v: Value = serde_json::from_slice(
+            &std::fs::read(dir().join(format!("{name}.probe.json"))).unwrap(),
+        )
+        .unwrap();
+        v[0].clone()
+    }
+
+    /// Every connection of the capture as JSON (`keys`: with the probe's key log; `port`: the
+    /// gateway's port named as one to read).
+    fn analyze(name: &str, keys: bool, port: Option<u16>) -> Vec<Value> {
+        let keylog = keys.then(|| {
+            let mut log = KeyLog::default();
+            log.add_text(&std::fs::read_to_string(dir().join(format!("{name}.keylog"))).unwrap());
+            Arc::new(log)
+        });
+        let mut cfg = Config {
+            keylog,
+            ..Config::default()
+        };
+        cfg.ports.extend(port);
+        let r = analyze_file(&dir().join(format!("{name}.pcap")), cfg, |_| {}, |_| {}).unwrap();
+        r.connections
+            .iter()
+            .map(|c| serde_json::to_value(c).unwrap())
+            .collect()
+    }
+
+    fn gateway_conn(all: &[Value]) -> Value {
+        let mut it = all.iter().filter(|c| c["gateway"].is_object());
+        let c = it.next().expect("an RD Gateway connection").clone();
+        assert!(it.next().is_none(), "one RD Gateway connection");
+        c
+    }
+
+    fn stage_names(v: &Value) -> Vec<String> {
+        v["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Decrypted with its key log, the probe's WebSocket run shows the gateway's stages and
+    /// facts, and the nested RDP connection with the same facts as the probe's result.
+    #[test]
+    fn the_probes_websocket_run_reads_back_as_the_probe_saw_it() {
+        for name in ["probe-websocket", "probe-tls12"] {
+            let probe = probe_json(name);
+            let c = gateway_conn(&analyze(name, true, None));
+            let (g, pg) = (&c["gateway"], &probe["gateway"]);
+            for key in ["transport", "http", "ntlm", "tunnel", "channel"] {
+                let (mut a, mut b) = (g[key].clone(), pg[key].clone());
+                // The CHALLENGE's clock is its own: both saw the same one.
+                for v in [&mut a, &mut b] {
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("clock_skew_s");
+                    }
+                }
+                assert_eq!(a, b, "{name}: gateway.{key}");
+            }
+            assert_eq!(g["auth"]["result"], "ok");
+            assert_eq!(g["auth"]["user"], pg["auth"]["user"]);
+            assert_eq!(c["https"]["rd_gateway"], true);
+            // The timeline: the gateway's stages, then the target's, as the probe's.
+            let want: Vec<String> = stage_names(&probe)
+                .into_iter()
+                .filter(|s| s != "tcp")
+                .collect();
+            let got = stage_names(&c);
+            assert_eq!(got, want, "{name}");
+            // The nested connection: its own verdict and facts, equal to the probe's.
+            let inner = &c["inner"];
+            assert_eq!(inner["rdp"]["selected_protocol"], "ssl", "{name}");
+            assert_eq!(
+                inner["rdp"]["tls"]["certificate"]["subject"],
+                probe["tls"]["certificate"]["subject"],
+                "{name}"
+            );
+            assert_eq!(inner["verdict"], "warning", "{name}: nla-not-required");
+            assert_eq!(
+                inner["rdp"]["session"]["capabilities"]["desktop_width"],
+                probe["session"]["capabilities"]["desktop_width"],
+                "{name}"
+            );
+        }
+    }
+
+    /// The tunnel authorization refused: the same finding, stage and E_PROXY code as the probe.
+    #[test]
+    fn a_refused_tunnel_is_the_probes_finding() {
+        let probe = probe_json("probe-cap-denied");
+        let c = gateway_conn(&analyze("probe-cap-denied", true, None));
+        assert_eq!(c["stopped_at"], "gateway_tunnel");
+        assert_eq!(c["stopped_at"], probe["stopped_at"]);
+        assert_eq!(
+            c["diagnosis"]["primary_finding"],
+            probe["diagnosis"]["primary_finding"]
+        );
+        assert_eq!(
+            c["gateway"]["tunnel"]["authorization"],
+            probe["gateway"]["tunnel"]["authorization"]
+        );
+        assert!(c["inner"].is_null());
+    }
+
+    /// Without --user: the 401 and the anonymous CHALLENGE's names, nothing refused.
+    #[test]
+    fn the_anonymous_run_gives_the_gateways_names() {
+        let probe = probe_json("probe-anonymous");
+        let c = gateway_conn(&analyze("probe-anonymous", true, None));
+        assert_eq!(c["gateway"]["ntlm"]["netbios_computer"], "GW01");
+        assert_eq!(
+            c["gateway"]["ntlm"]["product_version"],
+            probe["gateway"]["ntlm"]["product_version"]
+        );
+        assert_eq!(c["gateway"]["http"]["status"], 401);
+        assert_eq!(c["stopped_at"], Value::Null);
+    }
+
+    /// The legacy transport's two channels are each recognised (OUT and IN), their tunnel
+    /// read; the inner connection, split over the two, is not rebuilt from either.
+    #[test]
+    fn the_legacy_channels_are_recognised() {
+        let all = analyze("probe-legacy", true, None);
+        let gws: Vec<&Value> = all.iter().filter(|c| c["gateway"].is_object()).collect();
+        assert_eq!(gws.len(), 2, "the OUT and the IN channel");
+        for c in &gws {
+            assert_eq!(c["gateway"]["transport"], "legacy");
+            assert!(c["inner"].is_null());
+        }
+        // The OUT channel carries the gateway's answers.
+        assert!(gws
+            .iter()
+            .any(|c| c["gateway"]["channel"]["result"] == "ok"));
+    }
+
+    /// Without the key, on the gateway's port: an HTTPS connection with its certificate (TLS
+    /// 1.2 sends it in clear), never "not RDP" or a missing X.224 answer.
+    #[test]
+    fn without_keys_a_gateway_is_https_not_broken_rdp() {
+        let probe = probe_json("probe-tls12");
+        let port = probe["gateway"]["port"].as_u64().unwrap() as u16;
+        let all = analyze("probe-tls12", false, Some(port));
+        let c = all
+            .iter()
+            .find(|c| c["https"].is_object())
+            .expect("the gateway connection, as HTTPS");
+        assert_eq!(c["https"]["certificate"]["subject"], "CN=gw01.rdg.test");
+        assert_eq!(c["https"]["decrypted"], false);
+        assert_eq!(c["verdict"], "ok", "{:#}", c["findings"]);
+        let ids: Vec<&str> = c["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap())
+            .collect();
+        assert!(
+            !ids.contains(&"not-rdp") && !ids.contains(&"x224-no-response"),
+            "{ids:?}"
+        );
+        assert!(c["diagnosis"]["headline"]
+            .as_str()
+            .unwrap()
+            .contains("not decrypted"));
+        // Without naming the port, HTTPS is not listed at all (no noise in a mixed capture).
+        assert!(analyze("probe-tls12", false, None)
+            .iter()
+            .all(|c| c["https"].is_null()));
+    }
+}

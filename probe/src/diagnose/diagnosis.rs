@@ -401,6 +401,8 @@ fn lead(o: &Outcome) -> String {
         (false, None) if o.gateway => "Through the RD Gateway".into(),
         (false, Some(l)) => format!("Reachable, {l}"),
         (false, None) => "Reachable".into(),
+        (true, Some(l)) if o.gateway => format!("RD Gateway, {l}"),
+        (true, None) if o.gateway => "RD Gateway".into(),
         (true, Some(l)) => l.into(),
         (true, None) => "RDP".into(),
     }

@@ -113,6 +113,11 @@ pub enum Decryption {
 }
 
 impl Decryption {
+    /// Read with its key (all of it, or up to a record that failed).
+    pub fn decrypted(&self) -> bool {
+        !matches!(self, Self::NoKey(_))
+    }
+
     /// The notice a report shows, None when everything decrypted.
     pub fn notice(&self) -> Option<String> {
         match self {

@@ -7,6 +7,7 @@
 use core::net::IpAddr;
 
 use rdp_proto::http::ResponseHead;
+use rdp_proto::tsgu::Packet;
 
 use super::cert::CertFacts;
 use super::credssp::ChallengeFacts;
@@ -162,6 +163,79 @@ pub struct ChannelFacts {
     pub error: ProxyError,
     pub channel_id: Option<u32>,
     pub udp_port: Option<u16>,
+}
+
+impl GatewayFacts {
+    /// The one interpreter of the MS-TSGU packets of a tunnel's setup (either side's), for the
+    /// probe's client and the capture's reader: the handshake, tunnel, authorization and
+    /// channel answers with their codes, and the resource the client asked for. DATA, close
+    /// and other packets say nothing here (a close's code depends on when it comes).
+    pub fn observe(&mut self, p: &Packet<'_>) {
+        match p {
+            Packet::HandshakeResponse {
+                error_code,
+                ver_major,
+                ver_minor,
+                server_version,
+                extended_auth,
+            } => {
+                self.handshake = Some(HandshakeFacts {
+                    error: ProxyError(*error_code),
+                    version: (*ver_major, *ver_minor),
+                    server_version: *server_version,
+                    extended_auth: *extended_auth,
+                });
+            }
+            Packet::TunnelResponse {
+                status_code,
+                tunnel_id,
+                caps,
+                ..
+            } => {
+                let t = self.tunnel.get_or_insert_with(TunnelFacts::default);
+                t.status = Some(ProxyError(*status_code));
+                t.tunnel_id = *tunnel_id;
+                t.caps = *caps;
+            }
+            Packet::TunnelAuthResponse {
+                error_code,
+                redir_flags,
+                idle_timeout,
+                ..
+            } => {
+                let t = self.tunnel.get_or_insert_with(TunnelFacts::default);
+                t.authorization = Some(ProxyError(*error_code));
+                t.redir_flags = *redir_flags;
+                t.idle_timeout = *idle_timeout;
+            }
+            Packet::ChannelCreate {
+                port, resources, ..
+            } => {
+                let name = resources.first().map_or_else(String::new, |r| {
+                    let units: Vec<u16> = r
+                        .chunks_exact(2)
+                        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                        .take_while(|u| *u != 0)
+                        .collect();
+                    String::from_utf16_lossy(&units)
+                });
+                self.resource = Some((name, *port));
+            }
+            Packet::ChannelResponse {
+                error_code,
+                channel_id,
+                udp_port,
+                ..
+            } => {
+                self.channel = Some(ChannelFacts {
+                    error: ProxyError(*error_code),
+                    channel_id: *channel_id,
+                    udp_port: *udp_port,
+                });
+            }
+            _ => {}
+        }
+    }
 }
 
 /// What one probe learned of the RD Gateway in front of the target.

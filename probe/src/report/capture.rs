@@ -451,6 +451,18 @@ pub struct Connection {
     pub stages: Vec<StageRecord>,
     pub tcp: TcpReport,
     pub rdp: Option<RdpReport>,
+    /// A connection that began with a TLS ClientHello (HTTPS): the name asked for and the
+    /// certificate, whether it was decrypted and read as an RD Gateway.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub https: Option<HttpsReport>,
+    /// An RD Gateway connection, decrypted: the gateway's answer, authentication, transport,
+    /// tunnel and channel (the same object as the probe's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<crate::report::gateway::GatewayReport>,
+    /// The RDP connection inside the gateway's tunnel, analysed as a connection of its own
+    /// (its stages, facts, findings and verdict; no TCP of its own in the capture).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inner: Option<Box<Connection>>,
     /// What mstsc would most likely show (null: it connects).
     pub mstsc: Option<MstscView>,
     /// One sentence: what happens, why, the fix to try first.
@@ -461,6 +473,19 @@ pub struct Connection {
     pub series: Option<SeriesReport>,
     /// First packet number in the file.
     pub first_packet: u64,
+}
+
+/// A connection that began with a TLS ClientHello.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct HttpsReport {
+    /// The ClientHello's server_name.
+    pub sni: Option<String>,
+    pub version: Option<String>,
+    /// The server's certificate (TLS 1.2 in clear; TLS 1.3 only decrypted).
+    pub certificate: Option<Certificate>,
+    pub decrypted: bool,
+    /// Its decrypted requests are an RD Gateway's (`RDG_OUT_DATA`, `RDG_IN_DATA`).
+    pub rd_gateway: bool,
 }
 
 /// A UDP flow that speaks MS-RDPEUDP.

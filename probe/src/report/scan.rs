@@ -131,6 +131,9 @@ mod tests {
                 ..TcpReport::default()
             },
             rdp: None,
+            https: None,
+            gateway: None,
+            inner: None,
             mstsc: None,
             diagnosis: Default::default(),
             findings: Vec::new(),

@@ -158,127 +158,40 @@ pub fn connection(c: &Connection, out: &mut String) {
             esc(&s.detail)
         );
     }
+    if let Some(h) = &c.https {
+        let _ = writeln!(
+            out,
+            "   https: SNI {}, {}, certificate {}{}",
+            esc(h.sni.as_deref().unwrap_or("-")),
+            opt(&h.version),
+            h.certificate
+                .as_ref()
+                .map_or_else(|| "not seen".to_owned(), |c| esc(&c.subject)),
+            match (h.decrypted, h.rd_gateway) {
+                (true, true) => "; decrypted: an RD Gateway",
+                (true, false) => "; decrypted: not an RD Gateway",
+                (false, _) => "; not decrypted (--keylog reads it)",
+            }
+        );
+    }
+    if let Some(g) = &c.gateway {
+        gateway_lines(g, out);
+    }
     if let Some(r) = &c.rdp {
-        let mut neg = String::new();
-        if let Some(cookie) = &r.cookie {
-            let _ = write!(neg, "cookie \"{}\", ", esc(cookie));
-        }
-        if let Some(t) = &r.routing_token {
-            let _ = write!(neg, "routing token \"{}\", ", esc(t));
-        }
-        match &r.requested_protocols {
-            Some(p) => {
-                let _ = write!(neg, "requested {}", p.join("|"));
-            }
-            None if r.joined_midstream => {
-                neg.push_str("not in the capture (it joined the connection mid-way)")
-            }
-            None => neg.push_str("no negotiation request (legacy client)"),
-        }
-        if let Some(sel) = &r.selected_protocol {
-            let _ = write!(neg, ", selected {sel}");
-        }
-        if let Some(f) = &r.failure {
-            let _ = write!(neg, ", refused: {f}");
-        }
-        if !r.neg_flags.is_empty() {
-            let _ = write!(neg, " [{}]", r.neg_flags.join(", "));
-        }
-        let _ = writeln!(out, "   negotiation: {neg}");
-        if let Some(cl) = &r.client {
-            let _ = writeln!(
-                out,
-                "   client: {} build {}, RDP {}, {}x{}, {} bpp, layout 0x{:08x}, channels {}, encryption {}",
-                esc(cl.name.as_deref().unwrap_or("-")),
-                opt(&cl.build),
-                opt(&cl.version),
-                opt(&cl.desktop_width),
-                opt(&cl.desktop_height),
-                opt(&cl.color_depth),
-                cl.keyboard_layout.unwrap_or(0),
-                esc(&cl.channels.join(",")),
-                cl.encryption_methods.join(",")
-            );
-        }
-        if let Some(sv) = &r.server {
-            let _ = writeln!(
-                out,
-                "   server: RDP {}, {}, encryption {} / {}, certificate {}{}",
-                opt(&sv.version),
-                opt(&sv.mcs_result),
-                opt(&sv.encryption_method),
-                opt(&sv.encryption_level),
-                opt(&sv.certificate_type),
-                sv.rsa_key_bits
-                    .map(|b| format!(" (RSA {b} bits)"))
-                    .unwrap_or_default()
-            );
-        }
-        let handshake_seen = r
-            .tls
-            .as_ref()
-            .is_some_and(|t| !t.client_versions.is_empty() || t.version.is_some());
-        if r.tls.is_some() && !handshake_seen {
-            let _ = writeln!(
-                out,
-                "   tls: encrypted records only (the handshake is not in the capture)"
-            );
-        } else if let Some(t) = &r.tls {
-            let _ = writeln!(
-                out,
-                "   tls: client offers {} ({} suites){}; server {} {}{}",
-                t.client_versions.join(","),
-                t.client_suites,
-                t.sni
-                    .as_ref()
-                    .map(|s| format!(", SNI {}", esc(s)))
-                    .unwrap_or_default(),
-                opt(&t.version),
-                opt(&t.cipher),
-                t.alert
-                    .as_ref()
-                    .map(|a| format!(
-                        "; alert {a} from {}",
-                        t.alert_by.map_or("?", |s| s.as_str())
-                    ))
-                    .unwrap_or_default()
-            );
-            if let Some(cert) = &t.certificate {
-                let _ = writeln!(
-                    out,
-                    "   certificate: {} issued by {}, serial {}, {} .. {}{}{}, {} {} bits, {}",
-                    esc(&cert.subject),
-                    esc(&cert.issuer),
-                    cert.serial,
-                    cert.not_before,
-                    cert.not_after,
-                    if cert.expired { " (EXPIRED)" } else { "" },
-                    if cert.self_signed {
-                        ", self-signed"
-                    } else {
-                        ""
-                    },
-                    cert.key_type,
-                    cert.key_bits,
-                    cert.signature
-                );
-            }
-        }
-        for (label, v) in [
-            ("licensing", &r.licensing),
-            ("error info", &r.error_info),
-            ("disconnect", &r.disconnect_reason),
-        ] {
-            if let Some(v) = v {
-                let _ = writeln!(out, "   {label}: {}", esc(v));
-            }
-        }
-        if r.prefix_bytes > 0 {
-            let _ = writeln!(
-                out,
-                "   {} bytes before the first TPKT skipped (proxy/SOCKS prefix)",
-                r.prefix_bytes
-            );
+        rdp_lines(r, out);
+    }
+    if let Some(i) = &c.inner {
+        let _ = writeln!(
+            out,
+            "   inside the tunnel: -> {}  verdict {}{}",
+            esc(&i.server),
+            i.verdict.as_str().to_uppercase(),
+            i.stopped_at
+                .map(|s| format!(", stopped at {s}"))
+                .unwrap_or_default()
+        );
+        if let Some(r) = &i.rdp {
+            rdp_lines(r, out);
         }
     }
     let t = &c.tcp;
@@ -750,6 +663,131 @@ fn gateway_lines(g: &crate::report::gateway::GatewayReport, out: &mut String) {
             esc(n.dns_domain.as_deref().unwrap_or("-")),
             opt(&n.product_version),
             opt(&n.timestamp)
+        );
+    }
+}
+
+/// A connection's RDP facts: negotiation, client, server, TLS, certificate, licensing, ...
+fn rdp_lines(r: &crate::report::capture::RdpReport, out: &mut String) {
+    let mut neg = String::new();
+    if let Some(cookie) = &r.cookie {
+        let _ = write!(neg, "cookie \"{}\", ", esc(cookie));
+    }
+    if let Some(t) = &r.routing_token {
+        let _ = write!(neg, "routing token \"{}\", ", esc(t));
+    }
+    match &r.requested_protocols {
+        Some(p) => {
+            let _ = write!(neg, "requested {}", p.join("|"));
+        }
+        None if r.joined_midstream => {
+            neg.push_str("not in the capture (it joined the connection mid-way)")
+        }
+        None => neg.push_str("no negotiation request (legacy client)"),
+    }
+    if let Some(sel) = &r.selected_protocol {
+        let _ = write!(neg, ", selected {sel}");
+    }
+    if let Some(f) = &r.failure {
+        let _ = write!(neg, ", refused: {f}");
+    }
+    if !r.neg_flags.is_empty() {
+        let _ = write!(neg, " [{}]", r.neg_flags.join(", "));
+    }
+    let _ = writeln!(out, "   negotiation: {neg}");
+    if let Some(cl) = &r.client {
+        let _ = writeln!(
+            out,
+            "   client: {} build {}, RDP {}, {}x{}, {} bpp, layout 0x{:08x}, channels {}, encryption {}",
+            esc(cl.name.as_deref().unwrap_or("-")),
+            opt(&cl.build),
+            opt(&cl.version),
+            opt(&cl.desktop_width),
+            opt(&cl.desktop_height),
+            opt(&cl.color_depth),
+            cl.keyboard_layout.unwrap_or(0),
+            esc(&cl.channels.join(",")),
+            cl.encryption_methods.join(",")
+        );
+    }
+    if let Some(sv) = &r.server {
+        let _ = writeln!(
+            out,
+            "   server: RDP {}, {}, encryption {} / {}, certificate {}{}",
+            opt(&sv.version),
+            opt(&sv.mcs_result),
+            opt(&sv.encryption_method),
+            opt(&sv.encryption_level),
+            opt(&sv.certificate_type),
+            sv.rsa_key_bits
+                .map(|b| format!(" (RSA {b} bits)"))
+                .unwrap_or_default()
+        );
+    }
+    let handshake_seen = r
+        .tls
+        .as_ref()
+        .is_some_and(|t| !t.client_versions.is_empty() || t.version.is_some());
+    if r.tls.is_some() && !handshake_seen {
+        let _ = writeln!(
+            out,
+            "   tls: encrypted records only (the handshake is not in the capture)"
+        );
+    } else if let Some(t) = &r.tls {
+        let _ = writeln!(
+            out,
+            "   tls: client offers {} ({} suites){}; server {} {}{}",
+            t.client_versions.join(","),
+            t.client_suites,
+            t.sni
+                .as_ref()
+                .map(|s| format!(", SNI {}", esc(s)))
+                .unwrap_or_default(),
+            opt(&t.version),
+            opt(&t.cipher),
+            t.alert
+                .as_ref()
+                .map(|a| format!(
+                    "; alert {a} from {}",
+                    t.alert_by.map_or("?", |s| s.as_str())
+                ))
+                .unwrap_or_default()
+        );
+        if let Some(cert) = &t.certificate {
+            let _ = writeln!(
+                out,
+                "   certificate: {} issued by {}, serial {}, {} .. {}{}{}, {} {} bits, {}",
+                esc(&cert.subject),
+                esc(&cert.issuer),
+                cert.serial,
+                cert.not_before,
+                cert.not_after,
+                if cert.expired { " (EXPIRED)" } else { "" },
+                if cert.self_signed {
+                    ", self-signed"
+                } else {
+                    ""
+                },
+                cert.key_type,
+                cert.key_bits,
+                cert.signature
+            );
+        }
+    }
+    for (label, v) in [
+        ("licensing", &r.licensing),
+        ("error info", &r.error_info),
+        ("disconnect", &r.disconnect_reason),
+    ] {
+        if let Some(v) = v {
+            let _ = writeln!(out, "   {label}: {}", esc(v));
+        }
+    }
+    if r.prefix_bytes > 0 {
+        let _ = writeln!(
+            out,
+            "   {} bytes before the first TPKT skipped (proxy/SOCKS prefix)",
+            r.prefix_bytes
         );
     }
 }

@@ -9,9 +9,10 @@
 use base64::Engine as _;
 use rdp_proto::http::ResponseHead;
 use rdp_proto::ntlm::{Challenge, Message};
-use rdp_proto::tsgu::{self, Packet};
+use rdp_proto::tsgu::Packet;
+pub use rdp_proto::tsgu::PacketReader;
 use rdp_proto::websocket::{self, Frame};
-use rdp_proto::DecodeErrorKind;
+pub use rdp_proto::websocket::{Event as WsEvent, Reader as WsReader};
 use sha1::{Digest, Sha1};
 use zeroize::Zeroizing;
 
@@ -462,29 +463,15 @@ impl Tsgu {
 
     /// The gateway's next packet.
     pub fn on_packet(&mut self, p: &Packet<'_>, f: &mut GatewayFacts) -> TsguStep {
+        f.observe(p);
         let refused = |me: &mut Self| {
             me.phase = Phase::Refused;
             TsguStep::Refused
         };
+        let failed = |code: &u32| ProxyError(*code).is_error();
         match (self.phase, p) {
-            (
-                Phase::Handshake,
-                Packet::HandshakeResponse {
-                    error_code,
-                    ver_major,
-                    ver_minor,
-                    server_version,
-                    extended_auth,
-                },
-            ) => {
-                let error = ProxyError(*error_code);
-                f.handshake = Some(HandshakeFacts {
-                    error,
-                    version: (*ver_major, *ver_minor),
-                    server_version: *server_version,
-                    extended_auth: *extended_auth,
-                });
-                if error.is_error() {
+            (Phase::Handshake, Packet::HandshakeResponse { error_code, .. }) => {
+                if failed(error_code) {
                     return refused(self);
                 }
                 self.phase = Phase::Tunnel;
@@ -494,23 +481,8 @@ impl Tsgu {
                     optional: &[],
                 }))
             }
-            (
-                Phase::Tunnel,
-                Packet::TunnelResponse {
-                    status_code,
-                    tunnel_id,
-                    caps,
-                    ..
-                },
-            ) => {
-                let status = ProxyError(*status_code);
-                f.tunnel = Some(TunnelFacts {
-                    status: Some(status),
-                    tunnel_id: *tunnel_id,
-                    caps: *caps,
-                    ..TunnelFacts::default()
-                });
-                if status.is_error() {
+            (Phase::Tunnel, Packet::TunnelResponse { status_code, .. }) => {
+                if failed(status_code) {
                     return refused(self);
                 }
                 self.phase = Phase::Authorization;
@@ -521,49 +493,23 @@ impl Tsgu {
                     rest: &[],
                 }))
             }
-            (
-                Phase::Authorization,
-                Packet::TunnelAuthResponse {
-                    error_code,
-                    redir_flags,
-                    idle_timeout,
-                    ..
-                },
-            ) => {
-                let error = ProxyError(*error_code);
-                let t = f.tunnel.get_or_insert_with(TunnelFacts::default);
-                t.authorization = Some(error);
-                t.redir_flags = *redir_flags;
-                t.idle_timeout = *idle_timeout;
-                if error.is_error() {
+            (Phase::Authorization, Packet::TunnelAuthResponse { error_code, .. }) => {
+                if failed(error_code) {
                     return refused(self);
                 }
                 self.phase = Phase::Channel;
                 let name = utf16z(&self.resource);
-                f.resource = Some((self.resource.clone(), self.port));
-                TsguStep::Send(packet(&Packet::ChannelCreate {
+                let create = Packet::ChannelCreate {
                     port: self.port,
                     protocol: 3,
                     resources: vec![&name],
                     alt_resources: vec![],
-                }))
+                };
+                f.observe(&create);
+                TsguStep::Send(packet(&create))
             }
-            (
-                Phase::Channel,
-                Packet::ChannelResponse {
-                    error_code,
-                    channel_id,
-                    udp_port,
-                    ..
-                },
-            ) => {
-                let error = ProxyError(*error_code);
-                f.channel = Some(ChannelFacts {
-                    error,
-                    channel_id: *channel_id,
-                    udp_port: *udp_port,
-                });
-                if error.is_error() {
+            (Phase::Channel, Packet::ChannelResponse { error_code, .. }) => {
+                if failed(error_code) {
                     return refused(self);
                 }
                 self.phase = Phase::Open;
@@ -581,13 +527,13 @@ impl Tsgu {
                             extended_auth: 0,
                         });
                     }
-                    Phase::Tunnel | Phase::Authorization => {
-                        let t = f.tunnel.get_or_insert_with(TunnelFacts::default);
-                        if phase == Phase::Tunnel {
-                            t.status = Some(error);
-                        } else {
-                            t.authorization = Some(error);
-                        }
+                    Phase::Tunnel => {
+                        f.tunnel.get_or_insert_with(TunnelFacts::default).status = Some(error);
+                    }
+                    Phase::Authorization => {
+                        f.tunnel
+                            .get_or_insert_with(TunnelFacts::default)
+                            .authorization = Some(error);
                     }
                     _ => {
                         f.channel = Some(ChannelFacts {
@@ -621,39 +567,6 @@ pub fn close_packet() -> Vec<u8> {
     })
 }
 
-/// Splits the gateway's byte stream into MS-TSGU packets (each HTTP_PACKET_HEADER's
-/// packetLength, bounded to [`tsgu::MAX_PACKET`]).
-#[derive(Debug, Default)]
-pub struct PacketReader {
-    buf: Vec<u8>,
-}
-
-impl PacketReader {
-    pub fn push(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
-
-    /// The next whole packet's bytes, None until one is complete; Err when the header is
-    /// impossible.
-    pub fn next_packet(&mut self) -> Result<Option<Vec<u8>>, String> {
-        if self.buf.len() < 8 {
-            return Ok(None);
-        }
-        let len = u32::from_le_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]);
-        let len = usize::try_from(len).unwrap_or(usize::MAX);
-        if !(8..=tsgu::MAX_PACKET).contains(&len) {
-            return Err(format!(
-                "an MS-TSGU packet length of {len} (8 to {} allowed)",
-                tsgu::MAX_PACKET
-            ));
-        }
-        if self.buf.len() < len {
-            return Ok(None);
-        }
-        Ok(Some(self.buf.drain(..len).collect()))
-    }
-}
-
 /// A client's WebSocket binary frame (masked with `mask`, RFC 6455 5.3).
 pub fn websocket_frame(payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
     let masked: Vec<u8> = payload
@@ -669,63 +582,6 @@ pub fn websocket_frame(payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
         payload: &masked,
     })
     .unwrap_or_default()
-}
-
-/// What the WebSocket reader found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum WsEvent {
-    /// Bytes of a binary message (the tunnel's byte stream).
-    Data(Vec<u8>),
-    /// A ping: answer with this pong.
-    Pong(Vec<u8>),
-    /// The gateway closed the WebSocket (its status code, if any).
-    Closed(Option<u16>),
-}
-
-/// Reads the gateway's WebSocket frames from the bytes it sends.
-#[derive(Debug, Default)]
-pub struct WsReader {
-    buf: Vec<u8>,
-}
-
-impl WsReader {
-    pub fn push(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
-
-    /// The next event, None until a frame is complete; Err for a malformed frame.
-    pub fn next_event(&mut self) -> Result<Option<WsEvent>, String> {
-        loop {
-            let (used, opcode, payload) = match rdp_proto::decode_prefix::<Frame>(&self.buf) {
-                Ok((rest, f)) => (self.buf.len() - rest.len(), f.opcode, f.unmasked()),
-                Err(e) if matches!(e.kind, DecodeErrorKind::NotEnoughBytes { .. }) => {
-                    return Ok(None)
-                }
-                Err(e) => return Err(e.to_string()),
-            };
-            self.buf.drain(..used);
-            return Ok(Some(match opcode {
-                websocket::OPCODE_BINARY | websocket::OPCODE_CONTINUATION => WsEvent::Data(payload),
-                websocket::OPCODE_CLOSE => WsEvent::Closed(
-                    (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]])),
-                ),
-                websocket::OPCODE_PING => {
-                    let mut pong = rdp_proto::encode_vec(&Frame {
-                        fin: true,
-                        rsv: 0,
-                        opcode: websocket::OPCODE_PONG,
-                        mask: Some([0; 4]),
-                        payload: &payload,
-                    })
-                    .unwrap_or_default();
-                    pong.shrink_to_fit();
-                    WsEvent::Pong(pong)
-                }
-                websocket::OPCODE_PONG => continue,
-                other => return Err(format!("a WebSocket frame with opcode {other:#x}")),
-            }));
-        }
-    }
 }
 
 #[cfg(test)]

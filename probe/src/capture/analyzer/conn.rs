@@ -92,6 +92,22 @@ pub(super) fn due_stage_from_start(c: &Conn, s: &Session) -> Stage {
     if c.established_ts.is_none() && !c.payload_seen[0] {
         return Stage::Tcp;
     }
+    // HTTPS: an RD Gateway's stages, then its inner connection's; else its TLS.
+    if s.tls_first {
+        return match s.gateway.as_deref() {
+            Some(g) => match g.inner.as_deref() {
+                Some(i) if i.is_rdp => due_stage_from_start(c, i),
+                _ => g.events.last().map_or(Stage::GatewayHttp, |e| {
+                    if e.done {
+                        e.stage.after(None)
+                    } else {
+                        e.stage
+                    }
+                }),
+            },
+            None => Stage::Tls,
+        };
+    }
     if !s.is_rdp || s.selected().is_none() {
         return Stage::X224;
     }

@@ -635,7 +635,9 @@ impl Analyzer {
         self.summary.reassembly_skipped_bytes = self.budget.skipped_bytes;
         self.summary.reassembly_skipped_gaps = self.budget.skipped_gaps;
         let rdp_port = self.is_rdp_port(c.server.port);
-        if !c.session().is_rdp && !rdp_port {
+        // An RD Gateway's connection, decrypted, is kept on any port.
+        let gateway = c.session().gateway.as_ref().is_some_and(|g| g.recognized);
+        if !c.session().is_rdp && !rdp_port && !gateway {
             self.summary.other_tcp_flows += 1;
             // A refused or unanswered connection to another port may be RDP on a custom port.
             if conn::conn_state(&c).never_established() {
@@ -679,7 +681,7 @@ impl Analyzer {
             });
         }
         self.summary.connections += 1;
-        if conn.rdp.is_some() {
+        if conn.rdp.is_some() || conn.inner.is_some() {
             self.summary.rdp_connections += 1;
         }
         match conn.verdict {

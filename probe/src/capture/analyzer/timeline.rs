@@ -5,8 +5,13 @@ use crate::diagnose::{Stage, StageStatus};
 
 use super::conn::*;
 
-/// The stage timeline: TCP, then every RDP stage seen, the one that stopped marked failed.
-pub(super) fn timeline(c: &Conn, stopped_at: Option<Stage>) -> Vec<StageRecord> {
+/// The stage timeline: TCP, then every stage in `events` (the connection's, an RD Gateway's,
+/// or its inner connection's), the one that stopped marked failed.
+pub(super) fn timeline_of(
+    c: &Conn,
+    events: &[crate::capture::rdp::Event],
+    stopped_at: Option<Stage>,
+) -> Vec<StageRecord> {
     let t0 = c.first_ts;
     let mut out = Vec::new();
     let tcp_status = match stopped_at {
@@ -25,9 +30,8 @@ pub(super) fn timeline(c: &Conn, stopped_at: Option<Stage>) -> Vec<StageRecord> 
             _ => "midstream (no handshake in the capture)".into(),
         },
     });
-    let s = c.session();
     let mut by_stage: Vec<(Stage, i64, bool, String)> = Vec::new();
-    for e in &s.events {
+    for e in events {
         if let Some(x) = by_stage.iter_mut().find(|x| x.0 == e.stage) {
             x.1 = e.ts_ns;
             x.2 |= e.done;

@@ -120,6 +120,7 @@ impl Session {
         rec: &tls::Record<'_>,
         bytes: &[u8],
         ts: i64,
+        keys: &Keys,
     ) {
         let Decrypt::Reading(r) = &mut self.decrypt else {
             return;
@@ -138,7 +139,7 @@ impl Session {
             Ok(opened) => {
                 r.opened[dir.index()] += 1;
                 match ContentType(opened.content_type) {
-                    ContentType::APPLICATION_DATA => self.on_plaintext(dir, &opened.data, ts),
+                    ContentType::APPLICATION_DATA => self.on_plaintext(dir, &opened.data, ts, keys),
                     // TLS 1.3's encrypted handshake: the server's certificate is in it.
                     ContentType::HANDSHAKE => {
                         let d = dir.index();
@@ -182,7 +183,16 @@ impl Session {
     }
 
     /// Decrypted application data of `dir`, in order.
-    fn on_plaintext(&mut self, dir: Dir, data: &[u8], ts: i64) {
+    fn on_plaintext(&mut self, dir: Dir, data: &[u8], ts: i64, keys: &Keys) {
+        if self.tls_first {
+            let g = self.gateway.get_or_insert_with(Box::default);
+            g.feed(dir, data, ts, keys);
+            // The inner connection in bulk data: nothing more to read.
+            if g.inner.as_ref().is_some_and(|i| !i.wants_bytes()) {
+                self.bulk = true;
+            }
+            return;
+        }
         let d = dir.index();
         {
             let Decrypt::Reading(r) = &mut self.decrypt else {

@@ -27,9 +27,11 @@ use crate::facts::tls::HandshakeReader;
 use crate::facts::x224::Confirm;
 
 mod decrypted;
+mod gateway;
 mod tls;
 
 use decrypted::Decrypt;
+pub use gateway::GatewayReader;
 
 /// A stage boundary seen on the wire.
 #[derive(Clone, Debug, PartialEq)]
@@ -100,6 +102,11 @@ pub struct Session {
         [u8; 32],
     )>,
     decrypt: Decrypt,
+    /// The client began with a TLS ClientHello, not a Connection Request: HTTPS (an RD
+    /// Gateway, when its decrypted requests say so), never "not RDP".
+    pub tls_first: bool,
+    /// The RD Gateway read from the decrypted stream of a `tls_first` connection.
+    pub gateway: Option<Box<GatewayReader>>,
 }
 
 impl Default for Session {
@@ -131,6 +138,8 @@ impl Session {
             client_random: None,
             server_hello: None,
             decrypt: Decrypt::Untried,
+            tls_first: false,
+            gateway: None,
         }
     }
 
@@ -245,6 +254,21 @@ impl Session {
         // handshake or application data; version 3.x; a record length TLS allows) is where
         // this stream is read from. Not a heartbeat (24): no connection starts with one.
         use rdp_proto::tls::ContentType;
+        // HTTPS (an RD Gateway): the client's first bytes are a TLS handshake record, the
+        // server's then too.
+        if d.prefix == 0
+            && buf.len() >= 5
+            && buf[1] == 3
+            && buf[2] <= 4
+            && buf[0] == ContentType::HANDSHAKE.0
+            && (dir == Dir::ClientToServer && !self.server_spoke || self.tls_first)
+            && !self.is_rdp
+            && !self.tls_start_allowed
+        {
+            d.seeking = false;
+            self.tls_first = true;
+            return true;
+        }
         let record_types = ContentType::CHANGE_CIPHER_SPEC.0..=ContentType::APPLICATION_DATA.0;
         if self.tls_start_allowed
             && d.prefix == 0
@@ -294,6 +318,9 @@ impl Session {
     /// The server's first bytes if they never became RDP, and the counters (called at the end
     /// of a connection).
     pub fn finish(&mut self) {
+        if let Some(g) = self.gateway.as_mut() {
+            g.finish();
+        }
         if let Some(io) = self
             .rdp
             .connect_response

@@ -20,7 +20,7 @@ impl Session {
         let d = dir.index();
         self.rdp.tls.get_or_insert_with(TlsHandshakeFacts::default);
         if self.reading() {
-            self.on_record_reading(dir, &rec, bytes, ts);
+            self.on_record_reading(dir, &rec, bytes, ts, keys);
         }
         match rec.content_type {
             ContentType::HANDSHAKE if !self.dirs[d].ccs => {
@@ -85,6 +85,15 @@ impl Session {
                     self.event(Stage::Credssp, false, ts, "CredSSP (encrypted)");
                 } else if selected.is_some() {
                     self.event(Stage::Mcs, false, ts, "MCS (encrypted)");
+                }
+                if self.tls_first {
+                    // HTTPS without its key: nothing more to learn from its records.
+                    if self.dirs[0].appdata >= APPDATA_RECORDS
+                        && self.dirs[1].appdata >= APPDATA_RECORDS
+                    {
+                        self.bulk = true;
+                    }
+                    return;
                 }
                 // Joined mid-way with no selection seen: encrypted records, stage unknown.
                 if self.dirs[0].appdata >= APPDATA_RECORDS
