@@ -169,9 +169,9 @@ impl Reader {
             self.buf.drain(..used);
             return Ok(Some(match opcode {
                 OPCODE_BINARY | OPCODE_CONTINUATION => Event::Data(payload),
-                OPCODE_CLOSE => Event::Closed(
-                    payload.first_chunk::<2>().map(|c| u16::from_be_bytes(*c)),
-                ),
+                OPCODE_CLOSE => {
+                    Event::Closed(payload.first_chunk::<2>().map(|c| u16::from_be_bytes(*c)))
+                }
                 OPCODE_PING => {
                     let mut pong = crate::encode_vec(&Frame {
                         fin: true,
