@@ -1,6 +1,8 @@
 //! Decryption in the analyzer: a real capture of `rdprobe probe --keylog` against xrdp (TLS 1.3,
 //! AES-256-GCM, the walk to `active`; fixtures/captures/keylog) read with its key log and
-//! without, side by side: what reading the session inside TLS costs.
+//! without, side by side: what reading the session inside TLS costs. Also the probe's run
+//! through the loopback RD Gateway (fixtures/captures/gateway/probe-websocket: HTTP, WebSocket,
+//! MS-TSGU and the nested RDP connection, two TLS sessions deep).
 //!
 //! `cargo bench -p rdp-benches --bench decrypt`; the README has the numbers.
 
@@ -13,9 +15,15 @@ use rdprobe::capture::decrypt::keylog::KeyLog;
 use rdprobe::capture::run::analyze_file;
 
 fn decrypt(c: &mut Criterion) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/captures/keylog");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/captures");
     let mut g = c.benchmark_group("decrypt");
-    for name in ["xrdp-tls13", "xrdp-tls12", "shadow-nla-ok"] {
+    for (sub, name) in [
+        ("keylog", "xrdp-tls13"),
+        ("keylog", "xrdp-tls12"),
+        ("keylog", "shadow-nla-ok"),
+        ("gateway", "probe-websocket"),
+    ] {
+        let dir = fixtures.join(sub);
         let pcap = dir.join(format!("{name}.pcap"));
         let mut log = KeyLog::default();
         log.add_text(&std::fs::read_to_string(dir.join(format!("{name}.keylog"))).unwrap());
