@@ -324,7 +324,35 @@ pub fn kerberos(data: &[u8]) {
     }
 }
 
+/// An RD Gateway's decrypted stream as the capture reads it (`capture::rdp::GatewayReader`):
+/// the input cut into alternating client and server chunks (each chunk's length its first
+/// byte), HTTP heads, WebSocket frames, chunked bodies, MS-TSGU packets and the nested RDP
+/// connection behind DATA; nothing may panic, and every fact stays bounded by the input.
+pub fn gateway_stream(data: &[u8]) {
+    use crate::capture::rdp::GatewayReader;
+    use crate::facts::rdp::Dir;
+    let keys = crate::capture::decrypt::Keys::default();
+    let mut g = GatewayReader::default();
+    let mut rest = data;
+    let mut dir = Dir::ClientToServer;
+    while let Some((&n, tail)) = rest.split_first() {
+        let n = usize::from(n).min(tail.len());
+        let (chunk, after) = tail.split_at(n);
+        g.feed(dir, chunk, 0, &keys);
+        dir = if dir == Dir::ClientToServer {
+            Dir::ServerToClient
+        } else {
+            Dir::ClientToServer
+        };
+        rest = after;
+    }
+    g.finish();
+    assert!(g.facts.host.len() <= data.len());
+    assert!(g.events.len() <= data.len() + 1);
+}
+
 pub fn all(data: &[u8]) {
+    gateway_stream(data);
     link_decode(data);
     tls_decrypt(data);
     kerberos(data);
