@@ -147,6 +147,17 @@ pub enum Command {
         /// for every target given; the enumeration's connections stay anonymous.
         #[arg(long, value_name = "[DOMAIN\\]USER")]
         user: Option<String>,
+        /// How --user logs on in CredSSP: auto (what mstsc does: Kerberos when the target is
+        /// a name in the user's realm, from USER@REALM or the target's DNS domain; NTLM for an
+        /// IP address, and NTLM again when no KDC answers or it knows no TERMSRV/<name>),
+        /// kerberos (no fallback) or ntlm.
+        #[arg(long, value_enum, default_value_t = AuthArg::Auto)]
+        auth: AuthArg,
+        /// The KDC to ask for Kerberos tickets (port 88 by default). Without it: krb5.conf's
+        /// kdc for the realm (KRB5_CONFIG, /etc/krb5.conf), then DNS SRV _kerberos._tcp.REALM,
+        /// then the realm's own name (an Active Directory domain name resolves to its DCs).
+        #[arg(long, value_name = "HOST[:PORT]")]
+        kdc: Option<String>,
         /// Append the main TLS sessions' secrets to FILE in the NSS key log format (the one
         /// SSLKEYLOGFILE names, which is honoured without this option), so that a capture of
         /// the probe decrypts in Wireshark. The file holds secrets: it is created readable by
@@ -322,6 +333,24 @@ fn seconds(s: &str) -> Result<f64, String> {
         return Err(format!("{s} is not in 0 < SECS <= 86400"));
     }
     Ok(v)
+}
+
+/// `--auth`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthArg {
+    Auto,
+    Kerberos,
+    Ntlm,
+}
+
+impl From<AuthArg> for rdprobe::active::client::kerberos::AuthPolicy {
+    fn from(a: AuthArg) -> Self {
+        match a {
+            AuthArg::Auto => Self::Auto,
+            AuthArg::Kerberos => Self::Kerberos,
+            AuthArg::Ntlm => Self::Ntlm,
+        }
+    }
 }
 
 /// Parses a stage name (`licensing`).

@@ -64,10 +64,12 @@ pub fn connector(data: &[u8]) {
         stop_after: Stage::Active,
         credentials: (mode & 4 != 0).then_some(&creds),
         host: "fuzz".into(),
+        auth: Default::default(),
         randoms: Randoms {
             credssp: [1; 56],
             walk: [2; 80],
             client: [3; 32],
+            kerberos: [4; 32],
         },
     };
     let mut c = Connector::new(cfg);
@@ -117,6 +119,15 @@ pub fn connector(data: &[u8]) {
                 c.on_upgraded(session, vec![0x30, 0], &mut rec, &mut f, now);
             }
             Action::UpgradeTls => c.on_upgrade_failed(TlsFailure::from("fuzz".to_owned())),
+            Action::Kerberos { .. } => {
+                let facts = crate::facts::kerberos::KdcFacts {
+                    failure: Some(crate::facts::kerberos::KerberosFailure::Unreachable(
+                        "fuzz".into(),
+                    )),
+                    ..Default::default()
+                };
+                c.on_kerberos(facts, None, &mut rec, &mut f, now);
+            }
             Action::Close(_) | Action::Done => break,
         }
     }

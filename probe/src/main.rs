@@ -96,6 +96,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             gateway,
             stop_after,
             user,
+            auth,
+            kdc,
             keylog,
             html,
             clients,
@@ -124,6 +126,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 rate: rate.map(|r| std::sync::Arc::new(rdprobe::active::run::Rate::new(r))),
                 stop_after,
                 credentials,
+                auth: auth.into(),
+                kdc,
                 keylog: rdprobe::active::keylog::for_run(keylog.as_deref()).with_context(|| {
                     format!(
                         "opening the key log {}",

@@ -25,6 +25,7 @@ pub enum Layer {
     Tsgu,
     WebSocket,
     Http,
+    Kerberos,
 }
 
 impl Layer {
@@ -46,6 +47,7 @@ impl Layer {
             Self::Tsgu => "MS-TSGU",
             Self::WebSocket => "WebSocket",
             Self::Http => "HTTP",
+            Self::Kerberos => "Kerberos",
         }
     }
 }

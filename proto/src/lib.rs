@@ -42,6 +42,7 @@ pub mod fuzzing;
 pub mod gcc;
 pub mod http;
 pub mod info;
+pub mod kerberos;
 pub mod licensing;
 pub mod mcs;
 pub mod nego;

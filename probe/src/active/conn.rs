@@ -47,6 +47,11 @@ pub struct ProbeOptions {
     pub udp: bool,
     /// `--gateway`: reach the target through this RD Gateway.
     pub gateway: Option<super::GatewayOptions>,
+    /// `--auth`: Kerberos or NTLM for `--user`.
+    pub auth: super::client::kerberos::AuthPolicy,
+    /// `--kdc HOST[:PORT]`: the KDC to ask (default: krb5.conf's, then DNS SRV, then the
+    /// realm's own name).
+    pub kdc: Option<String>,
 }
 
 /// New connections per second across all targets (`--rate`): each connection takes the next
@@ -101,6 +106,8 @@ impl Default for ProbeOptions {
             keylog: None,
             udp: false,
             gateway: None,
+            auth: Default::default(),
+            kdc: None,
         }
     }
 }

@@ -36,6 +36,7 @@ pub(super) async fn connection(
         credssp,
         walk,
         client: run.random(),
+        kerberos: run.random(),
     };
     let name = match run.sni() {
         Some(n) => rustls::pki_types::ServerName::try_from(n).map_err(|e| e.to_string()),
@@ -47,6 +48,7 @@ pub(super) async fn connection(
         stop_after: run.opts.stop_after,
         credentials: credentials.as_deref(),
         host: run.sni().unwrap_or_else(|| run.facts.host.clone()),
+        auth: run.opts.auth,
         randoms,
     });
     match conn::open(addr, run.opts, run.deadline).await {
@@ -190,6 +192,11 @@ where
                 }
             }
             Action::UpgradeTls => return true,
+            Action::Kerberos { realm, host } => {
+                let (facts, ticket) = super::kerberos::logon(run, &realm, &host).await;
+                let now = now(run);
+                c.on_kerberos(facts, ticket, &mut run.rec, &mut run.facts, now);
+            }
             Action::Close(frames) => close(run, stream, &mut reader, &frames).await,
             Action::Done => return false,
         }
@@ -311,10 +318,12 @@ mod tests {
             stop_after,
             credentials: None,
             host: "127.0.0.1".into(),
+            auth: Default::default(),
             randoms: Randoms {
                 credssp: [1; 56],
                 walk: [2; 80],
                 client: [3; 32],
+                kerberos: [4; 32],
             },
         })
     }

@@ -749,6 +749,7 @@ pub(super) async fn walk(run: &mut Run<'_>, opened: Opened, target: &str, port: 
         credssp: credssp_r,
         walk: walk_r,
         client: run.random(),
+        kerberos: run.random(),
     };
     let mut c = Connector::new(Config {
         request: Some(request),
@@ -756,6 +757,7 @@ pub(super) async fn walk(run: &mut Run<'_>, opened: Opened, target: &str, port: 
         stop_after: run.opts.stop_after,
         credentials: credentials.as_deref(),
         host: run.sni().unwrap_or_else(|| run.facts.host.clone()),
+        auth: run.opts.auth,
         randoms,
     });
     // The Connection Request went out above and its Confirm is read: the connector takes it

@@ -8,6 +8,7 @@
 pub mod client;
 mod conn;
 mod gateway;
+mod kerberos;
 pub use gateway::GatewayOptions;
 mod connect;
 pub mod credentials;

@@ -162,6 +162,9 @@ fn role(id: FindingId) -> Role {
         | I::KerberosClockSkew
         | I::KerberosSpnUnknown
         | I::KerberosError
+        | I::KdcUnreachable
+        | I::KerberosTicketRejected
+        | I::NtlmRefused
         | I::LogonFailure
         | I::AccountLocked
         | I::AccountDisabled
@@ -256,6 +259,9 @@ fn typical_stage(id: FindingId) -> Option<Stage> {
         | I::KerberosClockSkew
         | I::KerberosSpnUnknown
         | I::KerberosError
+        | I::KdcUnreachable
+        | I::KerberosTicketRejected
+        | I::NtlmRefused
         | I::LogonFailure
         | I::AccountLocked
         | I::AccountDisabled
@@ -368,6 +374,9 @@ fn client_effect(id: FindingId) -> &'static str {
         | I::KerberosClockSkew
         | I::KerberosSpnUnknown
         | I::KerberosError
+        | I::KdcUnreachable
+        | I::KerberosTicketRejected
+        | I::NtlmRefused
         | I::LogonFailure
         | I::AccountLocked
         | I::AccountDisabled

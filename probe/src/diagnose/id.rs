@@ -71,6 +71,9 @@ pub enum FindingId {
     KerberosClockSkew,
     KerberosSpnUnknown,
     KerberosError,
+    KdcUnreachable,
+    KerberosTicketRejected,
+    NtlmRefused,
     LogonFailure,
     AccountLocked,
     AccountDisabled,
@@ -97,7 +100,7 @@ pub enum FindingId {
 
 impl FindingId {
     /// Every id, in catalogue order.
-    pub const ALL: [Self; 84] = [
+    pub const ALL: [Self; 87] = [
         Self::GatewayUnreachable,
         Self::GatewayTlsFailed,
         Self::GatewayCertInvalid,
@@ -161,6 +164,9 @@ impl FindingId {
         Self::KerberosClockSkew,
         Self::KerberosSpnUnknown,
         Self::KerberosError,
+        Self::KdcUnreachable,
+        Self::KerberosTicketRejected,
+        Self::NtlmRefused,
         Self::LogonFailure,
         Self::AccountLocked,
         Self::AccountDisabled,
@@ -250,6 +256,9 @@ impl FindingId {
             Self::KerberosClockSkew => "kerberos-clock-skew",
             Self::KerberosSpnUnknown => "kerberos-spn-unknown",
             Self::KerberosError => "kerberos-error",
+            Self::KdcUnreachable => "kdc-unreachable",
+            Self::KerberosTicketRejected => "kerberos-ticket-rejected",
+            Self::NtlmRefused => "ntlm-refused",
             Self::LogonFailure => "logon-failure",
             Self::AccountLocked => "account-locked",
             Self::AccountDisabled => "account-disabled",
@@ -587,6 +596,21 @@ impl FindingId {
                 Severity::Error,
                 "the KDC refused the request (a KRB-ERROR)",
                 "the code names the cause: an encryption type or policy mismatch (KDC_ERR_ETYPE_NOSUPP, KDC_ERR_POLICY), a ticket problem; the domain controller's System and Security logs say more",
+            ),
+            Self::KdcUnreachable => (
+                Severity::Error,
+                "no KDC of the user's realm could be reached: Kerberos is impossible from here, and mstsc falls back to NTLM",
+                "check that the client resolves and reaches a domain controller on TCP/UDP 88 (DNS SRV _kerberos._tcp.REALM, a firewall, a VPN); from outside, an RD Gateway with a KDC proxy; or give --kdc",
+            ),
+            Self::KerberosTicketRejected => (
+                Severity::Error,
+                "the RDP server refused the Kerberos ticket (a KRB-ERROR to the AP-REQ)",
+                "KRB_AP_ERR_MODIFIED: the ticket is encrypted for another account than the server's (a duplicated TERMSRV SPN, setspn -X; or a stale computer password, reset the machine account); KRB_AP_ERR_SKEW: fix the server's clock",
+            ),
+            Self::NtlmRefused => (
+                Severity::Error,
+                "the server refused the NTLM logon: NTLM is blocked here (Restrict NTLM policies, Protected Users) and only Kerberos can log on",
+                "connect by the server's DNS name so that Kerberos is used (a TERMSRV/<name> SPN, a reachable KDC); or allow NTLM for this server (Network security: Restrict NTLM)",
             ),
             Self::LogonFailure => (
                 Severity::Error,

@@ -11,7 +11,8 @@ use rdp_proto::nego::{FailureCode, NegResponseFlags, SecurityProtocol};
 use rdp_proto::slowpath::ErrorInfo;
 use rdp_proto::tls::Alert;
 
-use super::{finding, Finding, FindingId, Stage};
+pub(crate) use super::finding;
+use super::{Finding, FindingId, Stage};
 use crate::facts::cert::CertFacts;
 use crate::facts::gcc::{is_weak_level, is_weak_method, method_name};
 use crate::facts::session::RedirectFacts;
@@ -380,15 +381,7 @@ pub fn kerberos(
     }
     seen.into_iter()
         .map(|((code, client, service), Seen { n, kdc, text })| {
-            let id = match code {
-                C::PREAUTH_FAILED => FindingId::KerberosPreauthFailed,
-                C::C_PRINCIPAL_UNKNOWN => FindingId::KerberosClientUnknown,
-                C::CLIENT_REVOKED => FindingId::KerberosClientRevoked,
-                C::KEY_EXPIRED => FindingId::KerberosPasswordExpired,
-                C::SKEW => FindingId::KerberosClockSkew,
-                C::S_PRINCIPAL_UNKNOWN => FindingId::KerberosSpnUnknown,
-                _ => FindingId::KerberosError,
-            };
+            let id = krb_error_finding_id(code).unwrap_or(FindingId::KerberosError);
             let who = if client.is_empty() {
                 String::new()
             } else {
@@ -415,6 +408,69 @@ pub fn kerberos(
             f
         })
         .collect()
+}
+
+/// The finding a KRB-ERROR code names (one table for the capture's and the probe's KDC
+/// answers); None for the codes after which a client goes on (PREAUTH_REQUIRED, WRONG_REALM,
+/// RESPONSE_TOO_BIG).
+pub fn krb_error_finding_id(code: crate::facts::kerberos::KrbErrorCode) -> Option<FindingId> {
+    use crate::facts::kerberos::KrbErrorCode as C;
+    Some(match code {
+        C::PREAUTH_REQUIRED | C::WRONG_REALM | C::RESPONSE_TOO_BIG => return None,
+        C::PREAUTH_FAILED => FindingId::KerberosPreauthFailed,
+        C::C_PRINCIPAL_UNKNOWN => FindingId::KerberosClientUnknown,
+        C::CLIENT_REVOKED => FindingId::KerberosClientRevoked,
+        C::KEY_EXPIRED => FindingId::KerberosPasswordExpired,
+        C::SKEW => FindingId::KerberosClockSkew,
+        C::S_PRINCIPAL_UNKNOWN => FindingId::KerberosSpnUnknown,
+        _ => FindingId::KerberosError,
+    })
+}
+
+/// The findings of the probe's own Kerberos logon (the `kerberos` stage): the KDC's refusal
+/// by its code, the KDC out of reach, or an answer rdprobe could not use; with the KDC, the
+/// principals and the clock difference as evidence.
+pub fn kerberos_logon(k: &crate::facts::kerberos::KdcFacts) -> Vec<Finding> {
+    use crate::facts::kerberos::KerberosFailure as F;
+    let Some(failure) = &k.failure else {
+        return Vec::new();
+    };
+    let kdc = k.kdc.as_deref().unwrap_or("no KDC");
+    let skew = k
+        .clock_skew_secs
+        .map(|s| format!("; the KDC's clock is {s:+} s from ours"))
+        .unwrap_or_default();
+    let (id, evidence) = match failure {
+        F::Unreachable(why) => (
+            FindingId::KdcUnreachable,
+            format!("realm {}: {why}", k.realm),
+        ),
+        F::Kdc {
+            code,
+            request,
+            text,
+        } => {
+            let id = krb_error_finding_id(*code).unwrap_or(FindingId::KerberosError);
+            let text = text
+                .as_ref()
+                .map(|t| format!(": \"{t}\""))
+                .unwrap_or_default();
+            let what = match request {
+                crate::facts::kerberos::KdcRequest::As => format!("for {}", k.client),
+                crate::facts::kerberos::KdcRequest::Tgs => format!("for {}", k.service),
+            };
+            (
+                id,
+                format!(
+                    "the KDC {kdc} answered the {} {what} with {code} ({}){text}{skew}",
+                    request.as_str(),
+                    code.0
+                ),
+            )
+        }
+        F::Malformed(why) => (FindingId::KerberosError, format!("the KDC {kdc}: {why}")),
+    };
+    vec![finding(id, evidence)]
 }
 
 /// `redirected` [info]: a Server Redirection during `stage`, its target named (never followed).
@@ -567,6 +623,7 @@ pub fn ntstatus_finding_id(code: rdp_proto::credssp::NtStatus) -> FindingId {
         | S::STATUS_TIME_DIFFERENCE_AT_DC
         | S::STATUS_DOMAIN_CONTROLLER_NOT_FOUND
         | S::STATUS_NETLOGON_NOT_STARTED => FindingId::NoLogonServers,
+        S::STATUS_NTLM_BLOCKED | S::SEC_E_UNSUPPORTED_FUNCTION => FindingId::NtlmRefused,
         _ => FindingId::AuthFailed,
     }
 }

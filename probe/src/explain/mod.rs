@@ -172,15 +172,22 @@ pub fn check(id: FindingId) -> &'static str {
         I::CredsspUnpatched | I::ClockSkew | I::RestrictedAdminSupported => {
             "rdprobe probe HOST   (credssp: the TSRequest version and the NTLM CHALLENGE)"
         }
-        I::CredsspFailed
-        | I::CredsspAbandoned
-        | I::KerberosPreauthFailed
+        I::KerberosPreauthFailed
         | I::KerberosClientUnknown
         | I::KerberosClientRevoked
         | I::KerberosPasswordExpired
         | I::KerberosClockSkew
         | I::KerberosSpnUnknown
         | I::KerberosError
+        | I::KdcUnreachable
+        | I::KerberosTicketRejected => {
+            "rdprobe probe HOST.FQDN --user USER@REALM --auth kerberos [--kdc DC]   (the kerberos stage: each KDC answer, its KRB-ERROR, the clock difference; then the server's answer to the ticket)"
+        }
+        I::NtlmRefused => {
+            "rdprobe probe HOST.FQDN --user USER@REALM   (by name: Kerberos as mstsc would use it; --auth ntlm shows the NTLM refusal)"
+        }
+        I::CredsspFailed
+        | I::CredsspAbandoned
         | I::LogonFailure
         | I::AccountLocked
         | I::AccountDisabled

@@ -191,6 +191,10 @@ pub enum AuthStep {
     Authenticate,
     /// Our TSCredentials were sent.
     Credentials,
+    /// Kerberos: our AP-REQ (the service ticket) was sent; the AP-REP was due.
+    ApReq,
+    /// Kerberos: our pubKeyAuth was sent; the server's was due.
+    PubKeyAuth,
 }
 
 impl AuthStep {
@@ -199,6 +203,8 @@ impl AuthStep {
             Self::Negotiate => "after the NTLM NEGOTIATE",
             Self::Authenticate => "after the NTLM AUTHENTICATE (the password check)",
             Self::Credentials => "after the TSCredentials",
+            Self::ApReq => "after the Kerberos AP-REQ (the service ticket)",
+            Self::PubKeyAuth => "after pubKeyAuth (Kerberos)",
         }
     }
 }
@@ -213,6 +219,10 @@ pub enum AuthFailure {
     /// The server's pubKeyAuth does not match the TLS key: a man in the middle, or a broken
     /// server.
     PubKeyMismatch,
+    /// The server answered the Kerberos AP-REQ with a KRB-ERROR (its code and e-text).
+    Kerberos(crate::facts::kerberos::KrbErrorCode, Option<String>),
+    /// No service ticket: the KDC refused or could not be reached (the `kerberos` stage).
+    Kdc(crate::facts::kerberos::KerberosFailure),
 }
 
 /// The Early User Authorization Result (MS-RDPBCGR 2.2.10.2), HYBRID_EX only.
@@ -274,6 +284,14 @@ impl AuthOutcome {
             Self::Failed(AuthFailure::PubKeyMismatch) => {
                 "the server's pubKeyAuth does not match its TLS key".into()
             }
+            Self::Failed(AuthFailure::Kerberos(code, text)) => {
+                let mut s = format!("the server answered the AP-REQ with {code} ({})", code.0);
+                if let Some(t) = text {
+                    s.push_str(&format!(": {t:?}"));
+                }
+                s
+            }
+            Self::Failed(AuthFailure::Kdc(f)) => format!("no service ticket: {}", f.describe()),
             Self::Ended(step, why) => format!("{why} {}, without an errorCode", step.label()),
         }
     }

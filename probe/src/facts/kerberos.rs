@@ -159,6 +159,106 @@ pub struct KrbEvent {
     pub message: KrbMessage,
 }
 
+/// Which request a KDC answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KdcRequest {
+    /// AS-REQ: the ticket-granting ticket for the user (the password check).
+    As,
+    /// TGS-REQ: the service ticket for `TERMSRV/host`.
+    Tgs,
+}
+
+impl KdcRequest {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::As => "AS-REQ",
+            Self::Tgs => "TGS-REQ",
+        }
+    }
+}
+
+/// One request of the probe to the KDC and what came back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KdcExchange {
+    pub request: KdcRequest,
+    /// With pre-authentication (PA-ENC-TIMESTAMP: the password was used).
+    pub preauth: bool,
+    /// `AS-REP`, `TGS-REP`, a KRB-ERROR's name, or what went wrong on the way.
+    pub answer: String,
+    /// The KRB-ERROR's code, if that was the answer.
+    pub error: Option<KrbErrorCode>,
+}
+
+/// Why the probe got no service ticket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KerberosFailure {
+    /// No KDC is known for the realm, or none answered (DNS, refused, silent).
+    Unreachable(String),
+    /// The KDC answered a request with a KRB-ERROR.
+    Kdc {
+        code: KrbErrorCode,
+        request: KdcRequest,
+        text: Option<String>,
+    },
+    /// The KDC's answer does not parse, does not open with the key, or asks for what rdprobe
+    /// does not speak (an etype other than AES).
+    Malformed(String),
+}
+
+impl KerberosFailure {
+    /// Whether Windows' Negotiate package would fall back to NTLM after this (no KDC, no SPN):
+    /// a refused password or account is final.
+    pub fn falls_back(&self) -> bool {
+        match self {
+            Self::Unreachable(_) => true,
+            Self::Kdc { code, .. } => *code == KrbErrorCode::S_PRINCIPAL_UNKNOWN,
+            Self::Malformed(_) => false,
+        }
+    }
+
+    /// One line for the stage's detail and the fallback reason.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Unreachable(why) => format!("no KDC answered: {why}"),
+            Self::Kdc {
+                code,
+                request,
+                text,
+            } => {
+                let mut s = format!("{code} ({}) to the {}", code.0, request.as_str());
+                if let Some(t) = text {
+                    s.push_str(&format!(": {t:?}"));
+                }
+                s
+            }
+            Self::Malformed(why) => why.clone(),
+        }
+    }
+}
+
+/// The probe's Kerberos logon (the `kerberos` stage): where it asked, what for, what came back.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KdcFacts {
+    /// The KDC's address as reached (`host:port`), or the candidates tried.
+    pub kdc: Option<String>,
+    /// How the KDC was found: `--kdc`, `krb5.conf`, `dns-srv`, `realm-name`.
+    pub kdc_source: Option<&'static str>,
+    pub realm: String,
+    /// `user@REALM`.
+    pub client: String,
+    /// `TERMSRV/host@REALM`.
+    pub service: String,
+    /// The etype of the user's key (the KDC's ETYPE-INFO2 choice).
+    pub etype: Option<rdp_proto::kerberos::EType>,
+    /// The etype of the service ticket (the server account's key).
+    pub ticket_etype: Option<rdp_proto::kerberos::EType>,
+    /// The KDC's clock minus ours, in seconds (from its first KRB-ERROR).
+    pub clock_skew_secs: Option<i64>,
+    pub exchanges: Vec<KdcExchange>,
+    /// None: a service ticket was obtained.
+    pub failure: Option<KerberosFailure>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,8 @@ pub struct ProbeFacts {
     pub credssp: Option<CredsspFacts>,
     /// CredSSP with `--user`.
     pub auth: Option<AuthFacts>,
+    /// `--user` with Kerberos: the KDC exchange (the `kerberos` stage).
+    pub kerberos: Option<crate::facts::kerberos::KdcFacts>,
     /// Standard RDP Security's Connect-Initial attempts.
     pub rdp_security: Option<RdpSecurityFacts>,
     /// The walk past MCS on the main connection, as far as it went.
@@ -171,6 +173,10 @@ impl CredsspFacts {
 #[derive(Clone, Debug)]
 pub struct AuthFacts {
     pub user: String,
+    /// NTLM or Kerberos: what CredSSP used.
+    pub mechanism: crate::facts::credssp::Mechanism,
+    /// Why NTLM when `--auth auto` could have used Kerberos (an IP address, no KDC, no SPN).
+    pub fallback_reason: Option<String>,
     pub outcome: AuthOutcome,
 }
 

@@ -24,6 +24,9 @@ pub enum Stage {
     Tcp,
     X224,
     Tls,
+    /// `--user` with Kerberos: the KDC's tickets for the user and for `TERMSRV/host` (asked
+    /// when CredSSP starts, as mstsc's Negotiate package does).
+    Kerberos,
     Credssp,
     Mcs,
     Channels,
@@ -37,7 +40,7 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in timeline order.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 21] = [
         Self::GatewayDns,
         Self::GatewayTcp,
         Self::GatewayTls,
@@ -49,6 +52,7 @@ impl Stage {
         Self::Tcp,
         Self::X224,
         Self::Tls,
+        Self::Kerberos,
         Self::Credssp,
         Self::Mcs,
         Self::Channels,
@@ -73,6 +77,7 @@ impl Stage {
             Self::Tcp => "tcp",
             Self::X224 => "x224",
             Self::Tls => "tls",
+            Self::Kerberos => "kerberos",
             Self::Credssp => "credssp",
             Self::Mcs => "mcs",
             Self::Channels => "channels",
@@ -109,6 +114,7 @@ impl Stage {
             Self::X224 if tls => Self::Tls,
             Self::X224 => Self::Mcs,
             Self::Tls if nla => Self::Credssp,
+            Self::Kerberos => Self::Credssp,
             Self::Tls | Self::Credssp => Self::Mcs,
             Self::Mcs => Self::Channels,
             Self::Channels if rdp_security => Self::SecurityExchange,

@@ -223,6 +223,8 @@ fn captured_auth(nla: &NlaFacts, ended: bool) -> Option<AuthReport> {
     let outcome = nla.outcome(ended)?;
     let mut r = AuthReport::from(&AuthFacts {
         user: nla.account(),
+        mechanism: crate::facts::credssp::Mechanism::Ntlm,
+        fallback_reason: None,
         outcome,
     });
     r.mechanism = nla.client.mechanism.map(|m| m.as_str());

@@ -16,6 +16,7 @@ use crate::diagnose::StageRecord;
 use crate::diagnose::{Finding, Stage, Verdict};
 use crate::facts::credssp::{AuthFailure, AuthOutcome};
 use crate::facts::gcc::method_name;
+use crate::facts::kerberos::{KdcFacts, KerberosFailure};
 pub use crate::facts::observe::AddressOutcome;
 use crate::facts::observe::{ConnectFailure, CrOutcome};
 use crate::facts::probe::{
@@ -231,9 +232,16 @@ pub struct AuthReport {
     pub ntstatus_name: Option<String>,
     /// HYBRID_EX's Early User Authorization Result: "success", "access_denied", or the code.
     pub early_user_authorization: Option<String>,
-    /// A capture's: the package the client used ("ntlm", "kerberos"), its workstation name.
+    /// The package CredSSP used ("ntlm", "kerberos"); a capture's also its workstation name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mechanism: Option<&'static str>,
+    /// The probe's: why NTLM where mstsc's Negotiate could have used Kerberos (an IP address,
+    /// no KDC, no SPN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_reason: Option<String>,
+    /// A Kerberos refusal: the KRB-ERROR's name (from the KDC or the server's AP-REP).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kerberos_error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workstation: Option<String>,
 }
@@ -253,8 +261,86 @@ impl From<&AuthFacts> for AuthReport {
                 AuthOutcome::Ok(Some(e)) => Some(e.label()),
                 _ => None,
             },
-            mechanism: None,
+            mechanism: Some(a.mechanism.as_str()),
+            fallback_reason: a.fallback_reason.clone(),
+            kerberos_error: match &a.outcome {
+                AuthOutcome::Failed(AuthFailure::Kerberos(code, _)) => Some(code.to_string()),
+                AuthOutcome::Failed(AuthFailure::Kdc(KerberosFailure::Kdc { code, .. })) => {
+                    Some(code.to_string())
+                }
+                _ => None,
+            },
             workstation: None,
+        }
+    }
+}
+
+/// `kerberos`: the probe's KDC exchange with `--user` (absent when Kerberos was not tried).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct KerberosReport {
+    /// "ok" (a service ticket came) or "failed".
+    pub result: &'static str,
+    pub realm: String,
+    pub client: String,
+    pub service: String,
+    /// The KDC's address as reached, and how it was found (`--kdc`, krb5.conf, realm-name).
+    pub kdc: Option<String>,
+    pub kdc_source: Option<&'static str>,
+    /// The etype of the user's key and of the service ticket.
+    pub etype: Option<&'static str>,
+    pub ticket_etype: Option<&'static str>,
+    /// The KDC's clock minus ours (seconds), from its first KRB-ERROR.
+    pub clock_skew_secs: Option<i64>,
+    /// Each request and its answer, in order.
+    pub exchanges: Vec<KdcExchangeReport>,
+    /// Why no ticket (absent on success).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The KRB-ERROR's name and number, when the KDC refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_number: Option<i32>,
+}
+
+/// One request to the KDC.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct KdcExchangeReport {
+    /// "AS-REQ" or "TGS-REQ".
+    pub request: &'static str,
+    /// The AS-REQ carried the encrypted timestamp (the password was used).
+    pub preauth: bool,
+    pub answer: String,
+}
+
+impl From<&KdcFacts> for KerberosReport {
+    fn from(k: &KdcFacts) -> Self {
+        let code = match &k.failure {
+            Some(KerberosFailure::Kdc { code, .. }) => Some(*code),
+            _ => None,
+        };
+        Self {
+            result: if k.failure.is_none() { "ok" } else { "failed" },
+            realm: k.realm.clone(),
+            client: k.client.clone(),
+            service: k.service.clone(),
+            kdc: k.kdc.clone(),
+            kdc_source: k.kdc_source,
+            etype: k.etype.map(|e| e.name()),
+            ticket_etype: k.ticket_etype.map(|e| e.name()),
+            clock_skew_secs: k.clock_skew_secs,
+            exchanges: k
+                .exchanges
+                .iter()
+                .map(|e| KdcExchangeReport {
+                    request: e.request.as_str(),
+                    preauth: e.preauth,
+                    answer: e.answer.clone(),
+                })
+                .collect(),
+            error: k.failure.as_ref().map(KerberosFailure::describe),
+            error_code: code.map(|c| c.to_string()),
+            error_number: code.map(|c| c.0),
         }
     }
 }
@@ -351,6 +437,9 @@ pub struct ProbeResult {
     pub credssp: Option<CredsspReport>,
     /// CredSSP with `--user` (null: no credentials given).
     pub auth: Option<AuthReport>,
+    /// `--user` with Kerberos: the KDC exchange (absent when Kerberos was not tried).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kerberos: Option<KerberosReport>,
     /// `--udp`: what the SYN to the UDP port got (absent without `--udp`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub udp: Option<UdpProbeReport>,
@@ -381,6 +470,7 @@ impl From<(&ProbeFacts, Conclusion)> for ProbeResult {
             tls: f.tls.as_ref().map(TlsProbeReport::from),
             credssp: f.credssp.as_ref().map(CredsspReport::from),
             auth: f.auth.as_ref().map(AuthReport::from),
+            kerberos: f.kerberos.as_ref().map(KerberosReport::from),
             udp: f.udp.as_ref().map(UdpProbeReport::from),
             rdp_security: f.rdp_security.as_ref().map(RdpSecurityReport::from),
             session: f.session.as_ref().map(SessionReport::from),

@@ -1,7 +1,9 @@
-//! CredSSP with credentials (MS-CSSP 3.1.5) over NTLMv2: the NEGOTIATE, then from the server's
-//! CHALLENGE the AUTHENTICATE (NTLMv2 response, MIC, the AV pairs Windows expects) with
-//! pubKeyAuth (the client nonce hash for version 5 and later, the sealed public key for 2 to
-//! 4), the server's pubKeyAuth checked, then the TSCredentials with the password. Sans-IO: the
+//! CredSSP with credentials (MS-CSSP 3.1.5) over NTLMv2 or Kerberos. NTLM: the NEGOTIATE, then
+//! from the server's CHALLENGE the AUTHENTICATE (NTLMv2 response, MIC, the AV pairs Windows
+//! expects) with pubKeyAuth. Kerberos ([`GssKerberos`]): the SPNEGO NegTokenInit with the
+//! AP-REQ, then from the server's AP-REP the pubKeyAuth. Either way pubKeyAuth is the client
+//! nonce hash for version 5 and later (the sealed public key for 2 to 4), the server's
+//! pubKeyAuth is checked, then the TSCredentials with the password go sealed. Sans-IO: the
 //! driver writes what [`CredsspStep::Send`] holds and feeds every TSRequest read.
 
 use rdp_proto::credssp::{TsCredentials, TsPasswordCreds, TsRequest};
@@ -9,6 +11,7 @@ use rdp_proto::ntlm::{self, Authenticate, AvId, Challenge, Field, NegotiateFlags
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use super::kerberos::{GssFailure, GssKerberos};
 use crate::active::credentials::Credentials;
 use crate::active::crypto::ntlm::{mic, ntowf_v2, rc4, utf16, Direction, Ntlmv2, Sealer};
 pub use crate::facts::credssp::{AuthFailure, AuthOutcome, AuthStep, EarlyAuthz};
@@ -51,6 +54,8 @@ pub struct CredsspClient<'c> {
     server_version: u32,
     client: Option<Sealer>,
     server: Option<Sealer>,
+    /// Kerberos instead of NTLM.
+    kerberos: Option<Box<GssKerberos>>,
 }
 
 impl core::fmt::Debug for CredsspClient<'_> {
@@ -97,6 +102,41 @@ impl<'c> CredsspClient<'c> {
                 server_version: 0,
                 client: None,
                 server: None,
+                kerberos: None,
+            },
+            first,
+        )
+    }
+
+    /// Starts CredSSP over Kerberos: `gss` made `token` (the NegTokenInit with the AP-REQ);
+    /// `nonce`: the CredSSP client nonce. Returns the client and the first TSRequest.
+    pub fn start_kerberos(
+        creds: &'c Credentials,
+        public_key: Vec<u8>,
+        gss: GssKerberos,
+        token: &[u8],
+        nonce: [u8; 32],
+    ) -> (Self, Vec<u8>) {
+        let first = ts_request(&TsRequest {
+            version: CREDSSP_VERSION,
+            nego_tokens: vec![token],
+            ..Default::default()
+        });
+        (
+            Self {
+                creds,
+                state: State::Challenge,
+                negotiate: Vec::new(),
+                public_key,
+                target_name: String::new(),
+                now_filetime: 0,
+                client_challenge: [0; 8],
+                exported: Zeroizing::new([0; 16]),
+                nonce,
+                server_version: 0,
+                client: None,
+                server: None,
+                kerberos: Some(Box::new(gss)),
             },
             first,
         )
@@ -104,10 +144,12 @@ impl<'c> CredsspClient<'c> {
 
     /// The step CredSSP is at (for a failure without an answer).
     pub fn step(&self) -> AuthStep {
-        match self.state {
-            State::Challenge => AuthStep::Negotiate,
-            State::PubKeyAuth => AuthStep::Authenticate,
-            State::Done => AuthStep::Credentials,
+        match (self.state, self.kerberos.is_some()) {
+            (State::Challenge, false) => AuthStep::Negotiate,
+            (State::Challenge, true) => AuthStep::ApReq,
+            (State::PubKeyAuth, false) => AuthStep::Authenticate,
+            (State::PubKeyAuth, true) => AuthStep::PubKeyAuth,
+            (State::Done, _) => AuthStep::Credentials,
         }
     }
 
@@ -122,6 +164,7 @@ impl<'c> CredsspClient<'c> {
             return CredsspStep::Failed(AuthFailure::Status(code, step));
         }
         match self.state {
+            State::Challenge if self.kerberos.is_some() => self.on_ap_rep(&req),
             State::Challenge => self.on_challenge(&req, bytes),
             State::PubKeyAuth => self.on_pub_key_auth(&req),
             State::Done => CredsspStep::Failed(AuthFailure::Malformed(
@@ -178,6 +221,57 @@ impl<'c> CredsspClient<'c> {
         }))
     }
 
+    /// The server's answer to the AP-REQ: the AP-REP checked (mutual authentication), then
+    /// pubKeyAuth sealed with the Kerberos context (and a mechListMIC when SPNEGO asks).
+    fn on_ap_rep(&mut self, req: &TsRequest<'_>) -> CredsspStep {
+        let bad = |why: String| CredsspStep::Failed(AuthFailure::Malformed(why, AuthStep::ApReq));
+        let Some(token) = req.nego_tokens.first() else {
+            return bad("no negoToken (the AP-REP) in the server's TSRequest".into());
+        };
+        self.server_version = req.version;
+        let Some(gss) = self.kerberos.as_mut() else {
+            return bad("no Kerberos context".into());
+        };
+        let mic = match gss.on_answer(token) {
+            Ok(mic) => mic,
+            Err(GssFailure::ApError(code, text)) => {
+                return CredsspStep::Failed(AuthFailure::Kerberos(code, text))
+            }
+            Err(GssFailure::Malformed(why)) => return bad(why),
+        };
+        let (plain, nonce) = if self.server_version >= 5 {
+            (self.binding_hash(CLIENT_TO_SERVER), Some(&self.nonce[..]))
+        } else {
+            (self.public_key.clone(), None)
+        };
+        let Some(gss) = self.kerberos.as_mut() else {
+            return bad("no Kerberos context".into());
+        };
+        let pub_key_auth = gss.seal(&plain);
+        self.state = State::PubKeyAuth;
+        CredsspStep::Send(ts_request(&TsRequest {
+            version: CREDSSP_VERSION,
+            nego_tokens: mic.as_deref().into_iter().collect(),
+            pub_key_auth: Some(&pub_key_auth),
+            client_nonce: nonce,
+            ..Default::default()
+        }))
+    }
+
+    fn seal(&mut self, plain: &[u8]) -> Option<Vec<u8>> {
+        match self.kerberos.as_mut() {
+            Some(g) => Some(g.seal(plain)),
+            None => self.client.as_mut().map(|c| c.seal(plain)),
+        }
+    }
+
+    fn unseal(&mut self, token: &[u8]) -> Option<Vec<u8>> {
+        match self.kerberos.as_mut() {
+            Some(g) => g.unseal(token),
+            None => self.server.as_mut().and_then(|s| s.unseal(token)),
+        }
+    }
+
     /// SHA256(magic + ClientNonce + SubjectPublicKey) (MS-CSSP 3.1.5, version 5 and later).
     fn binding_hash(&self, magic: &[u8]) -> Vec<u8> {
         let mut h = Sha256::new();
@@ -191,10 +285,10 @@ impl<'c> CredsspClient<'c> {
         let Some(echo) = req.pub_key_auth else {
             return CredsspStep::Failed(AuthFailure::Malformed(
                 "no pubKeyAuth in the server's answer to the AUTHENTICATE".into(),
-                AuthStep::Authenticate,
+                self.step(),
             ));
         };
-        let Some(plain) = self.server.as_mut().and_then(|s| s.unseal(echo)) else {
+        let Some(plain) = self.unseal(echo) else {
             return CredsspStep::Failed(AuthFailure::PubKeyMismatch);
         };
         let expected = if self.server_version >= 5 {
@@ -228,10 +322,9 @@ impl<'c> CredsspClient<'c> {
             })
             .unwrap_or_default(),
         );
-        let Some(client) = self.client.as_mut() else {
+        let Some(auth_info) = self.seal(&ts_creds) else {
             return CredsspStep::Failed(AuthFailure::PubKeyMismatch);
         };
-        let auth_info = client.seal(&ts_creds);
         self.state = State::Done;
         CredsspStep::Done(ts_request(&TsRequest {
             version: CREDSSP_VERSION,

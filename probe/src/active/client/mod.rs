@@ -6,5 +6,6 @@
 pub mod connector;
 pub mod cssp;
 pub mod gateway;
+pub mod kerberos;
 pub mod licensing;
 pub mod walk;

@@ -2,5 +2,6 @@
 //! Standard RDP Security ([`rdp_security`], MS-RDPBCGR 5.3: RSA as RDP uses it, RC4 and FIPS
 //! session keys, MACs). No I/O.
 
+pub mod kerberos;
 pub mod ntlm;
 pub mod rdp_security;

@@ -2,8 +2,10 @@
 
 use core::time::Duration;
 
+use crate::diagnose::FindingId;
 use crate::diagnose::{rules, Stage, StageStatus};
-use crate::facts::credssp::{AuthOutcome, TsRequestFacts};
+use crate::facts::credssp::{AuthFailure, AuthOutcome, Mechanism, TsRequestFacts};
+use crate::facts::kerberos::KdcFacts;
 use crate::facts::probe::{AuthFacts, CredsspFacts};
 
 use super::*;
@@ -40,6 +42,8 @@ pub fn conclude_auth(
     rec: &mut Record,
     user: &str,
     outcome: AuthOutcome,
+    mechanism: Mechanism,
+    fallback_reason: Option<String>,
     at: Duration,
 ) -> AuthFacts {
     let passed = outcome.passed();
@@ -56,12 +60,59 @@ pub fn conclude_auth(
     if !passed {
         rec.stop(Stage::Credssp);
         if !first_round_failed {
-            rec.findings.extend(rules::auth(&outcome, user));
+            let finding = match &outcome {
+                AuthOutcome::Failed(AuthFailure::Kerberos(code, text)) => {
+                    let text = text
+                        .as_ref()
+                        .map(|t| format!(": \"{t}\""))
+                        .unwrap_or_default();
+                    Some(rules::finding(
+                        FindingId::KerberosTicketRejected,
+                        format!(
+                            "user {user}: the server answered the AP-REQ with {code} ({}){text}",
+                            code.0
+                        ),
+                    ))
+                }
+                _ => rules::auth(&outcome, user),
+            };
+            // With NTLM, say why not Kerberos: the path that would have worked, or why not.
+            rec.findings.extend(finding.map(|mut f| {
+                if let (Mechanism::Ntlm, Some(why)) = (mechanism, &fallback_reason) {
+                    f.evidence
+                        .push_str(&format!("; NTLM was used because {why}"));
+                }
+                f
+            }));
         }
     }
     AuthFacts {
         user: user.to_owned(),
+        mechanism,
+        fallback_reason,
         outcome,
+    }
+}
+
+/// The kerberos stage from the KDC exchange: ok with the service ticket's etype, or failed with
+/// the KDC's code (the findings come with the auth conclusion).
+pub fn conclude_kerberos(rec: &mut Record, k: &KdcFacts, at: Duration) {
+    let kdc = k.kdc.as_deref().unwrap_or("no KDC");
+    match &k.failure {
+        None => rec.stage(
+            Stage::Kerberos,
+            StageStatus::Ok,
+            at,
+            format!(
+                "service ticket for {} from {kdc} ({})",
+                k.service,
+                k.ticket_etype.map_or("?", |e| e.name())
+            ),
+        ),
+        Some(f) => {
+            rec.stage(Stage::Kerberos, StageStatus::Failed, at, f.describe());
+            rec.findings.extend(rules::kerberos_logon(k));
+        }
     }
 }
 

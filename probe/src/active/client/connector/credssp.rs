@@ -65,7 +65,14 @@ impl<'c> Connector<'c> {
         f.credssp = conclude_credssp(rec, facts, now.unix, now.at);
         let passed = outcome.passed();
         if let Some(creds) = self.cfg.credentials {
-            f.auth = Some(conclude_auth(rec, &creds.display(), outcome, now.at));
+            f.auth = Some(conclude_auth(
+                rec,
+                &creds.display(),
+                outcome,
+                self.mechanism,
+                self.fallback.take(),
+                now.at,
+            ));
         }
         if passed {
             self.mcs(

@@ -16,15 +16,19 @@ use rdp_proto::gcc::EncryptionMethods;
 use rdp_proto::nego::SecurityProtocol;
 
 use super::cssp::{CredsspClient, CredsspStep};
+use super::kerberos::{choose, AuthPolicy, Choice, Clock, GssKerberos, ServiceTicket};
 use super::walk::{standard_security, Logon, Step, Walk};
 use crate::active::credentials::Credentials;
 use crate::active::pdu;
-use crate::active::plan::{conclude_auth, conclude_credssp, tls_established, Record};
+use crate::active::plan::{
+    conclude_auth, conclude_credssp, conclude_kerberos, tls_established, Record,
+};
 use crate::diagnose::{transport, Stage, StageStatus};
-use crate::facts::credssp::{AuthOutcome, EarlyAuthz, TsRequestFacts};
+use crate::facts::credssp::{AuthFailure, AuthOutcome, EarlyAuthz, Mechanism, TsRequestFacts};
 use crate::facts::gcc::ConnectResponseFacts;
+use crate::facts::kerberos::{KdcFacts, KerberosFailure};
 use crate::facts::observe::{read_confirm, CrOutcome, ReadFailure};
-use crate::facts::probe::{MethodOffer, ProbeFacts, TlsFailure, TlsSession};
+use crate::facts::probe::{AuthFacts, MethodOffer, ProbeFacts, TlsFailure, TlsSession};
 use crate::facts::x224::Answer;
 
 /// Which connection this is.
@@ -49,6 +53,9 @@ pub struct Randoms {
     pub walk: [u8; 80],
     /// Standard RDP Security's client random.
     pub client: [u8; 32],
+    /// Kerberos: the seed of the KDC exchange's and the GSS context's confounders, nonces,
+    /// subkey and sequence numbers.
+    pub kerberos: [u8; 32],
 }
 
 /// What the connection is asked to do.
@@ -63,6 +70,8 @@ pub struct Config<'c> {
     pub credentials: Option<&'c Credentials>,
     /// The name CredSSP's service principal names (`TERMSRV/<host>`).
     pub host: String,
+    /// `--auth`: Kerberos, NTLM, or what mstsc would pick.
+    pub auth: AuthPolicy,
     pub randoms: Randoms,
 }
 
@@ -111,6 +120,9 @@ pub enum Action {
     /// Do the TLS handshake on the stream, then call [`Connector::on_upgraded`] or
     /// [`Connector::on_upgrade_failed`]; everything after goes over TLS.
     UpgradeTls,
+    /// Ask the KDC of `realm` for a ticket for `TERMSRV/<host>` (the `kerberos` stage), then
+    /// call [`Connector::on_kerberos`].
+    Kerberos { realm: String, host: String },
     /// Write these frames, then end the connection as a client does: no more writes, read
     /// until the server closes (at most a second, within the stage timeout).
     Close(Vec<Vec<u8>>),
@@ -167,6 +179,12 @@ enum State<'c> {
         cssp: Cssp<'c>,
         credentials_sent: bool,
     },
+    /// The KDC's tickets are due (the driver asks, then calls `on_kerberos`).
+    Kerberos {
+        protocol: SecurityProtocol,
+        public_key: Vec<u8>,
+        realm: String,
+    },
     /// The Connect-Initial is out; the Connect-Response is due. Over `over`.
     Mcs {
         over: Over,
@@ -205,6 +223,9 @@ pub struct Connector<'c> {
     out: Vec<Vec<u8>>,
     /// The main TLS session (Tls mode), or why it failed.
     tls: Option<Result<TlsSession, TlsFailure>>,
+    /// The mechanism of the logon and why NTLM when it is (for `auth`).
+    mechanism: Mechanism,
+    fallback: Option<String>,
 }
 
 impl core::fmt::Debug for Connector<'_> {
@@ -225,6 +246,8 @@ impl<'c> Connector<'c> {
             state: State::Confirm,
             out: vec![cr],
             tls: None,
+            mechanism: Mechanism::Ntlm,
+            fallback: None,
         }
     }
 
@@ -241,6 +264,10 @@ impl<'c> Connector<'c> {
         match &mut self.state {
             State::Confirm | State::Mcs { .. } => Action::Read(Read::Tpkt),
             State::Upgrade { .. } => Action::UpgradeTls,
+            State::Kerberos { realm, .. } => Action::Kerberos {
+                realm: realm.clone(),
+                host: self.cfg.host.clone(),
+            },
             State::Credssp {
                 credentials_sent: true,
                 ..
@@ -367,36 +394,30 @@ impl<'c> Connector<'c> {
             return;
         };
         if credssp && protocol.is_nla() {
-            rec.begin(Stage::Credssp);
-            let cssp = match self.cfg.credentials {
-                None => {
-                    self.out.push(super::cssp::first_request());
-                    Cssp::FirstRound
-                }
-                Some(creds) => {
-                    // Now as a FILETIME (100 ns since 1601), for servers that send no timestamp.
-                    let filetime =
-                        (u64::try_from(now.unix).unwrap_or(0) + 11_644_473_600) * 10_000_000;
-                    let (client, first) = CredsspClient::start(
-                        creds,
+            let Some(creds) = self.cfg.credentials else {
+                rec.begin(Stage::Credssp);
+                self.out.push(super::cssp::first_request());
+                self.state = State::Credssp {
+                    protocol,
+                    cssp: Cssp::FirstRound,
+                    credentials_sent: false,
+                };
+                return;
+            };
+            match choose(self.cfg.auth, creds, &self.cfg.host) {
+                Choice::Kerberos { realm } => {
+                    rec.begin(Stage::Kerberos);
+                    self.state = State::Kerberos {
+                        protocol,
                         public_key,
-                        &self.cfg.host,
-                        filetime,
-                        self.cfg.randoms.credssp,
-                    );
-                    self.out.push(first);
-                    Cssp::Logon {
-                        client: Box::new(client),
-                        facts: Err("no TSRequest from the server".to_owned()),
-                        answers: 0,
-                    }
+                        realm,
+                    };
                 }
-            };
-            self.state = State::Credssp {
-                protocol,
-                cssp,
-                credentials_sent: false,
-            };
+                Choice::Ntlm { reason } => {
+                    self.fallback = reason;
+                    self.start_ntlm(protocol, public_key, creds, rec, now);
+                }
+            }
             return;
         }
         // TLS without CredSSP: the connection goes on to MCS (the walk, if asked).
@@ -410,6 +431,102 @@ impl<'c> Connector<'c> {
             );
         }
         let _ = f;
+    }
+
+    /// CredSSP over NTLM (MS-CSSP with NTLMv2): the NEGOTIATE goes out.
+    fn start_ntlm(
+        &mut self,
+        protocol: SecurityProtocol,
+        public_key: Vec<u8>,
+        creds: &'c Credentials,
+        rec: &mut Record,
+        now: Now,
+    ) {
+        rec.begin(Stage::Credssp);
+        self.mechanism = Mechanism::Ntlm;
+        // Now as a FILETIME (100 ns since 1601), for servers that send no timestamp.
+        let filetime = (u64::try_from(now.unix).unwrap_or(0) + 11_644_473_600) * 10_000_000;
+        let (client, first) = CredsspClient::start(
+            creds,
+            public_key,
+            &self.cfg.host,
+            filetime,
+            self.cfg.randoms.credssp,
+        );
+        self.out.push(first);
+        self.state = State::Credssp {
+            protocol,
+            cssp: Cssp::Logon {
+                client: Box::new(client),
+                facts: Err("no TSRequest from the server".to_owned()),
+                answers: 0,
+            },
+            credentials_sent: false,
+        };
+    }
+
+    /// The `kerberos` stage ended: `facts` say what the KDC answered, `ticket` is the service
+    /// ticket when one came. CredSSP goes on over Kerberos with it; without, over NTLM when
+    /// mstsc would fall back (`--auth auto`, no KDC or no SPN), else the logon ends here.
+    pub fn on_kerberos(
+        &mut self,
+        facts: KdcFacts,
+        ticket: Option<ServiceTicket>,
+        rec: &mut Record,
+        f: &mut ProbeFacts,
+        now: Now,
+    ) {
+        let State::Kerberos {
+            protocol,
+            public_key,
+            ..
+        } = std::mem::replace(&mut self.state, State::Done)
+        else {
+            return;
+        };
+        let Some(creds) = self.cfg.credentials else {
+            return;
+        };
+        let failure = facts.failure.clone();
+        conclude_kerberos(rec, &facts, now.at);
+        f.kerberos = Some(facts);
+        if let Some(t) = ticket {
+            rec.begin(Stage::Credssp);
+            self.mechanism = Mechanism::Kerberos;
+            let clock = Clock {
+                unix: u64::try_from(now.unix).unwrap_or(0),
+                usec: now.at.subsec_micros(),
+            };
+            let (gss, token) = GssKerberos::start(t, clock, self.cfg.randoms.kerberos);
+            let mut nonce = [0u8; 32];
+            nonce.copy_from_slice(&self.cfg.randoms.credssp[24..]);
+            let (client, first) =
+                CredsspClient::start_kerberos(creds, public_key, gss, &token, nonce);
+            self.out.push(first);
+            self.state = State::Credssp {
+                protocol,
+                cssp: Cssp::Logon {
+                    client: Box::new(client),
+                    facts: Err("no TSRequest from the server".to_owned()),
+                    answers: 0,
+                },
+                credentials_sent: false,
+            };
+            return;
+        }
+        let failure = failure.unwrap_or(KerberosFailure::Malformed("no ticket".into()));
+        if self.cfg.auth == AuthPolicy::Auto && failure.falls_back() {
+            self.fallback = Some(format!("Kerberos: {}", failure.describe()));
+            return self.start_ntlm(protocol, public_key, creds, rec, now);
+        }
+        self.mechanism = Mechanism::Kerberos;
+        rec.stop(Stage::Kerberos);
+        f.auth = Some(AuthFacts {
+            user: creds.display(),
+            mechanism: Mechanism::Kerberos,
+            fallback_reason: None,
+            outcome: AuthOutcome::Failed(AuthFailure::Kdc(failure)),
+        });
     }
 
     /// The TLS handshake failed.
@@ -465,7 +582,7 @@ impl<'c> Connector<'c> {
                 failed(rec, walk.stage(), &e.into_read(), now.at);
                 f.session = Some(walk.facts);
             }
-            State::Upgrade { .. } | State::Closing(_) | State::Done => {}
+            State::Upgrade { .. } | State::Kerberos { .. } | State::Closing(_) | State::Done => {}
         }
     }
 

@@ -22,10 +22,12 @@ fn config(request: Option<SecurityProtocol>, mode: Mode) -> Config<'static> {
         stop_after: Stage::Active,
         credentials: None,
         host: "127.0.0.1".into(),
+        auth: Default::default(),
         randoms: Randoms {
             credssp: [1; 56],
             walk: [2; 80],
             client: [3; 32],
+            kerberos: [4; 32],
         },
     }
 }
