@@ -140,11 +140,13 @@ pub enum Command {
         #[arg(long, value_name = "STAGE", default_value = "active", value_parser = stage)]
         stop_after: rdprobe::diagnose::Stage,
         /// Log on as USER ([DOMAIN\]USER or USER@DOMAIN) on the connection an mstsc client
-        /// makes: CredSSP (NLA) with NTLMv2, the server's NTSTATUS named, then the walk with
-        /// the user in the Client Info. The password comes from RDPROBE_PASSWORD, else it is
-        /// asked for without echo when standard input is a terminal; it is never read from the
-        /// command line, never printed or stored, and sent only to the targets given. One user
-        /// for every target given; the enumeration's connections stay anonymous.
+        /// makes: CredSSP (NLA) with Kerberos or NTLMv2 (--auth), the KDC's and the server's
+        /// codes named, then the walk with the user in the Client Info. The password comes from
+        /// RDPROBE_PASSWORD, else it is asked for without echo when standard input is a
+        /// terminal; it is never read from the command line, never printed or stored, and sent
+        /// only to the targets given (the realm's KDC gets Kerberos's encrypted timestamp, never
+        /// the password). One user for every target given; the enumeration's connections stay
+        /// anonymous.
         #[arg(long, value_name = "[DOMAIN\\]USER")]
         user: Option<String>,
         /// How --user logs on in CredSSP: auto (what mstsc does: Kerberos when the target is

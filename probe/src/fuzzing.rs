@@ -335,6 +335,52 @@ pub fn kerberos(data: &[u8]) {
     }
 }
 
+/// The probe's Kerberos client fed hostile KDC and server answers: every rdp-proto Kerberos
+/// reader, the KDC exchange (`KdcClient`) answered with the input's chunks (each chunk's length
+/// its first byte), the GSS context's answer and unwrap, and the AES decryption of the input.
+/// Never panics, never loops: each answer moves the exchange on or ends it.
+pub fn kerberos_client(data: &[u8]) {
+    use crate::active::client::kerberos::{Clock, KdcClient, KdcStep};
+    use crate::active::crypto::kerberos::{unwrap, Key};
+    use rdp_proto::kerberos as k;
+    let _ = k::KrbError::decode(data).map(|e| e.etype_info2());
+    let _ = k::KdcRep::decode(data);
+    let _ = k::EncKdcRepPart::decode(data);
+    let _ = k::decode_ap_rep(data);
+    let _ = k::EncApRepPart::decode(data);
+    let _ = k::NegTokenResp::decode(data);
+    let _ = k::decode_gss_token(data);
+    let key = Key::new(k::EType::AES128_CTS_HMAC_SHA1_96, &[7; 16]);
+    if let Some(key) = &key {
+        let _ = key.decrypt(3, data);
+        let _ = unwrap(key, data);
+    }
+    let creds = crate::active::credentials::Credentials::new(
+        "alice@corp.test",
+        zeroize::Zeroizing::new("fuzz-pass".into()),
+    )
+    .unwrap_or_else(|_| unreachable!());
+    let now = Clock {
+        unix: 1_800_000_000,
+        usec: 0,
+    };
+    let (mut c, _) = KdcClient::start(&creds, "CORP.TEST", "srv.corp.test", now, [5; 32]);
+    let mut rest = data;
+    let mut steps = 0;
+    while let Some((&n, tail)) = rest.split_first() {
+        let n = usize::from(n).min(tail.len());
+        let (chunk, after) = tail.split_at(n);
+        rest = after;
+        steps += 1;
+        assert!(steps <= data.len());
+        match c.on_reply(chunk, now) {
+            KdcStep::Send(m) => assert!(m.len() < 4096 + 2 * data.len()),
+            KdcStep::Ticket(_) | KdcStep::Failed(_) => break,
+        }
+    }
+    assert!(c.facts.exchanges.len() <= steps + 1);
+}
+
 /// An RD Gateway's decrypted stream as the capture reads it (`capture::rdp::GatewayReader`):
 /// the input cut into alternating client and server chunks (each chunk's length its first
 /// byte), HTTP heads, WebSocket frames, chunked bodies, MS-TSGU packets and the nested RDP
@@ -368,6 +414,7 @@ pub fn all(data: &[u8]) {
     link_decode(data);
     tls_decrypt(data);
     kerberos(data);
+    kerberos_client(data);
     probe_answers(data);
     target_list(data);
     json_text(data);

@@ -26,6 +26,8 @@ fn opts() -> ProbeOptions {
         keylog: None,
         udp: false,
         gateway: None,
+        auth: Default::default(),
+        kdc: None,
     }
 }
 

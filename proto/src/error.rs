@@ -26,6 +26,7 @@ pub enum Layer {
     WebSocket,
     Http,
     Kerberos,
+    Dns,
 }
 
 impl Layer {
@@ -48,6 +49,7 @@ impl Layer {
             Self::WebSocket => "WebSocket",
             Self::Http => "HTTP",
             Self::Kerberos => "Kerberos",
+            Self::Dns => "DNS",
         }
     }
 }

@@ -107,7 +107,7 @@ pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
         let be = (n as u32).to_be_bytes();
         let skip = be.iter().take_while(|b| **b == 0).count();
         v.push(0x80 | (4 - skip) as u8);
-        v.extend_from_slice(&be[skip..]);
+        v.extend(be.iter().skip(skip));
     }
     v.extend_from_slice(content);
     v
@@ -129,16 +129,15 @@ fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
 /// An INTEGER (DER, two's complement, minimal).
 pub fn int(v: i64) -> Vec<u8> {
     let be = v.to_be_bytes();
-    let mut start = 0;
-    while start < 7 {
-        let (b, next) = (be[start], be[start + 1]);
-        if (b == 0 && next & 0x80 == 0) || (b == 0xFF && next & 0x80 != 0) {
-            start += 1;
-        } else {
-            break;
-        }
-    }
-    tlv(ber::TAG_INTEGER, &be[start..])
+    // Leading octets that only repeat the sign of the next one go.
+    let start = be
+        .windows(2)
+        .take_while(|w| {
+            matches!(w, [0, n] if n & 0x80 == 0) || matches!(w, [0xFF, n] if n & 0x80 != 0)
+        })
+        .count();
+    let content: Vec<u8> = be.iter().skip(start).copied().collect();
+    tlv(ber::TAG_INTEGER, &content)
 }
 
 fn octets(v: &[u8]) -> Vec<u8> {
@@ -355,7 +354,9 @@ fn slots<'a>(seq_content: &'a [u8], ctx_: &'static str) -> PResult<'a, Slots<'a>
             return invalid(i, ctx_, "a field is not context-tagged [0]..[15]");
         }
         let (rest, (content, _)) = ber::parse_tlv(i, tag, ctx_)?;
-        out[usize::from(n)] = Some(content);
+        if let Some(slot) = out.get_mut(usize::from(n)) {
+            *slot = Some(content);
+        }
         i = rest;
     }
     Ok((i, out))
@@ -385,10 +386,10 @@ fn need<'a>(s: &Slots<'a>, n: usize, i: &'a [u8], c: &'static str) -> PResult<'a
 /// An INTEGER (up to 64 bits, signed).
 fn read_int<'a>(v: &'a [u8], c: &'static str) -> PResult<'a, i64> {
     let (rest, (content, _)) = ber::parse_tlv(v, ber::TAG_INTEGER, c)?;
-    if content.is_empty() || content.len() > 8 {
-        return invalid(v, c, "INTEGER length");
-    }
-    let neg = content[0] & 0x80 != 0;
+    let neg = match content.first() {
+        Some(b) if content.len() <= 8 => b & 0x80 != 0,
+        _ => return invalid(v, c, "INTEGER length"),
+    };
     let mut x: i64 = if neg { -1 } else { 0 };
     for b in content {
         x = (x << 8) | i64::from(*b);
@@ -424,11 +425,16 @@ fn read_time<'a>(v: &'a [u8], c: &'static str) -> PResult<'a, u64> {
 }
 
 fn parse_generalized_time(s: &[u8]) -> Option<u64> {
-    if s.len() != 15 || s[14] != b'Z' || !s[..14].iter().all(u8::is_ascii_digit) {
+    let (digits, [b'Z']) = s.split_at_checked(14)? else {
+        return None;
+    };
+    if !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
     let n = |a: usize, b: usize| {
-        s[a..b]
+        digits
+            .get(a..b)
+            .unwrap_or_default()
             .iter()
             .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'))
     };
@@ -960,6 +966,52 @@ mod tests {
         let big = tlv(0x04, &[0u8; 300]);
         assert_eq!(&big[..4], &[0x04, 0x82, 0x01, 0x2c]);
         assert_eq!(read_octets(&big, "t").unwrap().1.len(), 300);
+    }
+
+    fn mit(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/../fixtures/pdu/peers/kerberos/{name}.bin",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// MIT krb5kdc's own answers (fixtures/pdu/peers/kerberos).
+    #[test]
+    fn reads_a_real_kdc() {
+        let e = mit("mit_preauth_required");
+        let e = KrbError::decode(&e).unwrap();
+        assert_eq!(e.error_code, 25);
+        assert_eq!(e.cname.as_deref(), Some("alice"));
+        assert_eq!(e.sname, "krbtgt/CORP.TEST");
+        let info = e.etype_info2();
+        assert_eq!(info[0].etype, EType::AES256_CTS_HMAC_SHA1_96, "{info:?}");
+        assert_eq!(info[0].salt.as_deref(), Some("CORP.TESTalice"));
+        for (name, code) in [
+            ("mit_preauth_failed", 24),
+            ("mit_s_principal_unknown", 7),
+            ("mit_skew", 37),
+        ] {
+            assert_eq!(
+                KrbError::decode(&mit(name)).unwrap().error_code,
+                code,
+                "{name}"
+            );
+        }
+        let bytes = mit("mit_as_rep");
+        let rep = KdcRep::decode(&bytes).unwrap();
+        assert!(!rep.tgs);
+        assert_eq!(
+            (rep.crealm.as_str(), rep.cname.as_str()),
+            ("CORP.TEST", "alice")
+        );
+        assert_eq!(rep.ticket.first(), Some(&app::TICKET));
+        let bytes = mit("mit_tgs_rep");
+        let rep = KdcRep::decode(&bytes).unwrap();
+        assert!(rep.tgs);
+        assert_eq!(rep.ticket_etype, EType::AES256_CTS_HMAC_SHA1_96);
+        // The AS-REQ is no KDC-REP.
+        assert!(KdcRep::decode(&mit("mit_as_req_preauth")).is_err());
     }
 
     #[test]

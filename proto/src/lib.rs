@@ -34,6 +34,7 @@ pub mod ber;
 pub mod capabilities;
 pub(crate) mod codec;
 pub mod credssp;
+pub mod dns;
 pub mod error;
 pub mod fastpath;
 pub mod frame;

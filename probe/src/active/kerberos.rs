@@ -72,7 +72,8 @@ pub(super) async fn logon(
     }
 }
 
-/// The KDC's addresses: `--kdc`, else krb5.conf's `kdc` for the realm, else the realm's name
+/// The KDC's addresses: `--kdc`, else krb5.conf's `kdc` for the realm, else DNS SRV
+/// `_kerberos._tcp.REALM` (RFC 4120 7.2.3.2, what Windows clients use), else the realm's name
 /// (Active Directory: the domain name resolves to its domain controllers). Returns how it
 /// was found.
 async fn locate(
@@ -81,30 +82,94 @@ async fn locate(
     deadline: Instant,
     stage_timeout: std::time::Duration,
 ) -> Result<(&'static str, Vec<SocketAddr>), String> {
-    let (source, spec) = match kdc {
-        Some(k) => ("--kdc", k.to_owned()),
+    let stage_deadline = net::stage_deadline(deadline, stage_timeout);
+    let (source, specs) = match kdc {
+        Some(k) => ("--kdc", vec![k.to_owned()]),
         None => match krb5_conf_kdc(realm) {
-            Some(k) => ("krb5.conf", k),
-            None => ("realm-name", realm.to_ascii_lowercase()),
+            Some(k) => ("krb5.conf", vec![k]),
+            None => match srv(realm, stage_deadline).await {
+                Some(found) if !found.is_empty() => ("dns-srv", found),
+                _ => ("realm-name", vec![realm.to_ascii_lowercase()]),
+            },
         },
     };
-    let t = super::targets::parse_target(&spec, 88).map_err(|e| format!("KDC {spec:?}: {e}"))?;
-    let lookup = tokio::net::lookup_host((t.host.as_str(), t.port));
-    let addrs: Vec<SocketAddr> =
-        match timeout_at(net::stage_deadline(deadline, stage_timeout), lookup).await {
-            Ok(Ok(a)) => a.take(8).collect(),
-            Ok(Err(e)) => {
-                return Err(format!(
-                    "the KDC name {} ({source}) does not resolve: {e}",
-                    t.host
-                ))
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    let mut why = String::new();
+    for spec in &specs {
+        let t = match super::targets::parse_target(spec, 88) {
+            Ok(t) => t,
+            Err(e) => {
+                why = format!("KDC {spec:?}: {e}");
+                continue;
             }
-            Err(_) => return Err(format!("resolving the KDC {} ({source}) timed out", t.host)),
         };
+        let lookup = tokio::net::lookup_host((t.host.as_str(), t.port));
+        match timeout_at(stage_deadline, lookup).await {
+            Ok(Ok(a)) => addrs.extend(a.take(8)),
+            Ok(Err(e)) => {
+                why = format!("the KDC name {} ({source}) does not resolve: {e}", t.host);
+            }
+            Err(_) => why = format!("resolving the KDC {} ({source}) timed out", t.host),
+        }
+        if addrs.len() >= 8 {
+            break;
+        }
+    }
     if addrs.is_empty() {
-        return Err(format!("the KDC name {} ({source}) has no address", t.host));
+        if why.is_empty() {
+            why = format!("the KDC ({source}) has no address");
+        }
+        return Err(why);
     }
     Ok((source, addrs))
+}
+
+/// The targets (`host:port`) of the SRV records `_kerberos._tcp.REALM`, asked of the first
+/// nameserver of /etc/resolv.conf that answers; None when none answers.
+async fn srv(realm: &str, deadline: Instant) -> Option<Vec<String>> {
+    let conf = std::fs::File::open("/etc/resolv.conf").ok()?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(conf, 64 * 1024), &mut text).ok()?;
+    let servers: Vec<std::net::IpAddr> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("nameserver"))
+        .filter_map(|a| a.trim().parse().ok())
+        .take(3)
+        .collect();
+    let name = format!("_kerberos._tcp.{}", realm.to_ascii_lowercase());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    let id = (nanos >> 8) as u16;
+    let query = rdp_proto::dns::srv_query(id, &name)?;
+    for server in servers {
+        let bind: SocketAddr = if server.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let Ok(sock) = tokio::net::UdpSocket::bind(bind).await else {
+            continue;
+        };
+        if sock.connect((server, 53)).await.is_err() || sock.send(&query).await.is_err() {
+            continue;
+        }
+        let mut buf = vec![0u8; 4096];
+        let Ok(Ok(n)) = timeout_at(deadline, sock.recv(&mut buf)).await else {
+            continue;
+        };
+        if let Ok(records) = rdp_proto::dns::parse_srv_answer(&buf[..n], id) {
+            return Some(
+                records
+                    .into_iter()
+                    .take(4)
+                    .map(|r| format!("{}:{}", r.target, r.port))
+                    .collect(),
+            );
+        }
+    }
+    None
 }
 
 /// The first `kdc = ...` of `realm` in krb5.conf (`KRB5_CONFIG`, else /etc/krb5.conf).

@@ -204,7 +204,10 @@ fn stopped_it(f: &Finding, o: &Outcome) -> bool {
         return false;
     };
     matches!(class(f), Class::Cause | Class::Explains | Class::Symptom)
-        && typical_stage(f.id).is_none_or(|s| s == stopped)
+        && typical_stage(f.id).is_none_or(|s| {
+            // The probe asks the KDC in a stage of its own, just before CredSSP.
+            s == stopped || (s == Stage::Credssp && stopped == Stage::Kerberos)
+        })
 }
 
 /// The ranking key of a finding: what ended the connection first, then class, then catalogue
@@ -464,8 +467,19 @@ pub fn diagnose(o: &Outcome) -> Diagnosis {
             stage: None,
         };
     };
-    let stage = typical_stage(f.id).or(o.stopped_at);
-    let (summary, remediation) = (f.summary, f.remediation);
+    let stage = match (typical_stage(f.id), o.stopped_at) {
+        // The probe's KDC exchange is a stage of its own, before CredSSP.
+        (Some(Stage::Credssp), Some(Stage::Kerberos)) => Some(Stage::Kerberos),
+        (t, s) => t.or(s),
+    };
+    // An NTLM refusal tells why NTLM was used (the Kerberos path that failed, or why none).
+    let why_ntlm = f
+        .evidence
+        .split_once("; NTLM was used because ")
+        .map(|(_, why)| format!(" (NTLM was used because {why})"))
+        .unwrap_or_default();
+    let summary = format!("{}{why_ntlm}", f.summary);
+    let (summary, remediation) = (summary.as_str(), f.remediation);
     let headline = if stopped_it(f, o) {
         let note = mstsc_note(o, summary);
         let at = stage.map(|s| s.as_str()).unwrap_or("the start");

@@ -436,8 +436,10 @@ pub fn kerberos_logon(k: &crate::facts::kerberos::KdcFacts) -> Vec<Finding> {
         return Vec::new();
     };
     let kdc = k.kdc.as_deref().unwrap_or("no KDC");
+    // The clock difference, when it matters (Kerberos allows 5 minutes).
     let skew = k
         .clock_skew_secs
+        .filter(|s| s.abs() >= 60)
         .map(|s| format!("; the KDC's clock is {s:+} s from ours"))
         .unwrap_or_default();
     let (id, evidence) = match failure {
@@ -624,6 +626,10 @@ pub fn ntstatus_finding_id(code: rdp_proto::credssp::NtStatus) -> FindingId {
         | S::STATUS_DOMAIN_CONTROLLER_NOT_FOUND
         | S::STATUS_NETLOGON_NOT_STARTED => FindingId::NoLogonServers,
         S::STATUS_NTLM_BLOCKED | S::SEC_E_UNSUPPORTED_FUNCTION => FindingId::NtlmRefused,
+        S::SEC_E_NO_AUTHENTICATING_AUTHORITY => FindingId::KdcUnreachable,
+        S::SEC_E_TARGET_UNKNOWN => FindingId::KerberosSpnUnknown,
+        S::SEC_E_WRONG_PRINCIPAL => FindingId::KerberosTicketRejected,
+        S::SEC_E_TIME_SKEW => FindingId::KerberosClockSkew,
         _ => FindingId::AuthFailed,
     }
 }

@@ -10,6 +10,7 @@
 //! - FreeRDP's error codes as it prints them (`[0x0002000D]`): [`freerdp`];
 //! - an NTSTATUS from CredSSP's errorCode (MS-CSSP 2.2.1; names in
 //!   `rdp_proto::credssp::NtStatus`, causes in `diagnose::rules::ntstatus_finding_id`);
+//! - a KRB-ERROR by name (`KDC_ERR_PREAUTH_FAILED`) or as `krb:24`: [`kerberos`];
 //! - a well-known mstsc message, matched loosely: [`messages`].
 //!
 //! Each cause is a finding of the catalogue, so the cause, its fix and the command that shows
@@ -23,6 +24,7 @@ use rdp_proto::slowpath::ErrorInfo;
 
 pub mod freerdp;
 pub mod gateway;
+pub mod kerberos;
 pub mod messages;
 pub mod mstsc;
 
@@ -79,6 +81,8 @@ pub enum Kind {
     MstscMessage,
     /// An RD Gateway's E_PROXY_* code (MS-TSGU).
     GatewayError,
+    /// A KRB-ERROR code (RFC 4120 7.5.9).
+    KerberosError,
 }
 
 impl Kind {
@@ -90,6 +94,7 @@ impl Kind {
             Self::Ntstatus => "NTSTATUS from CredSSP",
             Self::MstscMessage => "mstsc message",
             Self::GatewayError => "RD Gateway error (E_PROXY_*)",
+            Self::KerberosError => "Kerberos error (KRB-ERROR)",
         }
     }
 }
@@ -257,9 +262,10 @@ pub fn explain(args: &[&str]) -> Vec<Explanation> {
             let (x, _) = parse_code(extended).unwrap_or_default();
             vec![mstsc::explain(c), extended_reason(x)]
         }
-        [one] => match parse_code(one) {
-            Some((v, hex)) => number(v, hex, one),
-            None => message(one),
+        [one] => match (parse_code(one), kerberos::parse(one)) {
+            (_, Some(k)) => vec![kerberos::explain(k)],
+            (Some((v, hex)), None) => number(v, hex, one),
+            (None, None) => message(one),
         },
         _ => message(&args.join(" ")),
     }

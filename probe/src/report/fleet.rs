@@ -115,6 +115,7 @@ mod tests {
             tls: None,
             credssp: None,
             auth: None,
+            kerberos: None,
             udp: None,
             rdp_security: None,
             session: None,

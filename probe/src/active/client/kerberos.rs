@@ -153,7 +153,7 @@ pub fn choose(policy: AuthPolicy, creds: &Credentials, host: &str) -> Choice {
     }
     let ip = host
         .trim_matches(['[', ']'])
-        .parse::<std::net::IpAddr>()
+        .parse::<core::net::IpAddr>()
         .is_ok();
     match realm_for(creds, host) {
         Some(realm) if policy == AuthPolicy::Kerberos || !ip => Choice::Kerberos { realm },
@@ -180,7 +180,7 @@ pub fn realm_for(creds: &Credentials, host: &str) -> Option<String> {
     if d.contains('.') {
         return Some(d.to_ascii_uppercase());
     }
-    if host.parse::<std::net::IpAddr>().is_ok() {
+    if host.parse::<core::net::IpAddr>().is_ok() {
         return None;
     }
     let (_, domain) = host.split_once('.')?;
