@@ -336,8 +336,8 @@ pub fn kerberos(data: &[u8]) {
 }
 
 /// The probe's Kerberos client fed hostile KDC and server answers: every rdp-proto Kerberos
-/// reader, the KDC exchange (`KdcClient`) answered with the input's chunks (each chunk's length
-/// its first byte), the GSS context's answer and unwrap, and the AES decryption of the input.
+/// reader, the KDC exchange (`KdcClient`) answered with the input's chunks (each prefixed by
+/// its 2-byte big-endian length), the GSS context's answer and unwrap, and the AES decryption of the input.
 /// Never panics, never loops: each answer moves the exchange on or ends it.
 pub fn kerberos_client(data: &[u8]) {
     use crate::active::client::kerberos::{Clock, KdcClient, KdcStep};
@@ -367,8 +367,8 @@ pub fn kerberos_client(data: &[u8]) {
     let (mut c, _) = KdcClient::start(&creds, "CORP.TEST", "srv.corp.test", now, [5; 32]);
     let mut rest = data;
     let mut steps = 0;
-    while let Some((&n, tail)) = rest.split_first() {
-        let n = usize::from(n).min(tail.len());
+    while let [hi, lo, tail @ ..] = rest {
+        let n = usize::from(u16::from_be_bytes([*hi, *lo])).min(tail.len());
         let (chunk, after) = tail.split_at(n);
         rest = after;
         steps += 1;

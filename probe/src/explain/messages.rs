@@ -22,7 +22,7 @@ const TABLE: &[Entry] = &[
         keys: &["authentication", "error", "function", "requested", "not", "supported", "credssp", "encryption", "oracle", "remediation"],
         meaning: "the client and the server disagree on CredSSP since the CVE-2018-0886 updates: one side is unpatched and the other's \"Encryption Oracle Remediation\" policy refuses it (or NLA is required and the client cannot do CredSSP)",
         stage: "credssp",
-        causes: &[I::CredsspUnpatched, I::NegHybridRequired, I::CredsspFailed],
+        causes: &[I::CredsspUnpatched, I::NegHybridRequired, I::NtlmRefused, I::CredsspFailed],
         source: "Microsoft: \"CredSSP updates for CVE-2018-0886\" (KB4093492) and the troubleshooting article on the CredSSP encryption oracle remediation error (learn.microsoft.com)",
     },
     Entry {
@@ -78,7 +78,7 @@ const TABLE: &[Entry] = &[
         keys: &["logon", "attempt", "failed", "credentials", "did", "not", "work"],
         meaning: "the server rejected the user name or password (or the account's state)",
         stage: "credssp",
-        causes: &[I::LogonFailure, I::AccountLocked, I::AccountDisabled, I::PasswordExpired, I::LogonRestricted, I::AuthFailed],
+        causes: &[I::LogonFailure, I::KerberosPreauthFailed, I::AccountLocked, I::KerberosClientRevoked, I::AccountDisabled, I::KerberosClientUnknown, I::PasswordExpired, I::LogonRestricted, I::AuthFailed],
         source: "learn.microsoft.com: Remote Desktop troubleshooting (authentication errors); MS-CSSP 2.2.1 errorCode",
     },
     Entry {
@@ -86,7 +86,7 @@ const TABLE: &[Entry] = &[
         keys: &["your", "credentials", "did", "not", "work", "remote", "computer"],
         meaning: "the server rejected the credentials mstsc sent",
         stage: "credssp",
-        causes: &[I::LogonFailure, I::AccountLocked, I::PasswordExpired, I::AuthFailed],
+        causes: &[I::LogonFailure, I::KerberosPreauthFailed, I::AccountLocked, I::PasswordExpired, I::NtlmRefused, I::AuthFailed],
         source: "learn.microsoft.com: Remote Desktop troubleshooting (authentication errors)",
     },
     Entry {
@@ -114,11 +114,27 @@ const TABLE: &[Entry] = &[
         source: "learn.microsoft.com: General Remote Desktop connection troubleshooting",
     },
     Entry {
+        text: "There is a time and/or date difference between the client and server.",
+        keys: &["time", "date", "difference", "between", "client", "server"],
+        meaning: "Kerberos refused the logon because the clocks differ by more than 5 minutes (KRB_AP_ERR_SKEW, SEC_E_TIME_SKEW)",
+        stage: "kerberos / credssp",
+        causes: &[I::KerberosClockSkew, I::ClockSkew],
+        source: "the SSPI message of SEC_E_TIME_SKEW (MS-ERREF 2.1); RFC 4120 7.5.9 KRB_AP_ERR_SKEW",
+    },
+    Entry {
+        text: "The target principal name is incorrect.",
+        keys: &["target", "principal", "name", "incorrect", "account"],
+        meaning: "the Kerberos ticket was made for another account than the server's (SEC_E_WRONG_PRINCIPAL): a TERMSRV SPN registered on two accounts, a stale computer password, or a DNS name that points at another machine",
+        stage: "credssp",
+        causes: &[I::KerberosTicketRejected, I::WrongHost, I::KerberosSpnUnknown],
+        source: "the SSPI message of SEC_E_WRONG_PRINCIPAL (MS-ERREF 2.1); MS-KILE (KRB_AP_ERR_MODIFIED)",
+    },
+    Entry {
         text: "The Local Security Authority cannot be contacted.",
         keys: &["local", "security", "authority", "cannot", "contacted", "lsa"],
         meaning: "CredSSP could not complete: most often an expired password that must be changed (NLA cannot change it), or no domain controller reachable",
         stage: "credssp",
-        causes: &[I::PasswordExpired, I::NoLogonServers],
+        causes: &[I::PasswordExpired, I::KerberosPasswordExpired, I::NoLogonServers, I::KdcUnreachable],
         source: "learn.microsoft.com: Remote Desktop troubleshooting (\"The Local Security Authority cannot be contacted\")",
     },
     Entry {

@@ -364,6 +364,34 @@ pub fn probe(r: &crate::report::probe::ProbeResult, out: &mut String) {
         }
         out.push('\n');
     }
+    if let Some(k) = &r.kerberos {
+        let answers: Vec<&str> = k.exchanges.iter().map(|e| e.answer.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "   kerberos: {} for {} from KDC {} ({}); {}{}",
+            esc(&k.client),
+            esc(&k.service),
+            esc(k.kdc.as_deref().unwrap_or("-")),
+            k.kdc_source.unwrap_or("-"),
+            esc(&answers.join(", ")),
+            k.clock_skew_secs
+                .filter(|s| s.abs() >= 60)
+                .map(|s| format!("; the KDC's clock {s:+} s from ours"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(a) = &r.auth {
+        let _ = writeln!(
+            out,
+            "   auth: {} with {}{}",
+            esc(&a.user),
+            a.mechanism.unwrap_or("-"),
+            a.fallback_reason
+                .as_ref()
+                .map(|w| format!(", because {}", esc(w)))
+                .unwrap_or_default()
+        );
+    }
     if let Some(s) = &r.rdp_security {
         let _ = writeln!(
             out,

@@ -242,7 +242,8 @@ impl Key {
         let (body, mac) = cipher.split_at(cipher.len() - HMAC_LEN);
         let ke = derive(&self.bytes, &usage_constant(usage, 0xAA));
         let ki = derive(&self.bytes, &usage_constant(usage, 0x55));
-        let data = cts_decrypt(&ke, body);
+        // The plaintext (a session key, the TSCredentials) is wiped with the buffer.
+        let data = Zeroizing::new(cts_decrypt(&ke, body));
         let expected = hmac_sha1(&ki, &data);
         if !constant_eq(&expected[..HMAC_LEN], mac) {
             return Err(CryptoError::Integrity);
