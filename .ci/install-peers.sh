@@ -4,7 +4,8 @@
 # (a real client for the client matrix's test), chromium (the HTML report's test), and openssl
 # for the test certificates, python3 for the loopback RD Gateway (fixtures/tools/rdg_server.py), iproute2 and iptables for the filtered-port test (a network namespace);
 # krb5-kdc, krb5-admin-server (kadmin.local), python3-gssapi, faketime and dnsmasq-base (SRV records) for the Kerberos logon test
-# (a throw-away MIT realm and a GSSAPI CredSSP acceptor in a namespace: probe/tests/kerberos_logon.rs).
+# (a throw-away MIT realm and a GSSAPI CredSSP acceptor in a namespace: probe/tests/kerberos_logon.rs);
+# prometheus (and its promtool) scrapes `rdprobe exporter` in tests/it/exporter.rs and checks docs/prometheus/.
 # Debian 12 (bookworm), run as root. Idempotent.
 #
 # It starts nothing and leaves nothing running: the tests run their own peers on ephemeral
@@ -12,7 +13,7 @@
 # every `xrdp --nodaemon` exit at once ("It looks like xrdp is already running").
 set -euo pipefail
 
-PKGS=(python3 python3-gssapi krb5-kdc krb5-admin-server faketime dnsmasq-base xrdp freerdp2-shadow-x11 freerdp2-x11 winpr-utils xvfb openssl ca-certificates iproute2 iptables rdesktop chromium)
+PKGS=(python3 python3-gssapi krb5-kdc krb5-admin-server faketime dnsmasq-base prometheus xrdp freerdp2-shadow-x11 freerdp2-x11 winpr-utils xvfb openssl ca-certificates iproute2 iptables rdesktop chromium)
 
 [ "$(id -u)" -eq 0 ] || { echo "install-peers: must run as root" >&2; exit 1; }
 

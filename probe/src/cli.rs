@@ -171,6 +171,12 @@ pub enum Command {
         /// the certificate, CredSSP and the client matrix. Opens offline; fetches nothing.
         #[arg(long, value_name = "FILE")]
         html: Option<std::path::PathBuf>,
+        /// --format nagios: WARNING when the certificate expires within DAYS days.
+        #[arg(long, value_name = "DAYS", default_value_t = 30)]
+        cert_warn: u32,
+        /// --format nagios: CRITICAL when the certificate expires within DAYS days.
+        #[arg(long, value_name = "DAYS", default_value_t = 7)]
+        cert_crit: u32,
         /// Show which common clients would connect (mstsc under each CredSSP policy, mstsc on
         /// Windows 7 without TLS 1.2, FreeRDP 2 on OpenSSL 3, Remmina, rdesktop), each with
         /// the stage and message where it fails and the fix. JSON always carries it.
@@ -264,6 +270,22 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
         args: Vec<String>,
     },
+    /// A Prometheus exporter in the blackbox exporter's shape: /probe?target=HOST[:PORT]&module=NAME
+    /// runs one probe and answers its metrics (success, durations per stage, where it stopped
+    /// and why, findings, the certificate's notAfter, TLS versions, NLA, CredSSP); /metrics is
+    /// the exporter's own. Listens on loopback unless told otherwise; elsewhere it needs
+    /// allowed_targets in the configuration. Stops gracefully on SIGTERM or Ctrl-C.
+    Exporter {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9389")]
+        listen: std::net::SocketAddr,
+        /// The configuration (TOML): modules (timeout, stage_timeout, stop_after, enumerate,
+        /// port, user with password_env or password_file, auth, kdc, gateway, sni),
+        /// allowed_targets, max_concurrent, queue, timeout_margin. Without it: one module,
+        /// "default" (the main connection and the walk, no enumeration).
+        #[arg(long, value_name = "FILE")]
+        config: Option<std::path::PathBuf>,
+    },
     /// Explain an error a user saw: an mstsc disconnect reason (hex or decimal) and its
     /// extended reason, a FreeRDP error code, an NTSTATUS from CredSSP, or an mstsc message.
     ///
@@ -315,6 +337,9 @@ pub enum OutFormat {
     Json,
     /// JSON Lines: one {"type", "data"} object per line, each written as soon as it is known.
     Jsonl,
+    /// `probe` only: a Nagios/Icinga plugin's status line with performance data, and its exit
+    /// code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+    Nagios,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

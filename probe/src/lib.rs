@@ -9,6 +9,7 @@ pub mod diagnose;
 pub mod dissect;
 pub mod escape;
 pub mod explain;
+pub mod exporter;
 pub mod facts;
 pub mod fuzzing;
 pub mod report;

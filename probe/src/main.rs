@@ -10,7 +10,21 @@ mod cli;
 use cli::{Cli, Command, OutFormat};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A monitoring plugin answers UNKNOWN (3) to bad arguments (monitoring-plugins guidelines).
+    let nagios = nagios_requested(std::env::args());
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) if nagios && e.use_stderr() => {
+            let first = e.to_string();
+            let first = first.lines().next().unwrap_or("bad arguments");
+            println!(
+                "RDP UNKNOWN - {}",
+                rdprobe::escape::terminal(first.trim_start_matches("error: "))
+            );
+            return ExitCode::from(3);
+        }
+        Err(e) => e.exit(),
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -20,10 +34,26 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
+            if nagios {
+                println!(
+                    "RDP UNKNOWN - {}",
+                    rdprobe::escape::terminal(&format!("{e:#}"))
+                );
+                return ExitCode::from(3);
+            }
             eprintln!("rdprobe: {}", rdprobe::escape::terminal(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
+}
+
+/// Whether the arguments ask for `--format nagios` (before they are parsed: a parse error
+/// must be answered as a plugin answers it).
+fn nagios_requested(args: impl Iterator<Item = String>) -> bool {
+    let args: Vec<String> = args.collect();
+    args.windows(2)
+        .any(|w| (w[0] == "--format" || w[0] == "-f") && w[1] == "nagios")
+        || args.iter().any(|a| a == "--format=nagios")
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -66,6 +96,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             html,
             keylog,
         } => {
+            if format == OutFormat::Nagios {
+                anyhow::bail!("--format nagios is for probe");
+            }
             if html.is_some() && format == OutFormat::Jsonl {
                 anyhow::bail!("--html keeps the connections: use --format text or json with it");
             }
@@ -100,6 +133,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             kdc,
             keylog,
             html,
+            cert_warn,
+            cert_crit,
             clients,
             watch,
             count,
@@ -151,15 +186,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if html.is_some() && watch.is_some() {
                 anyhow::bail!("--html is for a run's results, not for --watch");
             }
+            if format == OutFormat::Nagios && (watch.is_some() || html.is_some()) {
+                anyhow::bail!("--format nagios gives one status: not with --watch or --html");
+            }
             let shown = app::probe::Shown {
                 format,
                 output,
                 clients,
                 paint,
                 html,
+                thresholds: rdprobe::report::nagios::Thresholds {
+                    cert_warn_days: cert_warn,
+                    cert_crit_days: cert_crit,
+                },
             };
             app::probe::probe(list, opts, concurrency as usize, shown, watch)
         }
+        Command::Exporter { listen, config } => rdprobe::exporter::run(listen, config),
         #[cfg(feature = "live")]
         Command::Capture {
             interface,
@@ -169,6 +212,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             duration,
             count,
             keylog,
-        } => app::live::live(interface, filter, ports, format, duration, count, keylog),
+        } => {
+            if format == OutFormat::Nagios {
+                anyhow::bail!("--format nagios is for probe");
+            }
+            app::live::live(interface, filter, ports, format, duration, count, keylog)
+        }
     }
 }

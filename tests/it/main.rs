@@ -3,6 +3,7 @@
 mod decrypt;
 mod deframer;
 mod expected;
+mod exporter;
 mod fronts;
 mod fuzz_regression;
 mod gateway;

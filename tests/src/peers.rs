@@ -656,6 +656,94 @@ pub fn rdg(scenario: &str, legacy_only: bool) -> Result<Peer, Unavailable> {
     )))
 }
 
+/// Starts `fixtures/tools/sei_proxy.py` in front of the xrdp on `upstream` (security_layer
+/// tls): it relays until xrdp's licensing answer, then sends Set Error Info `code` and closes,
+/// as a Windows server refusing the session does.
+pub fn sei_proxy(upstream: u16, code: u32) -> Result<Peer, Unavailable> {
+    let t0 = Instant::now();
+    let python = find_exe("python3")?;
+    let dir = temp_dir("sei")?;
+    let script = crate::fixtures().join("tools/sei_proxy.py");
+    let mut group = Group::new(dir.path())?;
+    let what = format!("sei_proxy.py --code {code}");
+    let log = dir.path().join("sei.log");
+    let mut reasons = Vec::new();
+    for _ in 0..PORT_ATTEMPTS {
+        let lease = lease_port()?;
+        let mut cmd = Command::new(&python);
+        cmd.arg(&script)
+            .args(["--port", &lease.0.to_string()])
+            .args(["--upstream", &format!("127.0.0.1:{upstream}")])
+            .args(["--code", &code.to_string()])
+            .args(["--connections", "1000"]);
+        let server = group.spawn_logged("sei_proxy.py", cmd, dir.path(), &log)?;
+        match group.wait_listening(server, lease.0, deadline()) {
+            Ok(()) => {
+                return Ok(Peer {
+                    port: lease.0,
+                    what,
+                    started_in: t0.elapsed(),
+                    cert: None,
+                    display: None,
+                    group,
+                    _lease: lease,
+                    dir,
+                })
+            }
+            Err(Wait::PortTaken(why)) => reasons.push(why),
+            Err(Wait::Failed(why)) => return Err(failed(format!("{what}: {why}"))),
+        }
+    }
+    Err(failed(format!(
+        "{what}: no port after {PORT_ATTEMPTS} attempts: {}",
+        reasons.join("; ")
+    )))
+}
+
+/// Starts a real Prometheus (Debian's `prometheus`) on loopback with `config` (its YAML) and
+/// a storage directory of its own; its query API is on the peer's port.
+pub fn prometheus(config: &str) -> Result<Peer, Unavailable> {
+    let t0 = Instant::now();
+    let exe = find_exe("prometheus")?;
+    let dir = temp_dir("prometheus")?;
+    let file = dir.path().join("prometheus.yml");
+    std::fs::write(&file, config).map_err(|e| failed(format!("prometheus.yml: {e}")))?;
+    let mut group = Group::new(dir.path())?;
+    let log = dir.path().join("prometheus.log");
+    let mut reasons = Vec::new();
+    for _ in 0..PORT_ATTEMPTS {
+        let lease = lease_port()?;
+        let mut cmd = Command::new(&exe);
+        cmd.arg(format!("--config.file={}", file.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{}", lease.0));
+        let server = group.spawn_logged("prometheus", cmd, dir.path(), &log)?;
+        match group.wait_listening(server, lease.0, deadline()) {
+            Ok(()) => {
+                return Ok(Peer {
+                    port: lease.0,
+                    what: "prometheus".into(),
+                    started_in: t0.elapsed(),
+                    cert: None,
+                    display: None,
+                    group,
+                    _lease: lease,
+                    dir,
+                })
+            }
+            Err(Wait::PortTaken(why)) => reasons.push(why),
+            Err(Wait::Failed(why)) => return Err(failed(format!("prometheus: {why}"))),
+        }
+    }
+    Err(failed(format!(
+        "prometheus: no port after {PORT_ATTEMPTS} attempts: {}",
+        reasons.join("; ")
+    )))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Certificates
 

@@ -26,7 +26,8 @@ pub(crate) fn pcap(
     let mut for_html: Vec<rdprobe::report::capture::CaptureReport> = Vec::new();
     use rdprobe::capture::batch::{analyze_all, analyze_one, Event, FileResult, Mode};
     let mode = match format {
-        OutFormat::Text => Mode::Text,
+        // main refuses nagios for pcap before this.
+        OutFormat::Text | OutFormat::Nagios => Mode::Text,
         OutFormat::Json => Mode::Json,
         OutFormat::Jsonl => Mode::Jsonl,
     };
@@ -72,7 +73,7 @@ pub(crate) fn pcap(
             for_html.push(page);
         }
         match format {
-            OutFormat::Text => {
+            OutFormat::Text | OutFormat::Nagios => {
                 let mut s = String::new();
                 rdprobe::report::text::capture_with_scans(&r, &scans, &mut s);
                 if paint {

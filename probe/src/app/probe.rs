@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use std::io::Write as _;
+
 use anyhow::Context;
 
 use super::sink::ResultSink;
@@ -121,6 +123,8 @@ pub(crate) struct Shown {
     pub(crate) clients: bool,
     pub(crate) paint: bool,
     pub(crate) html: Option<std::path::PathBuf>,
+    /// `--format nagios`: the certificate's thresholds.
+    pub(crate) thresholds: rdprobe::report::nagios::Thresholds,
 }
 
 pub(crate) fn probe(
@@ -136,6 +140,7 @@ pub(crate) fn probe(
         clients: show_clients,
         paint,
         html,
+        thresholds,
     } = shown;
     use rdprobe::active::fleet::{probe_all, Ended};
     use rdprobe::active::run::{probe, Target};
@@ -162,7 +167,7 @@ pub(crate) fn probe(
         fleet: Default::default(),
         show_clients,
         paint,
-        html: html.as_ref().map(|_| Vec::new()),
+        html: (html.is_some() || format == OutFormat::Nagios).then(Vec::new),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -216,6 +221,16 @@ pub(crate) fn probe(
         return Err(e.into());
     }
     sink.finish()?;
+    if format == OutFormat::Nagios {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+        let all = sink.html.as_deref().unwrap_or_default();
+        let (text, status) = rdprobe::report::nagios::render(all, thresholds, now);
+        sink.out.write_all(text.as_bytes())?;
+        sink.out.flush()?;
+        return Ok(ExitCode::from(status as u8));
+    }
     if let (Some(path), Some(all)) = (&html, &sink.html) {
         write_html(path, &rdprobe::report::html::probe(all))?;
     }

@@ -18,7 +18,7 @@ pub(crate) struct ResultSink {
     pub(crate) show_clients: bool,
     /// `--color`: ANSI colours in text.
     pub(crate) paint: bool,
-    /// `--html`: every result, for the page written at the end.
+    /// `--html` and `--format nagios`: every result, for what is written at the end.
     pub(crate) html: Option<Vec<rdprobe::report::probe::ProbeResult>>,
 }
 
@@ -33,6 +33,8 @@ impl ResultSink {
             all.push(r.clone());
         }
         let res = match self.format {
+            // Collected (in `html`) and written once at the end.
+            OutFormat::Nagios => Ok(()),
             OutFormat::Text => {
                 let mut s = String::new();
                 rdprobe::report::text::probe(r, &mut s);

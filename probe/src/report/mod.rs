@@ -5,6 +5,8 @@ pub mod fleet;
 pub mod gateway;
 pub mod html;
 pub mod json;
+pub mod metrics;
+pub mod nagios;
 pub mod probe;
 pub mod scan;
 pub mod text;
