@@ -36,7 +36,7 @@ io='\b(tokio|std::net|std::fs|std::thread|std::process|SystemTime|Instant|rustls
 check "$io" "a sans-IO layer must not use the items above" \
   "$root/facts" "$root/diagnose" "$root/active/plan" "$root/active/client" "$root/active/crypto" \
   "$root/capture/rdp" "$root/capture/decrypt" "$root/capture/kerberos.rs" "$root/explain" "$root/report/watch.rs" \
-  "$root/report/fleet.rs"
+  "$root/report/fleet.rs" "$root/report/metrics.rs" "$root/report/nagios.rs" "$root/exporter/allow.rs"
 check '\bcrate::(diagnose|active|capture|report|explain|dissect)\b' \
   "facts/ is the bottom layer: it imports only rdp-proto and facts" "$root/facts"
 check '\bcrate::(active|capture|report|dissect)\b' \
@@ -44,7 +44,7 @@ check '\bcrate::(active|capture|report|dissect)\b' \
 check '\bcrate::report\b' \
   "the probe's plan and clients and the capture's RDP reader decide from facts, never from report DTOs" \
   "$root/active/plan" "$root/active/client" "$root/active/crypto" "$root/capture/rdp"
-check '\bcrate::(active|capture)\b|\bcrate::main\b' \
+check '\bcrate::(active|capture|exporter)\b|\bcrate::main\b' \
   "the report is built at the edge from facts: it must not import a driver" "$root/report"
 
 if [ "${1:-}" = "--self-test" ]; then

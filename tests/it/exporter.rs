@@ -187,3 +187,44 @@ fn prometheus_scrapes_the_exporter_probing_real_peers() {
     server.join().unwrap();
     eprintln!("exporter stopped after {:?}", start.elapsed());
 }
+
+/// The example rules and scrape configuration of docs/prometheus pass Prometheus' own checks:
+/// `promtool check rules`, `promtool test rules` (each alert fires with its annotations on
+/// made-up series) and `promtool check config`.
+#[test]
+fn the_example_alert_rules_pass_promtool() {
+    let docs = rdp_tests::fixtures().join("../docs/prometheus");
+    let Ok(promtool) = which("promtool") else {
+        assert!(
+            std::env::var_os("RDPROBE_REQUIRE_PEERS").is_none(),
+            "promtool (Debian's prometheus) required but not installed"
+        );
+        eprintln!("\n*** SKIPPED promtool: not installed ***\n");
+        return;
+    };
+    for args in [
+        &["check", "rules", "rdprobe-alerts.yml"][..],
+        &["test", "rules", "rdprobe-alerts.test.yml"],
+        &["check", "config", "prometheus.yml"],
+    ] {
+        let out = std::process::Command::new(&promtool)
+            .args(args)
+            .current_dir(&docs)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn which(name: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .chain(["/usr/bin".into(), "/usr/sbin".into()])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or(())
+}

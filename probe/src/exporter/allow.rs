@@ -3,7 +3,7 @@
 //! be listed); a host name must be listed, or match a `*.domain` pattern. A name is never
 //! resolved to decide (its address could change between the check and the probe).
 
-use std::net::IpAddr;
+use core::net::IpAddr;
 
 /// One entry.
 #[derive(Clone, Debug, PartialEq, Eq)]

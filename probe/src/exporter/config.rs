@@ -193,6 +193,25 @@ mod tests {
         assert!(c.allowed.is_none());
     }
 
+    /// docs/prometheus/exporter.toml reads (every key known); its modules need their
+    /// passwords, so only the file's shape is checked here.
+    #[test]
+    fn the_documented_example_reads() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/prometheus/exporter.toml"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let f: File = toml::from_str(&text).unwrap();
+        assert_eq!(f.modules.len(), 4);
+        assert!(f.allowed_targets.is_some());
+        let c = Config::parse(Some(&text.replace("password_env = \"RDP_MONITOR_PASSWORD\"\n", "").replace("user = \"CORP\\\\rdp-monitor\"\npassword_file = \"/etc/rdprobe/monitor.password\"\n", "")));
+        assert!(
+            c.is_err(),
+            "the logon module has a user and no password now"
+        );
+    }
+
     #[test]
     fn modules_and_refusals() {
         let c = Config::parse(Some(
