@@ -362,3 +362,41 @@ fn nagios_statuses_and_exit_codes() {
     assert_eq!(code, Some(3), "{out}");
     assert_eq!(out.lines().count(), 1, "{out}");
 }
+
+/// Slow clients (a request head sent a byte at a time, or never finished) are dropped after
+/// the 5 s header timeout, and scrapes meanwhile are answered at once.
+#[test]
+fn slow_clients_hold_no_worker() {
+    let e = Exporter::start("");
+    let mut slow: Vec<std::net::TcpStream> = (0..50)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", e.port)).unwrap();
+            s.write_all(b"GET /metr").unwrap();
+            s
+        })
+        .collect();
+    let t = Instant::now();
+    let (code, _) = e.get("/probe?target=127.0.0.1:1", &[]);
+    assert_eq!(code, 200);
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "a scrape took {:?}",
+        t.elapsed()
+    );
+    // After the header timeout the exporter has closed them.
+    let s = &mut slow[0];
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let t = Instant::now();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap_or(0);
+    let closed_after = t.elapsed();
+    assert!(
+        closed_after < Duration::from_secs(8),
+        "held for {closed_after:?}"
+    );
+    // Closed, or told 408 and closed.
+    assert!(
+        n == 0 || String::from_utf8_lossy(&buf[..n]).contains("408"),
+        "{n}"
+    );
+}
