@@ -75,6 +75,8 @@ Exit codes:
   2  usage error, or bytes that do not decode (the error names the layer and offset)";
 
 #[derive(Subcommand, Debug)]
+// Parsed once per run: the size of the `probe` variant costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Probe RDP servers: speak the handshake stage by stage, enumerate what each accepts
     /// (security layers, TLS versions, encryption methods), read its certificate and CredSSP/NTLM
@@ -171,6 +173,16 @@ pub enum Command {
         /// the certificate, CredSSP and the client matrix. Opens offline; fetches nothing.
         #[arg(long, value_name = "FILE")]
         html: Option<std::path::PathBuf>,
+        /// Probe only the K-th of N parts of the target list (CIDR blocks and -i lists
+        /// expanded): target number i goes to part i % N + 1, so N runs with K = 1..N cover
+        /// every target exactly once, on any machine, in any order.
+        #[arg(long, value_name = "K/N", value_parser = shard)]
+        shard: Option<rdprobe::active::targets::Shard>,
+        /// Skip the targets a previous run's JSON Lines output (--format jsonl) already holds: a
+        /// run killed at any moment goes on where it stopped (lines are flushed one by one; a
+        /// line cut short is ignored and its target probed again).
+        #[arg(long, value_name = "FILE")]
+        resume: Option<std::path::PathBuf>,
         /// --format nagios: WARNING when the certificate expires within DAYS days.
         #[arg(long, value_name = "DAYS", default_value_t = 30)]
         cert_warn: u32,
@@ -286,6 +298,17 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<std::path::PathBuf>,
     },
+    /// One fleet summary over the JSON Lines of many `probe` runs or shards (--format jsonl
+    /// output, `-` for standard input), equal to the summary one run over the same targets
+    /// prints: verdicts, where targets stopped, targets per finding, the slowest.
+    Summarize {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<std::path::PathBuf>,
+        #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+        format: OutFormat,
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
     /// Explain an error a user saw: an mstsc disconnect reason (hex or decimal) and its
     /// extended reason, a FreeRDP error code, an NTSTATUS from CredSSP, or an mstsc message.
     ///
@@ -378,6 +401,11 @@ impl From<AuthArg> for rdprobe::active::client::kerberos::AuthPolicy {
             AuthArg::Ntlm => Self::Ntlm,
         }
     }
+}
+
+/// Parses `--shard K/N`.
+fn shard(s: &str) -> Result<rdprobe::active::targets::Shard, String> {
+    rdprobe::active::targets::Shard::parse(s)
 }
 
 /// Parses a stage name (`licensing`).

@@ -135,6 +135,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             html,
             cert_warn,
             cert_crit,
+            shard,
+            resume,
             clients,
             watch,
             count,
@@ -177,6 +179,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 input,
                 port,
                 allow_large_blocks,
+                shard,
+                resume,
             };
             let watch = watch.map(|secs| app::probe::Watch {
                 interval: std::time::Duration::from_secs_f64(secs),
@@ -202,6 +206,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             app::probe::probe(list, opts, concurrency as usize, shown, watch)
         }
+        Command::Summarize {
+            files,
+            format,
+            output,
+        } => app::summarize::summarize(&files, format, &output),
         Command::Exporter { listen, config } => rdprobe::exporter::run(listen, config),
         #[cfg(feature = "live")]
         Command::Capture {

@@ -98,6 +98,43 @@ pub enum Spec {
     },
 }
 
+/// `--shard K/N`: the K-th of N deterministic parts of the expanded target list (masscan's and
+/// zgrab2's convention). Target number `i` (from 0, in list order, CIDR blocks expanded) goes
+/// to part `i % N + 1`, so the N runs cover every target exactly once, on any machine, in any
+/// order, for the same list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub k: u64,
+    pub n: u64,
+}
+
+impl Shard {
+    /// Parses `K/N` with 1 <= K <= N <= 1,000,000.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (k, n) = s
+            .trim()
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not K/N (for example 2/4)"))?;
+        let k: u64 = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?}: K is not a number"))?;
+        let n: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?}: N is not a number"))?;
+        if n == 0 || n > 1_000_000 || k == 0 || k > n {
+            return Err(format!("{s:?}: needs 1 <= K <= N <= 1000000"));
+        }
+        Ok(Self { k, n })
+    }
+
+    /// Whether target number `index` belongs to this part.
+    pub fn keeps(self, index: u128) -> bool {
+        index % u128::from(self.n) == u128::from(self.k - 1)
+    }
+}
+
 impl Spec {
     /// How many targets this entry is.
     pub fn len(&self) -> u128 {
@@ -222,6 +259,26 @@ pub fn ambiguity(s: &str, default_port: u16) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards_cover_every_target_once() {
+        assert_eq!(Shard::parse("2/4"), Ok(Shard { k: 2, n: 4 }));
+        for bad in ["0/4", "5/4", "1/0", "x/2", "3"] {
+            assert!(Shard::parse(bad).is_err(), "{bad}");
+        }
+        for n in 1..6u64 {
+            let mut seen = vec![0u8; 23];
+            for k in 1..=n {
+                let sh = Shard { k, n };
+                for (i, c) in seen.iter_mut().enumerate() {
+                    if sh.keeps(i as u128) {
+                        *c += 1;
+                    }
+                }
+            }
+            assert!(seen.iter().all(|c| *c == 1), "{n}: {seen:?}");
+        }
+    }
 
     #[test]
     fn targets_parse() {

@@ -16,6 +16,7 @@ pub(crate) mod live;
 pub(crate) mod pcap;
 pub(crate) mod probe;
 pub(crate) mod sink;
+pub(crate) mod summarize;
 
 /// The exit code of a run (README, "Exit codes"): 2 when an input could not be read, 1 when
 /// a result is not ok (the worst verdict is a warning or an error), 0 otherwise.

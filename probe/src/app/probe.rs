@@ -67,6 +67,10 @@ pub(crate) struct ProbeList {
     pub(crate) input: Option<std::path::PathBuf>,
     pub(crate) port: u16,
     pub(crate) allow_large_blocks: bool,
+    /// `--shard K/N`.
+    pub(crate) shard: Option<rdprobe::active::targets::Shard>,
+    /// `--resume FILE`: a previous run's JSON Lines.
+    pub(crate) resume: Option<std::path::PathBuf>,
 }
 
 impl ProbeList {
@@ -145,6 +149,14 @@ pub(crate) fn probe(
     use rdprobe::active::fleet::{probe_all, Ended};
     use rdprobe::active::run::{probe, Target};
     let specs = list.specs()?;
+    if watch.is_some() && (list.shard.is_some() || list.resume.is_some()) {
+        anyhow::bail!("--shard and --resume are for a run over targets, not for --watch");
+    }
+    let done = match &list.resume {
+        Some(f) => super::summarize::targets_done(f)?,
+        None => Default::default(),
+    };
+    let shard = list.shard;
     let watched = match &watch {
         None => None,
         Some(_) if format == OutFormat::Json => {
@@ -179,7 +191,13 @@ pub(crate) fn probe(
     let mut worst = rdprobe::diagnose::Verdict::Ok;
     let mut write_error = None;
     let ended = rt.block_on(async {
-        let targets = specs.iter().flat_map(|s| s.targets());
+        let targets = specs
+            .iter()
+            .flat_map(|s| s.targets())
+            .zip(0u128..)
+            .filter(move |(_, i)| shard.is_none_or(|sh| sh.keeps(*i)))
+            .map(|(t, _)| t)
+            .filter(|t| !done.contains(&(t.host.clone(), t.port)));
         let probe_one = |t: Target| {
             let opts = opts.clone();
             async move { probe(&t, &opts).await }
@@ -190,7 +208,8 @@ pub(crate) fn probe(
                 std::future::pending::<()>().await;
             }
         };
-        let total: u128 = specs.iter().map(|s| s.len()).sum();
+        let total: u128 =
+            specs.iter().map(|s| s.len()).sum::<u128>() / shard.map_or(1, |s| u128::from(s.n));
         let bar = progress_bar(
             u64::try_from(total).unwrap_or(u64::MAX),
             "[{bar:30}] {pos}/{len} targets {elapsed} ETA {eta}",

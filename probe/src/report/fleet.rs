@@ -41,8 +41,78 @@ pub struct Slow {
     pub stopped_at: Option<Stage>,
 }
 
+/// What the summary reads of one target's result: from a [`ProbeResult`] of this run, or from
+/// a `{"type":"target"}` line of an earlier run or shard ([`Entry::from_json`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub target: String,
+    pub port: u16,
+    pub verdict: Verdict,
+    pub stopped_at: Option<Stage>,
+    pub findings: Vec<(FindingId, Severity)>,
+    pub elapsed_ms: f64,
+}
+
+impl From<&ProbeResult> for Entry {
+    fn from(r: &ProbeResult) -> Self {
+        Self {
+            target: r.target.clone(),
+            port: r.port,
+            verdict: r.verdict,
+            stopped_at: r.stopped_at,
+            findings: r.findings.iter().map(|f| (f.id, f.severity)).collect(),
+            elapsed_ms: r.elapsed_ms,
+        }
+    }
+}
+
+impl Entry {
+    /// The entry of one probe result as `rdprobe probe --format json` writes it (the `data` of a
+    /// `{"type":"target"}` line); None when it is not one (a field missing or unknown).
+    pub fn from_json(v: &serde_json::Value) -> Option<Self> {
+        let verdict = match v.get("verdict")?.as_str()? {
+            "ok" => Verdict::Ok,
+            "warning" => Verdict::Warning,
+            "error" => Verdict::Error,
+            _ => return None,
+        };
+        let stage = |s: &str| Stage::ALL.into_iter().find(|st| st.as_str() == s);
+        let stopped_at = match v.get("stopped_at")? {
+            serde_json::Value::Null => None,
+            x => Some(stage(x.as_str()?)?),
+        };
+        let mut findings = Vec::new();
+        for f in v.get("findings")?.as_array()? {
+            let id = f.get("id")?.as_str()?;
+            let id = FindingId::ALL.into_iter().find(|i| i.as_str() == id)?;
+            let severity = match f.get("severity")?.as_str()? {
+                "info" => Severity::Info,
+                "warning" => Severity::Warning,
+                "error" => Severity::Error,
+                _ => return None,
+            };
+            findings.push((id, severity));
+        }
+        Some(Self {
+            target: v.get("target")?.as_str()?.to_owned(),
+            port: u16::try_from(v.get("port")?.as_u64()?).ok()?,
+            verdict,
+            stopped_at,
+            findings,
+            elapsed_ms: v.get("elapsed_ms")?.as_f64()?,
+        })
+    }
+}
+
 impl FleetSummary {
     pub fn add(&mut self, r: &ProbeResult) {
+        self.add_entry(&Entry::from(r));
+    }
+
+    /// Adds one target. The result does not depend on the order targets come in (examples are
+    /// the first names in sort order, ties among the slowest go by name), so the summary of
+    /// shards read one after another equals the summary of one run.
+    pub fn add_entry(&mut self, r: &Entry) {
         self.targets += 1;
         *self.verdicts.entry(r.verdict).or_default() += 1;
         if let Some(s) = r.stopped_at {
@@ -50,20 +120,23 @@ impl FleetSummary {
         }
         let name = format!("{}:{}", r.target, r.port);
         let mut seen: Vec<FindingId> = Vec::new();
-        for f in &r.findings {
-            if seen.contains(&f.id) {
+        for (id, severity) in &r.findings {
+            if seen.contains(id) {
                 continue;
             }
-            seen.push(f.id);
-            let c = self.findings.entry(f.id).or_insert_with(|| FindingCount {
-                severity: f.severity,
+            seen.push(*id);
+            let c = self.findings.entry(*id).or_insert_with(|| FindingCount {
+                severity: *severity,
                 targets: 0,
                 examples: Vec::new(),
             });
             c.targets += 1;
-            c.severity = c.severity.max(f.severity);
-            if c.examples.len() < EXAMPLES {
-                c.examples.push(name.clone());
+            c.severity = c.severity.max(*severity);
+            if let Err(at) = c.examples.binary_search(&name) {
+                if at < EXAMPLES {
+                    c.examples.insert(at, name.clone());
+                    c.examples.truncate(EXAMPLES);
+                }
             }
         }
         let slow = Slow {
@@ -75,7 +148,10 @@ impl FleetSummary {
         let at = self
             .slowest
             .iter()
-            .position(|s| s.elapsed_ms < slow.elapsed_ms)
+            .position(|s| {
+                s.elapsed_ms < slow.elapsed_ms
+                    || (s.elapsed_ms == slow.elapsed_ms && s.target > slow.target)
+            })
             .unwrap_or(self.slowest.len());
         if at < SLOWEST {
             self.slowest.insert(at, slow);
@@ -145,7 +221,11 @@ mod tests {
         assert_eq!(s.stopped_at[&Stage::Tcp], 5);
         let nla = &s.findings[&FindingId::NlaNotRequired];
         assert_eq!(nla.targets, 15, "a target counts once per id");
-        assert_eq!(nla.examples, ["h1:3389", "h2:3389", "h3:3389"]);
+        assert_eq!(
+            nla.examples,
+            ["h10:3389", "h11:3389", "h13:3389"],
+            "byte order"
+        );
         let slow: Vec<&str> = s.slowest.iter().map(|x| x.target.as_str()).collect();
         assert_eq!(
             slow,
@@ -154,5 +234,37 @@ mod tests {
         let rows = s.finding_rows();
         assert_eq!(rows[0].0, FindingId::NlaNotRequired);
         assert_eq!(rows[1].0, FindingId::TcpRefused);
+    }
+
+    /// The summary of the results' JSON, in any order and split in any way, is the summary of
+    /// the results.
+    #[test]
+    fn the_summary_of_json_lines_in_any_order_is_the_same() {
+        let results: Vec<ProbeResult> = (0..30)
+            .map(|i| {
+                let ids: &[FindingId] = match i % 3 {
+                    0 => &[FindingId::TcpRefused],
+                    1 => &[FindingId::NlaNotRequired, FindingId::CertSelfSigned],
+                    _ => &[],
+                };
+                result(
+                    &format!("10.0.0.{i}"),
+                    f64::from(i % 7),
+                    ids,
+                    (i % 3 == 0).then_some(Stage::Tcp),
+                )
+            })
+            .collect();
+        let mut one = FleetSummary::default();
+        for r in &results {
+            one.add(r);
+        }
+        let mut shards = FleetSummary::default();
+        for r in results.iter().rev() {
+            let v = serde_json::to_value(r).unwrap();
+            shards.add_entry(&Entry::from_json(&v).expect("a target line reads back"));
+        }
+        assert_eq!(one, shards);
+        assert!(Entry::from_json(&serde_json::json!({"target": "x"})).is_none());
     }
 }
