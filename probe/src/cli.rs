@@ -246,6 +246,10 @@ pub enum Command {
         /// without it.
         #[arg(long, value_name = "FILE")]
         keylog: Option<std::path::PathBuf>,
+        /// Capture files analysed at once, each on its own thread (default: the cores there
+        /// are); the output is in argument order whatever the number.
+        #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+        jobs: Option<u16>,
     },
     /// Capture live from an interface (libpcap; needs root or CAP_NET_RAW) and report each RDP
     /// connection as it ends, and the rest on Ctrl-C, --duration or --count.

@@ -95,6 +95,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
             html,
             keylog,
+            jobs,
         } => {
             if format == OutFormat::Nagios {
                 anyhow::bail!("--format nagios is for probe");
@@ -111,6 +112,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 paint,
                 html,
                 keylog,
+                jobs,
             )
         }
         Command::Probe {

@@ -15,6 +15,7 @@ pub(crate) fn pcap(
     paint: bool,
     html: Option<std::path::PathBuf>,
     keylog: Option<std::path::PathBuf>,
+    jobs: Option<u16>,
 ) -> anyhow::Result<ExitCode> {
     let base = rdprobe::capture::analyzer::Config {
         ports,
@@ -128,8 +129,12 @@ pub(crate) fn pcap(
             }
         }
     } else {
-        // Several files: analysed in parallel on all cores, written in argument order.
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Several files: analysed in parallel (-j, default all cores), written in argument
+        // order.
+        let threads = jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(1, |n| n.get()),
+            usize::from,
+        );
         let bar = progress_bar(files.len() as u64, "[{bar:30}] {pos}/{len} files {elapsed}");
         analyze_all(files, &base, mode, threads, |_, event| {
             let res = match event {
