@@ -106,13 +106,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let paint = app::use_color(color, &output);
             app::pcap::pcap(
                 &files,
-                ports,
-                format,
                 app::open_output(&output)?,
-                paint,
-                html,
-                keylog,
-                jobs,
+                app::pcap::PcapArgs {
+                    ports,
+                    format,
+                    paint,
+                    html,
+                    keylog,
+                    jobs,
+                },
             )
         }
         Command::Probe {

@@ -7,16 +7,30 @@ use std::process::ExitCode;
 use super::{exit_code, progress_bar, write_html};
 use crate::cli::OutFormat;
 
+/// What `rdprobe pcap` is asked besides its files and output.
+pub(crate) struct PcapArgs {
+    pub(crate) ports: Vec<u16>,
+    pub(crate) format: OutFormat,
+    pub(crate) paint: bool,
+    pub(crate) html: Option<std::path::PathBuf>,
+    pub(crate) keylog: Option<std::path::PathBuf>,
+    /// `-j N`: files analysed at once (None: the cores).
+    pub(crate) jobs: Option<u16>,
+}
+
 pub(crate) fn pcap(
     files: &[std::path::PathBuf],
-    ports: Vec<u16>,
-    format: OutFormat,
     out: Box<dyn Write>,
-    paint: bool,
-    html: Option<std::path::PathBuf>,
-    keylog: Option<std::path::PathBuf>,
-    jobs: Option<u16>,
+    args: PcapArgs,
 ) -> anyhow::Result<ExitCode> {
+    let PcapArgs {
+        ports,
+        format,
+        paint,
+        html,
+        keylog,
+        jobs,
+    } = args;
     let base = rdprobe::capture::analyzer::Config {
         ports,
         series: html.is_some(),
