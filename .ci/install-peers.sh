@@ -5,7 +5,8 @@
 # for the test certificates, python3 for the loopback RD Gateway (fixtures/tools/rdg_server.py), iproute2 and iptables for the filtered-port test (a network namespace);
 # krb5-kdc, krb5-admin-server (kadmin.local), python3-gssapi, faketime and dnsmasq-base (SRV records) for the Kerberos logon test
 # (a throw-away MIT realm and a GSSAPI CredSSP acceptor in a namespace: probe/tests/kerberos_logon.rs);
-# prometheus (and its promtool) scrapes `rdprobe exporter` in tests/it/exporter.rs and checks docs/prometheus/.
+# prometheus (and its promtool) scrapes `rdprobe exporter` in tests/it/exporter.rs and checks docs/prometheus/;
+# parallel (GNU) and DuckDB (pip) run the README's fleet recipes in probe/tests/recipes.rs.
 # Debian 12 (bookworm), run as root. Idempotent.
 #
 # It starts nothing and leaves nothing running: the tests run their own peers on ephemeral
@@ -13,7 +14,7 @@
 # every `xrdp --nodaemon` exit at once ("It looks like xrdp is already running").
 set -euo pipefail
 
-PKGS=(python3 python3-gssapi krb5-kdc krb5-admin-server faketime dnsmasq-base prometheus xrdp freerdp2-shadow-x11 freerdp2-x11 winpr-utils xvfb openssl ca-certificates iproute2 iptables rdesktop chromium)
+PKGS=(python3 python3-gssapi krb5-kdc krb5-admin-server faketime dnsmasq-base prometheus parallel xrdp freerdp2-shadow-x11 freerdp2-x11 winpr-utils xvfb openssl ca-certificates iproute2 iptables rdesktop chromium)
 
 [ "$(id -u)" -eq 0 ] || { echo "install-peers: must run as root" >&2; exit 1; }
 
@@ -78,8 +79,15 @@ if [ -e /run/xrdp/xrdp.pid ]; then
   exit 1
 fi
 
+# DuckDB for the recipes test (probe/tests/recipes.rs), from PyPI into the python3 the tests
+# run (not a Debian package).
+if ! python3 -c 'import duckdb' 2>/dev/null; then
+  echo "install-peers: pip install duckdb"
+  python3 -m pip install --quiet --disable-pip-version-check 'duckdb>=1.1'
+fi
+
 # What the harness runs, to fail here rather than as a skipped test.
-for exe in xrdp Xvfb freerdp-shadow-cli winpr-hash openssl; do
+for exe in xrdp Xvfb freerdp-shadow-cli winpr-hash openssl krb5kdc kadmin.local faketime dnsmasq prometheus promtool parallel; do
   command -v "$exe" >/dev/null || { echo "install-peers: $exe is missing after the install" >&2; exit 1; }
 done
 echo "install-peers: ok ($(dpkg-query -W -f='${Version}' xrdp 2>/dev/null) xrdp, $(dpkg-query -W -f='${Version}' freerdp2-shadow-x11 2>/dev/null) freerdp-shadow)"
