@@ -55,8 +55,15 @@ fn gnu_parallel_shards_and_duckdb_queries_agree_with_one_run() {
     let dir = std::env::temp_dir().join(format!("rdprobe-recipes-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let refused = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut list: String = closers(12).iter().map(|p| format!("127.0.0.1:{p}\n")).collect();
+    let refused = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut list: String = closers(12)
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}\n"))
+        .collect();
     list.push_str(&format!("127.89.0.0/28:{refused}\n"));
     std::fs::write(dir.join("targets.txt"), list).unwrap();
     let exe = env!("CARGO_BIN_EXE_rdprobe");
@@ -80,7 +87,16 @@ fn gnu_parallel_shards_and_duckdb_queries_agree_with_one_run() {
 
     // One run over the same list: its summary line.
     let out = Command::new(exe)
-        .args(["probe", "-i", "targets.txt", "--no-enum", "--timeout", "2", "--format", "jsonl"])
+        .args([
+            "probe",
+            "-i",
+            "targets.txt",
+            "--no-enum",
+            "--timeout",
+            "2",
+            "--format",
+            "jsonl",
+        ])
         .current_dir(&dir)
         .output()
         .unwrap();
@@ -97,7 +113,11 @@ fn gnu_parallel_shards_and_duckdb_queries_agree_with_one_run() {
         .current_dir(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let answers: Vec<Vec<Vec<serde_json::Value>>> = serde_json::from_slice(&out.stdout).unwrap();
     // [view], failing servers, stops by stage, findings by count, slowest stages.
     let (failing, stops, findings, slowest) = (&answers[1], &answers[2], &answers[3], &answers[4]);

@@ -51,6 +51,7 @@ pub(crate) fn live(
                 &mut out,
                 &Envelope {
                     kind: LineKind::Connection,
+                    schema_version: rdprobe::report::json::SCHEMA_VERSION,
                     file: None,
                     data: c,
                 },

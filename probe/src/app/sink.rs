@@ -50,6 +50,7 @@ impl ResultSink {
                 &mut self.out,
                 &json::Envelope {
                     kind: json::LineKind::Target,
+                    schema_version: rdprobe::report::json::SCHEMA_VERSION,
                     file: None,
                     data: r,
                 },
@@ -101,6 +102,7 @@ impl ResultSink {
             &mut self.out,
             &json::Envelope {
                 kind,
+                schema_version: json::SCHEMA_VERSION,
                 file: None,
                 data,
             },

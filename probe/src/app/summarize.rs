@@ -137,6 +137,7 @@ pub(crate) fn summarize(
                 &mut out,
                 &rdprobe::report::json::Envelope {
                     kind: rdprobe::report::json::LineKind::Summary,
+                    schema_version: rdprobe::report::json::SCHEMA_VERSION,
                     file: None,
                     data: &summary,
                 },

@@ -71,6 +71,7 @@ pub fn analyze_one(
         }
         Mode::Jsonl if !cancel.load(Ordering::Relaxed) => line(json::line(&Envelope {
             kind: json::LineKind::Connection,
+            schema_version: crate::report::json::SCHEMA_VERSION,
             file: Some(&file_name),
             data: c,
         })),

@@ -10,7 +10,7 @@ use super::{FindingId, Stage};
 use crate::facts::tls::TlsVersion;
 
 /// How one client fares.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ClientView {
     pub client: &'static str,
     /// `connects` or `fails`.
@@ -25,7 +25,7 @@ pub struct ClientView {
     pub source: &'static str,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Connects,

@@ -17,7 +17,7 @@ use super::mstsc::MstscView;
 use super::{Finding, FindingId, Severity, Stage};
 
 /// The diagnosis of one target or connection.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Diagnosis {
     /// One sentence: what happens to an ordinary client, why, and the fix to try first.
     pub headline: String,

@@ -738,6 +738,22 @@ impl Serialize for FindingId {
     }
 }
 
+/// In the JSON Schema: one of the catalogue's ids.
+impl schemars::JsonSchema for FindingId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FindingId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let ids: Vec<&str> = Self::ALL.iter().map(|i| i.as_str()).collect();
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A finding's id (README, Findings).",
+            "enum": ids,
+        })
+    }
+}
+
 impl PartialEq<&str> for FindingId {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other

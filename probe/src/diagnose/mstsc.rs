@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::{Finding, FindingId, Severity};
 
 /// mstsc's view of an outcome.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct MstscView {
     /// `discReason` in hex (`0x904`), or null when mstsc shows a dialog without one.
     pub disconnect_reason: Option<String>,

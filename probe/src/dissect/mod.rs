@@ -28,7 +28,7 @@ use tls::*;
 use x224::*;
 
 /// A field value.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Value {
     Num(u64),
@@ -84,7 +84,7 @@ impl From<Vec<String>> for Value {
 }
 
 /// One decoded structure: its spec name, where it is, its fields, and what it contains.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct Node {
     pub name: String,
     /// Where the structure starts in the input, when it is known.

@@ -29,7 +29,7 @@ pub mod messages;
 pub mod mstsc;
 
 /// One reading of the input.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Explanation {
     /// What the input was read as.
     pub kind: Kind,
@@ -66,7 +66,7 @@ impl Explanation {
 }
 
 /// What the input was read as.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// mstsc's disconnect reason (`discReason`).
@@ -100,7 +100,7 @@ impl Kind {
 }
 
 /// One cause: a finding of the catalogue, and the command that shows it.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Cause {
     pub finding: FindingId,
     pub severity: Severity,

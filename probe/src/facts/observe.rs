@@ -130,7 +130,7 @@ pub fn describe_non_rdp(bytes: &[u8]) -> String {
 }
 
 /// What one address of a target answered to the mstsc request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AddressOutcome {
     /// A Connection Confirm.

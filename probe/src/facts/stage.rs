@@ -5,7 +5,9 @@ use rdp_proto::nego::SecurityProtocol;
 use serde::Serialize;
 
 /// One stage of the connection sequence. The declaration order is the timeline order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// `--gateway`: the RD Gateway's name, TCP and TLS (its own connection, before the target's).
@@ -152,7 +154,7 @@ impl PartialEq<&str> for Stage {
 }
 
 /// How a stage went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StageStatus {
     Ok,
@@ -234,7 +236,7 @@ mod tests {
 }
 
 /// One stage of a timeline, as recorded: how it went, when it ended, and in words.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct StageRecord {
     pub name: Stage,
     pub status: StageStatus,

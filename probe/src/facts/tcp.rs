@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 /// Zeek's `conn_state` of a connection (Zeek `base/protocols/conn/main.zeek`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 pub enum ConnState {
     /// Connection attempt seen, no reply.
     S0,

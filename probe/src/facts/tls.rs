@@ -6,7 +6,9 @@ use serde::Serialize;
 
 /// A TLS version the probe offers alone, lowest first; the serialised name is its key in the
 /// JSON's `tls.versions` and `tls.rejections`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 pub enum TlsVersion {
     #[serde(rename = "tls1_0")]
     V1_0,

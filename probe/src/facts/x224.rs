@@ -109,7 +109,9 @@ impl Confirm {
 /// A security layer asked for alone (MS-RDPBCGR 2.2.1.1.1 `requestedProtocols`). The
 /// declaration order is the protocol order of the JSON's `security.protocols` (Standard RDP
 /// Security first); the serialised name is its key there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Layer {
     Rdp,

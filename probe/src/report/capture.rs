@@ -20,7 +20,7 @@ use crate::facts::x224::protocol_names;
 use crate::report::probe::{AuthReport, CredsspReport};
 use crate::time::rfc3339;
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct TcpReport {
     pub state: ConnState,
     pub history: String,
@@ -48,7 +48,7 @@ pub struct TcpReport {
     pub role_guessed: bool,
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct ClientData {
     pub version: Option<String>,
     pub build: Option<u32>,
@@ -63,7 +63,7 @@ pub struct ClientData {
     pub early_capability_flags: Option<u16>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct ServerData {
     pub version: Option<String>,
     pub mcs_result: Option<String>,
@@ -76,7 +76,7 @@ pub struct ServerData {
     pub client_requested_protocols: Option<Vec<String>>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Certificate {
     pub subject: String,
     pub issuer: String,
@@ -92,7 +92,7 @@ pub struct Certificate {
     pub signature: String,
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct TlsReport {
     pub client_versions: Vec<String>,
     pub sni: Option<String>,
@@ -106,7 +106,7 @@ pub struct TlsReport {
     pub established: bool,
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct RdpReport {
     pub cookie: Option<String>,
     pub routing_token: Option<String>,
@@ -152,7 +152,7 @@ pub struct RdpReport {
 }
 
 /// `decryption`: with which key a connection's TLS was read, or why it was not.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct DecryptionReport {
     /// "decrypted", "no_key" or "failed".
     pub result: &'static str,
@@ -199,7 +199,7 @@ impl From<&Decryption> for DecryptionReport {
 }
 
 /// `client_info`: who logs on to the session, from the Client Info PDU.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct ClientInfoReport {
     pub user: String,
     pub domain: String,
@@ -317,7 +317,7 @@ impl From<&RdpFacts> for RdpReport {
 
 /// `session`: the walk past MCS as far as it was seen (the same object in a probe result and in
 /// a capture connection's `rdp`).
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct SessionReport {
     pub channels: ChannelsReport,
     pub licensing: LicensingReport,
@@ -329,7 +329,7 @@ pub struct SessionReport {
     pub logon: Option<LogonReport>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct LogonReport {
     pub notified: bool,
     #[serde(rename = "type")]
@@ -337,7 +337,7 @@ pub struct LogonReport {
 }
 
 /// A Server Redirection: where a broker sent the client (never followed).
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct RedirectReport {
     pub target_address: Option<String>,
     pub target_fqdn: Option<String>,
@@ -347,7 +347,7 @@ pub struct RedirectReport {
     pub flags: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct ChannelsReport {
     pub io_channel: Option<u16>,
     pub user_channel: Option<u16>,
@@ -355,13 +355,13 @@ pub struct ChannelsReport {
     pub refused: Vec<RefusedChannel>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct RefusedChannel {
     pub channel: u16,
     pub result: String,
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct LicensingReport {
     /// "valid_client", "license_issued", "error", "started", "encrypted", "not_reached".
     pub outcome: &'static str,
@@ -371,13 +371,13 @@ pub struct LicensingReport {
 }
 
 /// A code and its name (`name` is the number when the code is not known).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct CodeName {
     pub code: u32,
     pub name: String,
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct CapabilitiesReport {
     pub os_major: Option<String>,
     pub os_minor: Option<String>,
@@ -441,7 +441,7 @@ impl From<&SessionFacts> for SessionReport {
 }
 
 /// One connection of a capture.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Connection {
     pub client: String,
     pub server: String,
@@ -478,7 +478,7 @@ pub struct Connection {
 }
 
 /// A connection that began with a TLS ClientHello.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct HttpsReport {
     /// The ClientHello's server_name.
     pub sni: Option<String>,
@@ -491,7 +491,7 @@ pub struct HttpsReport {
 }
 
 /// A UDP flow that speaks MS-RDPEUDP.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct UdpFlow {
     pub client: String,
     pub server: String,
@@ -515,7 +515,7 @@ pub struct UdpFlow {
 }
 
 /// One SYN or SYN+ACK of MS-RDPEUDP.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct UdpSynReport {
     pub version: String,
     pub up_mtu: u16,
@@ -576,7 +576,7 @@ impl UdpFlow {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Summary {
     pub connections: usize,
     pub rdp_connections: usize,
@@ -607,7 +607,7 @@ fn is_zero(v: &u64) -> bool {
 }
 
 /// Everything `rdprobe pcap` says about one file.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct CaptureReport {
     pub file: String,
     pub packets: u64,
@@ -664,7 +664,7 @@ impl Certificate {
 
 /// A connection over time (the JSON's `series`): values per interval of `interval_ms` from the
 /// connection's first packet.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct SeriesReport {
     pub interval_ms: f64,
     pub client_bytes: Vec<u64>,

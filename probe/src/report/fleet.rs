@@ -15,7 +15,7 @@ pub const SLOWEST: usize = 5;
 pub const EXAMPLES: usize = 3;
 
 /// The summary of many targets (`{"type":"summary","data":...}` in JSON Lines).
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct FleetSummary {
     pub targets: u64,
     pub verdicts: BTreeMap<Verdict, u64>,
@@ -26,14 +26,14 @@ pub struct FleetSummary {
     pub slowest: Vec<Slow>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct FindingCount {
     pub severity: Severity,
     pub targets: u64,
     pub examples: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Slow {
     pub target: String,
     pub elapsed_ms: f64,

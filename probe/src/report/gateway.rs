@@ -7,7 +7,7 @@ use super::probe::NtlmReport;
 use crate::facts::gateway::{GatewayAuth, GatewayFacts, GatewayHttp, ProxyError};
 use crate::time::rfc3339;
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct GatewayCertReport {
     pub subject: String,
     pub issuer: String,
@@ -17,7 +17,7 @@ pub struct GatewayCertReport {
 }
 
 /// The gateway's answer to the anonymous `RDG_OUT_DATA`.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct GatewayHttpReport {
     /// "upgraded", "legacy", "auth_required", "transport_disabled", "methods_blocked",
     /// "unavailable", "other".
@@ -31,7 +31,7 @@ pub struct GatewayHttpReport {
 }
 
 /// The HTTP authentication.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct GatewayAuthReport {
     /// "anonymous", "not_attempted", "ok", "refused", "no_scheme".
     pub result: &'static str,
@@ -50,7 +50,7 @@ fn code(e: ProxyError) -> String {
     }
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct TunnelReport {
     pub handshake: Option<String>,
     pub version: Option<String>,
@@ -65,7 +65,7 @@ pub struct TunnelReport {
     pub idle_timeout_min: Option<u32>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct ChannelReport {
     pub resource: Option<String>,
     pub port: Option<u16>,
@@ -76,7 +76,7 @@ pub struct ChannelReport {
 }
 
 /// What the probe learned of the RD Gateway.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct GatewayReport {
     pub host: String,
     pub port: u16,

@@ -20,7 +20,7 @@ use crate::report::probe::ProbeResult;
 const CSS: &str = include_str!("html/report.css");
 const JS: &str = include_str!("html/report.js");
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Data<'a> {
     Probe { results: &'a [ProbeResult] },

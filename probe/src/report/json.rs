@@ -85,9 +85,14 @@ pub fn write_pretty<W: Write, T: Serialize + ?Sized>(w: &mut W, value: &T) -> io
     value.serialize(&mut ser).map_err(io::Error::other)
 }
 
+/// The version of the JSON records' schema (`docs/schema/`, README "JSON schema"): raised on
+/// every change that can break a reader (a field removed, renamed or retyped, a value's
+/// meaning changed); adding a field or a finding id does not raise it.
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// The JSON Lines envelope shared by `probe`, `pcap` and `capture`:
 /// What one JSON Lines line carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LineKind {
     /// One probed target (`rdprobe probe`).
@@ -106,17 +111,19 @@ pub enum LineKind {
 /// The one JSON Lines envelope of every command:
 /// `{"type": "target" | "connection" | "summary", "file"?: ..., "data": ...}`; `file` names
 /// the capture a connection or summary comes from.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Envelope<'a, T: Serialize + ?Sized> {
     #[serde(rename = "type")]
     pub kind: LineKind,
+    /// [`SCHEMA_VERSION`]: the version of the records' schema (docs/schema/).
+    pub schema_version: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<&'a str>,
     pub data: &'a T,
 }
 
 /// The `data` of a capture's summary line: what is not in its connection lines.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct CaptureSummary<'a> {
     pub packets: u64,
     pub bytes: u64,
@@ -145,6 +152,7 @@ impl<'a> From<&'a CaptureReport> for CaptureSummary<'a> {
 pub fn summary_line(r: &CaptureReport) -> String {
     line(&Envelope {
         kind: LineKind::Summary,
+        schema_version: crate::report::json::SCHEMA_VERSION,
         file: Some(&r.file),
         data: &CaptureSummary::from(r),
     })

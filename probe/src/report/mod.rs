@@ -9,5 +9,6 @@ pub mod metrics;
 pub mod nagios;
 pub mod probe;
 pub mod scan;
+pub mod schema;
 pub mod text;
 pub mod watch;

@@ -28,7 +28,7 @@ use crate::facts::x224::{protocol_names, Answer, Confirm, Layer};
 use crate::report::capture::{Certificate, SessionReport};
 use crate::time::rfc3339;
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct AddressResult {
     pub address: String,
     pub outcome: AddressOutcome,
@@ -46,7 +46,7 @@ impl From<&AddressFacts> for AddressResult {
 }
 
 /// What the server said to a request for one layer alone.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct ProtocolResult {
     pub accepted: bool,
     /// The RDP_NEG_FAILURE code name, or what the server selected instead, or how it failed.
@@ -98,7 +98,7 @@ impl From<(Layer, &CrOutcome)> for ProtocolResult {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct SecurityReport {
     /// The protocol selected for the primary request (SSL|HYBRID|HYBRID_EX, as mstsc asks).
     pub selected: Option<String>,
@@ -126,7 +126,7 @@ impl From<&ProbeFacts> for SecurityReport {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct TlsProbeReport {
     pub versions: BTreeMap<TlsVersion, bool>,
     /// Why each rejected version was rejected (alert name, reset, close).
@@ -173,7 +173,7 @@ impl From<&TlsFacts> for TlsProbeReport {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct ProbeCertificate {
     #[serde(flatten)]
     pub cert: Certificate,
@@ -181,7 +181,7 @@ pub struct ProbeCertificate {
     pub chain_length: usize,
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct NtlmReport {
     pub netbios_domain: Option<String>,
     pub netbios_computer: Option<String>,
@@ -193,7 +193,7 @@ pub struct NtlmReport {
     pub clock_skew_s: Option<i64>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct CredsspReport {
     pub version: u32,
     pub patched_cve_2018_0886: bool,
@@ -223,7 +223,7 @@ impl From<&CredsspFacts> for CredsspReport {
 }
 
 /// CredSSP with credentials: the user (never the password), the result, the server's NTSTATUS.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct AuthReport {
     pub user: String,
     /// "ok" or "failed".
@@ -276,7 +276,7 @@ impl From<&AuthFacts> for AuthReport {
 }
 
 /// `kerberos`: the probe's KDC exchange with `--user` (absent when Kerberos was not tried).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct KerberosReport {
     /// "ok" (a service ticket came) or "failed".
     pub result: &'static str,
@@ -304,7 +304,7 @@ pub struct KerberosReport {
 }
 
 /// One request to the KDC.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct KdcExchangeReport {
     /// "AS-REQ" or "TGS-REQ".
     pub request: &'static str,
@@ -346,7 +346,7 @@ impl From<&KdcFacts> for KerberosReport {
 }
 
 /// `udp`: the UDP transport (MS-RDPEUDP), from one SYN.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct UdpProbeReport {
     /// "syn_ack", "refused" (ICMP port unreachable), "silent" (filtered or disabled: not told
     /// apart), "failed".
@@ -396,7 +396,7 @@ impl From<&UdpAnswer> for UdpProbeReport {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct RdpSecurityReport {
     pub server_version: Option<String>,
     pub encryption_level: Option<String>,
@@ -421,7 +421,7 @@ impl From<&RdpSecurityFacts> for RdpSecurityReport {
 }
 
 /// One target's result.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct ProbeResult {
     pub target: String,
     pub port: u16,

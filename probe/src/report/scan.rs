@@ -34,7 +34,7 @@ pub fn outcome(c: &Connection) -> Option<&'static str> {
 }
 
 /// One server and outcome.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Group {
     pub count: u64,
     pub first: String,

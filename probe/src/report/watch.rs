@@ -11,7 +11,7 @@ use crate::diagnose::{FindingId, Severity, Stage, StageStatus, Verdict};
 use crate::report::probe::ProbeResult;
 
 /// One attempt, as its JSON Lines record (`{"type":"attempt","data":...}`) and its text line.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Attempt {
     /// 1 for the first attempt.
     pub n: u64,
@@ -126,7 +126,7 @@ impl Histogram {
 }
 
 /// Percentiles of one stage, in ms.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct StageTimes {
     pub count: u64,
     pub p50_ms: f64,
@@ -150,7 +150,7 @@ pub struct WatchStats {
 }
 
 /// The summary of a watch (`{"type":"watch_summary","data":...}`).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct WatchSummary {
     pub attempts: u64,
     pub failures: u64,
@@ -163,7 +163,7 @@ pub struct WatchSummary {
     pub longest_failure_run: Option<FailureRun>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct FailureRun {
     pub from: String,
     pub to: String,
