@@ -11,6 +11,8 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::free_port;
+
 const PASSWORD: &str = "Monitor-Secret-9";
 
 fn exe() -> &'static str {
@@ -33,14 +35,6 @@ fn silent() -> (TcpListener, u16) {
         }
     });
     (l, port)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 struct Exporter {
@@ -223,19 +217,15 @@ fn a_scrape_ends_within_its_timeout_and_200_at_once_stay_bounded() {
     );
 }
 
-#[test]
-fn no_password_in_any_answer_log_or_label() {
+/// `fixtures/tools/ntstatus_server.py` on a free port, refusing every logon with
+/// STATUS_LOGON_FAILURE, for `connections` connections; returned once it listens (the
+/// connection that checks it is one of them).
+fn ntstatus_server(connections: u32) -> (Child, u16) {
     let port = free_port();
-    let mut server = Command::new("python3")
+    let server = Command::new("python3")
         .arg(tools().join("ntstatus_server.py"))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--status",
-            "c000006d",
-            "--connections",
-            "10",
-        ])
+        .args(["--port", &port.to_string(), "--status", "c000006d"])
+        .args(["--connections", &connections.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -248,7 +238,12 @@ fn no_password_in_any_answer_log_or_label() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    // That connection was one of the server's: it answers the next ones.
+    (server, port)
+}
+
+#[test]
+fn no_password_in_any_answer_log_or_label() {
+    let (mut server, port) = ntstatus_server(10);
     let e = Exporter::start(
         "[modules.logon]\nuser = \"CORP\\\\monitor\"\npassword_env = \"MONITOR_PASSWORD\"\nstop_after = \"credssp\"\n",
     );
@@ -289,29 +284,7 @@ fn no_password_in_any_answer_log_or_label() {
 /// `probe --format nagios`: one line, performance data, exit 0/1/2/3.
 #[test]
 fn nagios_statuses_and_exit_codes() {
-    let port = free_port();
-    let mut server = Command::new("python3")
-        .arg(tools().join("ntstatus_server.py"))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--status",
-            "c000006d",
-            "--connections",
-            "20",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "ntstatus_server.py did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut server, port) = ntstatus_server(20);
     let target = format!("127.0.0.1:{port}");
     let run = |args: &[&str]| {
         let out = Command::new(exe())

@@ -3,18 +3,12 @@
 //! docs/recipes/fleet.sql over the merged JSON Lines: which servers fail where, findings by
 //! count, the slowest stages. The answers must equal a single run's summary.
 
-use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::process::Command;
-use std::time::Duration;
+mod common;
 
-fn skip(what: &str, why: &str) {
-    assert!(
-        std::env::var_os("RDPROBE_REQUIRE_PEERS").is_none(),
-        "{what} required but {why}"
-    );
-    eprintln!("\n*** SKIPPED {what}: {why} ***\n");
-}
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use common::{closers, free_port};
 
 fn works(cmd: &[&str]) -> bool {
     Command::new(cmd[0])
@@ -23,43 +17,20 @@ fn works(cmd: &[&str]) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Listeners that read the Connection Request and close.
-fn closers(n: usize) -> Vec<u16> {
-    (0..n)
-        .map(|_| {
-            let l = TcpListener::bind("127.0.0.1:0").unwrap();
-            let port = l.local_addr().unwrap().port();
-            std::thread::spawn(move || {
-                for mut s in l.incoming().flatten() {
-                    use std::io::Read;
-                    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-                    let mut buf = [0u8; 512];
-                    let _ = s.read(&mut buf);
-                }
-            });
-            port
-        })
-        .collect()
-}
-
 #[test]
 fn gnu_parallel_shards_and_duckdb_queries_agree_with_one_run() {
     let what = "the recipes test (Debian parallel, Python duckdb)";
     if !works(&["parallel", "--version"]) {
-        return skip(what, "GNU parallel is not installed");
+        return common::skip(what, "GNU parallel is not installed");
     }
     if !works(&["python3", "-c", "import duckdb"]) {
-        return skip(what, "the duckdb Python package is not installed");
+        return common::skip(what, "the duckdb Python package is not installed");
     }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = std::env::temp_dir().join(format!("rdprobe-recipes-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let refused = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let refused = free_port();
     let mut list: String = closers(12)
         .iter()
         .map(|p| format!("127.0.0.1:{p}\n"))

@@ -4,10 +4,13 @@
 //! the shards' JSON Lines gives the summary of one run over the same targets. All targets are
 //! loopback: refused ports, servers that close at once and silent ones in this process.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use common::{closers, free_port, silent};
 
 fn exe() -> &'static str {
     env!("CARGO_BIN_EXE_rdprobe")
@@ -41,52 +44,6 @@ fn targets_in(file: &std::path::Path) -> Vec<(String, u64)> {
             )
         })
         .collect()
-}
-
-/// Listeners that read the Connection Request and close (`x224-closed`), on `n` ports of
-/// 127.0.0.1 (reading first: a close with unread data would be a reset, and vary by timing).
-fn closers(n: usize) -> Vec<u16> {
-    (0..n)
-        .map(|_| {
-            let l = TcpListener::bind("127.0.0.1:0").unwrap();
-            let port = l.local_addr().unwrap().port();
-            std::thread::spawn(move || {
-                for mut s in l.incoming().flatten() {
-                    use std::io::Read;
-                    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-                    let mut buf = [0u8; 512];
-                    let _ = s.read(&mut buf);
-                    drop(s);
-                }
-            });
-            port
-        })
-        .collect()
-}
-
-/// Listeners that accept and never answer.
-fn silent(n: usize) -> Vec<u16> {
-    (0..n)
-        .map(|_| {
-            let l = TcpListener::bind("127.0.0.1:0").unwrap();
-            let port = l.local_addr().unwrap().port();
-            std::thread::spawn(move || {
-                let mut held = Vec::new();
-                for s in l.incoming().flatten() {
-                    held.push(s);
-                }
-            });
-            port
-        })
-        .collect()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn probe(args: &[&str]) -> std::process::Output {

@@ -610,15 +610,12 @@ pub fn rdg(scenario: &str, legacy_only: bool) -> Result<Peer, Unavailable> {
     let dir = temp_dir("rdg")?;
     let cert = write_cert(Cert::Default, dir.path())?;
     let script = crate::fixtures().join("tools/rdg_server.py");
-    let mut group = Group::new(dir.path())?;
     let what = format!(
         "rdg_server.py --scenario {scenario}{}",
         if legacy_only { " --legacy-only" } else { "" }
     );
-    let log = dir.path().join("rdg.log");
-    let mut reasons = Vec::new();
-    for _ in 0..PORT_ATTEMPTS {
-        let lease = lease_port()?;
+    let peer_cert = cert.cert.clone();
+    single_process_peer(what, "rdg_server.py", dir, Some(peer_cert), t0, |port| {
         let mut cmd = Command::new(&python);
         cmd.arg(&script)
             .arg("--cert")
@@ -626,34 +623,14 @@ pub fn rdg(scenario: &str, legacy_only: bool) -> Result<Peer, Unavailable> {
             .arg("--key")
             .arg(&cert.key)
             .arg("--port")
-            .arg(lease.0.to_string())
+            .arg(port.to_string())
             .args(["--scenario", scenario])
             .args(["--nt-hash", NLA_NT_HASH]);
         if legacy_only {
             cmd.arg("--legacy-only");
         }
-        let server = group.spawn_logged("rdg_server.py", cmd, dir.path(), &log)?;
-        match group.wait_listening(server, lease.0, deadline()) {
-            Ok(()) => {
-                return Ok(Peer {
-                    port: lease.0,
-                    what,
-                    started_in: t0.elapsed(),
-                    cert: Some(cert.cert.clone()),
-                    display: None,
-                    group,
-                    _lease: lease,
-                    dir,
-                })
-            }
-            Err(Wait::PortTaken(why)) => reasons.push(why),
-            Err(Wait::Failed(why)) => return Err(failed(format!("{what}: {why}"))),
-        }
-    }
-    Err(failed(format!(
-        "{what}: no port after {PORT_ATTEMPTS} attempts: {}",
-        reasons.join("; ")
-    )))
+        cmd
+    })
 }
 
 /// Starts `fixtures/tools/sei_proxy.py` in front of the xrdp on `upstream` (security_layer
@@ -664,26 +641,60 @@ pub fn sei_proxy(upstream: u16, code: u32) -> Result<Peer, Unavailable> {
     let python = find_exe("python3")?;
     let dir = temp_dir("sei")?;
     let script = crate::fixtures().join("tools/sei_proxy.py");
-    let mut group = Group::new(dir.path())?;
     let what = format!("sei_proxy.py --code {code}");
-    let log = dir.path().join("sei.log");
-    let mut reasons = Vec::new();
-    for _ in 0..PORT_ATTEMPTS {
-        let lease = lease_port()?;
+    single_process_peer(what, "sei_proxy.py", dir, None, t0, |port| {
         let mut cmd = Command::new(&python);
         cmd.arg(&script)
-            .args(["--port", &lease.0.to_string()])
+            .args(["--port", &port.to_string()])
             .args(["--upstream", &format!("127.0.0.1:{upstream}")])
             .args(["--code", &code.to_string()])
             .args(["--connections", "1000"]);
-        let server = group.spawn_logged("sei_proxy.py", cmd, dir.path(), &log)?;
+        cmd
+    })
+}
+
+/// Starts a real Prometheus (Debian's `prometheus`) on loopback with `config` (its YAML) and
+/// a storage directory of its own; its query API is on the peer's port.
+pub fn prometheus(config: &str) -> Result<Peer, Unavailable> {
+    let t0 = Instant::now();
+    let exe = find_exe("prometheus")?;
+    let dir = temp_dir("prometheus")?;
+    let file = dir.path().join("prometheus.yml");
+    std::fs::write(&file, config).map_err(|e| failed(format!("prometheus.yml: {e}")))?;
+    let data = dir.path().join("data");
+    single_process_peer("prometheus".into(), "prometheus", dir, None, t0, |port| {
+        let mut cmd = Command::new(&exe);
+        cmd.arg(format!("--config.file={}", file.display()))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"));
+        cmd
+    })
+}
+
+/// Starts one program (`command(port)`: its command line for a leased loopback port) in
+/// `dir`, its output logged there, and waits until it listens; a port taken meanwhile is
+/// retried with another, up to [`PORT_ATTEMPTS`] times.
+fn single_process_peer(
+    what: String,
+    name: &'static str,
+    dir: tempfile::TempDir,
+    cert: Option<PathBuf>,
+    t0: Instant,
+    mut command: impl FnMut(u16) -> Command,
+) -> Result<Peer, Unavailable> {
+    let mut group = Group::new(dir.path())?;
+    let log = dir.path().join(format!("{name}.log"));
+    let mut reasons = Vec::new();
+    for _ in 0..PORT_ATTEMPTS {
+        let lease = lease_port()?;
+        let server = group.spawn_logged(name, command(lease.0), dir.path(), &log)?;
         match group.wait_listening(server, lease.0, deadline()) {
             Ok(()) => {
                 return Ok(Peer {
                     port: lease.0,
                     what,
                     started_in: t0.elapsed(),
-                    cert: None,
+                    cert,
                     display: None,
                     group,
                     _lease: lease,
@@ -696,50 +707,6 @@ pub fn sei_proxy(upstream: u16, code: u32) -> Result<Peer, Unavailable> {
     }
     Err(failed(format!(
         "{what}: no port after {PORT_ATTEMPTS} attempts: {}",
-        reasons.join("; ")
-    )))
-}
-
-/// Starts a real Prometheus (Debian's `prometheus`) on loopback with `config` (its YAML) and
-/// a storage directory of its own; its query API is on the peer's port.
-pub fn prometheus(config: &str) -> Result<Peer, Unavailable> {
-    let t0 = Instant::now();
-    let exe = find_exe("prometheus")?;
-    let dir = temp_dir("prometheus")?;
-    let file = dir.path().join("prometheus.yml");
-    std::fs::write(&file, config).map_err(|e| failed(format!("prometheus.yml: {e}")))?;
-    let mut group = Group::new(dir.path())?;
-    let log = dir.path().join("prometheus.log");
-    let mut reasons = Vec::new();
-    for _ in 0..PORT_ATTEMPTS {
-        let lease = lease_port()?;
-        let mut cmd = Command::new(&exe);
-        cmd.arg(format!("--config.file={}", file.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{}", lease.0));
-        let server = group.spawn_logged("prometheus", cmd, dir.path(), &log)?;
-        match group.wait_listening(server, lease.0, deadline()) {
-            Ok(()) => {
-                return Ok(Peer {
-                    port: lease.0,
-                    what: "prometheus".into(),
-                    started_in: t0.elapsed(),
-                    cert: None,
-                    display: None,
-                    group,
-                    _lease: lease,
-                    dir,
-                })
-            }
-            Err(Wait::PortTaken(why)) => reasons.push(why),
-            Err(Wait::Failed(why)) => return Err(failed(format!("prometheus: {why}"))),
-        }
-    }
-    Err(failed(format!(
-        "prometheus: no port after {PORT_ATTEMPTS} attempts: {}",
         reasons.join("; ")
     )))
 }

@@ -77,3 +77,45 @@ pub fn drop_port(what: &str, ns: &Netns, port: &str) -> bool {
         }
     }
 }
+
+/// A free port on 127.0.0.1 (bound, then released: nothing listens on it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Listeners on `n` ports of 127.0.0.1 that read the Connection Request and close
+/// (`x224-closed`: reading first, since a close with unread data would be a reset, and vary by
+/// timing).
+pub fn closers(n: usize) -> Vec<u16> {
+    listeners(n, |mut s| {
+        use std::io::Read;
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(1)));
+        let mut buf = [0u8; 512];
+        let _ = s.read(&mut buf);
+    })
+}
+
+/// Listeners on `n` ports of 127.0.0.1 that accept and never answer (until the test ends).
+pub fn silent(n: usize) -> Vec<u16> {
+    // Each connection is kept open (leaked) until the test process ends.
+    listeners(n, std::mem::forget)
+}
+
+fn listeners(n: usize, each: fn(std::net::TcpStream)) -> Vec<u16> {
+    (0..n)
+        .map(|_| {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = l.local_addr().unwrap().port();
+            std::thread::spawn(move || {
+                for s in l.incoming().flatten() {
+                    each(s);
+                }
+            });
+            port
+        })
+        .collect()
+}

@@ -453,6 +453,11 @@ impl<'c> Connector<'c> {
             filetime,
             self.cfg.randoms.credssp,
         );
+        self.logon(protocol, client, first);
+    }
+
+    /// CredSSP with credentials begins: `first` (the client's first TSRequest) goes out.
+    fn logon(&mut self, protocol: SecurityProtocol, client: CredsspClient<'c>, first: Vec<u8>) {
         self.out.push(first);
         self.state = State::Credssp {
             protocol,
@@ -502,17 +507,7 @@ impl<'c> Connector<'c> {
             nonce.copy_from_slice(&self.cfg.randoms.credssp[24..]);
             let (client, first) =
                 CredsspClient::start_kerberos(creds, public_key, gss, &token, nonce);
-            self.out.push(first);
-            self.state = State::Credssp {
-                protocol,
-                cssp: Cssp::Logon {
-                    client: Box::new(client),
-                    facts: Err("no TSRequest from the server".to_owned()),
-                    answers: 0,
-                },
-                credentials_sent: false,
-            };
-            return;
+            return self.logon(protocol, client, first);
         }
         let failure = failure.unwrap_or(KerberosFailure::Malformed("no ticket".into()));
         if self.cfg.auth == AuthPolicy::Auto && failure.falls_back() {
