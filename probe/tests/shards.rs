@@ -54,6 +54,18 @@ fn probe(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `rdprobe summarize --format json FILES`: its exit code and its summary object.
+fn summarize(files: &[&std::path::Path]) -> (Option<i32>, serde_json::Value) {
+    let o = Command::new(exe())
+        .args(["summarize", "--format", "json"])
+        .args(files)
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    (o.status.code(), v)
+}
+
 /// The summary object of a `summarize --format json` or of a run's last jsonl line, without
 /// the slowest targets (their times differ from run to run).
 fn summary_without_times(v: &serde_json::Value) -> serde_json::Value {
@@ -109,13 +121,9 @@ fn shards_cover_every_target_once_and_summarize_equals_one_run() {
     let text = std::fs::read_to_string(&one).unwrap();
     let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(last["type"], "summary");
-    let o = Command::new(exe())
-        .args(["summarize", "--format", "json"])
-        .args(&files)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1), "some targets are errors: {o:?}");
-    let merged: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let shards: Vec<&std::path::Path> = files.iter().map(|f| f.as_path()).collect();
+    let (code, merged) = summarize(&shards);
+    assert_eq!(code, Some(1), "some targets are errors");
     assert_eq!(merged["targets"], 88);
     assert_eq!(
         summary_without_times(&merged),
@@ -123,12 +131,7 @@ fn shards_cover_every_target_once_and_summarize_equals_one_run() {
         "the summary of the shards is the summary of one run"
     );
     // And summarize of the one run's own lines is exactly its summary line, times included.
-    let o = Command::new(exe())
-        .args(["summarize", "--format", "json"])
-        .arg(&one)
-        .output()
-        .unwrap();
-    let again: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (_, again) = summarize(&[&one]);
     assert_eq!(again, last["data"]);
     let _ = std::fs::remove_dir_all(&d);
 }
@@ -206,18 +209,7 @@ fn a_run_killed_with_sigkill_resumes_with_every_target_once() {
     }
     assert_eq!(count.len(), 40, "every target");
     assert!(count.values().all(|n| *n == 1), "each once: {count:?}");
-    let o = Command::new(exe())
-        .args(["summarize", "--format", "json"])
-        .arg(&first)
-        .arg(&second)
-        .output()
-        .unwrap();
-    let merged: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(
-        merged["targets"],
-        40,
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let (_, merged) = summarize(&[&first, &second]);
+    assert_eq!(merged["targets"], 40, "{merged}");
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -51,7 +51,14 @@ pub enum CryptoError {
     Short,
     #[error("the integrity check failed (wrong key)")]
     Integrity,
+    /// The KDC's s2kparams ask for a PBKDF2 iteration count rdprobe will not spend (0, or
+    /// above [`MAX_ITERATIONS`]: the work is synchronous, outside any deadline).
+    #[error("the KDC asks for {0} PBKDF2 iterations (rdprobe does 1 to 65536; Windows and MIT use 4096)")]
+    Iterations(u32),
 }
+
+/// The most PBKDF2 iterations string-to-key does (16 times the RFC 3962 default of 4096).
+pub const MAX_ITERATIONS: u32 = 1 << 16;
 
 const HMAC_LEN: usize = 12;
 const BLOCK: usize = 16;
@@ -207,7 +214,9 @@ impl Key {
             _ => 4096,
         };
         // Bounded: a hostile KDC could ask for billions of rounds.
-        let iterations = iterations.clamp(1, 1 << 20);
+        if !(1..=MAX_ITERATIONS).contains(&iterations) {
+            return Err(CryptoError::Iterations(iterations));
+        }
         let mut tkey = Zeroizing::new(vec![0u8; len]);
         pbkdf2::pbkdf2_hmac::<Sha1>(password.as_bytes(), salt.as_bytes(), iterations, &mut tkey);
         Ok(Self {
@@ -307,9 +316,7 @@ fn cts_encrypt(key: &[u8], data: &[u8]) -> Vec<u8> {
     // Swap the last two blocks; cut the (now last) one to the length of the last input chunk.
     let blocks = out.len() / BLOCK;
     let last_len = n - (blocks - 1) * BLOCK;
-    let (head, tail) = out.split_at_mut((blocks - 2) * BLOCK);
-    let _ = head;
-    let (a, b) = tail.split_at_mut(BLOCK);
+    let (a, b) = out[(blocks - 2) * BLOCK..].split_at_mut(BLOCK);
     a.swap_with_slice(b);
     out.truncate((blocks - 1) * BLOCK + last_len);
     out
@@ -529,6 +536,21 @@ mod tests {
             k.bytes(),
             hex("55a6ac740ad17b4846941051e1e8b0a7548d93b0ab30a8bc3ff16280382b8c2a")
         );
+    }
+
+    #[test]
+    fn a_hostile_iteration_count_is_refused() {
+        let at = |n: u32| {
+            Key::from_password(
+                EType::AES256_CTS_HMAC_SHA1_96,
+                "p",
+                "s",
+                Some(&n.to_be_bytes()),
+            )
+        };
+        assert_eq!(at(0).err(), Some(CryptoError::Iterations(0)));
+        assert_eq!(at(u32::MAX).err(), Some(CryptoError::Iterations(u32::MAX)));
+        assert!(at(MAX_ITERATIONS).is_ok());
     }
 
     #[test]
