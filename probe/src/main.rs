@@ -7,6 +7,11 @@ use clap::Parser;
 
 mod app;
 mod cli;
+
+/// mimalloc rather than glibc's malloc: a SYN scan's million connections are a million small
+/// reports built, written and dropped, and glibc's allocator took a fifth of that run's time.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use cli::{Cli, Command, OutFormat};
 
 fn main() -> ExitCode {

@@ -565,7 +565,8 @@ fn a_closed_stdout_ends_the_run_quietly() {
 }
 
 /// Several capture files are analysed in parallel and written in argument order: the output
-/// is exactly what the files give one by one.
+/// is exactly what the files give one by one, then (text, JSON Lines) their summary together,
+/// which is what `rdprobe summarize` makes of the files' JSON Lines written one by one.
 #[test]
 fn several_capture_files_come_out_in_argument_order() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/captures/public");
@@ -580,6 +581,8 @@ fn several_capture_files_come_out_in_argument_order() {
         .iter()
         .map(|n| dir.join(n).to_str().unwrap().to_owned())
         .collect();
+    let runs = std::env::temp_dir().join(format!("rdprobe-several-{}", std::process::id()));
+    std::fs::create_dir_all(&runs).unwrap();
     for format in ["jsonl", "text", "json"] {
         let mut args = vec!["pcap", "--format", format];
         args.extend(paths.iter().map(String::as_str));
@@ -589,9 +592,15 @@ fn several_capture_files_come_out_in_argument_order() {
             "{all:?}"
         );
         let mut one_by_one = Vec::new();
-        for p in &paths {
+        let mut jsonl_files = Vec::new();
+        for (i, p) in paths.iter().enumerate() {
             let o = rdprobe(&["pcap", "--format", format, p]);
             one_by_one.push(stdout(&o));
+            // The JSON Lines of each file, for summarize.
+            let f = runs.join(format!("{i}.jsonl"));
+            let o = rdprobe(&["pcap", "--format", "jsonl", p]);
+            std::fs::write(&f, &o.stdout).unwrap();
+            jsonl_files.push(f.to_str().unwrap().to_owned());
         }
         if format == "json" {
             let v: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
@@ -600,10 +609,33 @@ fn several_capture_files_come_out_in_argument_order() {
                 .map(|s| serde_json::from_str(s).unwrap())
                 .collect();
             assert_eq!(v, serde_json::Value::Array(each));
+            continue;
+        }
+        let all = stdout(&all);
+        let files = one_by_one.concat();
+        let together = all
+            .strip_prefix(&files)
+            .unwrap_or_else(|| panic!("{format}: the files' own output first:\n{all}"));
+        let mut args = vec!["summarize", "--format", format];
+        args.extend(jsonl_files.iter().map(String::as_str));
+        let summarized = rdprobe(&args);
+        assert_eq!(together, stdout(&summarized), "{format}");
+        if format == "jsonl" {
+            let v: serde_json::Value = serde_json::from_str(together).unwrap();
+            assert_eq!(v["type"], "summary");
+            assert!(v.get("file").is_none(), "{v}");
+            assert_eq!(v["data"]["files"], 5);
+            let connections: u64 = one_by_one
+                .iter()
+                .flat_map(|s| s.lines())
+                .filter(|l| l.starts_with(r#"{"type":"connection""#))
+                .count() as u64;
+            assert_eq!(v["data"]["summary"]["connections"], connections);
         } else {
-            assert_eq!(stdout(&all), one_by_one.concat(), "{format}");
+            assert!(together.starts_with("== 5 capture files: "), "{together}");
         }
     }
+    let _ = std::fs::remove_dir_all(&runs);
 }
 
 /// `--rate` spaces new connections across all targets: 11 refused targets at 20 a second take

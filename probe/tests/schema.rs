@@ -1,7 +1,8 @@
 //! The JSON Schemas of `docs/schema/` are the ones the report types generate
 //! (`report::schema`; `RDPROBE_WRITE_SCHEMA=1` rewrites them), and real outputs validate
 //! against them: `pcap --format jsonl` and `--format json` over every fixture capture,
-//! `probe --format jsonl` over loopback targets, `summarize`, `explain --format json`.
+//! `probe --format jsonl` over loopback targets, `summarize`, `explain --format json`; and so
+//! do the JSON insta snapshots and the probe JSON kept with the fixture captures.
 
 use std::process::Command;
 
@@ -159,6 +160,45 @@ fn real_outputs_validate() {
     let _ = std::fs::remove_file(&dir);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     validate(&line, &v, "summarize --format jsonl");
+    // Several captures in one run: their lines and their summary together (a summary line
+    // without a file), and summarize over that run.
+    let o = Command::new(exe())
+        .args(["pcap", "--format", "jsonl"])
+        .args(&files)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert!(
+        last.get("file").is_none() && last["data"]["files"] == files.len(),
+        "{last}"
+    );
+    for l in text.lines() {
+        validate(
+            &line,
+            &serde_json::from_str(l).unwrap(),
+            &format!("{l:.200}"),
+        );
+    }
+    let mut bad = last.clone();
+    bad["data"]
+        .as_object_mut()
+        .unwrap()
+        .remove("capture_findings");
+    assert!(
+        !line.is_valid(&bad),
+        "a summary of captures without capture_findings validates"
+    );
+    std::fs::write(&dir, &text).unwrap();
+    let o = Command::new(exe())
+        .args(["summarize", "--format", "jsonl"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&dir);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    validate(&line, &v, "summarize --format jsonl over pcap runs");
+    assert_eq!(v, last, "summarize of a run's lines is that run's summary");
     for code in [
         "0x904",
         "50331675",
@@ -172,4 +212,71 @@ fn real_outputs_validate() {
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         validate(&explanations, &v, code);
     }
+}
+
+/// The insta snapshots of JSON (their placeholders given values of their type) and the probe
+/// JSON kept with the fixture captures are records of the schema.
+#[test]
+fn snapshots_and_fixture_json_validate() {
+    let line = jsonschema::validator_for(&schema("line")).unwrap();
+    let report = jsonschema::validator_for(&schema("capture-report")).unwrap();
+    let probe_result = jsonschema::validator_for(&schema("probe-result")).unwrap();
+    // `probe --format json`: an array of results (several targets) or one.
+    let probe_array = |v: &serde_json::Value, what: &str| {
+        let results = v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]);
+        assert!(!results.is_empty(), "{what}");
+        for r in &results {
+            validate(&probe_result, r, what);
+        }
+    };
+    let mut checked = 0;
+    let snaps = root().join("probe/tests/snapshots");
+    for e in std::fs::read_dir(&snaps).unwrap().flatten() {
+        let name = e.file_name().into_string().unwrap();
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        // insta's header, then the snapshot.
+        let body = text.splitn(3, "---\n").nth(2).unwrap_or_default();
+        let body = body
+            .replace("[port]", "3389")
+            .replace("[ms]", "1.5")
+            .replace("\"[fixtures]", "\"/fixtures");
+        if name.contains("json_lines") {
+            for l in body.lines().filter(|l| !l.trim().is_empty()) {
+                validate(
+                    &line,
+                    &serde_json::from_str(l).unwrap(),
+                    &format!("{name}: {l:.200}"),
+                );
+            }
+        } else if name.contains("full_json_of_a_probe") {
+            probe_array(&serde_json::from_str(&body).unwrap(), &name);
+        } else if name.starts_with("snapshots__pcap_") {
+            validate(&report, &serde_json::from_str(&body).unwrap(), &name);
+        } else {
+            // Help texts and decode errors: not JSON.
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&body).is_err(),
+                "{name} is JSON: validate it"
+            );
+            continue;
+        }
+        checked += 1;
+    }
+    assert!(checked >= 6, "{checked} JSON snapshots");
+    let mut fixtures = 0;
+    let mut dirs = vec![root().join("fixtures/captures")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.to_string_lossy().ends_with(".probe.json") {
+                let v: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+                probe_array(&v, &p.display().to_string());
+                fixtures += 1;
+            }
+        }
+    }
+    assert!(fixtures >= 10, "{fixtures} probe JSON files");
 }

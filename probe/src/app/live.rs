@@ -17,6 +17,9 @@ pub(crate) fn live(
 ) -> anyhow::Result<ExitCode> {
     use rdprobe::capture::analyzer::Config;
     use rdprobe::capture::live::{run, LiveOptions};
+    // The capture's name on every line, as a file's name is in `pcap`'s (summarize pairs a
+    // capture's connections with its summary line by it).
+    let capture = format!("live:{interface}");
     let opts = LiveOptions {
         interface,
         filter,
@@ -31,7 +34,7 @@ pub(crate) fn live(
         duration: duration.map(std::time::Duration::from_secs_f64),
         count,
     };
-    use rdprobe::report::json::{self, Envelope, LineKind};
+    use rdprobe::report::json;
     let mut worst = rdprobe::diagnose::Verdict::Ok;
     let mut write_error: Option<std::io::Error> = None;
     let report = run(&opts, |c| {
@@ -44,19 +47,10 @@ pub(crate) fn live(
         let written = match format {
             OutFormat::Text => {
                 let mut s = String::new();
-                rdprobe::report::text::connection(c, &mut s);
+                rdprobe::report::text::connection(&c, &mut s);
                 writeln!(out, "{s}")
             }
-            _ => json::write_line(
-                &mut out,
-                &Envelope {
-                    kind: LineKind::Connection,
-                    schema_version: rdprobe::report::json::SCHEMA_VERSION,
-                    file: None,
-                    data: c,
-                },
-            )
-            .and_then(|()| writeln!(out)),
+            _ => json::write_connection(&mut out, Some(&capture), &c).and_then(|()| writeln!(out)),
         }
         .and_then(|()| out.flush());
         if let Err(e) = written {

@@ -39,7 +39,9 @@ pub(crate) fn pcap(
     };
     // The reports the HTML page shows (text mode: the connections the text lists).
     let mut for_html: Vec<rdprobe::report::capture::CaptureReport> = Vec::new();
-    use rdprobe::capture::batch::{analyze_all, analyze_one, Event, FileResult, Mode};
+    use rdprobe::capture::batch::{
+        analyze_all, analyze_beside, analyze_one, Event, FileResult, Mode,
+    };
     let mode = match format {
         // main refuses nagios for pcap before this.
         OutFormat::Text | OutFormat::Nagios => Mode::Text,
@@ -52,13 +54,19 @@ pub(crate) fn pcap(
     let mut input_error = false;
     let mut worst = rdprobe::diagnose::Verdict::Ok;
     let mut write_error: Option<std::io::Error> = None;
+    // The summary of several files (written after them).
+    let mut archive = rdprobe::report::archive::ArchiveSummary::default();
     // One file's end: its verdicts, then its report (text), summary line (jsonl) or kept
     // report (json).
     let mut done = |result: Result<FileResult, String>,
                     out: &mut dyn Write,
                     reports: &mut Vec<rdprobe::report::capture::CaptureReport>|
      -> std::io::Result<()> {
-        let FileResult { report: r, scans } = match result {
+        let FileResult {
+            report: r,
+            scans,
+            archive: part,
+        } = match result {
             Ok(r) => r,
             Err(e) => {
                 input_error = true;
@@ -66,6 +74,7 @@ pub(crate) fn pcap(
                 return Ok(());
             }
         };
+        archive.merge(&part);
         let s = &r.summary;
         if s.error > 0 {
             worst = rdprobe::diagnose::Verdict::Error;
@@ -125,15 +134,24 @@ pub(crate) fn pcap(
             }
         };
         let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let result = analyze_one(file, &base, mode, &cancel, progress, |l| {
-            if write_error.is_none() {
-                if let Err(e) = writeln!(out, "{l}") {
-                    // The reader went away: stop instead of analysing for nobody.
-                    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-                    write_error = Some(e);
-                }
-            }
-        });
+        let result = if mode == Mode::Jsonl {
+            let name = file.display().to_string();
+            // Each line is made in a buffer of its own and written whole: serde_json's many
+            // small writes cost less into a Vec than through the output's `dyn Write`.
+            let mut line = Vec::with_capacity(8192);
+            analyze_beside(file, &base, &cancel, progress, |c| {
+                line.clear();
+                // Writing to a Vec cannot fail.
+                let _ = rdprobe::report::json::write_connection(&mut line, Some(&name), c);
+                line.push(b'\n');
+                // The reader went away: stop instead of analysing for nobody.
+                out.write_all(&line)
+                    .map_err(|e| write_error = Some(e))
+                    .is_ok()
+            })
+        } else {
+            analyze_one(file, &base, mode, &cancel, progress, |_| {})
+        };
         if let Some(b) = &bar {
             b.finish_and_clear();
         }
@@ -171,6 +189,30 @@ pub(crate) fn pcap(
     }
     if let Some(e) = write_error {
         return Err(e.into());
+    }
+    // Several files: their summary together (what `rdprobe summarize` prints of their lines).
+    if files.len() > 1 && archive.files > 0 {
+        match format {
+            OutFormat::Text | OutFormat::Nagios => {
+                let mut s = String::new();
+                rdprobe::report::text::archive(&archive, &mut s);
+                if paint {
+                    s = rdprobe::report::text::paint(&s);
+                }
+                out.write_all(s.as_bytes())?;
+            }
+            OutFormat::Jsonl => {
+                rdprobe::report::json::write_envelope(
+                    &mut out,
+                    rdprobe::report::json::LineKind::Summary,
+                    None,
+                    &archive,
+                )?;
+                writeln!(out)?;
+            }
+            // The JSON document is the files' reports.
+            OutFormat::Json => {}
+        }
     }
     if let Some(path) = &html {
         let page = if format == OutFormat::Json {

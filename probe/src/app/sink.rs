@@ -46,17 +46,11 @@ impl ResultSink {
                 }
                 writeln!(self.out, "{s}")
             }
-            OutFormat::Jsonl => json::write_line(
-                &mut self.out,
-                &json::Envelope {
-                    kind: json::LineKind::Target,
-                    schema_version: rdprobe::report::json::SCHEMA_VERSION,
-                    file: None,
-                    data: r,
-                },
-            )
-            .and_then(|()| writeln!(self.out))
-            .and_then(|()| self.out.flush()),
+            OutFormat::Jsonl => {
+                json::write_envelope(&mut self.out, json::LineKind::Target, None, r)
+                    .and_then(|()| writeln!(self.out))
+                    .and_then(|()| self.out.flush())
+            }
             OutFormat::Json => {
                 let sep = if self.count == 0 { "[\n" } else { ",\n" };
                 self.out
@@ -98,17 +92,9 @@ impl ResultSink {
         data: &T,
     ) -> std::io::Result<()> {
         use rdprobe::report::json;
-        json::write_line(
-            &mut self.out,
-            &json::Envelope {
-                kind,
-                schema_version: json::SCHEMA_VERSION,
-                file: None,
-                data,
-            },
-        )
-        .and_then(|()| writeln!(self.out))
-        .and_then(|()| self.out.flush())
+        json::write_envelope(&mut self.out, kind, None, data)
+            .and_then(|()| writeln!(self.out))
+            .and_then(|()| self.out.flush())
     }
 
     /// Text as it is, or one JSON Lines envelope.

@@ -1,7 +1,8 @@
 //! Several capture files at once: each analysed on its own thread (up to the cores there are),
 //! their output handed back in argument order. JSON Lines are streamed through a bounded
 //! channel per file, so a later file waits (it does not pile up output) until the earlier ones
-//! are written.
+//! are written. One file in JSON Lines is analysed on one thread and written on another
+//! ([`analyze_beside`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -10,8 +11,9 @@ use std::sync::Arc;
 
 use crate::capture::analyzer::Config;
 use crate::capture::run::analyze_file;
-use crate::report::capture::CaptureReport;
-use crate::report::json::{self, Envelope};
+use crate::report::archive::{ArchiveSummary, FileEntry};
+use crate::report::capture::{CaptureReport, Connection};
+use crate::report::json;
 use crate::report::scan::Scans;
 
 /// What the output needs of each file.
@@ -31,6 +33,8 @@ pub struct FileResult {
     pub report: CaptureReport,
     /// Scan-like attempts (text mode).
     pub scans: Scans,
+    /// The file's part of the summary of several files (all its connections and its end).
+    pub archive: ArchiveSummary,
 }
 
 /// What a file sends to the writer.
@@ -45,44 +49,98 @@ pub enum Event {
 /// Lines a file may have waiting before its thread waits for the writer.
 const QUEUE: usize = 1024;
 
-/// Analyzes one file with the settings of `base` (ports, series, key log), handing each JSON
-/// Lines connection line to `line` as it finishes.
+/// Analyzes one file with the settings of `base` (ports, series, key log), handing each
+/// connection to `each` as it finishes in JSON Lines mode.
 pub fn analyze_one(
     file: &Path,
     base: &Config,
     mode: Mode,
     cancel: &Arc<AtomicBool>,
     progress: impl FnMut(u64),
-    mut line: impl FnMut(String),
+    mut each: impl FnMut(Connection),
 ) -> Result<FileResult, String> {
     let cfg = Config {
         keep_connections: mode == Mode::Json,
         cancel: Some(cancel.clone()),
         ..base.clone()
     };
-    let file_name = file.display().to_string();
     let mut scans = Scans::default();
     let mut kept = Vec::new();
-    let result = analyze_file(file, cfg, progress, |c| match mode {
-        Mode::Text => {
-            if let Some(c) = scans.offer(c.clone()) {
-                kept.push(c);
+    let mut archive = ArchiveSummary::default();
+    let result = analyze_file(file, cfg, progress, |c| {
+        archive.add_connection(&c);
+        match mode {
+            Mode::Text => {
+                if let Some(c) = scans.offer(c) {
+                    kept.push(c);
+                }
             }
+            Mode::Jsonl if !cancel.load(Ordering::Relaxed) => each(c),
+            // JSON keeps the connections in the report.
+            Mode::Jsonl | Mode::Json => {}
         }
-        Mode::Jsonl if !cancel.load(Ordering::Relaxed) => line(json::line(&Envelope {
-            kind: json::LineKind::Connection,
-            schema_version: crate::report::json::SCHEMA_VERSION,
-            file: Some(&file_name),
-            data: c,
-        })),
-        Mode::Jsonl => {}
-        Mode::Json => {}
     });
     let mut report = result.map_err(|e| format!("{}: {e}", file.display()))?;
-    if mode == Mode::Text {
-        report.connections = kept;
+    match mode {
+        Mode::Text => report.connections = kept,
+        Mode::Json => report
+            .connections
+            .iter()
+            .for_each(|c| archive.add_connection(c)),
+        Mode::Jsonl => {}
     }
-    Ok(FileResult { report, scans })
+    archive.add_file(&FileEntry::from(&report));
+    Ok(FileResult {
+        report,
+        scans,
+        archive,
+    })
+}
+
+/// Connections a batch carries from the analysis to the writer in [`analyze_beside`].
+const BATCH: usize = 256;
+
+/// One file in JSON Lines, analysed on a thread of its own while `each` writes on the caller's
+/// (a SYN scan's million connections take about as long to write as to find). Connections
+/// cross in batches through a bounded channel; `each` returns false to stop (the output was
+/// closed), which stops the analysis too.
+pub fn analyze_beside(
+    file: &Path,
+    base: &Config,
+    cancel: &Arc<AtomicBool>,
+    progress: impl FnMut(u64) + Send,
+    mut each: impl FnMut(&Connection) -> bool,
+) -> Result<FileResult, String> {
+    let (tx, rx) = sync_channel::<Vec<Connection>>(QUEUE / BATCH);
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            let result = analyze_one(file, base, Mode::Jsonl, cancel, progress, |c| {
+                batch.push(c);
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    let _ = tx.send(full);
+                }
+            });
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            result
+        });
+        'batches: for batch in rx.iter() {
+            for c in &batch {
+                if !each(c) {
+                    cancel.store(true, Ordering::Relaxed);
+                    break 'batches;
+                }
+            }
+        }
+        // The analysis' sends fail from here on instead of waiting.
+        drop(rx);
+        worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 /// Analyzes `files` on up to `threads` threads; `each(index, event)` sees every file's
@@ -109,14 +167,19 @@ pub fn analyze_all(
                 let (Some(file), Some(tx)) = (files.get(i), senders.get(i)) else {
                     return;
                 };
+                let name = file.display().to_string();
                 let result = analyze_one(
                     file,
                     base,
                     mode,
                     cancel,
                     |_| {},
-                    |l| {
-                        let _ = tx.send(Event::Line(l));
+                    |c| {
+                        let mut line = Vec::with_capacity(4096);
+                        // Writing to a Vec cannot fail.
+                        let _ = json::write_connection(&mut line, Some(&name), &c);
+                        let line = String::from_utf8(line).unwrap_or_default();
+                        let _ = tx.send(Event::Line(line));
                     },
                 );
                 let _ = tx.send(Event::Done(Box::new(result)));

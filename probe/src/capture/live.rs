@@ -29,7 +29,7 @@ pub struct LiveOptions {
 /// Captures until stopped; `on_connection` sees each finished connection at once.
 pub fn run(
     opts: &LiveOptions,
-    on_connection: impl FnMut(&Connection),
+    on_connection: impl FnMut(Connection),
 ) -> anyhow::Result<CaptureReport> {
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -60,7 +60,12 @@ pub fn run(
     }
     let link = LinkType(u32::try_from(cap.get_datalink().0).unwrap_or(u32::MAX));
     let started = Instant::now();
-    let mut pipeline = Pipeline::new(opts.config.clone(), on_connection);
+    // Streamed, never kept: a capture may run for days.
+    let config = Config {
+        keep_connections: false,
+        ..opts.config.clone()
+    };
+    let mut pipeline = Pipeline::new(config, on_connection);
     loop {
         if stop.load(Ordering::SeqCst)
             || opts.duration.is_some_and(|d| started.elapsed() >= d)

@@ -11,7 +11,7 @@ use crate::report::capture::{CaptureReport, Connection};
 const MAX_NOTICES: usize = 20;
 
 /// Packets in, connections out.
-pub struct Pipeline<F: FnMut(&Connection)> {
+pub struct Pipeline<F: FnMut(Connection)> {
     analyzer: Analyzer,
     keep: bool,
     on_connection: F,
@@ -23,9 +23,9 @@ pub struct Pipeline<F: FnMut(&Connection)> {
     non_ip: u64,
 }
 
-impl<F: FnMut(&Connection)> Pipeline<F> {
-    /// `on_connection` sees each connection as soon as it is finished (streaming output); the
-    /// report keeps them all unless `cfg.keep_connections` is false.
+impl<F: FnMut(Connection)> Pipeline<F> {
+    /// With `cfg.keep_connections` the report keeps every connection; without, each is handed
+    /// to `on_connection` as soon as it is finished (streaming output) and not kept.
     pub fn new(cfg: Config, on_connection: F) -> Self {
         Self {
             keep: cfg.keep_connections,
@@ -87,9 +87,10 @@ impl<F: FnMut(&Connection)> Pipeline<F> {
     /// Hands out the connections finished so far.
     pub fn flush(&mut self) {
         for c in self.analyzer.take_finished() {
-            (self.on_connection)(&c);
             if self.keep {
                 self.connections.push(c);
+            } else {
+                (self.on_connection)(c);
             }
         }
     }
@@ -99,9 +100,10 @@ impl<F: FnMut(&Connection)> Pipeline<F> {
         let (keep, on_connection, connections) =
             (self.keep, &mut self.on_connection, &mut self.connections);
         let udp = self.analyzer.finish_each(|c| {
-            on_connection(&c);
             if keep {
                 connections.push(c);
+            } else {
+                on_connection(c);
             }
         });
         self.connections.sort_by_key(|c| c.first_packet);

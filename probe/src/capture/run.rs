@@ -7,15 +7,15 @@ use crate::capture::pipeline::Pipeline;
 use crate::capture::source::{PacketReader, SourceError};
 use crate::report::capture::{CaptureReport, Connection};
 
-/// Analyzes one file. `on_connection` sees each connection as soon as it is finished (for
-/// streaming output); the report holds them all. A corrupt or truncated file is not an error:
+/// Analyzes one file. With `cfg.keep_connections` the report holds every connection; without,
+/// `on_connection` is given each as soon as it is finished (streaming output). A corrupt or truncated file is not an error:
 /// the analysis ends with what it has and says so in `notices`. Only a file that cannot be
 /// opened or is not a capture at all is an error.
 pub fn analyze_file(
     path: &Path,
     cfg: Config,
     progress: impl FnMut(u64),
-    on_connection: impl FnMut(&Connection),
+    on_connection: impl FnMut(Connection),
 ) -> Result<CaptureReport, SourceError> {
     let reader = PacketReader::open(path)?;
     let mut report = analyze_reader(reader, cfg, progress, on_connection)?;
@@ -28,7 +28,7 @@ pub fn analyze_reader<R: std::io::Read>(
     mut reader: PacketReader<R>,
     cfg: Config,
     mut progress: impl FnMut(u64),
-    on_connection: impl FnMut(&Connection),
+    on_connection: impl FnMut(Connection),
 ) -> Result<CaptureReport, SourceError> {
     let cancel = cfg.cancel.clone();
     let mut pipeline = Pipeline::new(cfg, on_connection);

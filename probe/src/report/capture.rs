@@ -1,7 +1,7 @@
 //! Output DTOs of `rdprobe pcap` (the JSON keys the README lists under `rdprobe pcap`), filled by the capture pipeline and
 //! rendered as JSON or text. No protocol types here: owned, serializable values.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::diagnose::diagnosis::Diagnosis;
 use crate::diagnose::mstsc::MstscView;
@@ -452,15 +452,17 @@ pub struct Connection {
     pub stopped_at: Option<Stage>,
     pub stages: Vec<StageRecord>,
     pub tcp: TcpReport,
-    pub rdp: Option<RdpReport>,
+    // Boxed, as are the other large optional parts: a connection without them (a SYN scan's)
+    // is a few hundred bytes to build, hand on and drop, not kilobytes.
+    pub rdp: Option<Box<RdpReport>>,
     /// A connection that began with a TLS ClientHello (HTTPS): the name asked for and the
     /// certificate, whether it was decrypted and read as an RD Gateway.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub https: Option<HttpsReport>,
+    pub https: Option<Box<HttpsReport>>,
     /// An RD Gateway connection, decrypted: the gateway's answer, authentication, transport,
     /// tunnel and channel (the same object as the probe's).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub gateway: Option<crate::report::gateway::GatewayReport>,
+    pub gateway: Option<Box<crate::report::gateway::GatewayReport>>,
     /// The RDP connection inside the gateway's tunnel, analysed as a connection of its own
     /// (its stages, facts, findings and verdict; no TCP of its own in the capture).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -472,7 +474,7 @@ pub struct Connection {
     pub findings: Vec<Finding>,
     /// The connection over time (only with `--html`, for its plots).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub series: Option<SeriesReport>,
+    pub series: Option<Box<SeriesReport>>,
     /// First packet number in the file.
     pub first_packet: u64,
 }
@@ -576,7 +578,7 @@ impl UdpFlow {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Summary {
     pub connections: usize,
     pub rdp_connections: usize,
@@ -586,9 +588,9 @@ pub struct Summary {
     pub other_tcp_flows: u64,
     /// Of those, refused or unanswered ones (RDP on a port not given with --port?), and the
     /// first few of their ports.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub other_tcp_failed: u64,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_tcp_failed_ports: Vec<u16>,
     pub udp_rdp_flows: usize,
     pub evicted_flows: u64,
@@ -596,10 +598,38 @@ pub struct Summary {
     pub non_ip_packets: u64,
     /// Bytes and gaps given up to keep out-of-order reassembly within its memory limits
     /// (256 KiB a direction, segment overhead included; 128 MiB in all); absent when none.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub reassembly_skipped_bytes: u64,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub reassembly_skipped_gaps: u64,
+}
+
+/// Most ports [`Summary::other_tcp_failed_ports`] names.
+pub const MAX_FAILED_PORTS: usize = 8;
+
+impl Summary {
+    /// Adds another file's summary: the counts summed, the failed ports the lowest
+    /// [`MAX_FAILED_PORTS`] of both (so the sum does not depend on the order).
+    pub fn add(&mut self, o: &Summary) {
+        self.connections += o.connections;
+        self.rdp_connections += o.rdp_connections;
+        self.ok += o.ok;
+        self.warning += o.warning;
+        self.error += o.error;
+        self.other_tcp_flows += o.other_tcp_flows;
+        self.other_tcp_failed += o.other_tcp_failed;
+        let ports = &mut self.other_tcp_failed_ports;
+        ports.extend(&o.other_tcp_failed_ports);
+        ports.sort_unstable();
+        ports.dedup();
+        ports.truncate(MAX_FAILED_PORTS);
+        self.udp_rdp_flows += o.udp_rdp_flows;
+        self.evicted_flows += o.evicted_flows;
+        self.undecodable_packets += o.undecodable_packets;
+        self.non_ip_packets += o.non_ip_packets;
+        self.reassembly_skipped_bytes += o.reassembly_skipped_bytes;
+        self.reassembly_skipped_gaps += o.reassembly_skipped_gaps;
+    }
 }
 
 fn is_zero(v: &u64) -> bool {

@@ -76,31 +76,53 @@ impl Entry {
             "error" => Verdict::Error,
             _ => return None,
         };
-        let stage = |s: &str| Stage::ALL.into_iter().find(|st| st.as_str() == s);
-        let stopped_at = match v.get("stopped_at")? {
-            serde_json::Value::Null => None,
-            x => Some(stage(x.as_str()?)?),
-        };
-        let mut findings = Vec::new();
-        for f in v.get("findings")?.as_array()? {
-            let id = f.get("id")?.as_str()?;
-            let id = FindingId::ALL.into_iter().find(|i| i.as_str() == id)?;
-            let severity = match f.get("severity")?.as_str()? {
-                "info" => Severity::Info,
-                "warning" => Severity::Warning,
-                "error" => Severity::Error,
-                _ => return None,
-            };
-            findings.push((id, severity));
-        }
         Some(Self {
             target: v.get("target")?.as_str()?.to_owned(),
             port: u16::try_from(v.get("port")?.as_u64()?).ok()?,
             verdict,
-            stopped_at,
-            findings,
+            stopped_at: stage_from_json(v.get("stopped_at")?)?,
+            findings: findings_from_json(v.get("findings")?)?,
             elapsed_ms: v.get("elapsed_ms")?.as_f64()?,
         })
+    }
+}
+
+/// A `stopped_at` as the JSON writes it (a stage's name or null); None when it is neither.
+pub(crate) fn stage_from_json(v: &serde_json::Value) -> Option<Option<Stage>> {
+    match v {
+        serde_json::Value::Null => Some(None),
+        x => {
+            let name = x.as_str()?;
+            Some(Some(Stage::ALL.into_iter().find(|st| st.as_str() == name)?))
+        }
+    }
+}
+
+/// The ids and severities of a `findings` array as the JSON writes it; None when an entry
+/// has an unknown id or severity.
+pub(crate) fn findings_from_json(v: &serde_json::Value) -> Option<Vec<(FindingId, Severity)>> {
+    let mut findings = Vec::new();
+    for f in v.as_array()? {
+        let id = f.get("id")?.as_str()?;
+        let id = FindingId::ALL.into_iter().find(|i| i.as_str() == id)?;
+        let severity = match f.get("severity")?.as_str()? {
+            "info" => Severity::Info,
+            "warning" => Severity::Warning,
+            "error" => Severity::Error,
+            _ => return None,
+        };
+        findings.push((id, severity));
+    }
+    Some(findings)
+}
+
+/// Keeps `name` among the first [`EXAMPLES`] names in byte order (once).
+pub(crate) fn keep_example(examples: &mut Vec<String>, name: &str) {
+    if let Err(at) = examples.binary_search_by(|e| e.as_str().cmp(name)) {
+        if at < EXAMPLES {
+            examples.insert(at, name.to_owned());
+            examples.truncate(EXAMPLES);
+        }
     }
 }
 
@@ -132,12 +154,7 @@ impl FleetSummary {
             });
             c.targets += 1;
             c.severity = c.severity.max(*severity);
-            if let Err(at) = c.examples.binary_search(&name) {
-                if at < EXAMPLES {
-                    c.examples.insert(at, name.clone());
-                    c.examples.truncate(EXAMPLES);
-                }
-            }
+            keep_example(&mut c.examples, &name);
         }
         let slow = Slow {
             target: name,

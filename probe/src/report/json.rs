@@ -148,14 +148,45 @@ impl<'a> From<&'a CaptureReport> for CaptureSummary<'a> {
     }
 }
 
+/// Writes one JSON Lines line (no newline): `data` in the envelope of `kind`; `file` names
+/// the capture it comes from.
+pub fn write_envelope<W: Write, T: Serialize + ?Sized>(
+    w: &mut W,
+    kind: LineKind,
+    file: Option<&str>,
+    data: &T,
+) -> io::Result<()> {
+    write_line(
+        w,
+        &Envelope {
+            kind,
+            schema_version: SCHEMA_VERSION,
+            file,
+            data,
+        },
+    )
+}
+
+/// Writes one connection's line (no newline); `file` names its capture.
+pub fn write_connection<W: Write>(
+    w: &mut W,
+    file: Option<&str>,
+    c: &crate::report::capture::Connection,
+) -> io::Result<()> {
+    write_envelope(w, LineKind::Connection, file, c)
+}
+
 /// The summary line of a capture.
 pub fn summary_line(r: &CaptureReport) -> String {
-    line(&Envelope {
-        kind: LineKind::Summary,
-        schema_version: crate::report::json::SCHEMA_VERSION,
-        file: Some(&r.file),
-        data: &CaptureSummary::from(r),
-    })
+    let mut out = Vec::with_capacity(4096);
+    // Writing to a Vec cannot fail.
+    let _ = write_envelope(
+        &mut out,
+        LineKind::Summary,
+        Some(&r.file),
+        &CaptureSummary::from(r),
+    );
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// `value` as one line of JSON.

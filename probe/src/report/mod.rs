@@ -1,5 +1,6 @@
 //! Output DTOs and renderers.
 
+pub mod archive;
 pub mod capture;
 pub mod fleet;
 pub mod gateway;

@@ -7,6 +7,7 @@
 use schemars::generate::SchemaSettings;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 
+use super::archive::ArchiveSummary;
 use super::capture::{CaptureReport, Connection};
 use super::fleet::FleetSummary;
 use super::json::{CaptureSummary, SCHEMA_VERSION};
@@ -35,6 +36,7 @@ pub fn all() -> Vec<(&'static str, Schema)> {
         ("connection", root::<Connection>("One connection of a capture (the data of a `connection` line).")),
         ("fleet-summary", root::<FleetSummary>("The summary of a probe of several targets, or of `rdprobe summarize` (the data of a probe's `summary` line).")),
         ("capture-summary", root::<CaptureSummary<'static>>("The end of one capture (the data of a pcap `summary` line).")),
+        ("archive-summary", root::<ArchiveSummary>("The summary of several captures: the last line of `rdprobe pcap` over several files, or `rdprobe summarize` over pcap runs (a `summary` line without `file`).")),
         ("watch-attempt", root::<Attempt>("One attempt of `probe --watch` (an `attempt` line).")),
         ("watch-summary", root::<WatchSummary>("The end of `probe --watch` (a `watch_summary` line).")),
         ("explanations", root::<Vec<Explanation>>("`rdprobe explain --format json`: every reading of the input.")),
@@ -48,6 +50,7 @@ fn line() -> Schema {
     let connection = g.subschema_for::<Connection>();
     let fleet = g.subschema_for::<FleetSummary>();
     let capture = g.subschema_for::<CaptureSummary<'static>>();
+    let archive = g.subschema_for::<ArchiveSummary>();
     let attempt = g.subschema_for::<Attempt>();
     let watch = g.subschema_for::<WatchSummary>();
     let defs = g.take_definitions(true);
@@ -75,7 +78,7 @@ fn line() -> Schema {
             {
                 "if": {"properties": {"type": {"const": "summary"}}, "required": ["file"]},
                 "then": {"properties": {"data": capture.to_value()}},
-                "else": {"if": {"properties": {"type": {"const": "summary"}}}, "then": {"properties": {"data": fleet.to_value()}}}
+                "else": {"if": {"properties": {"type": {"const": "summary"}}}, "then": {"properties": {"data": {"oneOf": [fleet.to_value(), archive.to_value()]}}}}
             },
             when("attempt", attempt.to_value()),
             when("watch_summary", watch.to_value())

@@ -490,6 +490,61 @@ pub fn fleet(s: &crate::report::fleet::FleetSummary, out: &mut String) {
     }
 }
 
+/// The summary of several captures: files, connections and their verdicts, where they
+/// stopped, connections per finding id and the capture-level findings.
+pub fn archive(s: &crate::report::archive::ArchiveSummary, out: &mut String) {
+    let t = &s.summary;
+    let _ = writeln!(
+        out,
+        "== {} capture files: {} packets, {} connection(s) ({} RDP): {} ok, {} warning, {} error",
+        s.files, s.packets, t.connections, t.rdp_connections, t.ok, t.warning, t.error
+    );
+    if t.other_tcp_flows > 0 || t.udp_rdp_flows > 0 {
+        let _ = writeln!(
+            out,
+            "   other TCP flows: {} ({} failed); RDP over UDP flows: {}",
+            t.other_tcp_flows, t.other_tcp_failed, t.udp_rdp_flows
+        );
+    }
+    if !s.stopped_at.is_empty() {
+        let stops = s
+            .stopped_at
+            .iter()
+            .map(|(st, n)| format!("{st} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(out, "   stopped at: {stops}");
+    }
+    let rows = s.finding_rows();
+    if !rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "   {:<34} {:<8} {:>11}  e.g. servers",
+            "finding", "severity", "connections"
+        );
+        for (id, c) in rows {
+            let _ = writeln!(
+                out,
+                "   {:<34} {:<8} {:>11}  {}",
+                id.as_str(),
+                c.severity.as_str(),
+                c.connections,
+                esc(&c.servers.join(", "))
+            );
+        }
+    }
+    for (id, c) in &s.capture_findings {
+        let _ = writeln!(
+            out,
+            "   capture finding {} ({}): {} file(s), e.g. {}",
+            id.as_str(),
+            c.severity.as_str(),
+            c.files,
+            esc(&c.examples.join(", "))
+        );
+    }
+}
+
 /// One `--watch` attempt on one line: time, number, verdict, where it stopped, stage times.
 pub fn attempt(a: &crate::report::watch::Attempt, out: &mut String) {
     let stages = a

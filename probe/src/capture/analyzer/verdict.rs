@@ -101,9 +101,9 @@ pub(super) fn build(
         stopped_at: conclusion.stopped_at,
         stages: conclusion.stages,
         tcp,
-        rdp,
-        https,
-        gateway,
+        rdp: rdp.map(Box::new),
+        https: https.map(Box::new),
+        gateway: gateway.map(Box::new),
         inner,
         mstsc: conclusion.mstsc,
         diagnosis: conclusion.diagnosis,
@@ -112,7 +112,7 @@ pub(super) fn build(
             .payload
             .as_ref()
             .and_then(|p| p.series.as_ref())
-            .map(|s| s.report()),
+            .map(|s| Box::new(s.report())),
         first_packet: c.first_packet,
     }
 }
@@ -312,7 +312,7 @@ fn gateway_conclusion(
                 .filter(|st| st.name != Stage::Tcp)
                 .collect(),
             tcp: TcpReport::default(),
-            rdp,
+            rdp: rdp.map(Box::new),
             https: None,
             gateway: None,
             inner: None,
