@@ -40,7 +40,7 @@ pub(crate) fn pcap(
     // The reports the HTML page shows (text mode: the connections the text lists).
     let mut for_html: Vec<rdprobe::report::capture::CaptureReport> = Vec::new();
     use rdprobe::capture::batch::{
-        analyze_all, analyze_beside, analyze_one, Event, FileResult, Mode,
+        analyze_all, analyze_jsonl, analyze_one, Event, FileResult, Mode,
     };
     let mode = match format {
         // main refuses nagios for pcap before this.
@@ -135,20 +135,9 @@ pub(crate) fn pcap(
         };
         let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let result = if mode == Mode::Jsonl {
-            let name = file.display().to_string();
-            // Each line is made in a buffer of its own and written whole: serde_json's many
-            // small writes cost less into a Vec than through the output's `dyn Write`.
-            let mut line = Vec::with_capacity(8192);
-            analyze_beside(file, &base, &cancel, progress, |c| {
-                line.clear();
-                // Writing to a Vec cannot fail.
-                let _ = rdprobe::report::json::write_connection(&mut line, Some(&name), c);
-                line.push(b'\n');
-                // The reader went away: stop instead of analysing for nobody.
-                out.write_all(&line)
-                    .map_err(|e| write_error = Some(e))
-                    .is_ok()
-            })
+            let (result, error) = analyze_jsonl(file, &base, &cancel, progress, &mut out);
+            write_error = error;
+            result
         } else {
             analyze_one(file, &base, mode, &cancel, progress, |_| {})
         };

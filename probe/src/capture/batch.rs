@@ -2,7 +2,7 @@
 //! their output handed back in argument order. JSON Lines are streamed through a bounded
 //! channel per file, so a later file waits (it does not pile up output) until the earlier ones
 //! are written. One file in JSON Lines is analysed on one thread and written on another
-//! ([`analyze_beside`]).
+//! ([`analyze_jsonl`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -97,49 +97,92 @@ pub fn analyze_one(
     })
 }
 
-/// Connections a batch carries from the analysis to the writer in [`analyze_beside`].
+/// Connections a batch carries from the analysis to the writer in [`analyze_jsonl`].
 const BATCH: usize = 256;
 
-/// One file in JSON Lines, analysed on a thread of its own while `each` writes on the caller's
-/// (a SYN scan's million connections take about as long to write as to find). Connections
-/// cross in batches through a bounded channel; `each` returns false to stop (the output was
-/// closed), which stops the analysis too.
-pub fn analyze_beside(
+/// What crosses from the analysis to the writer in [`analyze_jsonl`].
+enum Batch {
+    /// Connections for the writer to make lines of.
+    Connections(Vec<Connection>),
+    /// Lines the analysis made itself while the writer was behind.
+    Lines(Vec<u8>),
+}
+
+/// Appends the JSON Lines of `connections` to `out`.
+fn lines_of(out: &mut Vec<u8>, file: &str, connections: &[Connection]) {
+    for c in connections {
+        // Writing to a Vec cannot fail.
+        let _ = json::write_connection(out, Some(file), c);
+        out.push(b'\n');
+    }
+}
+
+/// One file in JSON Lines, analysed on a thread of its own while the caller's thread makes and
+/// writes the lines to `out` (a SYN scan's million connections take longer to write than to
+/// find). Connections cross in batches through a bounded channel; when it is full the writer
+/// is behind, and the analysis makes that batch's lines itself instead of waiting, so both
+/// cores work whichever side is slower. The order of the lines is the order of the
+/// connections. A write error stops the analysis and is returned beside the file's result.
+pub fn analyze_jsonl(
     file: &Path,
     base: &Config,
     cancel: &Arc<AtomicBool>,
     progress: impl FnMut(u64) + Send,
-    mut each: impl FnMut(&Connection) -> bool,
-) -> Result<FileResult, String> {
-    let (tx, rx) = sync_channel::<Vec<Connection>>(QUEUE / BATCH);
+    out: &mut dyn std::io::Write,
+) -> (Result<FileResult, String>, Option<std::io::Error>) {
+    use std::sync::mpsc::TrySendError;
+    let name = file.display().to_string();
+    let (tx, rx) = sync_channel::<Batch>(QUEUE / BATCH);
     std::thread::scope(|scope| {
+        let name = name.as_str();
         let worker = scope.spawn(move || {
+            let send = |batch: Vec<Connection>| {
+                // Otherwise sent, or the writer has stopped.
+                if let Err(TrySendError::Full(Batch::Connections(batch))) =
+                    tx.try_send(Batch::Connections(batch))
+                {
+                    let mut lines = Vec::with_capacity(batch.len() * 2048);
+                    lines_of(&mut lines, name, &batch);
+                    drop(batch);
+                    let _ = tx.send(Batch::Lines(lines));
+                }
+            };
             let mut batch = Vec::with_capacity(BATCH);
             let result = analyze_one(file, base, Mode::Jsonl, cancel, progress, |c| {
                 batch.push(c);
                 if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    let _ = tx.send(full);
+                    send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
                 }
             });
             if !batch.is_empty() {
-                let _ = tx.send(batch);
+                send(batch);
             }
             result
         });
-        'batches: for batch in rx.iter() {
-            for c in &batch {
-                if !each(c) {
-                    cancel.store(true, Ordering::Relaxed);
-                    break 'batches;
+        let mut write_error = None;
+        let mut lines = Vec::with_capacity(BATCH * 2048);
+        for batch in rx.iter() {
+            let written = match batch {
+                Batch::Connections(connections) => {
+                    lines.clear();
+                    lines_of(&mut lines, name, &connections);
+                    out.write_all(&lines)
                 }
+                Batch::Lines(l) => out.write_all(&l),
+            };
+            if let Err(e) = written {
+                // The reader went away: stop instead of analysing for nobody.
+                cancel.store(true, Ordering::Relaxed);
+                write_error = Some(e);
+                break;
             }
         }
         // The analysis' sends fail from here on instead of waiting.
         drop(rx);
-        worker
+        let result = worker
             .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (result, write_error)
     })
 }
 
