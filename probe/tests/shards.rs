@@ -213,3 +213,177 @@ fn a_run_killed_with_sigkill_resumes_with_every_target_once() {
     assert_eq!(merged["targets"], 40, "{merged}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// A fleet of 100,000 targets probed as four shards one after another, and once whole. The
+/// targets are in a network namespace the test makes (`ip netns exec` runs the probes there):
+/// a /17 of refused addresses (a CIDR block, expanded lazily) and a list of 67,232 more,
+/// filtered (an iptables DROP), silent, answering like FreeRDP's NLA server (its real X.224
+/// Connection Confirm) or closing after the request. Checks: every target once over the
+/// shards, the shards' merged summary equal to the whole run's, and memory flat (a quarter of
+/// the targets does not take less memory than all of them, within noise: what a run holds is
+/// bounded by its concurrency, not by its targets). Ignored: two passes of about a minute
+/// each. Run it with
+///
+/// ```text
+/// cargo test --release -p rdprobe --test shards -- --ignored --nocapture
+/// ```
+#[test]
+#[ignore = "100,000 targets, about three minutes: run with --ignored in release"]
+fn a_hundred_thousand_targets_in_four_shards_and_one_run() {
+    use std::io::Read;
+    let Some(ns) = common::netns("the fleet of 100,000", "fleet") else {
+        return;
+    };
+    if !common::drop_port("the fleet of 100,000", &ns, "3390") {
+        return;
+    }
+    let cc = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/pdu/peers/nmap_shadow-nla/014-s2c-x224-cc.bin"),
+    )
+    .unwrap();
+    // One listener on every loopback address of the namespace; what it does depends on the
+    // address the probe connected to.
+    let path = format!("/var/run/netns/{}", ns.0);
+    let listener = std::thread::spawn(move || {
+        let f = std::fs::File::open(path).unwrap();
+        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        // A long accept queue: 512 connections at once to one listener would overflow the
+        // default one, and a dropped SYN is retried after the probe's 1 s timeout.
+        let _ = std::fs::write("/proc/sys/net/core/somaxconn", "8192");
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.set_reuse_address(true).unwrap();
+        s.bind(
+            &"0.0.0.0:3389"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+        s.listen(8192).unwrap();
+        std::net::TcpListener::from(s)
+    })
+    .join()
+    .unwrap();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            let cc = cc.clone();
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let mut s = s;
+                let class = match s.local_addr() {
+                    Ok(std::net::SocketAddr::V4(a)) => a.ip().octets()[1],
+                    _ => 0,
+                };
+                let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                let mut buf = [0u8; 512];
+                match class {
+                    // Silent: holds the connection until the probe gives up.
+                    21 => while s.read(&mut buf).is_ok_and(|n| n > 0) {},
+                    22 => {
+                        if s.read(&mut buf).is_ok_and(|n| n > 0) {
+                            let _ = s.write_all(&cc);
+                        }
+                    }
+                    _ => {
+                        let _ = s.read(&mut buf);
+                    }
+                }
+            });
+        }
+    });
+    let d = dir();
+    let list = d.join("targets.txt");
+    let mut text = String::new();
+    for i in 0..67_232u32 {
+        let (class, port) = match i % 4 {
+            0 => (20, 3390),
+            1 => (21, 3389),
+            2 => (22, 3389),
+            _ => (23, 3389),
+        };
+        let j = i / 4;
+        text.push_str(&format!("127.{class}.{}.{}:{port}\n", j / 250, 1 + j % 250));
+    }
+    std::fs::write(&list, text).unwrap();
+    let block = "127.10.0.0/17:3391";
+    // One probe run in the namespace: its max RSS in kB.
+    let run = |extra: &[&str], out: &std::path::Path| -> u64 {
+        let o = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns.0,
+                "/usr/bin/time",
+                "-f",
+                "maxrss_kb=%M",
+            ])
+            .arg(exe())
+            .args(["probe", "--no-enum", "--format", "jsonl", "--timeout", "1"])
+            .args([
+                "--stage-timeout",
+                "1",
+                "--concurrency",
+                "512",
+                "--pace-ms",
+                "0",
+            ])
+            .args([
+                block,
+                "-i",
+                list.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.code().is_some_and(|c| c <= 1), "{o:?}");
+        String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .find_map(|l| l.strip_prefix("maxrss_kb="))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap()
+    };
+    let mut files = Vec::new();
+    let mut all = Vec::new();
+    let mut shard_rss = Vec::new();
+    let t = Instant::now();
+    for k in 1..=4 {
+        let out = d.join(format!("shard{k}.jsonl"));
+        shard_rss.push(run(&["--shard", &format!("{k}/4")], &out));
+        let got = targets_in(&out);
+        assert_eq!(got.len(), 25_000, "shard {k}");
+        all.extend(got);
+        files.push(out);
+    }
+    let shards_took = t.elapsed();
+    let unique: BTreeSet<_> = all.iter().cloned().collect();
+    assert_eq!(unique.len(), 100_000, "every target once over the shards");
+    let one = d.join("one.jsonl");
+    let t = Instant::now();
+    let one_rss = run(&[], &one);
+    let one_took = t.elapsed();
+    let lines = std::fs::read_to_string(&one).unwrap();
+    let last: serde_json::Value = serde_json::from_str(lines.lines().last().unwrap()).unwrap();
+    let shards: Vec<&std::path::Path> = files.iter().map(|f| f.as_path()).collect();
+    let (_, merged) = summarize(&shards);
+    println!(
+        "shards {shards_took:?} (max RSS {shard_rss:?} kB), one run {one_took:?} (max RSS {one_rss} kB); verdicts {}, stopped at {}",
+        merged["verdicts"], merged["stopped_at"]
+    );
+    assert_eq!(merged["targets"], 100_000);
+    assert_eq!(
+        summary_without_times(&merged),
+        summary_without_times(&last["data"]),
+        "the summary of the shards is the summary of one run"
+    );
+    let stopped = &merged["stopped_at"];
+    assert_eq!(stopped["tcp"], 32_768 + 16_808, "refused and filtered");
+    let biggest_shard = *shard_rss.iter().max().unwrap();
+    assert!(
+        one_rss < biggest_shard * 3 / 2 + 8 * 1024,
+        "memory grows with the targets: {one_rss} kB for 100,000 against {shard_rss:?} kB for 25,000"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
