@@ -304,7 +304,8 @@ pub enum Command {
     },
     /// One fleet summary over the JSON Lines of many `probe` runs or shards (--format jsonl
     /// output, `-` for standard input), equal to the summary one run over the same targets
-    /// prints: verdicts, where targets stopped, targets per finding, the slowest.
+    /// prints: verdicts, where targets stopped, targets per finding, the slowest. Over the
+    /// JSON Lines of `pcap` runs, the summary of their captures.
     Summarize {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<std::path::PathBuf>,
@@ -312,6 +313,9 @@ pub enum Command {
         format: OutFormat,
         #[arg(short, long, value_name = "FILE")]
         output: Option<std::path::PathBuf>,
+        /// Also write the summary as a self-contained HTML page to FILE (fetches nothing).
+        #[arg(long, value_name = "FILE")]
+        html: Option<std::path::PathBuf>,
     },
     /// Explain an error a user saw: an mstsc disconnect reason (hex or decimal) and its
     /// extended reason, a FreeRDP error code, an NTSTATUS from CredSSP, or an mstsc message.

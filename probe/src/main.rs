@@ -219,7 +219,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             files,
             format,
             output,
-        } => app::summarize::summarize(&files, format, &output),
+            html,
+        } => app::summarize::summarize(&files, format, &output, html.as_deref()),
         Command::Exporter { listen, config } => rdprobe::exporter::run(listen, config),
         #[cfg(feature = "live")]
         Command::Capture {

@@ -308,3 +308,82 @@ fn assert_escaped(drawn: &str, shown: &str, raw: &[char]) {
     }
     assert!(!drawn.contains("back\\slash"), "a lone backslash");
 }
+
+/// `summarize --html`: the fleet summary and the summary of many captures render, with their
+/// finding rows, and a hostile target name among the examples is drawn as text.
+#[test]
+fn summaries_render_in_chromium() {
+    use rdprobe::diagnose::{FindingId, Severity, Stage, Verdict};
+    use rdprobe::report::fleet::{Entry, FleetSummary};
+    let Some(chromium) = chromium() else { return };
+    let dir = out_dir();
+    let evil = "<img src=x onerror=\"document.body.setAttribute('data-pwned','img')\">";
+    let mut fleet = FleetSummary::default();
+    for (i, target) in ["10.0.0.1", "10.0.0.2", evil].into_iter().enumerate() {
+        fleet.add_entry(&Entry {
+            target: target.into(),
+            port: 3389,
+            verdict: if i == 0 {
+                Verdict::Warning
+            } else {
+                Verdict::Error
+            },
+            stopped_at: (i > 0).then_some(Stage::Tcp),
+            findings: if i == 0 {
+                vec![(FindingId::NlaNotRequired, Severity::Warning)]
+            } else {
+                vec![(FindingId::TcpRefused, Severity::Error)]
+            },
+            elapsed_ms: 10.0 * i as f64,
+        });
+    }
+    let page = dir.join("summary-fleet.html");
+    std::fs::write(&page, html::fleet(&fleet)).unwrap();
+    let dom = render(&chromium, &page, "", 900);
+    assert!(!body_tag(&dom).contains("data-pwned"), "{}", body_tag(&dom));
+    for want in [
+        "3 targets",
+        "tcp-refused",
+        "nla-not-required",
+        "Slowest",
+        "&lt;img src=x",
+    ] {
+        assert!(drawn(&dom).contains(want), "fleet: no {want}");
+    }
+    // The demo capture and a public one, as `pcap` over both sums them.
+    let mut total = rdprobe::report::archive::ArchiveSummary::default();
+    for (name, ports) in [
+        (
+            "demo/rdp-troubles.pcap",
+            &[13380u16, 13389, 13392, 13393, 13401][..],
+        ),
+        ("captures/public/zeek__rdp-to-ssl.pcap", &[][..]),
+    ] {
+        let mut base = Config::default();
+        if !ports.is_empty() {
+            base.ports = ports.to_vec();
+        }
+        let r = rdprobe::capture::batch::analyze_one(
+            &rdp_tests::fixtures().join(name),
+            &base,
+            rdprobe::capture::batch::Mode::Json,
+            &std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            |_| {},
+            |_| {},
+        )
+        .unwrap();
+        total.merge(&r.archive);
+    }
+    assert_eq!(total.files, 2);
+    let page = dir.join("summary-captures.html");
+    std::fs::write(&page, html::archive(&total)).unwrap();
+    let dom = render(&chromium, &page, "", 900);
+    for want in [
+        "2 capture files",
+        "auth-failed",
+        "Stopped at",
+        "e.g. servers",
+    ] {
+        assert!(drawn(&dom).contains(want), "captures: no {want}");
+    }
+}

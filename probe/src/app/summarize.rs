@@ -13,7 +13,7 @@ use rdprobe::escape::terminal;
 use rdprobe::report::archive::{ArchiveSummary, ConnectionEntry, FileEntry};
 use rdprobe::report::fleet::{Entry, FleetSummary};
 
-use super::{exit_code, open_output};
+use super::{exit_code, open_output, write_html};
 use crate::cli::OutFormat;
 
 /// The longest line read (a probe result is a few KiB; this leaves room for many findings).
@@ -108,6 +108,7 @@ pub(crate) fn summarize(
     files: &[std::path::PathBuf],
     format: OutFormat,
     output: &Option<std::path::PathBuf>,
+    html: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     if format == OutFormat::Nagios {
         anyhow::bail!("--format nagios is for probe");
@@ -186,8 +187,14 @@ pub(crate) fn summarize(
             rdprobe::diagnose::Verdict::Ok
         };
         write_summary(&mut out, format, &archive, rdprobe::report::text::archive)?;
+        if let Some(path) = html {
+            write_html(path, &rdprobe::report::html::archive(&archive))?;
+        }
     } else {
         write_summary(&mut out, format, &fleet, rdprobe::report::text::fleet)?;
+        if let Some(path) = html {
+            write_html(path, &rdprobe::report::html::fleet(&fleet))?;
+        }
     }
     out.flush()?;
     Ok(exit_code(worst, input_error))

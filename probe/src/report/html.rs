@@ -14,7 +14,9 @@
 
 use serde::Serialize;
 
+use crate::report::archive::ArchiveSummary;
 use crate::report::capture::CaptureReport;
+use crate::report::fleet::FleetSummary;
 use crate::report::probe::ProbeResult;
 
 const CSS: &str = include_str!("html/report.css");
@@ -25,6 +27,8 @@ const JS: &str = include_str!("html/report.js");
 enum Data<'a> {
     Probe { results: &'a [ProbeResult] },
     Capture { files: &'a [CaptureReport] },
+    Fleet { summary: &'a FleetSummary },
+    Archive { summary: &'a ArchiveSummary },
 }
 
 /// The page for probe results.
@@ -35,6 +39,16 @@ pub fn probe(results: &[ProbeResult]) -> String {
 /// The page for capture reports.
 pub fn capture(files: &[CaptureReport]) -> String {
     page("rdprobe pcap", &Data::Capture { files })
+}
+
+/// The page of a fleet summary (`summarize --html` over probe runs).
+pub fn fleet(summary: &FleetSummary) -> String {
+    page("rdprobe summarize", &Data::Fleet { summary })
+}
+
+/// The page of the summary of many captures (`summarize --html` over pcap runs).
+pub fn archive(summary: &ArchiveSummary) -> String {
+    page("rdprobe summarize", &Data::Archive { summary })
 }
 
 /// JSON that is safe inside a `<script>` element: `<`, `>`, `&` and the JavaScript line

@@ -326,6 +326,43 @@
     return sec;
   }
 
+  // A summary's counts as a small table: [label, count] rows.
+  function countTable(title, head, rows) {
+    if (!rows.length) return "";
+    return el("div", { class: "block" }, el("h3", {}, title),
+      el("table", { class: "summary-counts" }, el("tr", {}, head.map((h) => el("th", {}, h))),
+        rows.map((r) => el("tr", {}, r.map((c, i) => el("td", i > 0 && typeof c === "number" ? { class: "num" } : {}, c))))));
+  }
+  // Finding rows, most first: id, severity, count, a few examples (wire strings).
+  function findingRows(findings, count, examples) {
+    const sev = { error: 3, warning: 2, info: 1 };
+    return Object.entries(findings)
+      .sort((a, b) => b[1][count] - a[1][count] || sev[b[1].severity] - sev[a[1].severity] || (a[0] < b[0] ? -1 : 1))
+      .map(([id, f]) => [id, badge(f.severity, f.severity), f[count], f[examples].map(wire).join(", ")]);
+  }
+  // `summarize` over probe runs: verdicts, stops, findings by targets, the slowest.
+  function fleetSummary(s) {
+    const sec = el("section", { class: "result summary" });
+    sec.append(el("h2", {}, s.targets + " targets ", Object.entries(s.verdicts).map(([v, n]) => badge(n + " " + v, "v-" + v))));
+    sec.append(countTable("Stopped at", ["stage", "targets"], Object.entries(s.stopped_at)));
+    sec.append(countTable("Findings", ["finding", "severity", "targets", "e.g."], findingRows(s.findings, "targets", "examples")));
+    sec.append(countTable("Slowest", ["target", "time", "verdict", "stopped at"],
+      s.slowest.map((x) => [wire(x.target), fmt(x.elapsed_ms), badge(x.verdict, "v-" + x.verdict), x.stopped_at || ""])));
+    return sec;
+  }
+  // `summarize` over pcap runs, or the end of `pcap` over several files.
+  function archiveSummary(s) {
+    const t = s.summary;
+    const sec = el("section", { class: "result summary" });
+    sec.append(el("h2", {}, s.files + " capture files, " + t.connections + " connections ",
+      badge(t.ok + " ok", "v-ok"), badge(t.warning + " warning", "v-warning"), badge(t.error + " error", "v-error")));
+    sec.append(el("p", {}, s.packets + " packets, " + t.rdp_connections + " RDP connections, " + t.other_tcp_flows + " other TCP flows (" + (t.other_tcp_failed || 0) + " failed), " + t.udp_rdp_flows + " RDP over UDP flows"));
+    sec.append(countTable("Stopped at", ["stage", "connections"], Object.entries(s.stopped_at)));
+    sec.append(countTable("Findings", ["finding", "severity", "connections", "e.g. servers"], findingRows(s.findings, "connections", "servers")));
+    sec.append(countTable("Capture findings", ["finding", "severity", "files", "e.g."], findingRows(s.capture_findings, "files", "examples")));
+    return sec;
+  }
+
   const data = JSON.parse(document.getElementById("data").textContent);
   const main = document.getElementById("report");
   main.replaceChildren();
@@ -334,6 +371,10 @@
     data.results.forEach((r, i) => main.append(probeResult(r, i)));
   } else if (data && data.kind === "capture") {
     data.files.forEach((f, i) => main.append(captureFile(f, i)));
+  } else if (data && data.kind === "fleet") {
+    main.append(fleetSummary(data.summary));
+  } else if (data && data.kind === "archive") {
+    main.append(archiveSummary(data.summary));
   }
   document.body.setAttribute("data-rendered", "yes");
 })();
