@@ -248,7 +248,35 @@ pub fn json_text(data: &[u8]) {
     assert_eq!(back, s);
 }
 
-/// Every oracle of this module.
+/// `summarize`'s reading of a JSON Lines line (bytes as a line's JSON; serde_json bounds the
+/// nesting): a probe result, a capture's connection or its end, added to the summaries; never
+/// panics, and counts from the file saturate instead of overflowing.
+pub fn summary_lines(data: &[u8]) {
+    use crate::report::archive::{ArchiveSummary, ConnectionEntry, FileEntry};
+    use crate::report::fleet::{Entry, FleetSummary};
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    let data = &v["data"];
+    let mut fleet = FleetSummary::default();
+    if let Some(e) = Entry::from_json(data) {
+        fleet.add_entry(&e);
+        fleet.add_entry(&e);
+        assert_eq!(fleet.targets, 2);
+    }
+    let mut archive = ArchiveSummary::default();
+    if let Some(c) = ConnectionEntry::from_json(data) {
+        archive.add_entry(&c);
+    }
+    if let Some(f) = FileEntry::from_json(v["file"].as_str().unwrap_or_default(), data) {
+        archive.add_file(&f);
+        archive.add_file(&f);
+        let twice = archive.clone();
+        archive.merge(&twice);
+        assert_eq!(archive.files, 4);
+    }
+}
+
 /// TLS decryption with valid keys fed hostile records: byte 0 picks the suite (TLS 1.3, TLS
 /// 1.2's AEADs, the CBC suites in each layout) and which side's ChangeCipherSpec comes first; then records
 /// with a 2-byte length, alternating direction. Never panics; a direction that failed once
@@ -409,7 +437,9 @@ pub fn gateway_stream(data: &[u8]) {
     assert!(g.events.len() <= data.len() + 1);
 }
 
+/// Every oracle of this module.
 pub fn all(data: &[u8]) {
+    summary_lines(data);
     gateway_stream(data);
     link_decode(data);
     tls_decrypt(data);

@@ -150,9 +150,10 @@ impl ArchiveSummary {
 
     /// Adds one file's end.
     pub fn add_file(&mut self, f: &FileEntry) {
+        // Saturating: the counts come from files `summarize` reads.
         self.files += 1;
-        self.packets += f.packets;
-        self.bytes += f.bytes;
+        self.packets = self.packets.saturating_add(f.packets);
+        self.bytes = self.bytes.saturating_add(f.bytes);
         self.summary.add(&f.summary);
         let mut seen: Vec<FindingId> = Vec::new();
         for (id, severity) in &f.findings {
@@ -176,12 +177,13 @@ impl ArchiveSummary {
 
     /// Adds another archive's summary (one file's, or a thread's).
     pub fn merge(&mut self, o: &ArchiveSummary) {
-        self.files += o.files;
-        self.packets += o.packets;
-        self.bytes += o.bytes;
+        self.files = self.files.saturating_add(o.files);
+        self.packets = self.packets.saturating_add(o.packets);
+        self.bytes = self.bytes.saturating_add(o.bytes);
         self.summary.add(&o.summary);
         for (s, n) in &o.stopped_at {
-            *self.stopped_at.entry(*s).or_default() += n;
+            let at = self.stopped_at.entry(*s).or_default();
+            *at = at.saturating_add(*n);
         }
         for (id, c) in &o.findings {
             let n = self.findings.entry(*id).or_insert_with(|| ConnectionCount {
@@ -189,7 +191,7 @@ impl ArchiveSummary {
                 connections: 0,
                 servers: Vec::new(),
             });
-            n.connections += c.connections;
+            n.connections = n.connections.saturating_add(c.connections);
             n.severity = n.severity.max(c.severity);
             for s in &c.servers {
                 keep_example(&mut n.servers, s);
@@ -204,7 +206,7 @@ impl ArchiveSummary {
                     files: 0,
                     examples: Vec::new(),
                 });
-            n.files += c.files;
+            n.files = n.files.saturating_add(c.files);
             n.severity = n.severity.max(c.severity);
             for f in &c.examples {
                 keep_example(&mut n.examples, f);

@@ -608,27 +608,34 @@ pub struct Summary {
 pub const MAX_FAILED_PORTS: usize = 8;
 
 impl Summary {
-    /// Adds another file's summary: the counts summed, the failed ports the lowest
-    /// [`MAX_FAILED_PORTS`] of both (so the sum does not depend on the order).
+    /// Adds another file's summary: the counts summed (saturating: `summarize` reads them from
+    /// files), the failed ports the lowest [`MAX_FAILED_PORTS`] of both (so the sum does not
+    /// depend on the order).
     pub fn add(&mut self, o: &Summary) {
-        self.connections += o.connections;
-        self.rdp_connections += o.rdp_connections;
-        self.ok += o.ok;
-        self.warning += o.warning;
-        self.error += o.error;
-        self.other_tcp_flows += o.other_tcp_flows;
-        self.other_tcp_failed += o.other_tcp_failed;
+        self.connections = self.connections.saturating_add(o.connections);
+        self.rdp_connections = self.rdp_connections.saturating_add(o.rdp_connections);
+        self.ok = self.ok.saturating_add(o.ok);
+        self.warning = self.warning.saturating_add(o.warning);
+        self.error = self.error.saturating_add(o.error);
+        self.other_tcp_flows = self.other_tcp_flows.saturating_add(o.other_tcp_flows);
+        self.other_tcp_failed = self.other_tcp_failed.saturating_add(o.other_tcp_failed);
         let ports = &mut self.other_tcp_failed_ports;
         ports.extend(&o.other_tcp_failed_ports);
         ports.sort_unstable();
         ports.dedup();
         ports.truncate(MAX_FAILED_PORTS);
-        self.udp_rdp_flows += o.udp_rdp_flows;
-        self.evicted_flows += o.evicted_flows;
-        self.undecodable_packets += o.undecodable_packets;
-        self.non_ip_packets += o.non_ip_packets;
-        self.reassembly_skipped_bytes += o.reassembly_skipped_bytes;
-        self.reassembly_skipped_gaps += o.reassembly_skipped_gaps;
+        self.udp_rdp_flows = self.udp_rdp_flows.saturating_add(o.udp_rdp_flows);
+        self.evicted_flows = self.evicted_flows.saturating_add(o.evicted_flows);
+        self.undecodable_packets = self
+            .undecodable_packets
+            .saturating_add(o.undecodable_packets);
+        self.non_ip_packets = self.non_ip_packets.saturating_add(o.non_ip_packets);
+        self.reassembly_skipped_bytes = self
+            .reassembly_skipped_bytes
+            .saturating_add(o.reassembly_skipped_bytes);
+        self.reassembly_skipped_gaps = self
+            .reassembly_skipped_gaps
+            .saturating_add(o.reassembly_skipped_gaps);
     }
 }
 
