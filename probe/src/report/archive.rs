@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::diagnose::{FindingId, Severity, Stage};
 use crate::report::capture::{CaptureReport, Connection, Summary};
-use crate::report::fleet::{findings_from_json, keep_example, stage_from_json};
+use crate::report::fleet::{findings_from_json, keep_example, rows_by_count, stage_from_json};
 
 /// The summary of several captures (`{"type":"summary","data":...}` without `file` in JSON
 /// Lines, after the files' own lines).
@@ -216,14 +216,7 @@ impl ArchiveSummary {
 
     /// The finding rows, most connections first (then worst severity, then catalogue order).
     pub fn finding_rows(&self) -> Vec<(FindingId, &ConnectionCount)> {
-        let mut rows: Vec<_> = self.findings.iter().map(|(id, c)| (*id, c)).collect();
-        rows.sort_by(|a, b| {
-            b.1.connections
-                .cmp(&a.1.connections)
-                .then(b.1.severity.cmp(&a.1.severity))
-                .then(a.0.cmp(&b.0))
-        });
-        rows
+        rows_by_count(&self.findings, |c| (c.connections, c.severity))
     }
 }
 

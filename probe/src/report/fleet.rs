@@ -178,15 +178,22 @@ impl FleetSummary {
 
     /// The finding rows, most targets first (then worst severity, then catalogue order).
     pub fn finding_rows(&self) -> Vec<(FindingId, &FindingCount)> {
-        let mut rows: Vec<_> = self.findings.iter().map(|(id, c)| (*id, c)).collect();
-        rows.sort_by(|a, b| {
-            b.1.targets
-                .cmp(&a.1.targets)
-                .then(b.1.severity.cmp(&a.1.severity))
-                .then(a.0.cmp(&b.0))
-        });
-        rows
+        rows_by_count(&self.findings, |c| (c.targets, c.severity))
     }
+}
+
+/// The rows of a per-finding table, most first by `key`'s count, then worst severity by
+/// `key`'s severity, then catalogue order (the fleet's and the captures' tables alike).
+pub(crate) fn rows_by_count<T>(
+    map: &BTreeMap<FindingId, T>,
+    key: impl Fn(&T) -> (u64, Severity),
+) -> Vec<(FindingId, &T)> {
+    let mut rows: Vec<_> = map.iter().map(|(id, c)| (*id, c)).collect();
+    rows.sort_by(|a, b| {
+        let (ka, kb) = (key(a.1), key(b.1));
+        kb.0.cmp(&ka.0).then(kb.1.cmp(&ka.1)).then(a.0.cmp(&b.0))
+    });
+    rows
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use crate::diagnose::{FindingId, Severity, Stage};
 use crate::escape::terminal as esc;
 use crate::report::capture::{CaptureReport, Connection};
 use crate::report::scan::{Scans, TOP_SOURCES};
@@ -446,33 +447,12 @@ pub fn fleet(s: &crate::report::fleet::FleetSummary, out: &mut String) {
         .collect::<Vec<_>>()
         .join(", ");
     let _ = writeln!(out, "== {} targets: {verdicts}", s.targets);
-    if !s.stopped_at.is_empty() {
-        let stops = s
-            .stopped_at
-            .iter()
-            .map(|(st, n)| format!("{st} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let _ = writeln!(out, "   stopped at: {stops}");
-    }
+    stopped_at(&s.stopped_at, out);
     let rows = s.finding_rows();
-    if !rows.is_empty() {
-        let _ = writeln!(
-            out,
-            "   {:<34} {:<8} {:>7}  e.g.",
-            "finding", "severity", "targets"
-        );
-        for (id, c) in rows {
-            let _ = writeln!(
-                out,
-                "   {:<34} {:<8} {:>7}  {}",
-                id.as_str(),
-                c.severity.as_str(),
-                c.targets,
-                esc(&c.examples.join(", "))
-            );
-        }
-    }
+    let rows = rows
+        .iter()
+        .map(|(id, c)| (*id, c.severity, c.targets, c.examples.as_slice()));
+    finding_table(rows, ("targets", "e.g."), out);
     if !s.slowest.is_empty() {
         let _ = writeln!(out, "   slowest:");
         for x in &s.slowest {
@@ -487,6 +467,46 @@ pub fn fleet(s: &crate::report::fleet::FleetSummary, out: &mut String) {
                     .unwrap_or_default()
             );
         }
+    }
+}
+
+/// A summary's `stopped at:` line (none when nothing stopped).
+fn stopped_at(stops: &std::collections::BTreeMap<Stage, u64>, out: &mut String) {
+    if stops.is_empty() {
+        return;
+    }
+    let stops = stops
+        .iter()
+        .map(|(st, n)| format!("{st} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = writeln!(out, "   stopped at: {stops}");
+}
+
+/// A summary's finding table: id, severity, count and a few examples; `heads` names the count
+/// and example columns.
+fn finding_table<'a>(
+    rows: impl ExactSizeIterator<Item = (FindingId, Severity, u64, &'a [String])>,
+    heads: (&str, &str),
+    out: &mut String,
+) {
+    if rows.len() == 0 {
+        return;
+    }
+    let width = heads.0.len();
+    let _ = writeln!(
+        out,
+        "   {:<34} {:<8} {:>width$}  {}",
+        "finding", "severity", heads.0, heads.1
+    );
+    for (id, severity, n, examples) in rows {
+        let _ = writeln!(
+            out,
+            "   {:<34} {:<8} {n:>width$}  {}",
+            id.as_str(),
+            severity.as_str(),
+            esc(&examples.join(", "))
+        );
     }
 }
 
@@ -506,33 +526,12 @@ pub fn archive(s: &crate::report::archive::ArchiveSummary, out: &mut String) {
             t.other_tcp_flows, t.other_tcp_failed, t.udp_rdp_flows
         );
     }
-    if !s.stopped_at.is_empty() {
-        let stops = s
-            .stopped_at
-            .iter()
-            .map(|(st, n)| format!("{st} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let _ = writeln!(out, "   stopped at: {stops}");
-    }
+    stopped_at(&s.stopped_at, out);
     let rows = s.finding_rows();
-    if !rows.is_empty() {
-        let _ = writeln!(
-            out,
-            "   {:<34} {:<8} {:>11}  e.g. servers",
-            "finding", "severity", "connections"
-        );
-        for (id, c) in rows {
-            let _ = writeln!(
-                out,
-                "   {:<34} {:<8} {:>11}  {}",
-                id.as_str(),
-                c.severity.as_str(),
-                c.connections,
-                esc(&c.servers.join(", "))
-            );
-        }
-    }
+    let rows = rows
+        .iter()
+        .map(|(id, c)| (*id, c.severity, c.connections, c.servers.as_slice()));
+    finding_table(rows, ("connections", "e.g. servers"), out);
     for (id, c) in &s.capture_findings {
         let _ = writeln!(
             out,
