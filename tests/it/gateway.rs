@@ -417,44 +417,48 @@ mod capture {
     #[test]
     fn the_probes_websocket_run_reads_back_as_the_probe_saw_it() {
         for name in ["probe-websocket", "probe-tls12"] {
-            let probe = probe_json(name);
-            let c = gateway_conn(&analyze(name, true, None));
-            let (g, pg) = (&c["gateway"], &probe["gateway"]);
-            for key in ["transport", "http", "ntlm", "tunnel", "channel"] {
-                let (mut a, mut b) = (g[key].clone(), pg[key].clone());
-                // The CHALLENGE's clock is its own: both saw the same one.
-                for v in [&mut a, &mut b] {
-                    if let Some(o) = v.as_object_mut() {
-                        o.remove("clock_skew_s");
-                    }
-                }
-                assert_eq!(a, b, "{name}: gateway.{key}");
-            }
-            assert_eq!(g["auth"]["result"], "ok");
-            assert_eq!(g["auth"]["user"], pg["auth"]["user"]);
-            assert_eq!(c["https"]["rd_gateway"], true);
-            // The timeline: the gateway's stages, then the target's, as the probe's.
-            let want: Vec<String> = stage_names(&probe)
-                .into_iter()
-                .filter(|s| s != "tcp")
-                .collect();
-            let got = stage_names(&c);
-            assert_eq!(got, want, "{name}");
-            // The nested connection: its own verdict and facts, equal to the probe's.
-            let inner = &c["inner"];
-            assert_eq!(inner["rdp"]["selected_protocol"], "ssl", "{name}");
-            assert_eq!(
-                inner["rdp"]["tls"]["certificate"]["subject"],
-                probe["tls"]["certificate"]["subject"],
-                "{name}"
-            );
-            assert_eq!(inner["verdict"], "warning", "{name}: nla-not-required");
-            assert_eq!(
-                inner["rdp"]["session"]["capabilities"]["desktop_width"],
-                probe["session"]["capabilities"]["desktop_width"],
-                "{name}"
-            );
+            reads_back_as_the_probe_saw_it(name, &gateway_conn(&analyze(name, true, None)));
         }
+    }
+
+    /// `c`, the gateway connection of the capture `name`, against the probe's own result.
+    fn reads_back_as_the_probe_saw_it(name: &str, c: &Value) {
+        let probe = probe_json(name);
+        let (g, pg) = (&c["gateway"], &probe["gateway"]);
+        for key in ["transport", "http", "ntlm", "tunnel", "channel"] {
+            let (mut a, mut b) = (g[key].clone(), pg[key].clone());
+            // The CHALLENGE's clock is its own: both saw the same one.
+            for v in [&mut a, &mut b] {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("clock_skew_s");
+                }
+            }
+            assert_eq!(a, b, "{name}: gateway.{key}");
+        }
+        assert_eq!(g["auth"]["result"], "ok");
+        assert_eq!(g["auth"]["user"], pg["auth"]["user"]);
+        assert_eq!(c["https"]["rd_gateway"], true);
+        // The timeline: the gateway's stages, then the target's, as the probe's (up to
+        // capabilities: the capture ends before the client's Confirm Active).
+        let want: Vec<String> = stage_names(&probe)
+            .into_iter()
+            .filter(|s| s != "tcp")
+            .collect();
+        let got = stage_names(c);
+        assert_eq!(got, want, "{name}");
+        // The nested connection: its own verdict and facts, equal to the probe's.
+        let inner = &c["inner"];
+        assert_eq!(inner["rdp"]["selected_protocol"], "ssl", "{name}");
+        assert_eq!(
+            inner["rdp"]["tls"]["certificate"]["subject"], probe["tls"]["certificate"]["subject"],
+            "{name}"
+        );
+        assert_eq!(inner["verdict"], "warning", "{name}: nla-not-required");
+        assert_eq!(
+            inner["rdp"]["session"]["capabilities"]["desktop_width"],
+            probe["session"]["capabilities"]["desktop_width"],
+            "{name}"
+        );
     }
 
     /// The tunnel authorization refused: the same finding, stage and E_PROXY code as the probe.
@@ -489,21 +493,84 @@ mod capture {
         assert_eq!(c["stopped_at"], Value::Null);
     }
 
-    /// The legacy transport's two channels are each recognised (OUT and IN), their tunnel
-    /// read; the inner connection, split over the two, is not rebuilt from either.
+    /// The legacy transport's two channels (OUT and IN, one `RDG-Connection-Id`) are each
+    /// recognised, and the inner connection, split over the two (its server's bytes on the
+    /// OUT channel, its client's on the IN one), is rebuilt from both on the OUT channel: the
+    /// same facts as the probe's, as over WebSocket.
     #[test]
-    fn the_legacy_channels_are_recognised() {
+    fn the_legacy_channels_are_paired_into_the_inner_connection() {
         let all = analyze("probe-legacy", true, None);
         let gws: Vec<&Value> = all.iter().filter(|c| c["gateway"].is_object()).collect();
         assert_eq!(gws.len(), 2, "the OUT and the IN channel");
         for c in &gws {
             assert_eq!(c["gateway"]["transport"], "legacy");
-            assert!(c["inner"].is_null());
         }
+        let with_inner: Vec<&&Value> = gws.iter().filter(|c| c["inner"].is_object()).collect();
+        assert_eq!(with_inner.len(), 1, "the inner connection on one channel");
+        let out = with_inner[0];
         // The OUT channel carries the gateway's answers.
-        assert!(gws
+        assert_eq!(out["gateway"]["channel"]["result"], "ok");
+        reads_back_as_the_probe_saw_it("probe-legacy", out);
+    }
+
+    /// A legacy channel whose other channel is not in the capture (the IN channel cut out):
+    /// it waits for it to the end of the capture, then is reported alone, with its own facts
+    /// and no inner connection.
+    #[test]
+    fn a_legacy_channel_without_its_other_is_reported_alone() {
+        let all = analyze("probe-legacy", true, None);
+        let inn = all
             .iter()
-            .any(|c| c["gateway"]["channel"]["result"] == "ok"));
+            .find(|c| c["gateway"].is_object() && c["inner"].is_null())
+            .unwrap();
+        let in_port: u16 = inn["client"]
+            .as_str()
+            .unwrap()
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let cut =
+            std::env::temp_dir().join(format!("rdprobe-legacy-out-{}.pcap", std::process::id()));
+        {
+            let file = std::io::BufWriter::new(std::fs::File::create(&cut).unwrap());
+            let mut w = rdp_benches::PcapWriter::new(file, rdp_benches::Resolution::Micro).unwrap();
+            let mut r =
+                rdprobe::capture::source::PacketReader::open(&dir().join("probe-legacy.pcap"))
+                    .unwrap();
+            while let Ok(Some(p)) = r.next_packet() {
+                // Ethernet, IPv4 (its header length), TCP ports.
+                let d = p.data;
+                let at = 14 + usize::from(d[14] & 0x0f) * 4;
+                let ports = [
+                    u16::from_be_bytes([d[at], d[at + 1]]),
+                    u16::from_be_bytes([d[at + 2], d[at + 3]]),
+                ];
+                if !ports.contains(&in_port) {
+                    w.packet(u64::try_from(p.ts_ns / 1000).unwrap(), d).unwrap();
+                }
+            }
+        }
+        let mut log = KeyLog::default();
+        log.add_text(&std::fs::read_to_string(dir().join("probe-legacy.keylog")).unwrap());
+        let cfg = Config {
+            keylog: Some(Arc::new(log)),
+            ..Config::default()
+        };
+        let r = analyze_file(&cut, cfg, |_| {}, |_| {}).unwrap();
+        let _ = std::fs::remove_file(&cut);
+        let gws: Vec<Value> = r
+            .connections
+            .iter()
+            .map(|c| serde_json::to_value(c).unwrap())
+            .filter(|c| c["gateway"].is_object())
+            .collect();
+        assert_eq!(gws.len(), 1, "the OUT channel alone");
+        assert_eq!(gws[0]["gateway"]["transport"], "legacy");
+        assert_eq!(gws[0]["gateway"]["channel"]["result"], "ok");
+        assert!(gws[0]["inner"].is_null());
+        assert_eq!(r.summary.connections, all.len() - 1);
     }
 
     /// Without the key, on the gateway's port: an HTTPS connection with its certificate (TLS

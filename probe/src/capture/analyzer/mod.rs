@@ -126,9 +126,15 @@ pub struct Analyzer {
     rdp_tcp: std::collections::HashMap<(std::net::IpAddr, std::net::IpAddr), Vec<TcpSpan>>,
     rdp_tcp_len: usize,
     finished: Vec<Connection>,
+    /// RD Gateway legacy channels waiting for their other channel, by `RDG-Connection-Id`
+    /// (at most [`MAX_LEGACY_WAITING`]; the rest are reported alone).
+    legacy: std::collections::HashMap<String, Box<Conn>>,
     pub summary: Summary,
     last_sweep_ns: i64,
 }
+
+/// Legacy RD Gateway channels held at once for their other channel.
+const MAX_LEGACY_WAITING: usize = 64;
 
 impl Analyzer {
     pub fn new(mut cfg: Config) -> Self {
@@ -153,6 +159,7 @@ impl Analyzer {
             rdp_tcp: Default::default(),
             rdp_tcp_len: 0,
             finished: Vec::new(),
+            legacy: Default::default(),
             summary: Summary::default(),
             last_sweep_ns: 0,
         }
@@ -520,6 +527,26 @@ impl Analyzer {
         while let Some(c) = self.pop_least_recent(cutoff) {
             self.finish_conn(c);
         }
+        // A legacy channel whose other channel has not ended within the idle timeout is
+        // reported alone (live capture).
+        self.report_waiting(|c| c.last_ts <= cutoff);
+    }
+
+    /// Reports the legacy channels waiting for their other channel that `due` picks, alone,
+    /// in the order of their first packets.
+    fn report_waiting(&mut self, due: impl Fn(&Conn) -> bool) {
+        let mut ids: Vec<(u64, String)> = self
+            .legacy
+            .iter()
+            .filter(|(_, c)| due(c))
+            .map(|(id, c)| (c.first_packet, id.clone()))
+            .collect();
+        ids.sort_unstable();
+        for (_, id) in ids {
+            if let Some(c) = self.legacy.remove(&id) {
+                self.report_conn(c);
+            }
+        }
     }
 
     /// Removes and returns the least recently active flow if it was last active at or before
@@ -592,6 +619,10 @@ impl Analyzer {
             }
         }
         self.flows = FlowMap::default();
+        self.report_waiting(|_| true);
+        for c in self.finished.drain(..) {
+            each(c);
+        }
         let mut udp: Vec<&Udp> = self.udp.values().collect();
         udp.sort_by_key(|u| (u.start, u.client, u.server));
         let out: Vec<UdpFlow> = udp
@@ -652,6 +683,44 @@ impl Analyzer {
             }
             return;
         }
+        // The legacy transport's two channels: the first to end waits for the other; then
+        // the inner connection is rebuilt from both and both are reported, in order.
+        if let Some(id) = c.session().gateway.as_ref().and_then(|g| g.legacy_id()) {
+            let id = id.to_owned();
+            match self.legacy.remove(&id) {
+                Some(mut other) => {
+                    let gateways = (
+                        c.payload.as_mut().and_then(|p| p.session.gateway.as_mut()),
+                        other
+                            .payload
+                            .as_mut()
+                            .and_then(|p| p.session.gateway.as_mut()),
+                    );
+                    if let (Some(a), Some(b)) = gateways {
+                        crate::capture::rdp::pair_legacy(a, b, &self.keys);
+                    }
+                    let (first, second) = if other.first_packet < c.first_packet {
+                        (other, c)
+                    } else {
+                        (c, other)
+                    };
+                    self.report_conn(first);
+                    self.report_conn(second);
+                    return;
+                }
+                None if self.legacy.len() < MAX_LEGACY_WAITING => {
+                    self.legacy.insert(id, c);
+                    return;
+                }
+                None => {}
+            }
+        }
+        self.report_conn(c);
+    }
+
+    /// A finished connection's report, its logon attempt and its counts.
+    fn report_conn(&mut self, c: Box<Conn>) {
+        let rdp_port = self.is_rdp_port(c.server.port);
         let (client, first_ts) = (c.client.ip, c.first_ts);
         let (user, from_cookie) = {
             let r = &c.session().rdp;

@@ -70,9 +70,20 @@ pub struct GatewayReader {
     /// The NTLM AUTHENTICATE's user, once sent.
     user: Option<String>,
     sides: [Side; 2],
-    /// The inner RDP connection, from the channel's DATA packets.
+    /// The inner RDP connection, from the channel's DATA packets (the legacy transport's:
+    /// rebuilt from both channels by [`pair_legacy`]).
     pub inner: Option<Box<Session>>,
+    /// `RDG-Connection-Id`: the legacy transport's two channels carry the same one.
+    pub connection_id: Option<String>,
+    /// The legacy transport's DATA, in order, for [`pair_legacy`]: this channel carries one
+    /// direction of the inner connection. Bounded by [`MAX_LEGACY_DATA`].
+    legacy_data: Vec<(Dir, i64, Vec<u8>)>,
+    legacy_bytes: usize,
 }
+
+/// Most DATA bytes a legacy channel keeps for the inner connection (its handshake is a few
+/// tens of KiB; the session reads no further than it needs).
+const MAX_LEGACY_DATA: usize = 1024 * 1024;
 
 /// Most bytes of a legacy chunk line or a head's body skipped at once.
 const MAX_BODY: usize = 64 * 1024;
@@ -219,6 +230,9 @@ impl GatewayReader {
                     );
                 }
                 self.method.get_or_insert(method.clone());
+            }
+            if let Some(id) = head.value("rdg-connection-id") {
+                self.connection_id.get_or_insert(id);
             }
             if let Some(host) = head.value("host") {
                 if self.facts.host.is_empty() {
@@ -391,7 +405,15 @@ impl GatewayReader {
                     self.event(Stage::GatewayChannel, true, ts, detail);
                 }
                 // The legacy transport splits the inner connection over two TCP connections
-                // (each carries one direction): it is not rebuilt from one of them.
+                // (each carries one direction): kept for [`pair_legacy`].
+                Packet::Data(bytes)
+                    if self.facts.transport == Some(GatewayTransport::Legacy)
+                        && self.legacy_bytes + bytes.len() <= MAX_LEGACY_DATA =>
+                {
+                    self.legacy_bytes += bytes.len();
+                    self.legacy_data.push((dir, ts, bytes.to_vec()));
+                }
+                // Past the bound: the inner connection's handshake is long over.
                 Packet::Data(_) if self.facts.transport == Some(GatewayTransport::Legacy) => {}
                 Packet::Data(bytes) => {
                     let inner = self.inner.get_or_insert_with(|| Box::new(Session::new()));
@@ -410,6 +432,43 @@ impl GatewayReader {
             i.finish();
         }
     }
+}
+
+impl GatewayReader {
+    /// The legacy transport's channel: its `RDG-Connection-Id`, when recognised as one.
+    pub fn legacy_id(&self) -> Option<&str> {
+        (self.recognized && self.facts.transport == Some(GatewayTransport::Legacy))
+            .then_some(self.connection_id.as_deref())
+            .flatten()
+    }
+}
+
+/// The legacy transport's two channels of one connection id (MS-TSGU 3.3.5.1: `RDG_OUT_DATA`
+/// carries the gateway's packets, `RDG_IN_DATA` the client's): the inner RDP connection is
+/// rebuilt from the DATA of both, in time order, and given to the OUT channel's reader, with
+/// the resource the client asked for on the IN channel.
+pub fn pair_legacy(a: &mut GatewayReader, b: &mut GatewayReader, keys: &Keys) {
+    let (out, inn) = if a.method.as_deref() == Some("RDG_OUT_DATA") {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    // The client's requests (the resource it asked a channel to) went over the IN channel.
+    if out.facts.resource.is_none() {
+        out.facts.resource = inn.facts.resource.clone();
+    }
+    let mut data = std::mem::take(&mut inn.legacy_data);
+    data.append(&mut out.legacy_data);
+    // Stable: at the same instant the client's bytes (the IN channel's) come first.
+    data.sort_by_key(|(_, ts, _)| *ts);
+    let mut session = Session::new();
+    for (dir, ts, bytes) in &data {
+        if session.wants_bytes() {
+            session.feed(*dir, bytes, *ts, keys);
+        }
+    }
+    session.finish();
+    out.inner = Some(Box::new(session));
 }
 
 /// The account of an NTLM AUTHENTICATE in an `Authorization` field (`NTLM` or `Negotiate`).

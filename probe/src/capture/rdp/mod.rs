@@ -31,7 +31,7 @@ mod gateway;
 mod tls;
 
 use decrypted::Decrypt;
-pub use gateway::GatewayReader;
+pub use gateway::{pair_legacy, GatewayReader};
 
 /// A stage boundary seen on the wire.
 #[derive(Clone, Debug, PartialEq)]
