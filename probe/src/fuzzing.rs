@@ -435,6 +435,18 @@ pub fn gateway_stream(data: &[u8]) {
     // Lossy UTF-8: a replacement character is 3 bytes for 1.
     assert!(g.facts.host.len() <= 3 * data.len());
     assert!(g.events.len() <= data.len() + 1);
+    // Paired as a legacy channel with one that read the same bytes: the inner connection is
+    // rebuilt from whatever DATA both kept, and given to one of them.
+    let mut other = GatewayReader::default();
+    let mut rest = data;
+    while let Some((&n, tail)) = rest.split_first() {
+        let n = usize::from(n).min(tail.len());
+        let (chunk, after) = tail.split_at(n);
+        other.feed(Dir::ClientToServer, chunk, 1, &keys);
+        rest = after;
+    }
+    crate::capture::rdp::pair_legacy(&mut g, &mut other, &keys);
+    assert!(g.inner.is_some() || other.inner.is_some());
 }
 
 /// Every oracle of this module.
