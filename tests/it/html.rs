@@ -131,7 +131,7 @@ fn reports_render_in_chromium() {
         &[13380, 13389, 13392, 13393, 13401],
     );
     let page = dir.join("demo.html");
-    std::fs::write(&page, html::capture(std::slice::from_ref(&demo))).unwrap();
+    std::fs::write(&page, html::capture(std::slice::from_ref(&demo), None)).unwrap();
     // The same page again, for a screenshot of another connection.
     std::fs::copy(&page, page.with_file_name("demo-lossy.html")).unwrap();
     let dom = render(&chromium, &page, "#f0c3", 2000);
@@ -178,7 +178,7 @@ fn reports_render_in_chromium() {
     // A public capture (Zeek's rdp-to-ssl), its first connection opened by its link.
     let public = capture("captures/public/zeek__rdp-to-ssl.pcap", &[]);
     let page = dir.join("public.html");
-    std::fs::write(&page, html::capture(std::slice::from_ref(&public))).unwrap();
+    std::fs::write(&page, html::capture(std::slice::from_ref(&public), None)).unwrap();
     let dom = render(&chromium, &page, "#f0c1", 1600);
     assert!(
         dom.contains("class=\"ladder\"") && dom.contains("Connection 1:"),
@@ -262,7 +262,7 @@ fn hostile_wire_strings_render_as_text() {
         c.diagnosis.headline = evil.clone();
     }
     let page = dir.join("hostile-capture.html");
-    std::fs::write(&page, html::capture(std::slice::from_ref(&demo))).unwrap();
+    std::fs::write(&page, html::capture(std::slice::from_ref(&demo), None)).unwrap();
     let dom = render(&chromium, &page, "#f0c3", 2000);
     assert!(
         !body_tag(&dom).contains("data-pwned"),
@@ -352,6 +352,7 @@ fn summaries_render_in_chromium() {
     }
     // The demo capture and a public one, as `pcap` over both sums them.
     let mut total = rdprobe::report::archive::ArchiveSummary::default();
+    let mut reports = Vec::new();
     for (name, ports) in [
         (
             "demo/rdp-troubles.pcap",
@@ -373,6 +374,7 @@ fn summaries_render_in_chromium() {
         )
         .unwrap();
         total.merge(&r.archive);
+        reports.push(r.report);
     }
     assert_eq!(total.files, 2);
     let page = dir.join("summary-captures.html");
@@ -386,4 +388,17 @@ fn summaries_render_in_chromium() {
     ] {
         assert!(drawn(&dom).contains(want), "captures: no {want}");
     }
+    // `pcap --html` over several files: their summary first, then each file's table.
+    let page = dir.join("pcap-two-files.html");
+    std::fs::write(&page, html::capture(&reports, Some(&total))).unwrap();
+    let dom = render(&chromium, &page, "", 1600);
+    let drawn = drawn(&dom);
+    let summary_at = drawn.find("2 capture files").expect("the summary");
+    let file_at = drawn.find("rdp-troubles.pcap").expect("the first file");
+    assert!(summary_at < file_at, "the summary before the files");
+    assert_eq!(
+        dom.matches("class=\"row").count(),
+        8,
+        "a row per connection"
+    );
 }

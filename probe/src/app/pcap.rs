@@ -204,10 +204,11 @@ pub(crate) fn pcap(
         }
     }
     if let Some(path) = &html {
+        let summary = (files.len() > 1 && archive.files > 0).then_some(&archive);
         let page = if format == OutFormat::Json {
-            rdprobe::report::html::capture(&reports)
+            rdprobe::report::html::capture(&reports, summary)
         } else {
-            rdprobe::report::html::capture(&for_html)
+            rdprobe::report::html::capture(&for_html, summary)
         };
         write_html(path, &page)?;
     }

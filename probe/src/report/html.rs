@@ -25,10 +25,21 @@ const JS: &str = include_str!("html/report.js");
 #[derive(Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Data<'a> {
-    Probe { results: &'a [ProbeResult] },
-    Capture { files: &'a [CaptureReport] },
-    Fleet { summary: &'a FleetSummary },
-    Archive { summary: &'a ArchiveSummary },
+    Probe {
+        results: &'a [ProbeResult],
+    },
+    Capture {
+        files: &'a [CaptureReport],
+        /// Several files: their summary together, drawn first.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        summary: Option<&'a ArchiveSummary>,
+    },
+    Fleet {
+        summary: &'a FleetSummary,
+    },
+    Archive {
+        summary: &'a ArchiveSummary,
+    },
 }
 
 /// The page for probe results.
@@ -36,9 +47,9 @@ pub fn probe(results: &[ProbeResult]) -> String {
     page("rdprobe probe", &Data::Probe { results })
 }
 
-/// The page for capture reports.
-pub fn capture(files: &[CaptureReport]) -> String {
-    page("rdprobe pcap", &Data::Capture { files })
+/// The page for capture reports, after their summary together (several files).
+pub fn capture(files: &[CaptureReport], summary: Option<&ArchiveSummary>) -> String {
+    page("rdprobe pcap", &Data::Capture { files, summary })
 }
 
 /// The page of a fleet summary (`summarize --html` over probe runs).

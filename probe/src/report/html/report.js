@@ -370,6 +370,7 @@
     if (!data.results.length) main.append(el("p", {}, "no targets"));
     data.results.forEach((r, i) => main.append(probeResult(r, i)));
   } else if (data && data.kind === "capture") {
+    if (data.summary) main.append(archiveSummary(data.summary));
     data.files.forEach((f, i) => main.append(captureFile(f, i)));
   } else if (data && data.kind === "fleet") {
     main.append(fleetSummary(data.summary));
