@@ -161,6 +161,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     app::probe::gateway_options(&g, user.as_deref(), credentials.clone())
                 })
                 .transpose()?;
+            if udp && gateway.is_some() {
+                // Said, not silently dropped: the gateway's UDP side channel is DTLS.
+                eprintln!("rdprobe: --udp is not probed through --gateway (the RD Gateway's UDP side channel, port 3391, is DTLS, which rdprobe does not speak yet): only the TCP path is probed");
+            }
             let opts = rdprobe::active::run::ProbeOptions {
                 timeout: std::time::Duration::from_secs_f64(timeout),
                 stage_timeout: std::time::Duration::from_secs_f64(stage_timeout.min(timeout)),

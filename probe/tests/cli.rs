@@ -975,3 +975,31 @@ fn completions_man_page_color_and_output_files() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--udp` through `--gateway` is said to be not probed (the gateway's UDP side channel is
+/// DTLS), not silently dropped; the TCP path is probed as usual.
+#[test]
+fn udp_through_a_gateway_is_said_to_be_not_probed() {
+    let refused = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gw = format!("127.0.0.1:{refused}");
+    let o = rdprobe(&[
+        "probe",
+        "--udp",
+        "--gateway",
+        &gw,
+        "--format",
+        "jsonl",
+        "127.0.0.1",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--udp is not probed through --gateway"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+    assert_eq!(v["data"]["stopped_at"], "gateway_tcp", "{v}");
+}

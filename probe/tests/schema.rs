@@ -49,6 +49,19 @@ fn validate(validator: &jsonschema::Validator, v: &serde_json::Value, what: &str
     assert!(errors.is_empty(), "{what}: {errors:#?}");
 }
 
+/// `rdprobe summarize --format jsonl` over `lines` (written to a file): its summary line.
+fn summarize_jsonl(lines: &str) -> serde_json::Value {
+    let file = std::env::temp_dir().join(format!("rdprobe-schema-{}.jsonl", std::process::id()));
+    std::fs::write(&file, lines).unwrap();
+    let o = Command::new(exe())
+        .args(["summarize", "--format", "jsonl"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 fn captures() -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut dirs = vec![root().join("fixtures/captures")];
@@ -150,15 +163,7 @@ fn real_outputs_validate() {
     for r in v.as_array().unwrap() {
         validate(&probe_result, r, "probe --format json");
     }
-    let dir = std::env::temp_dir().join(format!("rdprobe-schema-{}.jsonl", std::process::id()));
-    std::fs::write(&dir, &text).unwrap();
-    let o = Command::new(exe())
-        .args(["summarize", "--format", "jsonl"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_file(&dir);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = summarize_jsonl(&text);
     validate(&line, &v, "summarize --format jsonl");
     // Several captures in one run: their lines and their summary together (a summary line
     // without a file), and summarize over that run.
@@ -189,14 +194,7 @@ fn real_outputs_validate() {
         !line.is_valid(&bad),
         "a summary of captures without capture_findings validates"
     );
-    std::fs::write(&dir, &text).unwrap();
-    let o = Command::new(exe())
-        .args(["summarize", "--format", "jsonl"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_file(&dir);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = summarize_jsonl(&text);
     validate(&line, &v, "summarize --format jsonl over pcap runs");
     assert_eq!(v, last, "summarize of a run's lines is that run's summary");
     for code in [
