@@ -62,7 +62,8 @@ fn summarize_jsonl(lines: &str) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-fn captures() -> Vec<std::path::PathBuf> {
+/// The files under fixtures/captures that `keep` picks, sorted.
+fn fixture_files(keep: impl Fn(&std::path::Path) -> bool) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut dirs = vec![root().join("fixtures/captures")];
     while let Some(d) = dirs.pop() {
@@ -70,17 +71,21 @@ fn captures() -> Vec<std::path::PathBuf> {
             let p = e.path();
             if p.is_dir() {
                 dirs.push(p);
-            } else if p
-                .extension()
-                .is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")
-                && std::fs::metadata(&p).is_ok_and(|m| m.len() < 50_000_000)
-            {
+            } else if keep(&p) {
                 out.push(p);
             }
         }
     }
     out.sort();
     out
+}
+
+fn captures() -> Vec<std::path::PathBuf> {
+    fixture_files(|p| {
+        p.extension()
+            .is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")
+            && std::fs::metadata(p).is_ok_and(|m| m.len() < 50_000_000)
+    })
 }
 
 #[test]
@@ -261,20 +266,11 @@ fn snapshots_and_fixture_json_validate() {
         checked += 1;
     }
     assert!(checked >= 6, "{checked} JSON snapshots");
-    let mut fixtures = 0;
-    let mut dirs = vec![root().join("fixtures/captures")];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p.to_string_lossy().ends_with(".probe.json") {
-                let v: serde_json::Value =
-                    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-                probe_array(&v, &p.display().to_string());
-                fixtures += 1;
-            }
-        }
+    let fixtures = fixture_files(|p| p.to_string_lossy().ends_with(".probe.json"));
+    for p in &fixtures {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+        probe_array(&v, &p.display().to_string());
     }
+    let fixtures = fixtures.len();
     assert!(fixtures >= 10, "{fixtures} probe JSON files");
 }
