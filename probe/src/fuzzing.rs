@@ -254,10 +254,21 @@ pub fn json_text(data: &[u8]) {
 pub fn summary_lines(data: &[u8]) {
     use crate::report::archive::{ArchiveSummary, ConnectionEntry, FileEntry};
     use crate::report::fleet::{Entry, FleetSummary};
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
+    let Ok(text) = core::str::from_utf8(data) else {
         return;
     };
-    let data = &v["data"];
+    // The envelope as `summarize` reads it: `data` kept as text for the entry of its type.
+    #[derive(serde::Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow, default)]
+        file: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        data: &'a serde_json::value::RawValue,
+    }
+    let Ok(v) = serde_json::from_str::<Envelope>(text) else {
+        return;
+    };
+    let data = v.data.get();
     let mut fleet = FleetSummary::default();
     if let Some(e) = Entry::from_json(data) {
         fleet.add_entry(&e);
@@ -268,7 +279,7 @@ pub fn summary_lines(data: &[u8]) {
     if let Some(c) = ConnectionEntry::from_json(data) {
         archive.add_entry(&c);
     }
-    if let Some(f) = FileEntry::from_json(v["file"].as_str().unwrap_or_default(), data) {
+    if let Some(f) = FileEntry::from_json(v.file.as_deref().unwrap_or_default(), data) {
         archive.add_file(&f);
         archive.add_file(&f);
         let twice = archive.clone();

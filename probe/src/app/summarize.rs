@@ -19,11 +19,23 @@ use crate::cli::OutFormat;
 /// The longest line read (a probe result is a few KiB; this leaves room for many findings).
 const MAX_LINE: u64 = 16 * 1024 * 1024;
 
-/// One JSON Lines line: its `type`, `file` and `data`, and its line number.
+/// One JSON Lines line: its `type`, `file` and `data` (as JSON text, read by the entry that
+/// fits its type: a line is scanned once, and only the fields summaries need become values).
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    file: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    data: &'a serde_json::value::RawValue,
+}
+
+/// One line for the callers: its type, file, data and line number.
 struct Line<'a> {
     kind: &'a str,
     file: Option<&'a str>,
-    data: &'a serde_json::Value,
+    data: &'a str,
     number: usize,
 }
 
@@ -61,11 +73,11 @@ fn json_lines(path: &std::path::Path, mut each: impl FnMut(Line)) -> anyhow::Res
         if text.is_empty() {
             continue;
         }
-        match serde_json::from_str::<serde_json::Value>(text) {
+        match serde_json::from_str::<Envelope>(text) {
             Ok(v) => each(Line {
-                kind: v["type"].as_str().unwrap_or_default(),
-                file: v["file"].as_str(),
-                data: &v["data"],
+                kind: &v.kind,
+                file: v.file.as_deref(),
+                data: v.data.get(),
                 number: n,
             }),
             Err(e) => {
@@ -86,14 +98,12 @@ fn json_lines(path: &std::path::Path, mut each: impl FnMut(Line)) -> anyhow::Res
 pub(crate) fn targets_done(path: &std::path::Path) -> anyhow::Result<HashSet<(String, u16)>> {
     let mut done = HashSet::new();
     json_lines(path, |line| {
-        let data = line.data;
         if line.kind != "target" {
             return;
         }
-        if let (Some(t), Some(p)) = (data["target"].as_str(), data["port"].as_u64()) {
-            if let Ok(p) = u16::try_from(p) {
-                done.insert((t.to_owned(), p));
-            }
+        // A line that is not a whole result is probed again.
+        if let Some(e) = Entry::from_json(line.data) {
+            done.insert((e.target, e.port));
         }
     })?;
     eprintln!(

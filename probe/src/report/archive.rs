@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::diagnose::{FindingId, Severity, Stage};
 use crate::report::capture::{CaptureReport, Connection, Summary};
-use crate::report::fleet::{findings_from_json, keep_example, rows_by_count, stage_from_json};
+use crate::report::fleet::{findings_of, keep_example, rows_by_count, FindingLine, RecordLine};
 
 /// The summary of several captures (`{"type":"summary","data":...}` without `file` in JSON
 /// Lines, after the files' own lines).
@@ -58,12 +58,13 @@ pub struct ConnectionEntry {
 
 impl ConnectionEntry {
     /// The entry of a connection as `rdprobe pcap --format jsonl` writes it (the `data` of a
-    /// `{"type":"connection"}` line); None when it is not one.
-    pub fn from_json(v: &serde_json::Value) -> Option<Self> {
+    /// `{"type":"connection"}` line, as JSON text); None when it is not one.
+    pub fn from_json(data: &str) -> Option<Self> {
+        let r: RecordLine = serde_json::from_str(data).ok()?;
         Some(Self {
-            server: v.get("server")?.as_str()?.to_owned(),
-            stopped_at: stage_from_json(v.get("stopped_at")?)?,
-            findings: findings_from_json(v.get("findings")?)?,
+            server: r.server?.into_owned(),
+            stopped_at: r.stopped_at.stage()?,
+            findings: findings_of(&r.findings)?,
         })
     }
 }
@@ -90,19 +91,27 @@ impl From<&CaptureReport> for FileEntry {
     }
 }
 
+/// What the summary reads of a capture's summary line.
+#[derive(serde::Deserialize)]
+struct FileLine<'a> {
+    packets: u64,
+    bytes: u64,
+    summary: Summary,
+    #[serde(borrow, default)]
+    findings: Vec<FindingLine<'a>>,
+}
+
 impl FileEntry {
-    /// The entry of a `{"type":"summary","file":...}` line (`file` is the envelope's, `v` its
-    /// `data`); None when it is not one.
-    pub fn from_json(file: &str, v: &serde_json::Value) -> Option<Self> {
+    /// The entry of a `{"type":"summary","file":...}` line (`file` is the envelope's, `data`
+    /// its `data` as JSON text); None when it is not one.
+    pub fn from_json(file: &str, data: &str) -> Option<Self> {
+        let f: FileLine = serde_json::from_str(data).ok()?;
         Some(Self {
             file: file.to_owned(),
-            packets: v.get("packets")?.as_u64()?,
-            bytes: v.get("bytes")?.as_u64()?,
-            summary: serde_json::from_value(v.get("summary")?.clone()).ok()?,
-            findings: match v.get("findings") {
-                None => Vec::new(),
-                Some(f) => findings_from_json(f)?,
-            },
+            packets: f.packets,
+            bytes: f.bytes,
+            summary: f.summary,
+            findings: findings_of(&f.findings)?,
         })
     }
 }

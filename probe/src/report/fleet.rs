@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 
 use crate::diagnose::{FindingId, Severity, Stage, Verdict};
 use crate::report::probe::ProbeResult;
@@ -68,52 +70,88 @@ impl From<&ProbeResult> for Entry {
 
 impl Entry {
     /// The entry of one probe result as `rdprobe probe --format json` writes it (the `data` of a
-    /// `{"type":"target"}` line); None when it is not one (a field missing or unknown).
-    pub fn from_json(v: &serde_json::Value) -> Option<Self> {
-        let verdict = match v.get("verdict")?.as_str()? {
+    /// `{"type":"target"}` line, as JSON text); None when it is not one (a field missing or
+    /// unknown). Only the fields a summary needs are read into values; the rest is skipped.
+    pub fn from_json(data: &str) -> Option<Self> {
+        let r: RecordLine = serde_json::from_str(data).ok()?;
+        let verdict = match &*r.verdict {
             "ok" => Verdict::Ok,
             "warning" => Verdict::Warning,
             "error" => Verdict::Error,
             _ => return None,
         };
         Some(Self {
-            target: v.get("target")?.as_str()?.to_owned(),
-            port: u16::try_from(v.get("port")?.as_u64()?).ok()?,
+            target: r.target?.into_owned(),
+            port: u16::try_from(r.port?).ok()?,
             verdict,
-            stopped_at: stage_from_json(v.get("stopped_at")?)?,
-            findings: findings_from_json(v.get("findings")?)?,
-            elapsed_ms: v.get("elapsed_ms")?.as_f64()?,
+            stopped_at: r.stopped_at.stage()?,
+            findings: findings_of(&r.findings)?,
+            elapsed_ms: r.elapsed_ms?,
         })
     }
 }
 
-/// A `stopped_at` as the JSON writes it (a stage's name or null); None when it is neither.
-pub(crate) fn stage_from_json(v: &serde_json::Value) -> Option<Option<Stage>> {
-    match v {
-        serde_json::Value::Null => Some(None),
-        x => {
-            let name = x.as_str()?;
-            Some(Some(Stage::ALL.into_iter().find(|st| st.as_str() == name)?))
+/// What a summary reads of a probe result or a capture's connection line (`serde` skips the
+/// other fields without building them).
+#[derive(Deserialize)]
+pub(crate) struct RecordLine<'a> {
+    #[serde(borrow, default)]
+    pub(crate) target: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub(crate) port: Option<u64>,
+    #[serde(borrow, default)]
+    pub(crate) server: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(crate) verdict: Cow<'a, str>,
+    /// Required, null or a stage's name.
+    #[serde(borrow)]
+    pub(crate) stopped_at: StageName<'a>,
+    #[serde(borrow)]
+    pub(crate) findings: Vec<FindingLine<'a>>,
+    #[serde(default)]
+    pub(crate) elapsed_ms: Option<f64>,
+}
+
+/// A `stopped_at` as the JSON writes it: null or a stage's name.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub(crate) struct StageName<'a>(#[serde(borrow)] Option<Cow<'a, str>>);
+
+impl StageName<'_> {
+    /// The stage (None: null); None when the name is no stage's.
+    pub(crate) fn stage(&self) -> Option<Option<Stage>> {
+        match &self.0 {
+            None => Some(None),
+            Some(name) => Some(Some(Stage::ALL.into_iter().find(|st| st.as_str() == name)?)),
         }
     }
 }
 
-/// The ids and severities of a `findings` array as the JSON writes it; None when an entry
-/// has an unknown id or severity.
-pub(crate) fn findings_from_json(v: &serde_json::Value) -> Option<Vec<(FindingId, Severity)>> {
-    let mut findings = Vec::new();
-    for f in v.as_array()? {
-        let id = f.get("id")?.as_str()?;
-        let id = FindingId::ALL.into_iter().find(|i| i.as_str() == id)?;
-        let severity = match f.get("severity")?.as_str()? {
-            "info" => Severity::Info,
-            "warning" => Severity::Warning,
-            "error" => Severity::Error,
-            _ => return None,
-        };
-        findings.push((id, severity));
-    }
-    Some(findings)
+/// A finding as the JSON writes it: what summaries read of it.
+#[derive(Deserialize)]
+pub(crate) struct FindingLine<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    severity: Cow<'a, str>,
+}
+
+/// The ids and severities of a `findings` array; None when an entry has an unknown id or
+/// severity.
+pub(crate) fn findings_of(findings: &[FindingLine]) -> Option<Vec<(FindingId, Severity)>> {
+    findings
+        .iter()
+        .map(|f| {
+            let id = FindingId::ALL.into_iter().find(|i| i.as_str() == f.id)?;
+            let severity = match &*f.severity {
+                "info" => Severity::Info,
+                "warning" => Severity::Warning,
+                "error" => Severity::Error,
+                _ => return None,
+            };
+            Some((id, severity))
+        })
+        .collect()
 }
 
 /// Keeps `name` among the first [`EXAMPLES`] names in byte order (once).
@@ -286,9 +324,10 @@ mod tests {
         let mut shards = FleetSummary::default();
         for r in results.iter().rev() {
             let v = serde_json::to_value(r).unwrap();
-            shards.add_entry(&Entry::from_json(&v).expect("a target line reads back"));
+            shards.add_entry(&Entry::from_json(&v.to_string()).expect("a target line reads back"));
         }
         assert_eq!(one, shards);
-        assert!(Entry::from_json(&serde_json::json!({"target": "x"})).is_none());
+        assert!(Entry::from_json(r#"{"target": "x"}"#).is_none());
+        assert!(Entry::from_json("not json").is_none());
     }
 }
