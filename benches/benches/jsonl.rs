@@ -72,10 +72,7 @@ fn jsonl(c: &mut Criterion) {
     .unwrap()
     .report
     .connections;
-    let data: Vec<String> = kept
-        .iter()
-        .map(|c| rdprobe::report::json::line(c))
-        .collect();
+    let data: Vec<String> = kept.iter().map(rdprobe::report::json::line).collect();
     g.bench_function("write_lines", |b| {
         let mut out = Vec::with_capacity(64 << 20);
         b.iter(|| {
