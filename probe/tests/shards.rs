@@ -54,6 +54,12 @@ fn probe(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// A target list of 127.0.0.1 on `ports`, one a line.
+fn write_list(path: &std::path::Path, ports: &[u16]) {
+    let text: String = ports.iter().map(|p| format!("127.0.0.1:{p}\n")).collect();
+    std::fs::write(path, text).unwrap();
+}
+
 /// `rdprobe summarize --format json FILES`: its exit code and its summary object.
 fn summarize(files: &[&std::path::Path]) -> (Option<i32>, serde_json::Value) {
     let o = Command::new(exe())
@@ -81,14 +87,7 @@ fn shards_cover_every_target_once_and_summarize_equals_one_run() {
     let refused = free_port();
     let list = d.join("targets.txt");
     let closing = closers(24);
-    std::fs::write(
-        &list,
-        closing
-            .iter()
-            .map(|p| format!("127.0.0.1:{p}\n"))
-            .collect::<String>(),
-    )
-    .unwrap();
+    write_list(&list, &closing);
     let block = format!("127.88.0.0/26:{refused}");
     let list_arg = list.to_str().unwrap();
     let mut all = Vec::new();
@@ -142,14 +141,7 @@ fn a_run_killed_with_sigkill_resumes_with_every_target_once() {
     // 40 silent servers: each probe waits its whole --timeout (0.5 s), 4 at a time: ~5 s.
     let ports = silent(40);
     let list = d.join("targets.txt");
-    std::fs::write(
-        &list,
-        ports
-            .iter()
-            .map(|p| format!("127.0.0.1:{p}\n"))
-            .collect::<String>(),
-    )
-    .unwrap();
+    write_list(&list, &ports);
     let first = d.join("first.jsonl");
     let mut child = Command::new(exe())
         .args([
